@@ -1,0 +1,95 @@
+# lxdcp.maas: every target is self-sufficient on a fresh machine (it creates .venv first).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# ansible-test needs the collection at ansible_collections/<namespace>/<name>/.
+COLLECTION_TREE := collections/ansible_collections/lxdcp/maas
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv collection-tree pip-bootstrap system-deps demo test sanity lint unit integration molecule bench changelog clean
+
+help:
+	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
+	@echo "make test         everything CI runs: lint, sanity, unit, integration, molecule"
+	@echo "make sanity|lint|unit|integration|molecule|bench   one part of it"
+
+# --- environment ------------------------------------------------------------
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/dev.txt requirements/constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt -c requirements/constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+collection-tree: $(COLLECTION_TREE)
+
+$(COLLECTION_TREE):
+	mkdir -p $(dir $(COLLECTION_TREE))
+	ln -sfn ../../.. $(COLLECTION_TREE)
+
+# ansible-test bootstraps pip in its venvs with a get-pip.py it downloads from a host that is
+# not a package registry; offline it finds this stand-in in its cache instead.
+pip-bootstrap: venv
+	@ver=$$($(BIN)/python -c 'import re, ansible_test, pathlib; p = pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py"; print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))'); \
+	dest=$$HOME/.ansible/test/cache/get_pip_$${ver//./_}.py; \
+	if [ ! -f "$$dest" ]; then mkdir -p "$$(dirname "$$dest")"; \
+	  printf '%s\n' \
+	    '"""Offline stand-in for get-pip.py (written by the lxdcp.maas Makefile)."""' \
+	    'import subprocess' \
+	    'import sys' \
+	    'args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]' \
+	    'subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"])' \
+	    'subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args)' \
+	    > "$$dest"; echo "wrote $$dest"; fi
+
+# Debian packages the integration tests use (real LXD daemons, a real redis-server).
+system-deps:
+	@missing=""; command -v lxd >/dev/null || missing="$$missing lxd"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "not root or no apt-get: tests needing$$missing will be skipped"; fi; fi
+
+# --- the two commands of the README -----------------------------------------
+
+demo: venv collection-tree
+	$(BIN)/python scripts/demo.py
+
+test: lint sanity unit integration molecule
+
+# --- parts ------------------------------------------------------------------
+
+sanity: venv collection-tree pip-bootstrap
+	cd $(COLLECTION_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+lint: venv collection-tree
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+	$(BIN)/antsibull-changelog lint
+
+unit: venv collection-tree
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
+
+integration: venv collection-tree system-deps
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration
+
+molecule: venv collection-tree
+	cd extensions && PATH=$(BIN):$$PATH $(BIN)/molecule test --all
+
+bench: venv collection-tree
+	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md
+
+changelog: venv
+	$(BIN)/antsibull-changelog release
+
+clean:
+	rm -rf $(VENV) collections tests/output .pytest_cache .hypothesis
