@@ -1,0 +1,1 @@
+"""lxd-multi-scheduler: scheduling service for several LXD servers."""

@@ -1,0 +1,1 @@
+"""maas-sim: a MAAS 3.x API simulator."""
