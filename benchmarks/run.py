@@ -35,18 +35,37 @@ def fmt(value):
     return str(value)
 
 
-def render(sections):
-    """Render the markdown page."""
-    lines = [
+def previous_sections(path):
+    """Return {name: markdown} of the sections already in the page, to keep those not re-run."""
+    if not path or not os.path.exists(path):
+        return {}
+    sections, name, buf = {}, None, []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle.read().splitlines():
+            if line.startswith("## "):
+                if name:
+                    sections[name] = "\n".join(buf).rstrip() + "\n"
+                name, buf = line[3:].strip(), [line]
+            elif name:
+                buf.append(line)
+    if name:
+        sections[name] = "\n".join(buf).rstrip() + "\n"
+    return sections
+
+
+def render(sections, keep=None):
+    """Render the markdown page; ``keep`` holds sections of benches not run this time."""
+    header = [
         "# Benchmarks",
         "",
         "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
         "",
-        f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}",
         "",
     ]
+    rendered = dict(keep or {})
     for name, doc, rows, seconds in sections:
+        lines = []
         lines += [f"## {name}", ""]
         if doc:
             lines += [doc.strip(), ""]
@@ -55,8 +74,9 @@ def render(sections):
             lines.append(
                 f"| {row['benchmark']} | {row['metric']} | {fmt(row['value'])} | {row.get('unit', '')} | {row.get('notes', '')} |"
             )
-        lines += ["", f"_Script ran in {seconds:.1f} s._", ""]
-    return "\n".join(lines)
+        lines += ["", f"_Script ran in {seconds:.1f} s on {datetime.date.today().isoformat()}._", ""]
+        rendered[name] = "\n".join(lines)
+    return "\n".join(header + [rendered[name] for name in sorted(rendered)])
 
 
 def main(argv=None):
@@ -79,9 +99,10 @@ def main(argv=None):
         sections.append((script[len("bench_"):-3], module.__doc__, rows, seconds))
         for row in rows:
             print(f"{row['benchmark']:<45} {row['metric']:<28} {fmt(row['value']):>12} {row.get('unit', '')}")
-    page = render(sections)
     if args.write:
-        with open(os.path.join(ROOT, args.write) if not os.path.isabs(args.write) else args.write, "w", encoding="utf-8") as handle:
+        target = args.write if os.path.isabs(args.write) else os.path.join(ROOT, args.write)
+        page = render(sections, keep=previous_sections(target))
+        with open(target, "w", encoding="utf-8") as handle:
             handle.write(page)
     return 0
 
