@@ -9,6 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 COLLECTION_TREE := collections/ansible_collections/lxdcp/maas
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PATH := $(BIN):$(PATH)
 PYTEST_WORKERS ?= 2
 
 .PHONY: help venv collection-tree pip-bootstrap system-deps demo test sanity lint unit integration molecule bench changelog clean
