@@ -1,0 +1,925 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Placement core: choose LXD hosts for the VMs of one cluster.
+
+Pure Python (standard library only, no Ansible imports). The ``maas_lxd_vm`` module, the
+``maas_placement`` lookup and ``lxd-multi-scheduler`` (as ``lxdcp_maas_core.placement``) all call
+:func:`plan`. ``docs/placement.md`` describes the rules; in short:
+
+1. Filters, in this order: resource pool, tags, zones, health of the backing machine, then room
+   (cores and memory with over-commit, and the storage pool when the host reports storage).
+   A host that fails one is *rejected* with a code and a human reason.
+2. The N VMs are placed one at a time, reserving what each takes. Each VM goes to the zone with the
+   fewest replicas of the cluster (existing ones count) - more exactly, to a zone where it keeps the
+   zone spread within ``max_skew`` - and, inside that, preferably to a host without a replica
+   (anti-affinity). The strategy orders the remaining ties; the host name breaks the last ones.
+3. The result, a :class:`Plan`, explains every decision; an impossible request raises
+   :class:`PlacementError` naming the tightest constraint.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import heapq
+import math
+
+__all__ = [
+    "Host",
+    "Request",
+    "Placement",
+    "Rejection",
+    "Plan",
+    "PlacementError",
+    "STRATEGIES",
+    "REJECTION_CODES",
+    "plan",
+    "free_cores",
+    "free_memory",
+    "free_storage",
+    "storage_pool_for",
+    "register_strategy",
+    "format_bytes",
+    "request_summary",
+]
+
+#: Rejection codes, in the order the filters run.
+REJECTION_CODES = ("pool", "tags", "zone", "unhealthy", "cpu", "memory", "storage")
+
+# Capacities are rounded so that e.g. 100 cores x 0.29 is 29, not 28.999999999999996.
+_CAPACITY_DIGITS = 6
+# Strategy scores are rounded so that hosts that are equal on paper tie (and the next key decides).
+_SCORE_DIGITS = 9
+
+
+# --------------------------------------------------------------------------- input types
+
+
+@dataclasses.dataclass
+class Host:
+    """One candidate LXD host (a MAAS VM host, or an LXD server of the scheduler).
+
+    ``total_memory``/``used_memory`` are MiB; ``storage`` maps storage pool name to available
+    bytes (``None``: storage is not tracked and not checked); ``replicas`` counts the VMs of the
+    cluster being placed that already run on this host.
+    """
+
+    name: str
+    total_cores: int
+    used_cores: int
+    total_memory: int
+    used_memory: int
+    zone: str = "default"
+    pool: str = "default"
+    tags: tuple = ()
+    cpu_over_commit: float = 1.0
+    memory_over_commit: float = 1.0
+    storage: dict | None = None
+    default_storage_pool: str | None = None
+    healthy: bool = True
+    health_reason: str = ""
+    replicas: int = 0
+    id: object = None
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a host from a mapping (e.g. JSON input); unknown keys are a ``ValueError``."""
+        return _from_mapping(cls, data)
+
+
+@dataclasses.dataclass
+class Request:
+    """What to place: ``count`` VMs of ``cores`` cores, ``memory`` MiB and ``disk`` bytes each.
+
+    ``disk`` is taken from ``storage_pool`` (else each host's default pool). ``zones=None`` means
+    any zone. ``existing_zones`` counts replicas of the cluster on hosts that are not candidates
+    (zone -> replicas). ``names`` optionally names the N VMs (reported in the placements).
+    """
+
+    count: int
+    cores: int
+    memory: int
+    disk: int = 0
+    storage_pool: str | None = None
+    zones: list | None = None
+    pool: str | None = None
+    tags: tuple = ()
+    strategy: str = "most-free"
+    existing_zones: dict | None = None
+    names: list | None = None
+    max_skew: int = 1
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a request from a mapping (e.g. JSON input); unknown keys are a ``ValueError``."""
+        return _from_mapping(cls, data)
+
+
+def _from_mapping(cls, data):
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} must be a {cls.__name__} or a dict, got {type(data).__name__}")
+    known = [field.name for field in dataclasses.fields(cls)]
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    missing = [field.name for field in dataclasses.fields(cls)
+               if field.default is dataclasses.MISSING and field.name not in data]
+    if missing:
+        raise ValueError(f"{cls.__name__} is missing required field(s): {', '.join(missing)}")
+    return cls(**data)
+
+
+# --------------------------------------------------------------------------- result types
+
+
+class _ReadableByKey:
+    """Result records read as attributes (``p.host``) or keys (``p["host"]``)."""
+
+    def __getitem__(self, key):
+        if key not in {field.name for field in dataclasses.fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def as_dict(self):
+        """JSON-safe dict of the record."""
+        return {field.name: _json_safe(getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+
+@dataclasses.dataclass
+class Placement(_ReadableByKey):
+    """Where VM number ``index`` (0-based, the position in ``Request.names``) goes, and why.
+
+    ``score`` is the strategy's primary sort value for the chosen host (lower wins);
+    ``runner_up``/``runner_up_score`` describe the host that would have been chosen next.
+    ``shared_replicas`` is how many replicas of the cluster the host already had (0 normally).
+    """
+
+    index: int
+    name: str | None
+    host: str
+    host_id: object
+    zone: str
+    score: float
+    reason: str
+    runner_up: str | None = None
+    runner_up_score: float | None = None
+    shared_replicas: int = 0
+
+
+@dataclasses.dataclass
+class Rejection(_ReadableByKey):
+    """A host that cannot take even one VM of the request; ``code`` is one of :data:`REJECTION_CODES`."""
+
+    host: str
+    host_id: object
+    zone: str
+    code: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Plan:
+    """The outcome of :func:`plan`.
+
+    ``zone_counts`` maps zone -> replicas of the cluster after the plan (existing + new);
+    ``skew`` is the achieved spread (max - min over the zones the cluster spreads over).
+    """
+
+    strategy: str
+    placements: list
+    rejected: list
+    warnings: list
+    zone_counts: dict
+    skew: int
+    max_skew: int
+    considered: int = 0
+
+    @property
+    def hosts(self):
+        """Chosen host names, in placement order."""
+        return [placement.host for placement in self.placements]
+
+    def as_dict(self):
+        """JSON-safe, stable representation (key order and list order are deterministic)."""
+        return {
+            "strategy": self.strategy,
+            "placements": [placement.as_dict() for placement in self.placements],
+            "rejected": [rejection.as_dict() for rejection in self.rejected],
+            "warnings": list(self.warnings),
+            "zone_counts": dict(self.zone_counts),
+            "skew": self.skew,
+            "max_skew": self.max_skew,
+            "considered": self.considered,
+        }
+
+    def explain(self):
+        """Human-readable lines: one per placement, rejection and warning, then the zone counts."""
+        lines = [
+            f"strategy {self.strategy}: {_plural(len(self.placements), 'VM')} placed; "
+            f"{self.considered} hosts considered, {len(self.rejected)} rejected"
+        ]
+        for placement in self.placements:
+            label = f"VM {placement.index}" + (f" ({placement.name})" if placement.name else "")
+            lines.append(f"{label} -> {placement.host} in {placement.zone}: {placement.reason}")
+        for rejection in self.rejected:
+            lines.append(f"rejected {rejection.host} ({rejection.zone}): {rejection.reason}")
+        for warning in self.warnings:
+            lines.append(f"warning: {warning}")
+        counts = ", ".join(f"{zone}={count}" for zone, count in self.zone_counts.items())
+        lines.append(f"zones: {counts} (spread {self.skew}, max_skew {self.max_skew})")
+        return lines
+
+
+class PlacementError(Exception):
+    """The request cannot be placed.
+
+    ``reason`` names the tightest constraint, ``rejected`` lists the hosts rejected up front
+    (:class:`Rejection`), ``placements`` the VMs that did fit before room ran out.
+    """
+
+    def __init__(self, message, reason="", rejected=(), placements=()):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.rejected = list(rejected)
+        self.placements = list(placements)
+
+    def as_dict(self):
+        """JSON-safe representation (for API error bodies and module results)."""
+        return {
+            "error": self.message,
+            "reason": self.reason,
+            "rejected": [rejection.as_dict() for rejection in self.rejected],
+            "placements": [placement.as_dict() for placement in self.placements],
+        }
+
+
+# --------------------------------------------------------------------------- capacity maths
+
+
+def _capacity(total, ratio):
+    return round(total * ratio, _CAPACITY_DIGITS)
+
+
+def free_cores(host):
+    """Cores still free with over-commit: ``total_cores * cpu_over_commit - used_cores``."""
+    return _capacity(host.total_cores, host.cpu_over_commit) - host.used_cores
+
+
+def free_memory(host):
+    """MiB still free with over-commit: ``total_memory * memory_over_commit - used_memory``."""
+    return _capacity(host.total_memory, host.memory_over_commit) - host.used_memory
+
+
+def storage_pool_for(host, request):
+    """Name of the storage pool the request's disk would use on ``host``.
+
+    The requested pool, else the host's default pool, else the pool with the most room
+    (name order breaks ties). ``None`` when the host does not track storage or has no pools.
+    """
+    if host.storage is None:
+        return None
+    if request.storage_pool:
+        return request.storage_pool
+    if host.default_storage_pool:
+        return host.default_storage_pool
+    if not host.storage:
+        return None
+    return min(host.storage, key=lambda pool: (-host.storage[pool], pool))
+
+
+def free_storage(host, request):
+    """Bytes available in :func:`storage_pool_for` on ``host``; ``None`` when not tracked."""
+    pool = storage_pool_for(host, request)
+    if pool is None:
+        return None
+    return host.storage.get(pool, 0)
+
+
+def format_bytes(size):
+    """Readable size: exact binary or decimal units when they fit (``20 GiB``, ``20 GB``), else ``21.47 GB``."""
+    for unit, factor in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    for unit, factor in (("TB", 10 ** 12), ("GB", 10 ** 9), ("MB", 10 ** 6)):
+        if size >= factor:
+            return f"{round(size / factor, 2):g} {unit}"
+    return f"{size} bytes"
+
+
+def _num(value):
+    """Cores and ratios print as floats (``2.0``), rounded to two decimals."""
+    return str(round(float(value), 2))
+
+
+def _mib(value):
+    """MiB amounts print without a useless ``.0``."""
+    value = round(float(value), 2)
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _maths(total, ratio, used, planned, fmt):
+    text = f"{total} x {_num(ratio)} - {fmt(used)} used"
+    if planned:
+        text += f" - {fmt(planned)} planned"
+    return text
+
+
+def _room_problems(host, request, planned_cores=0, planned_memory=0, planned_disk=0):
+    """``[(code, reason)]`` for each resource that lacks room for one more VM of ``request``."""
+    problems = []
+    cores = free_cores(host) - planned_cores
+    if cores < request.cores:
+        maths = _maths(host.total_cores, host.cpu_over_commit, host.used_cores, planned_cores, _num)
+        problems.append(("cpu", f"no room: needs {request.cores} cores, has {_num(cores)} free ({maths})"))
+    memory = free_memory(host) - planned_memory
+    if memory < request.memory:
+        maths = _maths(host.total_memory, host.memory_over_commit, host.used_memory, planned_memory, _mib)
+        problems.append(("memory", f"no room: needs {request.memory} MiB, has {_mib(memory)} MiB free ({maths})"))
+    if request.disk and host.storage is not None:
+        pool = storage_pool_for(host, request)
+        if pool is None:
+            problems.append(("storage", "no storage pool: the host reports none"))
+        elif pool not in host.storage:
+            problems.append(("storage", f"storage pool '{pool}' not on this host (has: {', '.join(sorted(host.storage)) or 'none'})"))
+        else:
+            available = host.storage[pool] - planned_disk
+            if available < request.disk:
+                problems.append(("storage", f"storage pool '{pool}': needs {format_bytes(request.disk)}, has {format_bytes(max(available, 0))}"))
+    return problems
+
+
+def _static_problem(host, request, zones):
+    """``(code, reason)`` of the first non-capacity filter ``host`` fails, else ``None``."""
+    if request.pool is not None and host.pool != request.pool:
+        return "pool", f"wrong pool: in '{host.pool}', wants '{request.pool}'"
+    if request.tags:
+        missing = [tag for tag in request.tags if tag not in host.tags]
+        if missing:
+            return "tags", f"missing tags: {', '.join(missing)}"
+    if zones is not None and host.zone not in zones:
+        return "zone", f"zone {host.zone} not requested (wants {', '.join(request.zones)})"
+    if not host.healthy:
+        return "unhealthy", f"unhealthy: {host.health_reason or 'no reason given'}"
+    return None
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def _least_allocated_cpu(host, request):  # pylint: disable=unused-argument
+    return (host.used_cores, -free_memory(host))
+
+
+def _describe_least_allocated_cpu(host, request):  # pylint: disable=unused-argument
+    return f"{_num(host.used_cores)} cores allocated, {_mib(free_memory(host))} MiB free"
+
+
+def _free_ratio(host, request):
+    return round(free_cores(host) / request.cores + free_memory(host) / request.memory, _SCORE_DIGITS)
+
+
+def _most_free(host, request):
+    return (-_free_ratio(host, request), -free_memory(host))
+
+
+def _describe_most_free(host, request):
+    return (f"free ratio {_free_ratio(host, request):.2f} = {_num(free_cores(host))} free cores / {request.cores}"
+            f" + {_mib(free_memory(host))} MiB free / {request.memory}")
+
+
+def _use_after(host, request):
+    """CPU and memory use fractions of the host's over-committed capacity once the VM is on it."""
+    cpu = (host.used_cores + request.cores) / _capacity(host.total_cores, host.cpu_over_commit)
+    memory = (host.used_memory + request.memory) / _capacity(host.total_memory, host.memory_over_commit)
+    return cpu, memory
+
+
+def _balanced(host, request):
+    cpu, memory = _use_after(host, request)
+    return (round(abs(cpu - memory), _SCORE_DIGITS), round((cpu + memory) / 2, _SCORE_DIGITS), -free_memory(host))
+
+
+def _describe_balanced(host, request):
+    cpu, memory = _use_after(host, request)
+    return f"after placement CPU {cpu:.0%} and memory {memory:.0%} used (gap {abs(cpu - memory):.2f})"
+
+
+#: Strategy name -> ``callable(host, request) -> sort key`` (lower wins). The host passed in has
+#: ``used_cores``/``used_memory``/``storage``/``replicas`` that include the VMs planned so far.
+STRATEGIES = {
+    "least-allocated-cpu": _least_allocated_cpu,
+    "most-free": _most_free,
+    "balanced": _balanced,
+}
+
+_DESCRIPTIONS = {
+    "least-allocated-cpu": _describe_least_allocated_cpu,
+    "most-free": _describe_most_free,
+    "balanced": _describe_balanced,
+}
+
+
+def register_strategy(name, func, describe=None, replace=False):
+    """Add a strategy: ``func(host, request)`` returns a sort key, lower wins.
+
+    ``describe(host, request) -> str`` optionally explains the score in placements' reasons.
+    Re-registering a name needs ``replace=True``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"strategy name must be a non-empty string, got {name!r}")
+    if not callable(func):
+        raise ValueError(f"strategy {name!r} must be callable(host, request), got {type(func).__name__}")
+    if describe is not None and not callable(describe):
+        raise ValueError(f"describe for strategy {name!r} must be callable(host, request) or None")
+    if name in STRATEGIES and not replace:
+        raise ValueError(f"strategy {name!r} is already registered; pass replace=True to replace it")
+    STRATEGIES[name] = func
+    if describe is None:
+        _DESCRIPTIONS.pop(name, None)
+    else:
+        _DESCRIPTIONS[name] = describe
+
+
+def _primary(key):
+    """First element of a sort key, as a JSON-safe number when possible."""
+    value = key[0] if isinstance(key, tuple) and key else key
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _json_safe(value)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_int(value, what, minimum):
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_number(value, what, minimum, strict=False):
+    if not _is_number(value) or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        raise ValueError(f"{what} must be a number {bound}, got {value!r}")
+
+
+def _check_str(value, what, optional=False):
+    if optional and value is None:
+        return
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def _str_tuple(value, what):
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(f"{what} must be a list of strings, got {value!r}")
+    for item in value:
+        _check_str(item, f"{what} entries")
+    return tuple(value)
+
+
+def _validated_request(request):
+    """Check every field; return a normalised copy (tuples, de-duplicated zones)."""
+    request = Request.from_dict(request)
+    _check_int(request.count, "Request.count", 1)
+    _check_int(request.cores, "Request.cores", 1)
+    _check_int(request.memory, "Request.memory (MiB)", 1)
+    _check_int(request.disk, "Request.disk (bytes)", 0)
+    _check_int(request.max_skew, "Request.max_skew", 1)
+    _check_str(request.storage_pool, "Request.storage_pool", optional=True)
+    _check_str(request.pool, "Request.pool", optional=True)
+    tags = _str_tuple(request.tags, "Request.tags")
+    zones = None
+    if request.zones is not None:
+        zones = _str_tuple(request.zones, "Request.zones")
+        if not zones:
+            raise ValueError("Request.zones must not be empty; use None for any zone")
+        zones = list(dict.fromkeys(zones))
+    if request.strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {request.strategy!r}; known strategies: {', '.join(sorted(STRATEGIES))}")
+    existing = {}
+    if request.existing_zones is not None:
+        if not isinstance(request.existing_zones, dict):
+            raise ValueError(f"Request.existing_zones must be a dict zone -> replicas, got {request.existing_zones!r}")
+        for zone, replicas in request.existing_zones.items():
+            _check_str(zone, "Request.existing_zones keys")
+            _check_int(replicas, f"Request.existing_zones[{zone!r}]", 0)
+        existing = dict(request.existing_zones)
+    names = None
+    if request.names is not None:
+        names = list(_str_tuple(request.names, "Request.names"))
+        if len(names) != request.count:
+            raise ValueError(f"Request.names has {len(names)} names for count {request.count}; give one name per VM")
+        duplicates = _repeated(names)
+        if duplicates:
+            raise ValueError(f"Request.names must be unique; repeated: {', '.join(duplicates)}")
+    return dataclasses.replace(request, tags=tags, zones=zones, existing_zones=existing, names=names)
+
+
+def _validated_host(host):
+    """Check every field; return a normalised copy (tags as a tuple)."""
+    host = Host.from_dict(host)
+    _check_str(host.name, "Host.name")
+    what = f"host {host.name!r}:"
+    _check_int(host.total_cores, f"{what} total_cores", 0)
+    _check_number(host.used_cores, f"{what} used_cores", 0)
+    _check_int(host.total_memory, f"{what} total_memory (MiB)", 0)
+    _check_number(host.used_memory, f"{what} used_memory (MiB)", 0)
+    _check_str(host.zone, f"{what} zone")
+    _check_str(host.pool, f"{what} pool")
+    _check_number(host.cpu_over_commit, f"{what} cpu_over_commit", 0, strict=True)
+    _check_number(host.memory_over_commit, f"{what} memory_over_commit", 0, strict=True)
+    _check_int(host.replicas, f"{what} replicas", 0)
+    _check_str(host.default_storage_pool, f"{what} default_storage_pool", optional=True)
+    if not isinstance(host.healthy, bool):
+        raise ValueError(f"{what} healthy must be true or false, got {host.healthy!r}")
+    if not isinstance(host.health_reason, str):
+        raise ValueError(f"{what} health_reason must be a string, got {host.health_reason!r}")
+    storage = None
+    if host.storage is not None:
+        if not isinstance(host.storage, dict):
+            raise ValueError(f"{what} storage must be a dict pool -> available bytes, or None; got {host.storage!r}")
+        for pool, available in host.storage.items():
+            _check_str(pool, f"{what} storage pool names")
+            _check_int(available, f"{what} storage[{pool!r}] (available bytes)", 0)
+        storage = dict(host.storage)
+    return dataclasses.replace(host, tags=_str_tuple(host.tags, f"{what} tags"), storage=storage)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+class _Candidate:
+    """A host that passed every filter, with what this plan has reserved on it so far."""
+
+    __slots__ = ("host", "view", "cores", "memory", "disk", "placed")
+
+    def __init__(self, host):
+        self.host = host
+        self.view = host  # the host as the strategy sees it: used/storage/replicas include the plan
+        self.cores = 0
+        self.memory = 0
+        self.disk = 0
+        self.placed = 0
+
+    def reserve(self, request):
+        self.cores += request.cores
+        self.memory += request.memory
+        self.placed += 1
+        host = self.host
+        storage = host.storage
+        pool = storage_pool_for(host, request) if request.disk else None
+        if pool is not None and pool in host.storage:
+            self.disk += request.disk
+            storage = dict(host.storage)
+            storage[pool] -= self.disk
+        self.view = dataclasses.replace(
+            host,
+            used_cores=host.used_cores + self.cores,
+            used_memory=host.used_memory + self.memory,
+            storage=storage,
+            replicas=host.replicas + self.placed,
+        )
+
+    def problems(self, request):
+        return _room_problems(self.host, request, self.cores, self.memory, self.disk)
+
+
+class _Planner:
+    """One run of :func:`plan`: filters once, then places VM after VM from per-zone heaps.
+
+    Each zone keeps a heap of its candidates keyed by ``(replicas on host, strategy key, name)``;
+    only the chosen host's key changes after a placement, so a step costs O(zones + log hosts).
+    """
+
+    def __init__(self, hosts, request):
+        self.request = request
+        self.strategy = STRATEGIES[request.strategy]
+        self.hosts = sorted(hosts, key=lambda host: host.name)
+        self.rejected = []
+        self.static_codes = {}  # host name -> static rejection code (pool/tags/zone/unhealthy)
+        self.zone_hosts = {}  # zone -> hosts in the request's scope (passed pool, tags and zone)
+        self.counts = dict(request.existing_zones)
+        self.heaps = {}
+        self.candidates = {}
+        self.placements = []
+        self.warnings = []
+        self._filter()
+        self.spread_zones = self._spread_zones()
+        for zone in self.spread_zones:
+            self.counts.setdefault(zone, 0)
+
+    def _filter(self):
+        request = self.request
+        zones = set(request.zones) if request.zones is not None else None
+        for host in self.hosts:
+            if host.replicas:
+                self.counts[host.zone] = self.counts.get(host.zone, 0) + host.replicas
+            static = _static_problem(host, request, zones)
+            if static is None or static[0] == "unhealthy":
+                self.zone_hosts.setdefault(host.zone, []).append(host)
+            if static is not None:
+                self.static_codes[host.name] = static[0]
+                self._reject(host, *static)
+                continue
+            problems = _room_problems(host, request)
+            if problems:
+                self._reject(host, problems[0][0], "; ".join(reason for _code, reason in problems))
+                continue
+            candidate = _Candidate(host)
+            self.candidates[host.name] = candidate
+            self.heaps.setdefault(host.zone, []).append(self._entry(candidate))
+        for heap in self.heaps.values():
+            heapq.heapify(heap)
+
+    def _reject(self, host, code, reason):
+        self.rejected.append(Rejection(host=host.name, host_id=host.id, zone=host.zone, code=code, reason=reason))
+
+    def _spread_zones(self):
+        """Zones the cluster spreads over: the requested ones, else every zone with a host in scope or a replica."""
+        if self.request.zones is not None:
+            return list(self.request.zones)
+        zones = set(self.zone_hosts) | {zone for zone, count in self.counts.items() if count}
+        return sorted(zones)
+
+    def _entry(self, candidate):
+        key = self.strategy(candidate.view, self.request)
+        return (candidate.view.replicas, key, candidate.host.name)
+
+    def _zone_key(self, zone, entry, low):
+        """Full selection key of a heap entry: skew excess, replicas on host, zone count, strategy key, name."""
+        count = self.counts[zone]
+        excess = max(0, count + 1 - low - self.request.max_skew)
+        return (excess, entry[0], count, entry[1], entry[2])
+
+    def run(self):
+        request = self.request
+        for index in range(request.count):
+            low = min(self.counts[zone] for zone in self.spread_zones) if self.spread_zones else 0
+            ranked = []
+            for zone, heap in self.heaps.items():
+                if heap:
+                    ranked.append((self._zone_key(zone, heap[0], low), zone))
+            if not ranked:
+                raise self._error()
+            ranked.sort()
+            best_key, zone = ranked[0]
+            heap = self.heaps[zone]
+            followers = list(ranked[1:2])
+            followers += [(self._zone_key(zone, entry, low), zone) for entry in heap[1:3]]
+            runner = min(followers) if followers else None
+            candidate = self.candidates[heapq.heappop(heap)[2]]
+            self._place(index, candidate, best_key, runner, ranked, low)
+            candidate.reserve(request)
+            if not candidate.problems(request):
+                heapq.heappush(heap, self._entry(candidate))
+        self._spread_warning()
+        return Plan(
+            strategy=request.strategy,
+            placements=self.placements,
+            rejected=self.rejected,
+            warnings=self.warnings,
+            zone_counts=dict(sorted(self.counts.items())),
+            skew=self._skew(),
+            max_skew=request.max_skew,
+            considered=len(self.hosts),
+        )
+
+    def _place(self, index, candidate, key, runner, ranked, low):
+        request = self.request
+        host = candidate.view
+        zone = host.zone
+        excess, shared, count = key[0], key[1], key[2]
+        name = request.names[index] if request.names else None
+        parts = []
+        if excess:
+            fewer = sorted(other for other in self.spread_zones if self.counts[other] < count)
+            listed = ", ".join(fewer[:5]) + (", ..." if len(fewer) > 5 else "")
+            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster; zones with fewer ({listed}) had no room")
+        else:
+            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster (fewest: {low})")
+        if shared:
+            parts.append(f"host already runs {_plural(shared, 'replica')} of it")
+            self.warnings.append(self._shared_warning(index, name, host, shared, ranked, low))
+        else:
+            parts.append("no replica of it on the host")
+        describe = _DESCRIPTIONS.get(request.strategy)
+        strategy_key = key[3]
+        detail = describe(host, request) if describe else f"key {_json_safe(strategy_key)}"
+        parts.append(f"{request.strategy}: {detail}")
+        runner_name = runner_score = None
+        if runner is not None:
+            runner_key, runner_zone = runner
+            runner_name, runner_score = runner_key[4], _primary(runner_key[3])
+            parts.append(f"runner-up {runner_name} in {runner_zone} (score {_score_text(runner_score)})")
+        self.placements.append(Placement(
+            index=index, name=name, host=host.name, host_id=host.id, zone=zone,
+            score=_primary(strategy_key), reason="; ".join(parts),
+            runner_up=runner_name, runner_up_score=runner_score, shared_replicas=shared,
+        ))
+        self.counts[zone] += 1
+
+    def _shared_warning(self, index, name, host, shared, ranked, low):
+        label = f"VM {index}" + (f" ({name})" if name else "")
+        text = (f"{label} shares host {host.name} with {_plural(shared, 'other replica')} of this cluster: "
+                f"no host without one had room in zone {host.zone}")
+        blocked = sorted(zone for key, zone in ranked if key[1] == 0 and key[0] > 0)
+        if blocked:
+            spread = max(self.counts[zone] + 1 for zone in blocked) - low
+            text += (f"; hosts without one in {', '.join(blocked)} were not used: that would make the zone spread "
+                     f"{spread}, above max_skew {self.request.max_skew}")
+        return text
+
+    def _skew(self):
+        counts = [self.counts[zone] for zone in self.spread_zones]
+        return max(counts) - min(counts) if counts else 0
+
+    def _spread_warning(self):
+        skew = self._skew()
+        max_skew = self.request.max_skew
+        if skew <= max_skew:
+            return
+        top = max(self.counts[zone] for zone in self.spread_zones)
+        short = [zone for zone in self.spread_zones if self.counts[zone] < top - max_skew]
+        counts = ", ".join(f"{zone}: {self.counts[zone]}" for zone in self.spread_zones)
+        why = "; ".join(f"zone {zone} {self._zone_story(zone)}" for zone in short)
+        self.warnings.append(f"zone spread is {skew} ({counts}), asked for at most {max_skew}: {why}")
+
+    def _zone_story(self, zone):
+        """Why ``zone`` could not take more replicas."""
+        if self.heaps.get(zone):
+            return ("still has room, but the replicas that already exist are too uneven for "
+                    f"{_plural(self.request.count, 'new VM')} to even out")
+        hosts = self.zone_hosts.get(zone, [])
+        if not hosts:
+            return "has no host" + ("" if self.request.zones is None else " matching the request")
+        tally = collections.Counter(self._first_problem(host) for host in hosts)
+        pieces = ", ".join(self._hosts_phrase(code, tally[code]) for code in REJECTION_CODES if code in tally)
+        if set(tally) == {"unhealthy"}:
+            return f"has no healthy host: {pieces}"
+        placed = sum(self.candidates[host.name].placed for host in hosts if host.name in self.candidates)
+        after = f" after {_plural(placed, 'new VM')}" if placed else ""
+        return f"ran out of room{after}: {pieces}"
+
+    def _problems_now(self, host):
+        """Room problems of a host in scope, counting what this plan reserved on it."""
+        candidate = self.candidates.get(host.name)
+        return candidate.problems(self.request) if candidate else _room_problems(host, self.request)
+
+    def _first_problem(self, host):
+        if self.static_codes.get(host.name) == "unhealthy":
+            return "unhealthy"
+        return self._problems_now(host)[0][0]
+
+    def _hosts_phrase(self, code, number, of=None, where=""):
+        """``2 hosts lack 4 cores free`` / ``5 of 6 hosts in pool 'x' lack 8192 MiB free`` / ``1 host is unhealthy``."""
+        request = self.request
+        subject = f"{number} of {_plural(of, 'host')}" if of is not None else _plural(number, "host")
+        if code == "unhealthy":
+            return f"{subject}{where} {_verb(number, 'is', 'are')} unhealthy"
+        if code == "storage":
+            pool = f"storage pool '{request.storage_pool}'" if request.storage_pool else "the default storage pool"
+            what = f"{format_bytes(request.disk)} in {pool}"
+        else:
+            what = f"{request.cores} cores free" if code == "cpu" else f"{request.memory} MiB free"
+        return f"{subject}{where} {_verb(number, 'lacks', 'lack')} {what}"
+
+    def _error(self):
+        """The :class:`PlacementError` for a request that ran out of hosts, naming the tightest constraint."""
+        request = self.request
+        placed = len(self.placements)
+        reason = self._tightest()
+        with_room = len(self.candidates)
+        summary = f"{_plural(request.count, 'VM')} ({request_summary(request)})"
+        if with_room:
+            room = (f"only {_plural(with_room, 'host')} {_verb(with_room, 'has', 'have')} room, "
+                    f"for {placed} of the {request.count} VMs")
+        else:
+            room = "no host has room"
+        after = f" (after placing {placed})" if placed else ""
+        message = f"cannot place {summary}: {room}; tightest constraint{after}: {reason}"
+        return PlacementError(message, reason=reason, rejected=self.rejected, placements=self.placements)
+
+    def _tightest(self):
+        """The constraint that rules out the most hosts in the request's scope, as a sentence."""
+        if not self.hosts:
+            return "hosts — no hosts to choose from"
+        scope = [host for hosts in self.zone_hosts.values() for host in hosts]
+        if not scope:
+            return self._empty_scope()
+        failing = collections.Counter()
+        for host in scope:
+            if self.static_codes.get(host.name) == "unhealthy":
+                failing["unhealthy"] += 1
+            failing.update({code for code, _reason in self._problems_now(host)})
+        order = ("unhealthy", "cpu", "memory", "storage")
+        ranked = sorted((code for code in order if failing[code]), key=lambda code: -failing[code])
+        code = ranked[0]
+        text = f"{code} — {self._hosts_phrase(code, failing[code], of=len(scope), where=self._scope_text())}"
+        others = [f"{other} {failing[other]} of {len(scope)}" for other in ranked[1:]]
+        if others:
+            text += f" (also {', '.join(others)})"
+        return text
+
+    def _scope_text(self):
+        request = self.request
+        text = ""
+        if request.pool is not None:
+            text += f" in pool '{request.pool}'"
+        if request.zones is not None:
+            text += f" in {_plural_word(len(request.zones), 'zone')} {', '.join(request.zones)}"
+        if request.tags:
+            text += f" with tags {', '.join(request.tags)}"
+        return text
+
+    def _empty_scope(self):
+        """Which of pool, tags and zones left no host at all."""
+        request = self.request
+        hosts = self.hosts
+        where = ""
+        if request.pool is not None:
+            in_pool = [host for host in hosts if host.pool == request.pool]
+            if not in_pool:
+                pools = ", ".join(sorted({host.pool for host in hosts}))
+                return f"pool — no host is in pool '{request.pool}' (pools: {pools})"
+            hosts = in_pool
+            where = f" in pool '{request.pool}'"
+        if request.tags:
+            tagged = [host for host in hosts if all(tag in host.tags for tag in request.tags)]
+            if not tagged:
+                return (f"tags — none of the {_plural(len(hosts), 'host')}{where} "
+                        f"{_verb(len(hosts), 'has', 'have')} tags {', '.join(request.tags)}")
+            hosts = tagged
+            where += f" with tags {', '.join(request.tags)}"
+        zones = ", ".join(sorted({host.zone for host in hosts}))
+        return (f"zones — none of the {_plural(len(hosts), 'host')}{where} is in "
+                f"{_plural_word(len(request.zones), 'zone')} {', '.join(request.zones)} (their zones: {zones})")
+
+
+def request_summary(request):
+    """``4 cores, 8192 MiB, 20 GB`` for a request (disk only when asked for)."""
+    text = f"{request.cores} cores, {request.memory} MiB"
+    if request.disk:
+        text += f", {format_bytes(request.disk)}"
+    return text
+
+
+def plan(hosts, request):
+    """Place ``request.count`` VMs on ``hosts``; return a :class:`Plan` or raise :class:`PlacementError`.
+
+    ``hosts`` is an iterable of :class:`Host` (or dicts with its fields); ``request`` a
+    :class:`Request` (or a dict). Bad input raises ``ValueError`` before anything is planned.
+    Neither argument is modified.
+    """
+    request = _validated_request(request)
+    if isinstance(hosts, (str, bytes, dict)):
+        raise ValueError("hosts must be a list of Host objects or dicts")
+    checked = [_validated_host(host) for host in hosts]
+    repeated = _repeated(host.name for host in checked)
+    if repeated:
+        raise ValueError(f"host names must be unique; repeated: {', '.join(repeated)}")
+    return _Planner(checked, request).run()
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _repeated(items):
+    return sorted(item for item, seen in collections.Counter(items).items() if seen > 1)
+
+
+def _plural(number, word):
+    return f"{number} {_plural_word(number, word)}"
+
+
+def _plural_word(number, word):
+    return word if number == 1 else word + "s"
+
+
+def _verb(number, singular, plural):
+    return singular if number == 1 else plural
+
+
+def _score_text(score):
+    return f"{score:.4g}" if isinstance(score, float) else str(score)
+
+
+def _json_safe(value):
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    return str(value)
