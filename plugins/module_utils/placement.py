@@ -315,6 +315,11 @@ def _num(value):
     return str(round(float(value), 2))
 
 
+def _amount(value):
+    """Whole amounts print as given (``14``), fractions rounded to two decimals."""
+    return str(value) if _is_int(value) else _num(value)
+
+
 def _mib(value):
     """MiB amounts print without a useless ``.0``."""
     value = round(float(value), 2)
@@ -333,7 +338,7 @@ def _room_problems(host, request, planned_cores=0, planned_memory=0, planned_dis
     problems = []
     cores = free_cores(host) - planned_cores
     if cores < request.cores:
-        maths = _maths(host.total_cores, host.cpu_over_commit, host.used_cores, planned_cores, _num)
+        maths = _maths(host.total_cores, host.cpu_over_commit, host.used_cores, planned_cores, _amount)
         problems.append(("cpu", f"no room: needs {request.cores} cores, has {_num(cores)} free ({maths})"))
     memory = free_memory(host) - planned_memory
     if memory < request.memory:
