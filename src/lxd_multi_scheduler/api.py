@@ -1,0 +1,341 @@
+"""HTTP API (FastAPI): ``POST /schedule`` and its companions.
+
+Status codes of ``POST /schedule``:
+
+- 200: ``{"host": NAME, "url": URL, "reservation_id": ID, ...}``;
+- 400: malformed body, ``{"error": ..., "field": "instance_requirements.cpu", "details": [...]}``;
+- 401: API keys are configured and ``X-API-Key`` is missing or wrong;
+- 409: every readable server is too full, ``{"error": "no suitable node found", "reason": ..., "details": [per host]}``;
+- 503: no server could be read (same body), or the reservation store (Redis) is unavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from lxdcp_maas_core import placement
+
+from . import __version__
+from .config import Settings
+from .inventory import Inventory
+from .logs import log
+from .lxd import ServerState
+from .metrics import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
+from .reservations import ReservationStore, StoreUnavailable, make_store
+from .scheduler import Ask, NoSuitableHost, Scheduler
+
+LOG = logging.getLogger("lxd_multi_scheduler.api")
+API_KEY_HEADER = "x-api-key"
+OPEN_PATHS = frozenset({"/healthz"})
+KNOWN_PATHS = frozenset({"/schedule", "/hosts", "/reservations", "/healthz", "/metrics", "/openapi.json", "/docs"})
+
+
+# --- request and response models -----------------------------------------------------------
+
+
+class InstanceRequirements(BaseModel):
+    """What one instance needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    cpu: StrictInt = Field(gt=0, description="CPU cores", examples=[2])
+    memory: StrictInt = Field(gt=0, description="memory in MiB", examples=[2048])
+
+
+class ScheduleBody(BaseModel):
+    """Body of ``POST /schedule``."""
+
+    model_config = ConfigDict(extra="forbid")
+    instance_requirements: InstanceRequirements
+    strategy: str | None = Field(None, description="placement strategy (default: the service's, least-allocated-cpu)")
+    instance_name: str | None = Field(None, min_length=1, max_length=63,
+                                      description="the reservation ends as soon as an instance of this name appears on the chosen host")
+    count: StrictInt = Field(1, ge=1, le=100, description="number of instances to place (all or nothing)")
+    reserve: StrictBool = Field(True, description="hold the room for reservation_ttl seconds (false: only ask)")
+    zones: list[str] | None = Field(None, description="only hosts of these zones (host setting 'zone')")
+    pool: str | None = Field(None, description="only hosts of this pool (host setting 'pool')")
+    tags: list[str] = Field(default_factory=list, description="only hosts carrying all these tags (host setting 'tags')")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value):
+        if value is not None and value not in placement.STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}; known: {', '.join(sorted(placement.STRATEGIES))}")
+        return value
+
+
+class Placement(BaseModel):
+    """One chosen host."""
+
+    host: str
+    url: str
+    reason: str
+    score: Any = None
+    reservation_id: str | None = None
+
+
+class ScheduleAnswer(BaseModel):
+    """Answer of ``POST /schedule``: ``host`` is the first (for count=1 the only) placement."""
+
+    host: str = Field(description="name of the chosen LXD server ('name' of its configuration, default its URL)")
+    url: str = Field(description="URL of the chosen LXD server")
+    explanation: str
+    strategy: str
+    placements: list[Placement]
+    rejected: list[dict] = Field(description="hosts that could not take the request, with the reason")
+    warnings: list[Any]
+    reservation_id: str | None = None
+    reservation_expires_in: float | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    error: str
+    field: str | None = None
+    reason: str | None = None
+    details: list[dict] | None = None
+
+
+# --- the service ------------------------------------------------------------------------------
+
+
+class Service:
+    """Everything one running scheduler holds: settings, scheduler, metrics."""
+
+    def __init__(self, settings: Settings, inventory: Inventory | None = None, store: ReservationStore | None = None):
+        self.settings = settings
+        self.metrics = Registry()
+        self.lxd_reads = self.metrics.add(Counter("lxd_multi_scheduler_lxd_reads_total", "Reads of LXD servers by host and result."))
+        self.inventory = inventory or Inventory.from_settings(settings, on_read=self._count_read)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.store = store or make_store(redis_url, settings.redis_prefix)
+        self.scheduler = Scheduler(settings, self.inventory, self.store)
+        self._keys = [key.get_secret_value().encode() for key in settings.api_keys]
+        self.http_requests = self.metrics.add(Counter("lxd_multi_scheduler_http_requests_total", "HTTP requests by method, path and status."))
+        self.http_duration = self.metrics.add(Histogram("lxd_multi_scheduler_http_request_duration_seconds", "HTTP request duration by path."))
+        self.schedules = self.metrics.add(Counter("lxd_multi_scheduler_schedule_total",
+                                                  "Scheduling requests by result (scheduled, no_fit, invalid, unavailable)."))
+        self.metrics.add(Gauge("lxd_multi_scheduler_reservations_active", "Active reservations.", self._reservation_rows))
+        for suffix, help_text, attribute in (
+            ("up", "1 when the last read of the LXD server succeeded.", "ok"),
+            ("cores_total", "CPU threads of the LXD server.", "total_cores"),
+            ("cores_allocated", "Cores allocated by instances (limits.cpu).", "used_cores"),
+            ("memory_total_mib", "Memory of the LXD server in MiB.", "total_memory"),
+            ("memory_allocated_mib", "Memory allocated by instances (limits.memory) in MiB.", "used_memory"),
+            ("instances", "Instances on the LXD server, all projects.", "instances"),
+        ):
+            self.metrics.add(Gauge(f"lxd_multi_scheduler_host_{suffix}", help_text, self._host_rows(attribute)))
+        self.metrics.add(Gauge("lxd_multi_scheduler_info", "Version of the service and kind of reservation store.",
+                               lambda: [({"version": __version__, "store": self.store.kind}, 1)]))
+
+    def _count_read(self, state: ServerState) -> None:
+        self.lxd_reads.inc(host=state.name, result="ok" if state.ok else "error")
+
+    def _host_rows(self, attribute: str):
+        def collect():
+            rows = []
+            for state in self.inventory.cached():
+                value = getattr(state, attribute)
+                rows.append(({"host": state.name}, len(value) if isinstance(value, frozenset) else float(value)))
+            return rows
+        return collect
+
+    def _reservation_rows(self):
+        try:
+            return [({}, len(self.store.active()))]
+        except StoreUnavailable:
+            return []
+
+    def authorized(self, presented: bytes | None) -> bool:
+        """Constant-time comparison of the presented key with every configured key."""
+        if not self._keys:
+            return True
+        if not presented:
+            return False
+        matches = [hmac.compare_digest(presented, key) for key in self._keys]
+        return any(matches)
+
+    def close(self) -> None:
+        """Release pools and connections."""
+        self.inventory.close()
+        self.store.close()
+
+
+class _Middleware:  # pylint: disable=too-few-public-methods
+    """API-key check, access log and HTTP metrics, as plain ASGI (no per-request task overhead)."""
+
+    def __init__(self, app, service: Service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        path = scope["path"]
+        label = path if path in KNOWN_PATHS else ("/reservations/{id}" if path.startswith("/reservations/") else "other")
+        status = {"code": 500}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        if path not in OPEN_PATHS and not self.service.authorized(_header(scope, API_KEY_HEADER)):
+            missing = _header(scope, API_KEY_HEADER) is None
+            body = {"error": "missing API key: send it in the X-API-Key header" if missing else "invalid API key"}
+            await JSONResponse(body, status_code=401)(scope, receive, send_wrapper)
+        else:
+            await self.app(scope, receive, send_wrapper)
+        duration = time.perf_counter() - start
+        self.service.http_requests.inc(method=scope["method"], path=label, status=str(status["code"]))
+        self.service.http_duration.observe(duration, path=label)
+        client = scope.get("client") or ("", 0)
+        log(LOG, logging.INFO, "request", event="http_request", method=scope["method"], path=path, status=status["code"],
+            duration_ms=round(duration * 1000, 2), client=client[0])
+
+
+def _header(scope, name: str) -> bytes | None:
+    wanted = name.encode()
+    for key, value in scope.get("headers", []):
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _field(loc) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = []
+    for error in exc.errors():
+        field = _field(error.get("loc", ()))
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            field, message = "body", "the body is not valid JSON"
+        elif error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        elif error.get("type") == "missing" and field == "body":
+            message = "a JSON body is required, e.g. {\"instance_requirements\": {\"cpu\": 2, \"memory\": 2048}}"
+        details.append({"field": field, "message": message})
+    first = details[0] if details else {"field": "body", "message": "invalid"}
+    body = {"error": f"invalid request: {first['field']}: {first['message']}", "field": first["field"], "details": details}
+    if request.url.path == "/schedule":
+        request.app.state.service.schedules.inc(result="invalid")
+    return JSONResponse(body, status_code=400)
+
+
+def create_app(settings: Settings, inventory: Inventory | None = None, store: ReservationStore | None = None) -> FastAPI:
+    """Build the ASGI application (``inventory``/``store`` default to the configured ones)."""
+    service = Service(settings, inventory, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        log(LOG, logging.INFO, "scheduler started", event="start", hosts=service.inventory.names, store=service.store.kind,
+            strategy=settings.strategy, cache_ttl=settings.cache_ttl, reservation_ttl=settings.reservation_ttl,
+            auth="api-key" if settings.api_keys else "none", mtls=bool(settings.tls and settings.tls.client_ca))
+        yield
+        service.close()
+
+    app = FastAPI(title="lxd-multi-scheduler", version=__version__, lifespan=lifespan,
+                  description="Chooses which LXD server takes a new instance; see docs/lxd-multi-scheduler.md.")
+    app.state.service = service
+    app.add_middleware(_Middleware, service=service)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    errors: dict[int | str, dict[str, Any]] = {
+        400: {"model": ErrorBody, "description": "Malformed request; `field` names the offending field."},
+        401: {"model": ErrorBody, "description": "API key missing or wrong."},
+        409: {"model": ErrorBody, "description": "No readable server has room; `details` gives the reason per host."},
+        503: {"model": ErrorBody, "description": "No server could be read, or the reservation store is unavailable."},
+    }
+
+    @app.post("/schedule", response_model=ScheduleAnswer, responses=errors)
+    def schedule(body: ScheduleBody):
+        """Choose the LXD server for new instance(s) and reserve the room."""
+        req = body.instance_requirements
+        ask = Ask(cores=req.cpu, memory=req.memory, count=body.count, strategy=body.strategy, instance_name=body.instance_name,
+                  reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags))
+        try:
+            answer = service.scheduler.schedule(ask)
+        except NoSuitableHost as exc:
+            service.schedules.inc(result="no_fit" if exc.status == 409 else "unavailable")
+            return JSONResponse(exc.body(), status_code=exc.status)
+        except StoreUnavailable as exc:
+            service.schedules.inc(result="unavailable")
+            log(LOG, logging.ERROR, "reservation store unavailable", event="schedule", result="unavailable", error=str(exc))
+            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
+        service.schedules.inc(result="scheduled")
+        return answer
+
+    @app.get("/hosts", responses={503: errors[503]})
+    def hosts() -> dict[str, Any]:
+        """Every LXD server: capacity, allocation, reservations, room left, reachability."""
+        try:
+            return service.scheduler.report()
+        except StoreUnavailable as exc:
+            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
+
+    @app.get("/reservations", responses={503: errors[503]})
+    def reservations() -> dict[str, Any]:
+        """Active reservations."""
+        try:
+            return {"reservations": [item.as_dict() for item in service.store.active()], "store": service.store.kind}
+        except StoreUnavailable as exc:
+            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
+
+    @app.delete("/reservations/{reservation_id}", status_code=204, responses={404: {"model": ErrorBody}, 503: errors[503]})
+    def release(reservation_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="reservation id")]):
+        """End a reservation early (the instance was created, or the caller gave up)."""
+        try:
+            released = service.store.release([reservation_id])
+        except StoreUnavailable as exc:
+            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
+        if not released:
+            return JSONResponse({"error": f"no active reservation {reservation_id}"}, status_code=404)
+        log(LOG, logging.INFO, "reservation released", event="release", reservation=reservation_id)
+        return Response(status_code=204)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness and readiness: the process answers and the reservation store works (no LXD read)."""
+        states = service.inventory.cached()
+        body = {"status": "ok", "store": service.store.kind, "hosts_configured": len(service.inventory.names),
+                "hosts_up": sum(state.ok for state in states), "hosts_down": sum(not state.ok for state in states)}
+        try:
+            service.store.check()
+        except StoreUnavailable as exc:
+            body.update(status="error", error=str(exc))
+            return JSONResponse(body, status_code=503)
+        return body
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics():
+        """Prometheus metrics (text format 0.0.4)."""
+        return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    def openapi():
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)  # validation errors are answered with 400
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+    return app

@@ -1,0 +1,249 @@
+"""Short reservations: room promised by ``/schedule`` that LXD does not show yet.
+
+A reservation counts against its host until it expires (``reservation_ttl``), is released
+(``DELETE /reservations/{id}``), or the instance it names appears on that host in a read of LXD
+made after the reservation.
+
+Check-and-reserve must be atomic: the scheduler reads the active reservations, decides, and adds
+its own inside :meth:`ReservationStore.locked`.
+
+- :class:`MemoryStore`: one process; a ``threading.Lock``.
+- :class:`RedisStore`: several replicas; a Redis lock (``SET NX PX`` with a random token,
+  released by a compare-and-delete script) around the decision, and every write is *fenced*: a
+  Lua script stores the reservation only if the lock still holds this replica's token, so a
+  replica that lost its lock (expired while it was paused) cannot write a decision another
+  replica did not see. Each reservation is its own key with a Redis expiry, indexed by a set.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+
+class StoreUnavailable(Exception):
+    """The reservation store cannot be used right now (Redis down, lock not obtained in time)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reservation:
+    """Room promised on one host."""
+
+    id: str
+    host: str
+    cores: int
+    memory: int  # MiB
+    created: float  # time.time()
+    expires: float  # time.time()
+    instance_name: str | None = None
+
+    @classmethod
+    def new(cls, host: str, cores: int, memory: int, ttl: float, instance_name: str | None = None) -> Reservation:
+        """A reservation starting now."""
+        now = time.time()
+        return cls(uuid.uuid4().hex, host, cores, memory, now, now + ttl, instance_name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe view, with the seconds left."""
+        data = dataclasses.asdict(self)
+        data["expires_in"] = round(max(0.0, self.expires - time.time()), 3)
+        return data
+
+
+class LockedView:
+    """What the holder of the store's lock sees and may change."""
+
+    def __init__(self, reservations: list[Reservation], add, release):
+        self.reservations = reservations
+        self._add = add
+        self._release = release
+
+    def add(self, reservation: Reservation) -> None:
+        """Store a reservation (visible to the next holder of the lock)."""
+        self._add(reservation)
+        self.reservations.append(reservation)
+
+    def release(self, ids: list[str]) -> None:
+        """Drop reservations."""
+        if ids:
+            self._release(ids)
+            self.reservations = [r for r in self.reservations if r.id not in ids]
+
+
+class ReservationStore(abc.ABC):
+    """Interface of the two stores."""
+
+    kind = ""
+
+    @abc.abstractmethod
+    def locked(self) -> AbstractContextManager[LockedView]:
+        """Hold the store's lock; yield the active reservations."""
+
+    @abc.abstractmethod
+    def active(self) -> list[Reservation]:
+        """Active reservations, without taking the lock (for reports)."""
+
+    @abc.abstractmethod
+    def release(self, ids: list[str]) -> int:
+        """Drop reservations; return how many existed."""
+
+    def check(self) -> None:
+        """Raise :class:`StoreUnavailable` when the store cannot be used."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class MemoryStore(ReservationStore):
+    """Reservations of one process."""
+
+    kind = "memory"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items: dict[str, Reservation] = {}
+
+    def _prune(self) -> None:
+        now = time.time()
+        for rid in [rid for rid, r in self._items.items() if r.expires <= now]:
+            del self._items[rid]
+
+    @contextmanager
+    def locked(self) -> Iterator[LockedView]:
+        with self._lock:
+            self._prune()
+            yield LockedView(list(self._items.values()), self._store, self._drop)
+
+    def _store(self, reservation: Reservation) -> None:
+        self._items[reservation.id] = reservation
+
+    def _drop(self, ids: list[str]) -> int:
+        return sum(self._items.pop(rid, None) is not None for rid in ids)
+
+    def active(self) -> list[Reservation]:
+        with self._lock:
+            self._prune()
+            return list(self._items.values())
+
+    def release(self, ids: list[str]) -> int:
+        with self._lock:
+            return self._drop(ids)
+
+
+# KEYS[1] lock, KEYS[2] index set, KEYS[3] reservation key; ARGV token, id, json, ttl ms.
+_FENCED_ADD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+"""
+# KEYS[1] lock; ARGV token.
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisStore(ReservationStore):
+    """Reservations shared by every replica that uses the same Redis and prefix."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, prefix: str = "lxd-multi-scheduler", lock_ttl: float = 10.0, lock_wait: float = 10.0,
+                 timeout: float = 5.0):
+        import redis  # pylint: disable=import-outside-toplevel  # only needed when REDIS_URL is set
+
+        self._errors = (redis.RedisError, OSError)
+        self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._lock_key = f"{prefix}:lock"
+        self._index = f"{prefix}:reservations"
+        self._item_prefix = f"{prefix}:reservation:"
+        self._lock_ttl_ms = int(lock_ttl * 1000)
+        self._lock_wait = lock_wait
+        self._add_script = self._client.register_script(_FENCED_ADD)
+        self._unlock_script = self._client.register_script(_UNLOCK)
+
+    def _key(self, rid: str) -> str:
+        return self._item_prefix + rid
+
+    def _call(self, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis: {exc}") from None
+
+    def _load(self) -> list[Reservation]:
+        ids = sorted(member.decode() for member in self._call(self._client.smembers, self._index))
+        if not ids:
+            return []
+        values = self._call(self._client.mget, [self._key(rid) for rid in ids])
+        found, gone = [], []
+        for rid, value in zip(ids, values):
+            if value is None:
+                gone.append(rid)  # the key expired; drop it from the index
+            else:
+                found.append(Reservation(**json.loads(value)))
+        if gone:
+            self._call(self._client.srem, self._index, *gone)
+        now = time.time()
+        return [r for r in found if r.expires > now]
+
+    @contextmanager
+    def locked(self) -> Iterator[LockedView]:
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + self._lock_wait
+        delay = 0.001
+        while not self._call(self._client.set, self._lock_key, token, nx=True, px=self._lock_ttl_ms):
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(f"the Redis reservation lock was not free within {self._lock_wait:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        try:
+            yield LockedView(self._load(), lambda r: self._fenced_add(token, r), self._drop)
+        finally:
+            try:
+                self._unlock_script(keys=[self._lock_key], args=[token])
+            except self._errors:
+                pass  # the lock expires on its own
+
+    def _fenced_add(self, token: str, reservation: Reservation) -> None:
+        ttl_ms = max(1, int((reservation.expires - time.time()) * 1000))
+        payload = json.dumps(dataclasses.asdict(reservation))
+        stored = self._call(self._add_script, keys=[self._lock_key, self._index, self._key(reservation.id)],
+                            args=[token, reservation.id, payload, ttl_ms])
+        if not stored:
+            raise StoreUnavailable("the Redis reservation lock expired before the reservation was written; nothing was reserved")
+
+    def _drop(self, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        pipe = self._client.pipeline()
+        pipe.delete(*[self._key(rid) for rid in ids])
+        pipe.srem(self._index, *ids)
+        deleted, _ = self._call(pipe.execute)
+        return deleted
+
+    def active(self) -> list[Reservation]:
+        return self._load()
+
+    def release(self, ids: list[str]) -> int:
+        return self._drop(ids)
+
+    def check(self) -> None:
+        self._call(self._client.ping)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def make_store(redis_url: str | None, prefix: str) -> ReservationStore:
+    """Redis when a URL is given, memory otherwise."""
+    return RedisStore(redis_url, prefix) if redis_url else MemoryStore()

@@ -1,0 +1,90 @@
+"""Run ``lxd-multi-scheduler`` as a real process (console script) on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import requests
+import yaml
+
+
+def console_script() -> list[str]:
+    """The installed console script, else the module."""
+    script = os.path.join(os.path.dirname(sys.executable), "lxd-multi-scheduler")
+    if os.path.exists(script):
+        return [script]
+    found = shutil.which("lxd-multi-scheduler")
+    return [found] if found else [sys.executable, "-m", "lxd_multi_scheduler.cli"]
+
+
+class SchedulerProcess:
+    """One scheduler with a configuration file, ``LXD_MULTI_HOSTS`` and optional extra environment."""
+
+    def __init__(self, workdir: str, hosts: list[dict], config: dict | None = None, env: dict | None = None, name: str = "sched"):
+        os.makedirs(workdir, exist_ok=True)
+        self.name = name
+        self.config_path = os.path.join(workdir, f"{name}.yml")
+        self.ready_file = os.path.join(workdir, f"{name}.ready")
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        with open(self.config_path, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(config or {}, handle)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.ready_file)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("LXD_MULTI", "REDIS_URL"))}
+        environment.update({"LXD_MULTI_HOSTS": json.dumps(hosts), "LXD_MULTI_SCHEDULER_PORT": "0"})
+        environment.update(env or {})
+        self.session = requests.Session()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                console_script() + ["--config", self.config_path, "--ready-file", self.ready_file],
+                env=environment, stdout=log, stderr=subprocess.STDOUT)
+        self.url = self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"scheduler {self.name} exited with {self.process.returncode}: {self.output()[-2000:]}")
+            if os.path.exists(self.ready_file):
+                with open(self.ready_file, encoding="utf-8") as handle:
+                    url = handle.read().strip()
+                if url:
+                    return url
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"scheduler {self.name} not ready after {timeout} s: {self.output()[-2000:]}")
+
+    def output(self) -> str:
+        """Everything the process wrote (JSON log lines)."""
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def log_records(self) -> list[dict]:
+        """The log lines, parsed (every line must be one JSON object)."""
+        return [json.loads(line) for line in self.output().splitlines() if line.strip()]
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """An HTTP request to the scheduler."""
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url + path, **kwargs)
+
+    def schedule(self, cpu: int, memory: int, **fields) -> requests.Response:
+        """``POST /schedule``."""
+        return self.request("POST", "/schedule", json={"instance_requirements": {"cpu": cpu, "memory": memory}, **fields})
+
+    def stop(self) -> None:
+        """Terminate the process (SIGTERM, then SIGKILL)."""
+        self.session.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
