@@ -1,0 +1,247 @@
+"""The scheduling decision: LXD states and reservations mapped onto the placement core."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lxd_multi_scheduler.reservations import MemoryStore
+from lxd_multi_scheduler.scheduler import Ask, NoSuitableHost, Scheduler
+
+
+@pytest.fixture
+def build(lxd, make_settings):
+    """``build(**settings) -> Scheduler`` over the scripted servers."""
+
+    def make(**overrides):
+        settings = make_settings(names=tuple(sorted(lxd.states)), **overrides)
+        return Scheduler(settings, lxd.inventory(settings), MemoryStore())
+
+    return make
+
+
+def test_fewest_allocated_cores_wins(lxd, build):
+    lxd.set("lxd1", used_cores=5)
+    lxd.set("lxd2", used_cores=3)
+    answer = build().schedule(Ask(cores=2, memory=1024))
+    assert answer["host"] == "lxd2"
+    assert answer["url"] == "https://lxd2.test:8443"
+    assert answer["strategy"] == "least-allocated-cpu"
+    assert "least-allocated-cpu: 3.0 cores allocated" in answer["explanation"]
+    assert "runner-up lxd1" in answer["explanation"]
+
+
+def test_ties_break_on_free_memory_then_name(lxd, build):
+    lxd.set("lxd1", used_cores=2, used_memory=4096)
+    lxd.set("lxd2", used_cores=2, used_memory=1024)
+    assert build().schedule(Ask(cores=1, memory=512, reserve=False))["host"] == "lxd2"
+    lxd.set("lxd2", used_cores=2, used_memory=4096)
+    scheduler = build()
+    assert [scheduler.schedule(Ask(cores=1, memory=512, reserve=False))["host"] for _ in range(3)] == ["lxd1"] * 3
+
+
+def test_hosts_without_room_are_skipped_with_the_reason(lxd, build):
+    lxd.set("lxd1", used_cores=0, total_memory=2048, used_memory=1536)  # fewest cores, but no memory
+    lxd.set("lxd2", used_cores=6)
+    answer = build().schedule(Ask(cores=2, memory=1024))
+    assert answer["host"] == "lxd2"
+    assert answer["rejected"] == [{"host": "lxd1", "host_id": "https://lxd1.test:8443", "zone": "default", "code": "memory",
+                                   "reason": "no room: needs 1024 MiB, has 512 MiB free (2048 x 1.0 - 1536 used)"}]
+
+
+def test_over_commit_global_and_per_host(lxd, build):
+    lxd.set("lxd1", total_cores=4, used_cores=4)
+    lxd.set("lxd2", total_cores=4, used_cores=6)
+    with pytest.raises(NoSuitableHost):
+        build().schedule(Ask(cores=1, memory=256))
+    assert build(cpu_over_commit=2).schedule(Ask(cores=1, memory=256))["host"] == "lxd1"
+    per_host = build(hosts_extra={"lxd2": {"cpu_over_commit": 3}})
+    answer = per_host.schedule(Ask(cores=4, memory=256))
+    assert answer["host"] == "lxd2"
+    assert "has 0.0 free (4 x 1.0 - 4 used)" in answer["rejected"][0]["reason"]
+
+
+def test_fits_nowhere_names_the_tightest_constraint_per_host(lxd, build):
+    with pytest.raises(NoSuitableHost) as caught:
+        build().schedule(Ask(cores=16, memory=1024))
+    error = caught.value
+    assert error.status == 409
+    body = error.body()
+    assert body["error"] == "no suitable node found"
+    assert body["reason"] == "cpu — 2 of 2 hosts lack 16 cores free"
+    assert [(d["host"], d["code"]) for d in body["details"]] == [("lxd1", "cpu"), ("lxd2", "cpu")]
+    assert body["details"][0]["reason"] == "no room: needs 16 cores, has 8.0 free (8 x 1.0 - 0 used)"
+
+
+def test_unreachable_server_is_skipped_and_reported(lxd, build):
+    lxd.set("lxd1", used_cores=7)
+    lxd.down["lxd2"] = "cannot reach https://lxd2.test:8443: Connection refused"
+    answer = build().schedule(Ask(cores=1, memory=1024))
+    assert answer["host"] == "lxd1"
+    assert answer["rejected"][0]["code"] == "unhealthy"
+    assert answer["rejected"][0]["reason"] == "unhealthy: cannot reach https://lxd2.test:8443: Connection refused"
+
+
+def test_all_servers_unreachable_is_503(lxd, build):
+    lxd.down.update(lxd1="refused", lxd2="timed out")
+    with pytest.raises(NoSuitableHost) as caught:
+        build().schedule(Ask(cores=1, memory=1024))
+    assert caught.value.status == 503
+    assert [d["reason"] for d in caught.value.details] == ["unhealthy: refused", "unhealthy: timed out"]
+
+
+def test_reservations_count_until_they_expire(lxd, build):
+    lxd.set("lxd1", total_cores=2)
+    lxd.set("lxd2", total_cores=2)
+    scheduler = build(reservation_ttl=0.3)
+    first = scheduler.schedule(Ask(cores=2, memory=1024))
+    second = scheduler.schedule(Ask(cores=2, memory=1024))
+    assert {first["host"], second["host"]} == {"lxd1", "lxd2"}
+    with pytest.raises(NoSuitableHost) as caught:
+        scheduler.schedule(Ask(cores=2, memory=1024))
+    assert "2 x 1.0 - 2 used" in caught.value.details[0]["reason"]
+    time.sleep(0.35)
+    assert scheduler.schedule(Ask(cores=2, memory=1024))["host"] == "lxd1"
+
+
+def test_released_reservation_frees_the_room(lxd, build):
+    lxd.set("lxd2", total_cores=0)
+    lxd.set("lxd1", total_cores=2)
+    scheduler = build()
+    answer = scheduler.schedule(Ask(cores=2, memory=1024))
+    with pytest.raises(NoSuitableHost):
+        scheduler.schedule(Ask(cores=2, memory=1024))
+    assert scheduler.store.release([answer["reservation_id"]]) == 1
+    assert scheduler.store.release([answer["reservation_id"]]) == 0
+    assert scheduler.schedule(Ask(cores=2, memory=1024))["host"] == "lxd1"
+
+
+def test_reservation_ends_when_its_instance_appears_in_a_later_read(lxd, build):
+    lxd.set("lxd2", total_cores=0)
+    lxd.set("lxd1", total_cores=4, instances=["web-1"])
+    scheduler = build(cache_ttl=0)
+    scheduler.schedule(Ask(cores=2, memory=1024, instance_name="web-2"))
+    reserved = scheduler.store.active()
+    assert [(r.host, r.instance_name, r.cores) for r in reserved] == [("lxd1", "web-2", 2)]
+
+    # The instance exists now, with its limits: LXD counts it, the reservation must stop counting.
+    lxd.set("lxd1", total_cores=4, used_cores=2, used_memory=1024, instances=["web-1", "web-2"])
+    answer = scheduler.schedule(Ask(cores=2, memory=1024))
+    assert answer["host"] == "lxd1"
+    assert [r.instance_name for r in scheduler.store.active()] == [None]
+
+
+def test_a_read_older_than_the_reservation_does_not_end_it(lxd, build):
+    lxd.set("lxd2", total_cores=0)
+    lxd.set("lxd1", total_cores=4, instances=["web-2"])  # an older instance of the same name
+    scheduler = build(cache_ttl=60)
+    scheduler.inventory.snapshot()  # cached before the reservation
+    scheduler.schedule(Ask(cores=2, memory=1024, instance_name="web-2"))
+    scheduler.schedule(Ask(cores=1, memory=1024))
+    assert sorted(r.cores for r in scheduler.store.active()) == [1, 2]
+
+
+def test_count_places_all_or_nothing(lxd, build):
+    lxd.set("lxd1", total_cores=4)
+    lxd.set("lxd2", total_cores=2)
+    scheduler = build()
+    answer = scheduler.schedule(Ask(cores=2, memory=1024, count=3))
+    assert sorted(p["host"] for p in answer["placements"]) == ["lxd1", "lxd1", "lxd2"]
+    assert len({p["reservation_id"] for p in answer["placements"]}) == 3
+    with pytest.raises(NoSuitableHost):
+        scheduler.schedule(Ask(cores=2, memory=1024, count=2))
+    assert len(scheduler.store.active()) == 3
+
+
+def test_reserve_false_only_asks(lxd, build):
+    scheduler = build()
+    answer = scheduler.schedule(Ask(cores=1, memory=1024, reserve=False))
+    assert "reservation_id" not in answer and scheduler.store.active() == []
+    disabled = build(reservation_ttl=0)
+    assert "reservation_id" not in disabled.schedule(Ask(cores=1, memory=1024))
+
+
+def test_strategies_are_selectable(lxd, build):
+    lxd.set("lxd1", total_cores=8, used_cores=1, total_memory=4096, used_memory=3072)
+    lxd.set("lxd2", total_cores=8, used_cores=4, total_memory=65536)
+    scheduler = build()
+    assert scheduler.schedule(Ask(cores=1, memory=512, reserve=False))["host"] == "lxd1"
+    answer = scheduler.schedule(Ask(cores=1, memory=512, reserve=False, strategy="most-free"))
+    assert (answer["host"], answer["strategy"]) == ("lxd2", "most-free")
+    assert build(strategy="most-free").schedule(Ask(cores=1, memory=512, reserve=False))["host"] == "lxd2"
+
+
+def test_zone_pool_and_tags_filters(lxd, build):
+    scheduler = build(hosts_extra={"lxd1": {"zone": "az1", "tags": ["ssd"]}, "lxd2": {"zone": "az2", "pool": "gpu"}})
+    assert scheduler.schedule(Ask(cores=1, memory=1, zones=("az2",), reserve=False))["host"] == "lxd2"
+    assert scheduler.schedule(Ask(cores=1, memory=1, tags=("ssd",), reserve=False))["host"] == "lxd1"
+    with pytest.raises(NoSuitableHost) as caught:
+        scheduler.schedule(Ask(cores=1, memory=1, pool="gpu", tags=("ssd",)))
+    assert caught.value.reason.startswith("tags")
+
+
+def test_servers_are_read_once_per_ttl(lxd, build):
+    scheduler = build(cache_ttl=60)
+    for _ in range(5):
+        scheduler.schedule(Ask(cores=1, memory=1, reserve=False))
+    assert lxd.reads == {"lxd1": 1, "lxd2": 1}
+    scheduler.inventory.invalidate()
+    scheduler.schedule(Ask(cores=1, memory=1, reserve=False))
+    assert lxd.reads == {"lxd1": 2, "lxd2": 2}
+
+
+def test_concurrent_callers_share_one_read(lxd, build):
+    release = threading.Event()
+    original = lxd.read
+
+    def slow(name):
+        release.wait(5)
+        return original(name)
+
+    lxd.read = slow
+    scheduler = build(cache_ttl=60)
+    threads = [threading.Thread(target=scheduler.inventory.snapshot) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert lxd.reads == {"lxd1": 1, "lxd2": 1}
+
+
+def test_parallel_requests_never_share_room(lxd, build):
+    """40 threads ask for 1 core each where 2 x 5 cores exist: exactly 10 succeed, 5 per host."""
+    lxd.set("lxd1", total_cores=5)
+    lxd.set("lxd2", total_cores=5)
+    scheduler = build()
+    results, start = [], threading.Barrier(40)
+
+    def ask():
+        start.wait()
+        try:
+            results.append(scheduler.schedule(Ask(cores=1, memory=64))["host"])
+        except NoSuitableHost:
+            results.append(None)
+
+    threads = [threading.Thread(target=ask) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(filter(None, results)) == ["lxd1"] * 5 + ["lxd2"] * 5
+    assert results.count(None) == 30
+
+
+def test_report_shows_room_and_reservations(lxd, build):
+    lxd.set("lxd1", used_cores=2, used_memory=1000)
+    lxd.down["lxd2"] = "refused"
+    scheduler = build(cpu_over_commit=2)
+    scheduler.schedule(Ask(cores=3, memory=24))
+    report = scheduler.report()
+    first, second = report["hosts"]
+    assert (first["name"], first["reserved_cores"], first["free_cores"], first["free_memory"]) == ("lxd1", 3, 11.0, 15360.0)
+    assert (second["ok"], second["error"], second["free_cores"]) == (False, "refused", 0)
+    assert report["store"] == "memory" and len(report["reservations"]) == 1
