@@ -1,0 +1,573 @@
+"""MaasClient at the HTTP level: signing, encoding, retries, error mapping, secrets, polling."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+import requests
+
+from ansible_collections.lxdcp.maas.plugins.module_utils import client as maas
+from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import (
+    API_KEY,
+    BASE,
+    SECRET,
+    FakeMaas,
+    TLSServer,
+    dropped,
+    refused,
+)
+
+MACHINE = {"system_id": "abc123", "hostname": "cp-1", "status_name": "Ready", "resource_uri": "/MAAS/api/2.0/machines/abc123/"}
+
+
+@pytest.fixture
+def fake():
+    return FakeMaas()
+
+
+def machine(status, **extra):
+    data = dict(MACHINE, status_name=status)
+    data.update(extra)
+    return data
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, root",
+    [
+        ("http://maas:5240/MAAS", "http://maas:5240/MAAS"),
+        ("http://maas:5240/MAAS/", "http://maas:5240/MAAS"),
+        ("http://maas:5240/MAAS/api/2.0/", "http://maas:5240/MAAS"),
+        ("http://maas:5240/MAAS/api/2.0", "http://maas:5240/MAAS"),
+        ("https://maas.example.com/MAAS", "https://maas.example.com/MAAS"),
+        (" http://10.0.0.1:5240/MAAS ", "http://10.0.0.1:5240/MAAS"),
+    ],
+)
+def test_url_is_normalized_to_the_maas_root(url, root):
+    assert maas.normalize_url(url) == root
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("", "url is missing"),
+        (None, "url is missing"),
+        ("maas:5240/MAAS", "not an absolute http"),
+        ("ftp://maas/MAAS", "not an absolute http"),
+        ("http:///MAAS", "not an absolute http"),
+        ("http://admin:pw@maas:5240/MAAS", "must not contain credentials"),
+        ("http://maas:5240/MAAS?x=1", "must not have a query"),
+        ("http://maas:99999/MAAS", "invalid port"),
+    ],
+)
+def test_bad_urls_are_rejected_before_any_request(url, message):
+    with pytest.raises(maas.MaasConfigError, match=message) as info:
+        maas.normalize_url(url)
+    assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "key, parts",
+    [
+        ("a:b", "2 part(s)"),
+        ("a:b:c:d", "4 part(s)"),
+        ("a::c", "one of them empty"),
+        ("a:b c:d", "containing whitespace"),
+        ("nocolons", "1 part(s)"),
+    ],
+)
+def test_malformed_api_keys_are_rejected_without_echo(key, parts):
+    with pytest.raises(maas.MaasConfigError) as info:
+        maas.MaasClient(BASE, key)
+    text = str(info.value)
+    assert "api_key is malformed" in text and parts in text
+    for piece in re.split(r"[: ]", key):
+        if len(piece) > 1:
+            assert piece not in text
+
+
+def test_api_key_with_surrounding_whitespace_is_accepted():
+    assert maas.parse_api_key("  a:b:c\n") == ("a", "b", "c")
+    with pytest.raises(maas.MaasConfigError, match="api_key is missing"):
+        maas.parse_api_key("")
+
+
+@pytest.mark.parametrize("kwargs, message", [({"timeout": 0}, "timeout"), ({"retries": -1}, "retries")])
+def test_bad_numbers_are_rejected(kwargs, message):
+    with pytest.raises(maas.MaasConfigError, match=message):
+        maas.MaasClient(BASE, API_KEY, **kwargs)
+
+
+# -- request shape -----------------------------------------------------------------------------
+
+
+def test_oauth_plaintext_header_shape(fake):
+    fake.add("GET", "version/", json={"version": "3.6.1"})
+    client = fake.client()
+    assert client.version() == {"version": "3.6.1"}
+    header = fake.calls[0].headers["Authorization"]
+    header = header.decode() if isinstance(header, bytes) else header
+    assert header.startswith("OAuth ")
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', header))
+    assert fields["oauth_signature_method"] == "PLAINTEXT"
+    assert fields["oauth_consumer_key"] == "ck-consumer"
+    assert fields["oauth_token"] == "tk-token"
+    # PLAINTEXT signature = consumer secret (empty) + "&" + token secret, percent-encoded.
+    assert fields["oauth_signature"] == "%26" + SECRET
+    assert fields["oauth_version"] == "1.0"
+    assert fields["oauth_nonce"] and fields["oauth_timestamp"].isdigit()
+    assert fake.calls[0].url == BASE + "/api/2.0/version/"
+
+
+def test_every_attempt_is_signed_with_a_new_nonce(fake):
+    fake.add("GET", "machines/", status=503, headers={"Retry-After": "1"}, times=1)
+    fake.add("GET", "machines/", json=[])
+    fake.client().list_machines()
+    nonces = [re.search(r'oauth_nonce="([^"]+)"', str(c.headers["Authorization"])).group(1) for c in fake.calls]
+    assert len(nonces) == 2 and nonces[0] != nonces[1]
+
+
+def test_query_filters_repeat_keys_and_op_goes_in_the_query_string(fake):
+    fake.add("GET", "machines/", json=[])
+    client = fake.client()
+    client.get_machines(["a", "b"])
+    client.list_machines(hostname=["cp-1"], zone="az1", pool=None)
+    assert fake.calls[0].query == {"id": ["a", "b"]}
+    assert fake.calls[1].query == {"hostname": ["cp-1"], "zone": ["az1"]}
+
+
+def test_post_is_form_encoded_with_repeated_keys_booleans_and_trailing_slash(fake):
+    fake.add("POST", "tags/lxdcp-managed/", op="update_nodes", json={"added": 2, "removed": 0})
+    fake.add("POST", "machines/abc123/", op="release", json=MACHINE)
+    client = fake.client()
+    client.tag_machines("lxdcp-managed", add=["a", "b"])
+    client.release("abc123", {"erase": False})
+    first, second = fake.calls
+    assert first.op == "update_nodes" and first.form == {"add": ["a", "b"]}
+    assert first.headers["Content-Type"] in (b"application/x-www-form-urlencoded", "application/x-www-form-urlencoded")
+    assert second.form == {"erase": ["false"]}
+    assert first.url.split("?")[0].endswith("/tags/lxdcp-managed/")
+
+
+def test_204_returns_none_and_text_answers_are_returned_as_text(fake):
+    fake.add("DELETE", "machines/abc123/", status=204)
+    fake.add("GET", "version/", text="2.0")
+    client = fake.client()
+    assert client.delete_machine("abc123") is True
+    assert client.get("version/") == "2.0"
+
+
+def test_delete_of_a_missing_machine_reports_false(fake):
+    fake.add("DELETE", "machines/gone/", status=404, text="No Machine matches the given query.")
+    assert fake.client().delete_machine("gone") is False
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+def test_503_is_retried_with_exponential_backoff_and_jitter(fake):
+    fake.add("GET", "machines/", status=503, text="busy", times=3)
+    fake.add("GET", "machines/", json=[MACHINE])
+    client = fake.client(backoff_base=0.5)
+    assert client.list_machines() == [MACHINE]
+    assert len(fake.calls) == 4
+    # equal jitter with rand()=0.5: 0.75 * 0.5 * 2**(n-1)
+    assert client.sleeps == [0.375, 0.75, 1.5]
+
+
+def test_jitter_stays_between_half_and_full_delay():
+    low = maas.MaasClient(BASE, API_KEY, rand=lambda: 0.0)
+    high = maas.MaasClient(BASE, API_KEY, rand=lambda: 0.999999)
+    for attempt in range(1, 12):
+        full = min(30, 0.5 * 2 ** (attempt - 1))
+        assert low.backoff_delay(attempt) == pytest.approx(full / 2)
+        assert full / 2 <= high.backoff_delay(attempt) <= full
+
+
+def test_retry_after_is_honoured(fake):
+    fake.add("GET", "machines/", status=503, headers={"Retry-After": "3"}, times=1)
+    fake.add("GET", "machines/", json=[])
+    client = fake.client()
+    client.list_machines()
+    assert client.sleeps == [3.0]
+
+
+def test_retry_after_is_capped_at_backoff_max(fake):
+    fake.add("GET", "machines/", status=503, headers={"Retry-After": "3600"}, times=1)
+    fake.add("GET", "machines/", json=[])
+    client = fake.client(backoff_max=30)
+    client.list_machines()
+    assert client.sleeps == [30.0]
+
+
+def test_retry_after_http_date_is_understood():
+    assert maas.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == pytest.approx(10)
+    assert maas.parse_retry_after("soon") is None
+    assert maas.parse_retry_after(None) is None
+
+
+def test_409_with_retry_after_is_retried(fake):
+    fake.add("POST", "machines/abc123/", op="release", status=409, headers={"Retry-After": "5"}, text="conflict", times=1)
+    fake.add("POST", "machines/abc123/", op="release", json=MACHINE)
+    client = fake.client()
+    assert client.release("abc123")["system_id"] == "abc123"
+    assert client.sleeps == [5.0]
+
+
+def test_409_without_retry_after_is_a_state_conflict_and_not_retried(fake):
+    fake.add("POST", "machines/abc123/", op="deploy", status=409, text="Can't deploy a machine that is in the 'New' state")
+    fake.add("GET", "machines/abc123/", json=machine("New"))
+    with pytest.raises(maas.MaasConflict) as info:
+        fake.client().deploy("abc123", {})
+    assert len(fake.find("POST", "machines/abc123/", "deploy")) == 1
+    assert "Can't deploy a machine that is in the 'New' state" in str(info.value)
+    assert "POST /machines/abc123/?op=deploy" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_are_retried_for_reads(fake, status):
+    fake.add("GET", "zones/", status=status, text="bad gateway", times=2)
+    fake.add("GET", "zones/", json=[{"name": "az1"}])
+    client = fake.client()
+    assert client.list_zones() == [{"name": "az1"}]
+    assert len(fake.calls) == 3
+
+
+def test_connection_errors_and_timeouts_are_retried_for_reads(fake):
+    fake.add("GET", "zones/", exc=dropped, times=1)
+    fake.add("GET", "zones/", exc=requests.exceptions.ReadTimeout("read timed out"), times=1)
+    fake.add("GET", "zones/", json=[])
+    client = fake.client()
+    assert client.list_zones() == []
+    assert len(fake.calls) == 3 and len(client.sleeps) == 2
+
+
+def test_spent_budget_fails_clearly_with_the_attempt_count(fake):
+    fake.add("GET", "machines/", status=503, text="Unable to connect to any rack controller", headers={"Retry-After": "1"})
+    client = fake.client(retries=2)
+    with pytest.raises(maas.MaasRetriesExhausted) as info:
+        client.list_machines()
+    error = info.value
+    assert len(fake.calls) == 3 and error.attempts == 3
+    assert "Gave up on GET /machines/ after 3 attempt(s)" in str(error)
+    assert "Unable to connect to any rack controller" in str(error)
+    assert isinstance(error.last_error, maas.MaasUnavailable) and error.status == 503
+
+
+def test_retries_zero_means_one_attempt(fake):
+    fake.add("GET", "machines/", status=503, text="busy")
+    with pytest.raises(maas.MaasRetriesExhausted):
+        fake.client(retries=0).list_machines()
+    assert len(fake.calls) == 1
+
+
+def test_retries_are_logged_with_attempt_numbers_and_delays(fake):
+    lines = []
+    fake.add("GET", "machines/", status=503, headers={"Retry-After": "2"}, text="busy", times=1)
+    fake.add("GET", "machines/", json=[])
+    fake.client(logger=lines.append).list_machines()
+    assert "GET /machines/ -> 503 (attempt 1" in lines[0]
+    assert "retry 1/5 of GET /machines/ in 2.00 s (Retry-After 2 s): MAAS refused" in lines[1]
+    assert "GET /machines/ -> 200 (attempt 2" in lines[2]
+
+
+# -- non-idempotent writes ---------------------------------------------------------------------
+
+
+def test_compose_with_a_dropped_answer_is_verified_and_not_sent_again(fake):
+    fake.add("POST", "vm-hosts/3/", op="compose", exc=dropped, times=1)
+    fake.add("POST", "vm-hosts/3/", op="compose", json={"system_id": "dup999"})
+    fake.add("GET", "machines/", json=[MACHINE])
+    client = fake.client()
+    result = client.compose(3, {"hostname": "cp-1", "cores": 2})
+    assert result["system_id"] == "abc123" and result["verified"] is True
+    assert len(fake.find("POST", "vm-hosts/3/", "compose")) == 1
+    lookup = fake.find("GET", "machines/")[0]
+    assert lookup.query == {"hostname": ["cp-1"]}
+
+
+def test_compose_that_did_not_take_effect_is_sent_again(fake):
+    fake.add("POST", "vm-hosts/3/", op="compose", exc=dropped, times=1)
+    fake.add("POST", "vm-hosts/3/", op="compose", json={"system_id": "abc123"})
+    fake.add("GET", "machines/", json=[])
+    result = fake.client().compose(3, {"hostname": "cp-1"})
+    assert result == {"system_id": "abc123"}
+    assert [c.method for c in fake.calls] == ["POST", "GET", "POST"]
+
+
+def test_compose_retried_after_503_with_retry_after_checks_first(fake):
+    fake.add("POST", "vm-hosts/3/", op="compose", status=503, headers={"Retry-After": "1"}, text="busy", times=2)
+    fake.add("POST", "vm-hosts/3/", op="compose", json={"system_id": "abc123"})
+    fake.add("GET", "machines/", json=[])
+    client = fake.client()
+    assert client.compose(3, {"hostname": "cp-1"})["system_id"] == "abc123"
+    assert [c.method for c in fake.calls] == ["POST", "GET", "POST", "GET", "POST"]
+
+
+def test_compose_503_without_retry_after_is_maas_final_answer(fake):
+    text = "Unable to compose KVM instance in 'lxd-1'. CPU overcommit ratio is 1.0 and there are 2 available resources; 4 requested."
+    fake.add("POST", "vm-hosts/3/", op="compose", status=503, text=text)
+    with pytest.raises(maas.MaasUnavailable) as info:
+        fake.client().compose(3, {"hostname": "cp-1"})
+    assert text in str(info.value) and len(fake.calls) == 1
+
+
+def test_compose_resent_while_the_first_still_ran_recovers_from_the_hostname_clash(fake):
+    fake.add("POST", "vm-hosts/3/", op="compose", exc=requests.exceptions.ReadTimeout("timed out"), times=1)
+    fake.add("POST", "vm-hosts/3/", op="compose", status=400, json={"hostname": ['Node with hostname "cp-1" already exists']})
+    fake.add("GET", "machines/", json=[], times=1)
+    fake.add("GET", "machines/", json=[MACHINE])
+    result = fake.client().compose(3, {"hostname": "cp-1"})
+    assert result["system_id"] == "abc123"
+    assert len(fake.find("POST", "vm-hosts/3/", "compose")) == 2
+
+
+def test_compose_hostname_clash_on_the_first_attempt_is_an_error(fake):
+    fake.add("POST", "vm-hosts/3/", op="compose", status=400, json={"hostname": ['Node with hostname "cp-1" already exists']})
+    with pytest.raises(maas.MaasValidationError) as info:
+        fake.client().compose(3, {"hostname": "cp-1"})
+    assert info.value.fields == {"hostname": ['Node with hostname "cp-1" already exists']}
+    assert "hostname: Node with hostname" in str(info.value)
+
+
+def test_compose_needs_a_hostname(fake):
+    with pytest.raises(maas.MaasConfigError, match="hostname"):
+        fake.client().compose(3, {"cores": 1})
+
+
+def test_unverifiable_write_with_unknown_outcome_is_not_resent(fake):
+    fake.add("POST", "ipaddresses/", op="reserve", exc=dropped)
+    with pytest.raises(maas.MaasOutcomeUnknown) as info:
+        fake.client().post("ipaddresses/", data={"ip": "10.10.0.50"}, op="reserve")
+    assert len(fake.calls) == 1
+    assert "unknown outcome" in str(info.value) and "not sent again" in str(info.value)
+
+
+def test_unverifiable_write_is_retried_when_no_connection_was_made(fake):
+    fake.add("POST", "ipaddresses/", op="reserve", exc=refused, times=1)
+    fake.add("POST", "ipaddresses/", op="reserve", json={"ip": "10.10.0.50"})
+    assert fake.client().post("ipaddresses/", data={"ip": "10.10.0.50"}, op="reserve") == {"ip": "10.10.0.50"}
+    assert len(fake.calls) == 2
+
+
+def test_deploy_retry_checks_the_machine_state(fake):
+    fake.add("POST", "machines/abc123/", op="deploy", exc=dropped, times=1)
+    fake.add("GET", "machines/abc123/", json=machine("Deploying"))
+    result = fake.client().deploy("abc123", {"distro_series": "jammy"})
+    assert result["status_name"] == "Deploying"
+    assert len(fake.find("POST", "machines/abc123/", "deploy")) == 1
+
+
+def test_ensure_tag_creates_only_a_missing_tag(fake):
+    fake.add("GET", "tags/lxdcp-managed/", status=404, text="No Tag matches the given query.", times=1)
+    fake.add("POST", "tags/", json={"name": "lxdcp-managed"})
+    fake.add("GET", "tags/lxdcp-managed/", json={"name": "lxdcp-managed"})
+    client = fake.client()
+    assert client.ensure_tag("lxdcp-managed", "managed") is True
+    assert client.ensure_tag("lxdcp-managed") is False
+    assert len(fake.writes()) == 1 and fake.writes()[0].form == {"name": ["lxdcp-managed"], "comment": ["managed"]}
+
+
+def test_link_subnet_retry_finds_the_existing_link(fake):
+    fake.add("POST", "nodes/abc123/interfaces/7/", op="link_subnet", exc=dropped, times=1)
+    fake.add("GET", "nodes/abc123/interfaces/7/", json={"id": 7, "links": [{"id": 3, "mode": "static", "ip_address": "10.10.0.50"}]})
+    result = fake.client().link_subnet("abc123", 7, {"mode": "STATIC", "subnet": 1, "ip_address": "10.10.0.50"})
+    assert result["id"] == 7 and len(fake.writes()) == 1
+
+
+def test_unlink_subnet_retry_sees_the_link_gone(fake):
+    fake.add("POST", "nodes/abc123/interfaces/7/", op="unlink_subnet", exc=dropped, times=1)
+    fake.add("GET", "nodes/abc123/interfaces/7/", json={"id": 7, "links": []})
+    assert fake.client().unlink_subnet("abc123", 7, 3)["links"] == []
+    assert fake.writes()[0].form == {"id": ["3"]}
+
+
+def test_release_ip_retry_sees_it_released(fake):
+    fake.add("POST", "ipaddresses/", op="release", exc=dropped, times=1)
+    fake.add("GET", "ipaddresses/", json=[])
+    assert fake.client().release_ip("10.10.0.50") is True
+    assert len(fake.writes()) == 1
+
+
+# -- error mapping -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, body, cls, words",
+    [
+        (400, {"cores": ["Ensure this value is less than or equal to 16."]}, maas.MaasValidationError,
+         ["400", "cores: Ensure this value is less than or equal to 16.", "Check the values"]),
+        (400, "Unrecognised signature: method=GET op=frob", maas.MaasValidationError, ["Unrecognised signature"]),
+        (401, "Authorization Error: 'Invalid access token: tk-token'", maas.MaasAuthError, ["401", "Check api_key"]),
+        (403, "This method is reserved for admin users.", maas.MaasAuthError, ["reserved for admin", "admin"]),
+        (404, "No Machine matches the given query.", maas.MaasNotFound, ["No Machine matches"]),
+        (409, "Machine cannot be released in its current state ('New').", maas.MaasConflict, ["current state"]),
+        (500, "boom", maas.MaasError, ["500", "boom", "regiond.log"]),
+    ],
+)
+def test_status_codes_map_to_typed_errors(fake, status, body, cls, words):
+    if isinstance(body, dict):
+        fake.add("GET", "machines/abc123/", status=status, json=body)
+    else:
+        fake.add("GET", "machines/abc123/", status=status, text=body)
+    with pytest.raises(cls) as info:
+        fake.client().get_machine("abc123")
+    text = str(info.value)
+    assert "GET /machines/abc123/" in text
+    for word in words:
+        assert word in text
+    assert info.value.status == status
+    assert SECRET not in text
+    assert len(fake.calls) == 1
+
+
+def test_410_on_vm_hosts_explains_the_removal(fake):
+    fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    with pytest.raises(maas.MaasGone) as info:
+        fake.client().list_vm_hosts()
+    text = str(info.value)
+    assert "no longer supports VM hosts" in text and "after 3.8" in text
+    assert "bare-metal" in text and "VM host (KVM) support has been removed" in text
+    assert len(fake.calls) == 1
+
+
+def test_html_404_suggests_the_maas_root(fake):
+    fake.add("GET", "machines/", status=404, text="<html><body>Not Found</body></html>")
+    with pytest.raises(maas.MaasNotFound, match="url is the MAAS root"):
+        fake.client().list_machines()
+
+
+def test_redirects_are_not_followed(fake):
+    fake.add("POST", "machines/abc123/", op="release", status=301, headers={"Location": "https://maas/MAAS/api/2.0/x/"})
+    with pytest.raises(maas.MaasError, match="redirect .301. to https://maas/MAAS"):
+        fake.client().release("abc123")
+    assert len(fake.calls) == 1
+
+
+def test_long_bodies_are_shortened(fake):
+    fake.add("GET", "machines/", status=500, text="x" * 5000)
+    with pytest.raises(maas.MaasError) as info:
+        fake.client().list_machines()
+    assert "(5000 characters)" in str(info.value) and len(str(info.value)) < 1200
+
+
+def test_error_to_dict_is_json_safe(fake):
+    fake.add("GET", "zones/", status=404, text="nope")
+    with pytest.raises(maas.MaasNotFound) as info:
+        fake.client().list_zones()
+    assert info.value.to_dict() == {"type": "MaasNotFound", "status": 404, "method": "GET", "path": "zones/",
+                                    "op": None, "body": "nope"}
+
+
+def test_duplicate_hostnames_are_reported(fake):
+    fake.add("GET", "machines/", json=[MACHINE, dict(MACHINE, system_id="zzz")])
+    with pytest.raises(maas.MaasError, match="2 machines named 'cp-1'"):
+        fake.client().find_machine("cp-1")
+
+
+# -- real sockets: refused connection and TLS --------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_url_is_retried_then_fails_clearly():
+    sleeps = []
+    client = maas.MaasClient("http://127.0.0.1:%d/MAAS" % free_port(), API_KEY, retries=1, sleep=sleeps.append)
+    with pytest.raises(maas.MaasRetriesExhausted) as info:
+        client.version()
+    text = str(info.value)
+    assert "Cannot reach MAAS at http://127.0.0.1:" in text and "Connection refused" in text
+    assert "after 2 attempt(s)" in text and len(sleeps) == 1
+    assert isinstance(info.value.last_error, maas.MaasConnectionError)
+    assert "object at 0x" not in text
+
+
+def test_tls_self_signed_certificate_is_refused_by_default(tmp_path):
+    with TLSServer(tmp_path) as server:
+        client = maas.MaasClient(server.url, API_KEY, sleep=lambda s: None)
+        with pytest.raises(maas.MaasTLSError) as info:
+            client.version()
+        text = str(info.value)
+        assert "TLS connection to MAAS at %s failed" % server.url in text
+        assert "certificate verify failed" in text and "ca_path" in text
+        # Certificate problems do not go away by themselves: no retry.
+        assert client.requests_sent == 1
+
+
+def test_tls_with_ca_path_or_without_validation_works(tmp_path):
+    with TLSServer(tmp_path) as server:
+        assert maas.MaasClient(server.url, API_KEY, ca_path=server.cert).version()["version"] == "3.6.1"
+        assert maas.MaasClient(server.url, API_KEY, validate_certs=False).version()["version"] == "3.6.1"
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+def test_no_secret_in_repr_logs_or_errors(fake):
+    lines = []
+    fake.add("GET", "machines/", status=503, text="busy", times=2)
+    fake.add("GET", "machines/", exc=dropped, times=1)
+    fake.add("GET", "machines/", status=401, text="Authorization Error: 'Invalid access token: tk-token'")
+    client = fake.client(logger=lines.append)
+    with pytest.raises(maas.MaasError) as info:
+        client.list_machines()
+    texts = [repr(client), str(info.value), repr(info.value), repr(info.value.to_dict()), repr(client.session.auth.client)]
+    texts += lines
+    for text in texts:
+        assert SECRET not in text
+        assert API_KEY not in text
+
+
+# -- polling -----------------------------------------------------------------------------------
+
+
+def test_wait_for_machine_polls_with_growing_delays(fake):
+    statuses = iter(["New", "Commissioning", "Commissioning", "Commissioning", "Ready"])
+    fake.add("GET", "machines/abc123/", handler=lambda call: (200, machine(next(statuses))))
+    client = fake.client()
+    result = client.wait_for_machine("abc123", "Ready", timeout=600)
+    assert result["status_name"] == "Ready"
+    assert client.sleeps == [0.5, 0.75, 1.125, 1.6875]
+
+
+def test_wait_delays_are_capped_and_cut_to_the_deadline(fake):
+    fake.add("GET", "machines/abc123/", json=machine("Deploying", status_message="Deploying - curtin"))
+    client = fake.client()
+    with pytest.raises(maas.MaasWaitError) as info:
+        client.wait_for_machine("abc123", "Deployed", timeout=60)
+    assert max(client.sleeps) == 10.0
+    assert sum(client.sleeps) == pytest.approx(60, abs=0.2)
+    error = info.value
+    assert error.timed_out and error.state == "Deploying (Deploying - curtin)"
+    assert "Timed out after 60 s waiting for machine abc123 to become Deployed" in str(error)
+    assert "last state: Deploying (Deploying - curtin)" in str(error)
+
+
+def test_wait_stops_on_a_failed_state_with_maas_reasons(fake):
+    statuses = iter(["Deploying", "Failed deployment"])
+    fake.add("GET", "machines/abc123/", handler=lambda call: (200, machine(
+        next(statuses), status_message="Failed deployment", error_description="curtin failed: no disk")))
+    client = fake.client()
+    with pytest.raises(maas.MaasWaitError) as info:
+        client.wait_for_machine("abc123", ["Deployed"], timeout=600)
+    text = str(info.value)
+    assert "reached 'Failed deployment'" in text and "curtin failed: no disk" in text
+    assert info.value.state == "Failed deployment" and not info.value.timed_out
+    assert info.value.machine["system_id"] == "abc123"
+
+
+def test_wait_for_machine_gone(fake):
+    answers = iter([[machine("Ready")], [machine("Ready")], []])
+    fake.add("GET", "machines/", handler=lambda call: (200, next(answers)))
+    client = fake.client()
+    assert client.wait_for_machine_gone("abc123", timeout=30) is None
+    assert fake.calls[0].query == {"id": ["abc123"]}
+    assert len(client.sleeps) == 2

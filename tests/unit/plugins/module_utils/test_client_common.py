@@ -1,0 +1,126 @@
+"""common.py: the auth argument spec, building the client from module params, maas_log and failures."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lxdcp.maas.plugins.module_utils import common
+from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, SECRET, FakeMaas, run_module
+
+
+def probe_main():
+    """A minimal module: one GET, then exit with the answer."""
+    module = common.MaasModule(argument_spec=dict(name=dict(type="str")), supports_check_mode=True)
+    try:
+        zones = module.client().list_zones()
+    except common.MaasError as exc:
+        module.fail_from(exc, name=module.params["name"])
+    module.exit_json(changed=False, zones=zones, name=module.params["name"])
+
+
+def test_argument_spec_merges_auth_and_module_options():
+    spec = common.maas_argument_spec(name=dict(type="str"))
+    assert set(spec) == {"url", "api_key", "validate_certs", "ca_path", "timeout", "retries", "name"}
+    assert spec["api_key"]["no_log"] is True
+    assert spec["validate_certs"]["default"] is True
+    # The shared spec is not modified by a module adding options.
+    assert "name" not in common.AUTH_ARGUMENT_SPEC
+
+
+def test_module_runs_a_request_and_returns(monkeypatch):
+    fake = FakeMaas().add("GET", "zones/", json=[{"name": "az1"}])
+    result = run_module(probe_main, {"name": "x"}, fake, monkeypatch)
+    assert result["zones"] == [{"name": "az1"}] and "maas_log" not in result
+
+
+def test_maas_log_only_with_vvv(monkeypatch):
+    fake = FakeMaas().add("GET", "zones/", status=503, text="busy", times=1).add("GET", "zones/", json=[])
+    result = run_module(probe_main, {}, fake, monkeypatch, verbosity=3)
+    log = result["maas_log"]
+    assert any("GET /zones/ -> 503 (attempt 1" in line for line in log)
+    assert any("retry 1/5 of GET /zones/" in line for line in log)
+    assert all(line.startswith("+") for line in log)
+    assert SECRET not in repr(result)
+
+
+def test_env_fallbacks(monkeypatch):
+    monkeypatch.setenv("MAAS_URL", "http://maas.env:5240/MAAS")
+    monkeypatch.setenv("MAAS_API_KEY", API_KEY)
+    fake = FakeMaas().add("GET", "zones/", json=[])
+    captured = {}
+
+    def factory(**settings):
+        captured.update(settings)
+        raise common.MaasConfigError("stop here")
+
+    monkeypatch.setattr(common.MaasModule, "client_class", staticmethod(factory))
+    with patch_module_args({}):
+        module = common.MaasModule(argument_spec={})
+
+    def fail_json(**result):
+        raise SystemExit(result["msg"])
+
+    monkeypatch.setattr(module.module, "fail_json", fail_json)
+    with pytest.raises(SystemExit, match="stop here"):
+        module.client()
+    assert captured["url"] == "http://maas.env:5240/MAAS" and captured["api_key"] == API_KEY
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"api_key": "only:two"}, "api_key is malformed"),
+        ({"url": "maas.example.com"}, "not an absolute http"),
+        ({"timeout": 0}, "timeout must be a positive"),
+        ({"ca_path": "/nonexistent/ca.pem"}, "ca_path /nonexistent/ca.pem does not exist"),
+    ],
+)
+def test_bad_settings_fail_before_any_request(monkeypatch, args, message):
+    fake = FakeMaas()
+    result = run_module(probe_main, args, fake, monkeypatch)
+    assert result["failed"] and message in result["msg"]
+    assert fake.calls == []
+    assert "only:two" not in result["msg"]
+
+
+def test_maas_errors_become_failures_with_error_details(monkeypatch):
+    fake = FakeMaas().add("GET", "zones/", status=403, text="This method is reserved for admin users.")
+    result = run_module(probe_main, {"name": "n"}, fake, monkeypatch, verbosity=4)
+    assert result["failed"]
+    assert "MAAS refused GET /zones/: 403" in result["msg"]
+    assert result["error"]["status"] == 403 and result["error"]["type"] == "MaasAuthError"
+    assert result["name"] == "n" and result["maas_log"]
+
+
+def test_token_secret_is_masked_by_ansible(monkeypatch):
+    seen = {}
+    fake = FakeMaas().add("GET", "zones/", json=[])
+
+    def main():
+        module = common.MaasModule(argument_spec={})
+        module.client()
+        seen.update(values=set(module.module.no_log_values))
+        module.exit_json()
+
+    run_module(main, {}, fake, monkeypatch)
+    assert SECRET in seen["values"] and API_KEY in seen["values"]
+
+
+def test_insecure_https_warns(monkeypatch):
+    warnings = []
+    fake = FakeMaas().add("GET", "zones/", json=[])
+
+    def main():
+        module = common.MaasModule(argument_spec={})
+        monkeypatch.setattr(module.module, "warn", warnings.append)
+        module.client()
+        module.exit_json()
+
+    run_module(main, {"url": "https://maas:5443/MAAS", "validate_certs": False}, fake, monkeypatch)
+    assert warnings == ["validate_certs is false: the TLS certificate of MAAS is not checked"]
+
+
+def test_cluster_tag():
+    assert common.cluster_tag("prod") == "lxdcp-cluster-prod"
