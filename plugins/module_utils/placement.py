@@ -485,11 +485,12 @@ def _check_str(value, what, optional=False):
 
 
 def _str_tuple(value, what):
+    """``value`` as a tuple of non-empty strings (the same object when it already is one)."""
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise ValueError(f"{what} must be a list of strings, got {value!r}")
     for item in value:
         _check_str(item, f"{what} entries")
-    return tuple(value)
+    return value if isinstance(value, tuple) else tuple(value)
 
 
 def _validated_request(request):
@@ -530,34 +531,44 @@ def _validated_request(request):
     return dataclasses.replace(request, tags=tags, zones=zones, existing_zones=existing, names=names)
 
 
+# Host fields checked for every host: (field, label, integer only, lowest allowed, lowest excluded).
+_HOST_NUMBERS = (
+    ("total_cores", "total_cores", True, 0, False),
+    ("used_cores", "used_cores", False, 0, False),
+    ("total_memory", "total_memory (MiB)", True, 0, False),
+    ("used_memory", "used_memory (MiB)", False, 0, False),
+    ("cpu_over_commit", "cpu_over_commit", False, 0, True),
+    ("memory_over_commit", "memory_over_commit", False, 0, True),
+    ("replicas", "replicas", True, 0, False),
+)
+
+
 def _validated_host(host):
-    """Check every field; return a normalised copy (tags as a tuple)."""
+    """Check every field; return the host, or a normalised copy when its tags are not a tuple."""
     host = Host.from_dict(host)
     _check_str(host.name, "Host.name")
     what = f"host {host.name!r}:"
-    _check_int(host.total_cores, f"{what} total_cores", 0)
-    _check_number(host.used_cores, f"{what} used_cores", 0)
-    _check_int(host.total_memory, f"{what} total_memory (MiB)", 0)
-    _check_number(host.used_memory, f"{what} used_memory (MiB)", 0)
+    for field, label, whole, minimum, strict in _HOST_NUMBERS:
+        value = getattr(host, field)
+        if whole:
+            _check_int(value, f"{what} {label}", minimum)
+        else:
+            _check_number(value, f"{what} {label}", minimum, strict)
     _check_str(host.zone, f"{what} zone")
     _check_str(host.pool, f"{what} pool")
-    _check_number(host.cpu_over_commit, f"{what} cpu_over_commit", 0, strict=True)
-    _check_number(host.memory_over_commit, f"{what} memory_over_commit", 0, strict=True)
-    _check_int(host.replicas, f"{what} replicas", 0)
     _check_str(host.default_storage_pool, f"{what} default_storage_pool", optional=True)
     if not isinstance(host.healthy, bool):
         raise ValueError(f"{what} healthy must be true or false, got {host.healthy!r}")
     if not isinstance(host.health_reason, str):
         raise ValueError(f"{what} health_reason must be a string, got {host.health_reason!r}")
-    storage = None
     if host.storage is not None:
         if not isinstance(host.storage, dict):
             raise ValueError(f"{what} storage must be a dict pool -> available bytes, or None; got {host.storage!r}")
         for pool, available in host.storage.items():
             _check_str(pool, f"{what} storage pool names")
             _check_int(available, f"{what} storage[{pool!r}] (available bytes)", 0)
-        storage = dict(host.storage)
-    return dataclasses.replace(host, tags=_str_tuple(host.tags, f"{what} tags"), storage=storage)
+    tags = _str_tuple(host.tags, f"{what} tags")
+    return host if tags is host.tags else dataclasses.replace(host, tags=tags)
 
 
 # --------------------------------------------------------------------------- planning
@@ -599,11 +610,58 @@ class _Candidate:
         return _room_problems(self.host, request, self.cores, self.memory, self.disk)
 
 
-class _Planner:
-    """One run of :func:`plan`: filters once, then places VM after VM from per-zone heaps.
+class _ZoneIndex:
+    """The best candidate of every zone, grouped by the zone's replica count.
 
-    Each zone keeps a heap of its candidates keyed by ``(replicas on host, strategy key, name)``;
-    only the chosen host's key changes after a placement, so a step costs O(zones + log hosts).
+    For each count there is a heap of ``(best host entry of the zone, zone, version)``. When a zone
+    changes (a host taken, its count raised) it gets a new version and a new entry; old entries are
+    dropped when they reach the top (lazy deletion). Choosing a host therefore looks at one entry per
+    distinct count - a handful - instead of at every zone.
+    """
+
+    def __init__(self, host_heaps, counts):
+        self.host_heaps = host_heaps
+        self.counts = counts
+        self.buckets = {}
+        self.version = {}
+        for zone in host_heaps:
+            self.refresh(zone)
+
+    def refresh(self, zone):
+        """Re-index ``zone`` after its host heap or its count changed."""
+        version = self.version.get(zone, 0) + 1
+        self.version[zone] = version
+        heap = self.host_heaps[zone]
+        if heap:
+            heapq.heappush(self.buckets.setdefault(self.counts[zone], []), (heap[0], zone, version))
+
+    def _valid(self, item):
+        return item[2] == self.version[item[1]]
+
+    def tops(self):
+        """``(count, host entry, zone)`` of the best zone for each replica count."""
+        for count in list(self.buckets):
+            bucket = self.buckets[count]
+            while bucket and not self._valid(bucket[0]):
+                heapq.heappop(bucket)
+            if not bucket:
+                del self.buckets[count]
+                continue
+            entry, zone, _version = bucket[0]
+            yield count, entry, zone
+
+    def zones_with_free_host(self, count):
+        """Zones with ``count`` replicas whose best host runs no replica of the cluster."""
+        return sorted(zone for entry, zone, version in self.buckets.get(count, ())
+                      if entry[0] == 0 and version == self.version[zone])
+
+
+class _Planner:
+    """One run of :func:`plan`: filters once, then places VM after VM.
+
+    Each zone keeps a heap of its candidates keyed by ``(replicas on host, strategy key, name)``, and
+    :class:`_ZoneIndex` keeps the zones' best candidates by zone count. Only the chosen host's key
+    changes after a placement, so a step costs O(distinct zone counts x log hosts).
     """
 
     def __init__(self, hosts, request):
@@ -622,6 +680,10 @@ class _Planner:
         self.spread_zones = self._spread_zones()
         for zone in self.spread_zones:
             self.counts.setdefault(zone, 0)
+        # How many spread zones have each replica count, and the lowest count.
+        self.histogram = collections.Counter(self.counts[zone] for zone in self.spread_zones)
+        self.low = min(self.histogram) if self.histogram else 0
+        self.index = _ZoneIndex(self.heaps, self.counts)
 
     def _filter(self):
         request = self.request
@@ -660,33 +722,35 @@ class _Planner:
         key = self.strategy(candidate.view, self.request)
         return (candidate.view.replicas, key, candidate.host.name)
 
-    def _zone_key(self, zone, entry, low):
-        """Full selection key of a heap entry: skew excess, replicas on host, zone count, strategy key, name."""
-        count = self.counts[zone]
-        excess = max(0, count + 1 - low - self.request.max_skew)
-        return (excess, entry[0], count, entry[1], entry[2])
+    def _excess(self, count):
+        """How far above ``max_skew`` the spread would be after one more replica in a zone with ``count``."""
+        return max(0, count + 1 - self.low - self.request.max_skew)
+
+    def _best(self):
+        """``(key, zone)`` of the best candidate: skew excess, replicas on host, zone count, strategy key, name."""
+        best = None
+        for count, entry, zone in self.index.tops():
+            key = (self._excess(count), entry[0], count, entry[1], entry[2])
+            if best is None or key < best[0]:
+                best = (key, zone)
+        return best
 
     def run(self):
         request = self.request
         for index in range(request.count):
-            low = min(self.counts[zone] for zone in self.spread_zones) if self.spread_zones else 0
-            ranked = []
-            for zone, heap in self.heaps.items():
-                if heap:
-                    ranked.append((self._zone_key(zone, heap[0], low), zone))
-            if not ranked:
+            best = self._best()
+            if best is None:
                 raise self._error()
-            ranked.sort()
-            best_key, zone = ranked[0]
+            key, zone = best
             heap = self.heaps[zone]
-            followers = list(ranked[1:2])
-            followers += [(self._zone_key(zone, entry, low), zone) for entry in heap[1:3]]
-            runner = min(followers) if followers else None
             candidate = self.candidates[heapq.heappop(heap)[2]]
-            self._place(index, candidate, best_key, runner, ranked, low)
+            self.index.refresh(zone)
+            runner = self._best()  # the choice had this host not been there
+            self._place(index, candidate, key, runner)
             candidate.reserve(request)
             if not candidate.problems(request):
                 heapq.heappush(heap, self._entry(candidate))
+            self.index.refresh(zone)
         self._spread_warning()
         return Plan(
             strategy=request.strategy,
@@ -699,7 +763,17 @@ class _Planner:
             considered=len(self.hosts),
         )
 
-    def _place(self, index, candidate, key, runner, ranked, low):
+    def _count_replica(self, zone):
+        count = self.counts[zone]
+        self.counts[zone] = count + 1
+        self.histogram[count] -= 1
+        self.histogram[count + 1] += 1
+        if not self.histogram[count]:
+            del self.histogram[count]
+            if count == self.low:
+                self.low = count + 1
+
+    def _place(self, index, candidate, key, runner):
         request = self.request
         host = candidate.view
         zone = host.zone
@@ -707,14 +781,14 @@ class _Planner:
         name = request.names[index] if request.names else None
         parts = []
         if excess:
-            fewer = sorted(other for other in self.spread_zones if self.counts[other] < count)
-            listed = ", ".join(fewer[:5]) + (", ..." if len(fewer) > 5 else "")
-            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster; zones with fewer ({listed}) had no room")
+            fewer = sum(number for other, number in self.histogram.items() if other < count)
+            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster; "
+                         f"the {_plural(fewer, 'zone')} with fewer had no room")
         else:
-            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster (fewest: {low})")
+            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster (fewest: {self.low})")
         if shared:
             parts.append(f"host already runs {_plural(shared, 'replica')} of it")
-            self.warnings.append(self._shared_warning(index, name, host, shared, ranked, low))
+            self.warnings.append(self._shared_warning(index, name, host, shared))
         else:
             parts.append("no replica of it on the host")
         describe = _DESCRIPTIONS.get(request.strategy)
@@ -731,29 +805,31 @@ class _Planner:
             score=_primary(strategy_key), reason="; ".join(parts),
             runner_up=runner_name, runner_up_score=runner_score, shared_replicas=shared,
         ))
-        self.counts[zone] += 1
+        self._count_replica(zone)
 
-    def _shared_warning(self, index, name, host, shared, ranked, low):
+    def _shared_warning(self, index, name, host, shared):
         label = f"VM {index}" + (f" ({name})" if name else "")
         text = (f"{label} shares host {host.name} with {_plural(shared, 'other replica')} of this cluster: "
                 f"no host without one had room in zone {host.zone}")
-        blocked = sorted(zone for key, zone in ranked if key[1] == 0 and key[0] > 0)
-        if blocked:
-            spread = max(self.counts[zone] + 1 for zone in blocked) - low
-            text += (f"; hosts without one in {', '.join(blocked)} were not used: that would make the zone spread "
-                     f"{spread}, above max_skew {self.request.max_skew}")
+        blocked = sorted(count for count in self.index.buckets if self._excess(count))
+        for count in blocked:
+            zones = self.index.zones_with_free_host(count)
+            if zones:
+                listed = ", ".join(zones[:5]) + (f" and {len(zones) - 5} more" if len(zones) > 5 else "")
+                text += (f"; hosts without one in {listed} were not used: that would make the zone spread "
+                         f"{count + 1 - self.low}, above max_skew {self.request.max_skew}")
+                break
         return text
 
     def _skew(self):
-        counts = [self.counts[zone] for zone in self.spread_zones]
-        return max(counts) - min(counts) if counts else 0
+        return max(self.histogram) - self.low if self.histogram else 0
 
     def _spread_warning(self):
         skew = self._skew()
         max_skew = self.request.max_skew
         if skew <= max_skew:
             return
-        top = max(self.counts[zone] for zone in self.spread_zones)
+        top = max(self.histogram)
         short = [zone for zone in self.spread_zones if self.counts[zone] < top - max_skew]
         counts = ", ".join(f"{zone}: {self.counts[zone]}" for zone in self.spread_zones)
         why = "; ".join(f"zone {zone} {self._zone_story(zone)}" for zone in short)
