@@ -60,7 +60,7 @@ def measure(hosts, request):
     """Median, min and max seconds of ``plan(hosts, request)`` over REPEAT runs, and the last outcome."""
     times = []
     outcome = None
-    for _ in range(REPEAT):
+    for _repeat in range(REPEAT):
         start = time.perf_counter()
         try:
             outcome = plan(hosts, request)

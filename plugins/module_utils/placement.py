@@ -380,7 +380,7 @@ def _least_allocated_cpu(host, request):  # pylint: disable=unused-argument
 
 
 def _describe_least_allocated_cpu(host, request):  # pylint: disable=unused-argument
-    return f"{_num(host.used_cores)} cores allocated, {_mib(free_memory(host))} MiB free"
+    return f"{_amount(host.used_cores)} cores allocated, {_mib(free_memory(host))} MiB free"
 
 
 def _free_ratio(host, request):
@@ -799,13 +799,24 @@ class _Planner:
         if runner is not None:
             runner_key, runner_zone = runner
             runner_name, runner_score = runner_key[4], _primary(runner_key[3])
-            parts.append(f"runner-up {runner_name} in {runner_zone} (score {_score_text(runner_score)})")
+            parts.append(f"runner-up {runner_name} in {runner_zone} (score {_score_text(runner_score)}"
+                         f"{self._lost_because(key, runner_key, runner_zone)})")
         self.placements.append(Placement(
             index=index, name=name, host=host.name, host_id=host.id, zone=zone,
             score=_primary(strategy_key), reason="; ".join(parts),
             runner_up=runner_name, runner_up_score=runner_score, shared_replicas=shared,
         ))
         self._count_replica(zone)
+
+    def _lost_because(self, key, runner_key, runner_zone):
+        """Why the runner-up lost when it was not on the strategy's score alone."""
+        if runner_key[0] > key[0]:
+            return f"; zone {runner_zone} would push the spread above max_skew {self.request.max_skew}"
+        if runner_key[1] > key[1]:
+            return f"; its host already runs {_plural(runner_key[1], 'replica')}"
+        if runner_key[2] > key[2]:
+            return f"; zone {runner_zone} had {_plural(runner_key[2], 'replica')}"
+        return ""
 
     def _shared_warning(self, index, name, host, shared):
         label = f"VM {index}" + (f" ({name})" if name else "")

@@ -466,6 +466,20 @@ def test_placement_reason_names_zone_host_strategy_score_and_runner_up():
     )
 
 
+def test_runner_up_says_why_it_lost_when_not_on_score():
+    hosts = [host("a", zone="az1", cores=32), host("b", zone="az2", cores=8)]
+    first, second = plan(hosts, request(count=2)).placements
+    assert (first.host, first.runner_up) == ("a", "b")
+    assert first.reason.endswith("runner-up b in az2 (score -10)")
+    assert (second.host, second.runner_up) == ("b", "a")
+    assert second.reason.endswith("runner-up a in az1 (score -14; zone az1 would push the spread above max_skew 1)")
+    loose = plan(hosts, request(count=2, max_skew=2)).placements[1]
+    assert loose.reason.endswith("runner-up a in az1 (score -14; its host already runs 1 replica)")
+    hosts.append(host("c", zone="az1", cores=32))
+    loose = plan(hosts, request(count=2, max_skew=2)).placements[1]
+    assert loose.reason.endswith("runner-up c in az1 (score -16; zone az1 had 1 replica)")
+
+
 def test_placements_are_readable_as_attributes_and_keys():
     item = plan([host("a", id=42)], request()).placements[0]
     assert item["host"] == item.host == "a"
@@ -490,7 +504,7 @@ def test_plan_is_identical_for_any_host_order():
     hosts = three_zones(per_zone=4) + [host("bad", pool="x"), host("sick", healthy=False)]
     expected = plan(hosts, request(count=5, pool="default")).as_dict()
     rng = random.Random(7)
-    for _ in range(5):
+    for _attempt in range(5):
         shuffled = hosts[:]
         rng.shuffle(shuffled)
         assert plan(shuffled, request(count=5, pool="default")).as_dict() == expected
