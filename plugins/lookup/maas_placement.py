@@ -1,0 +1,681 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``lxdcp.maas.maas_placement`` lookup: plan where the VMs of a cluster go, from live MAAS data."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: maas_placement
+author: lxdcp.maas contributors
+short_description: Plan which MAAS LXD VM hosts and zones the VMs of a cluster go to
+description:
+  - Reads the LXD VM hosts of MAAS (one C(GET /vm-hosts/)), the health of the machines behind them (one filtered
+    C(GET /machines/?id=...)) and the VMs the cluster already has (one C(GET /machines/?tags=lxdcp-cluster-<cluster>)),
+    then plans where N VMs go with the collection's placement core.
+  - Each VM goes to the zone with the fewest replicas of the cluster (within O(max_skew)), preferably to a host
+    without one, and the O(strategy) picks among the remaining hosts. See C(docs/placement.md).
+  - A hostname that already exists in the cluster keeps its host, so a plan for the same names is stable across runs.
+  - Only reads; sends no write to MAAS.
+  - With O(scheduler_url), the new VMs are placed by C(lxd-multi-scheduler) instead of locally; MAAS is still read to
+    map the scheduler's hosts to VM host ids and zones and to keep existing VMs where they are.
+  - Returns one plan (a dictionary); with C(query()) or C(wantlist=true) a list holding it.
+  - With C(-vvv) the explanation of every decision is shown.
+version_added: 1.0.0
+extends_documentation_fragment:
+  - lxdcp.maas.auth
+options:
+  _terms:
+    description:
+      - Hostnames of the VMs to place, in order. Lists are flattened, so C(groups['control_plane']) works.
+      - Leave empty and set O(count) for an anonymous plan.
+    type: list
+    elements: str
+    required: false
+  url:
+    env:
+      - name: MAAS_URL
+  api_key:
+    env:
+      - name: MAAS_API_KEY
+  count:
+    description:
+      - Number of VMs. Defaults to the number of hostnames given as terms.
+      - When both are given they must agree.
+    type: int
+  cluster:
+    description:
+      - Name of the cluster. Its existing VMs are found by the ownership tag C(lxdcp-cluster-<cluster>); they count as
+        replicas for the zone spread and anti-affinity, and those named in the terms keep their host.
+      - Without it, existing VMs are not considered.
+    type: str
+  cores:
+    description: CPU cores of each VM.
+    type: int
+    default: 2
+  memory:
+    description:
+      - Memory of each VM. A bare number is MiB; C(4G), C(4GiB), C(4096M) are accepted.
+    type: raw
+    default: 4096
+  disk:
+    description:
+      - Root disk of each VM, checked against the storage pool the VM would use. A bare number is GiB; C(20G),
+        C(20GiB) and C(20GB) (decimal) are accepted.
+      - Not set, storage is not checked.
+    type: raw
+  storage_pool:
+    description:
+      - Storage pool the disk comes from. Default the VM host's default pool.
+    type: str
+  zones:
+    description:
+      - Only these availability zones, and spread over all of them (a zone without room shows in the warnings).
+      - Default every zone that has a VM host.
+    type: list
+    elements: str
+  pool:
+    description: Only VM hosts of this resource pool.
+    type: str
+  tags:
+    description: Only VM hosts carrying all these tags.
+    type: list
+    elements: str
+  strategy:
+    description:
+      - How to choose among hosts that are equal for the zone spread and anti-affinity.
+      - V(most-free) prefers the most free cores and memory relative to the request, V(least-allocated-cpu) the
+        fewest allocated cores, V(balanced) the host whose CPU and memory use stay closest after placement.
+    type: str
+    default: most-free
+    choices: [most-free, least-allocated-cpu, balanced]
+  max_skew:
+    description: Largest allowed difference between the replica counts of two zones; a worse spread is a warning.
+    type: int
+    default: 1
+  cpu_over_commit:
+    description:
+      - CPU over-commit ratio used for every host instead of the one MAAS reports (C(cpu_over_commit_ratio)).
+    type: float
+  memory_over_commit:
+    description:
+      - Memory over-commit ratio used for every host instead of the one MAAS reports (C(memory_over_commit_ratio)).
+    type: float
+  scheduler_url:
+    description:
+      - URL of an C(lxd-multi-scheduler) service, for example C(http://scheduler:8080). When set, the new VMs are placed by
+        its C(POST /schedule) (it only asks, C(reserve=false), since a lookup may be evaluated more than once).
+      - The scheduler's host names must be the names of the MAAS VM hosts.
+      - O(validate_certs) and O(ca_path) apply to this connection too.
+    type: str
+  scheduler_api_key:
+    description:
+      - API key of the scheduler, sent as C(X-API-Key). Never shown in output.
+    type: str
+    env:
+      - name: LXD_MULTI_SCHEDULER_API_KEY
+notes:
+  - The existing VMs of the cluster are found by the ownership tags that M(lxdcp.maas.maas_lxd_vm) sets.
+  - Bare metal machines of the cluster (workers) are not replicas of the control plane and are ignored.
+seealso:
+  - module: lxdcp.maas.maas_lxd_vm
+  - module: lxdcp.maas.maas_vmhost_info
+"""
+
+EXAMPLES = r"""
+- name: Plan three control-plane VMs over the zones
+  ansible.builtin.debug:
+    msg: "{{ lookup('lxdcp.maas.maas_placement', 'cp-1', 'cp-2', 'cp-3', cluster='prod', cores=4, memory='8G', disk='40G',
+             url='http://maas:5240/MAAS', api_key=maas_api_key) }}"
+
+- name: Use the plan for every host of a group (MAAS_URL and MAAS_API_KEY from the environment)
+  ansible.builtin.set_fact:
+    cp_plan: "{{ lookup('lxdcp.maas.maas_placement', groups['control_plane'], cluster='prod', zones=['az1', 'az2', 'az3'],
+                        strategy='balanced') }}"
+  run_once: true
+
+- name: Fail early when the zones cannot take the control plane evenly
+  ansible.builtin.assert:
+    that: cp_plan.warnings | length == 0
+    fail_msg: "{{ cp_plan.warnings | join('; ') }}"
+
+- name: Ask lxd-multi-scheduler instead of computing locally
+  ansible.builtin.debug:
+    msg: "{{ lookup('lxdcp.maas.maas_placement', count=2, cores=2, memory=2048, scheduler_url='http://127.0.0.1:8080') }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: One plan.
+  type: list
+  elements: dict
+  contains:
+    strategy:
+      description: The strategy used.
+      type: str
+    source:
+      description: V(maas) when planned locally, V(scheduler) when lxd-multi-scheduler placed the new VMs.
+      type: str
+    cluster:
+      description: The cluster name, or null.
+      type: str
+    placements:
+      description:
+        - One entry per VM, in the order of the hostnames.
+        - C(hostname), C(vm_host) (name), C(vm_host_id), C(zone), C(score) (the strategy's value, lower wins; null for
+          existing VMs), C(reason), C(existing) (the VM is already in the cluster), C(system_id) (existing VMs),
+          C(index).
+      type: list
+      elements: dict
+    rejected:
+      description: VM hosts that cannot take even one VM, each with C(host), C(host_id), C(zone), C(code) and C(reason).
+      type: list
+      elements: dict
+    warnings:
+      description: Problems that did not stop the plan, for example a zone spread worse than O(max_skew) and why.
+      type: list
+      elements: str
+    zone_counts:
+      description: Replicas of the cluster per zone once the plan is carried out (existing and new).
+      type: dict
+    skew:
+      description: The achieved zone spread (largest minus smallest zone count).
+      type: int
+    explanation:
+      description: The plan as readable lines (also shown with C(-vvv)).
+      type: list
+      elements: str
+    requests:
+      description: Number of HTTP requests the lookup sent (MAAS and scheduler).
+      type: int
+"""
+
+import dataclasses
+import json
+import os
+
+from ansible.errors import AnsibleLookupError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient, MaasError, MaasValidationError
+from ansible_collections.lxdcp.maas.plugins.module_utils.common import cluster_tag
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, STRATEGIES, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
+
+display = Display()
+
+# A VM host's backing machine is healthy when MAAS has it Deployed and its power is not off or in error.
+HEALTHY_STATUS = "Deployed"
+BAD_POWER = ("off", "error")
+
+
+class LookupModule(LookupBase):
+    """Plan placements; see DOCUMENTATION."""
+
+    # Unit tests replace this to put a fake transport under the client.
+    client_class = MaasClient
+    # Unit tests replace this to answer scheduler requests.
+    open_url = staticmethod(open_url)
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        request, names = self._request(terms)
+        client = self._client()
+        try:
+            result = Planner(client, request, names, self.get_option("cluster"), self._overrides(), self._scheduler()).run()
+        except MaasError as exc:
+            raise AnsibleLookupError("maas_placement: %s" % exc) from None
+        for line in result["explanation"]:
+            display.vvv("maas_placement: %s" % line)
+        return [result]
+
+    # -- options ---------------------------------------------------------------------------
+
+    def _request(self, terms):
+        """The placement request and the hostnames, validated before any request is sent."""
+        names = list(_flatten(terms or []))
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                raise AnsibleLookupError("maas_placement: hostnames must be non-empty strings, got %r" % (name,))
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise AnsibleLookupError("maas_placement: hostnames must be unique; repeated: %s" % ", ".join(repeated))
+        count = self.get_option("count")
+        if count is None:
+            if not names:
+                raise AnsibleLookupError("maas_placement: give the hostnames as terms or set count")
+            count = len(names)
+        elif names and count != len(names):
+            raise AnsibleLookupError("maas_placement: count is %d but %d hostname(s) were given (%s)" % (
+                count, len(names), ", ".join(names)))
+        if count < 1:
+            raise AnsibleLookupError("maas_placement: count must be 1 or more, not %d" % count)
+        cores = self.get_option("cores")
+        if cores < 1:
+            raise AnsibleLookupError("maas_placement: cores must be 1 or more, not %d" % cores)
+        max_skew = self.get_option("max_skew")
+        if max_skew < 1:
+            raise AnsibleLookupError("maas_placement: max_skew must be 1 or more, not %d" % max_skew)
+        try:
+            memory = parse_memory_mib(self.get_option("memory"), what="memory")
+            disk = self.get_option("disk")
+            disk = parse_disk_bytes(disk, what="disk") if disk not in (None, "") else 0
+        except SizeError as exc:
+            raise AnsibleLookupError("maas_placement: %s" % exc) from None
+        zones = self.get_option("zones")
+        if zones is not None and not zones:
+            raise AnsibleLookupError("maas_placement: zones must not be empty; leave it unset for every zone")
+        cluster = self.get_option("cluster")
+        if cluster is not None and not cluster.strip():
+            raise AnsibleLookupError("maas_placement: cluster must not be empty")
+        strategy = self.get_option("strategy")
+        if strategy not in STRATEGIES:
+            raise AnsibleLookupError("maas_placement: unknown strategy %r; known: %s" % (strategy, ", ".join(sorted(STRATEGIES))))
+        request = Request(
+            count=count,
+            cores=cores,
+            memory=memory,
+            disk=disk,
+            storage_pool=self.get_option("storage_pool") or None,
+            zones=list(zones) if zones else None,
+            pool=self.get_option("pool") or None,
+            tags=tuple(self.get_option("tags") or ()),
+            strategy=strategy,
+            max_skew=max_skew,
+        )
+        return request, names
+
+    def _overrides(self):
+        overrides = {}
+        for option, field in (("cpu_over_commit", "cpu_over_commit"), ("memory_over_commit", "memory_over_commit")):
+            value = self.get_option(option)
+            if value is not None:
+                if value <= 0:
+                    raise AnsibleLookupError("maas_placement: %s must be greater than 0, not %s" % (option, value))
+                overrides[field] = float(value)
+        return overrides
+
+    def _client(self):
+        ca_path = self.get_option("ca_path")
+        if ca_path and not os.path.exists(ca_path):
+            raise AnsibleLookupError("maas_placement: ca_path %s does not exist; give the PEM file of the CA that signed "
+                                     "the certificate of MAAS" % ca_path)
+        url = self.get_option("url")
+        if url.lower().startswith("https") and not self.get_option("validate_certs"):
+            display.warning("maas_placement: validate_certs is false: the TLS certificate of MAAS is not checked")
+        try:
+            return self.client_class(
+                url=url,
+                api_key=self.get_option("api_key"),
+                validate_certs=self.get_option("validate_certs"),
+                ca_path=ca_path,
+                timeout=self.get_option("timeout"),
+                retries=self.get_option("retries"),
+                logger=lambda line: display.vvvv("maas_placement: %s" % line),
+            )
+        except MaasError as exc:
+            raise AnsibleLookupError("maas_placement: %s" % exc) from None
+
+    def _scheduler(self):
+        url = self.get_option("scheduler_url")
+        if not url:
+            return None
+        return Scheduler(
+            url=url,
+            api_key=self.get_option("scheduler_api_key"),
+            validate_certs=self.get_option("validate_certs"),
+            ca_path=self.get_option("ca_path"),
+            timeout=self.get_option("timeout"),
+            opener=self.open_url,
+        )
+
+
+def _flatten(items):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            for inner in _flatten(item):
+                yield inner
+        else:
+            yield item
+
+
+# --------------------------------------------------------------------------------------------
+# Reading MAAS and planning
+
+
+class Planner(object):
+    """One plan: read MAAS, keep existing VMs where they are, place the new ones (locally or by the scheduler)."""
+
+    def __init__(self, client, request, names, cluster, overrides, scheduler=None):
+        self.client = client
+        self.request = request
+        self.names = names
+        self.cluster = cluster
+        self.overrides = overrides
+        self.scheduler = scheduler
+        self.warnings = []
+
+    def run(self):
+        """The plan as a JSON-safe dict (see RETURN)."""
+        vm_hosts = self.client.list_vm_hosts()
+        health = self._health(vm_hosts)
+        existing = self._existing()
+        by_pod = {}
+        outside = {}
+        for machine in existing.values():
+            pod = (machine.get("pod") or {}).get("id")
+            if pod is None:
+                continue  # bare metal of the cluster (workers): not a replica of the VMs placed here
+            by_pod[pod] = by_pod.get(pod, 0) + 1
+        known_pods = {host.get("id") for host in vm_hosts}
+        for machine in existing.values():
+            pod = (machine.get("pod") or {}).get("id")
+            if pod is not None and pod not in known_pods:
+                zone = _name(machine.get("zone")) or "default"
+                outside[zone] = outside.get(zone, 0) + 1
+        hosts = [self._host(vm_host, health, by_pod.get(vm_host.get("id"), 0)) for vm_host in vm_hosts]
+        kept, new_names = self._kept(existing, hosts)
+        new_count = self.request.count - len(kept)
+        rejected, warnings, placed = [], [], []
+        if new_count:
+            names = new_names if self.names else None
+            ask = dataclasses.replace(self.request, count=new_count, names=names, existing_zones=outside or None)
+            if self.scheduler is not None:
+                placed, rejected, warnings = self._schedule(ask, hosts, existing)
+            else:
+                placed, rejected, warnings = self._plan_locally(ask, hosts)
+        placements = self._ordered(kept, placed)
+        zone_counts = self._zone_counts(hosts, outside, placed)
+        skew = (max(zone_counts.values()) - min(zone_counts.values())) if zone_counts else 0
+        result = {
+            "strategy": self.request.strategy,
+            "source": "scheduler" if self.scheduler is not None and new_count else "maas",
+            "cluster": self.cluster,
+            "placements": placements,
+            "rejected": rejected,
+            "warnings": self.warnings + warnings,
+            "zone_counts": zone_counts,
+            "skew": skew,
+            "max_skew": self.request.max_skew,
+        }
+        result["explanation"] = explain(result)
+        result["requests"] = self.client.requests_sent + (self.scheduler.requests_sent if self.scheduler else 0)
+        return result
+
+    def _health(self, vm_hosts):
+        """VM host id -> (healthy, reason), from one filtered read of the backing machines."""
+        backing = {}
+        for vm_host in vm_hosts:
+            system_id = (vm_host.get("host") or {}).get("system_id")
+            if system_id:
+                backing[vm_host.get("id")] = system_id
+        machines = {m.get("system_id"): m for m in self.client.get_machines(sorted(set(backing.values())))}
+        health = {}
+        for vm_host in vm_hosts:
+            system_id = backing.get(vm_host.get("id"))
+            if system_id is None:
+                health[vm_host.get("id")] = (True, "")
+                continue
+            machine = machines.get(system_id)
+            if machine is None:
+                self.warnings.append("the machine %s behind VM host %s is not visible to this MAAS user; its health is not checked"
+                                     % (system_id, vm_host.get("name")))
+                health[vm_host.get("id")] = (True, "")
+                continue
+            status, power = machine.get("status_name"), machine.get("power_state")
+            if status != HEALTHY_STATUS or power in BAD_POWER:
+                health[vm_host.get("id")] = (False, "its machine %s (%s) is %s with power %s" % (
+                    machine.get("hostname"), system_id, status, power))
+            else:
+                health[vm_host.get("id")] = (True, "")
+        return health
+
+    def _existing(self):
+        """Hostname -> machine of this cluster's machines (one filtered request), or {} without a cluster."""
+        if not self.cluster:
+            return {}
+        tag = cluster_tag(self.cluster)
+        try:
+            machines = self.client.list_machines(tags=[tag])
+        except MaasValidationError as exc:
+            if "tags" in exc.fields:
+                return {}  # MAAS answers 400 "No such tag(s)" until the first VM of the cluster tagged it
+            raise
+        return {machine.get("hostname"): machine for machine in machines}
+
+    def _host(self, vm_host, health, replicas):
+        total, used = vm_host.get("total") or {}, vm_host.get("used") or {}
+        pools = vm_host.get("storage_pools")
+        storage = default_pool = None
+        if pools is not None:
+            storage = {pool["name"]: max(0, int(pool.get("available") or 0)) for pool in pools}
+            default_pool = next((pool["name"] for pool in pools if pool.get("default")), None)
+        healthy, reason = health.get(vm_host.get("id"), (True, ""))
+        return Host(
+            name=vm_host["name"],
+            total_cores=int(total.get("cores") or 0),
+            used_cores=max(0, used.get("cores") or 0),
+            total_memory=int(total.get("memory") or 0),
+            used_memory=max(0, used.get("memory") or 0),
+            zone=_name(vm_host.get("zone")) or "default",
+            pool=_name(vm_host.get("pool")) or "default",
+            tags=tuple(vm_host.get("tags") or ()),
+            cpu_over_commit=self.overrides.get("cpu_over_commit", float(vm_host.get("cpu_over_commit_ratio") or 1.0)),
+            memory_over_commit=self.overrides.get("memory_over_commit", float(vm_host.get("memory_over_commit_ratio") or 1.0)),
+            storage=storage,
+            default_storage_pool=default_pool,
+            healthy=healthy,
+            health_reason=reason,
+            replicas=replicas,
+            id=vm_host.get("id"),
+        )
+
+    def _kept(self, existing, hosts):
+        """Placements of the named VMs that already exist, and the names still to place."""
+        by_id = {host.id: host for host in hosts}
+        kept, new_names = {}, []
+        for index, name in enumerate(self.names):
+            machine = existing.get(name)
+            if machine is None:
+                new_names.append(name)
+                continue
+            pod = machine.get("pod") or {}
+            host = by_id.get(pod.get("id"))
+            zone = _name(machine.get("zone")) or (host.zone if host else "default")
+            where = "on VM host %s" % pod.get("name") if pod else "on bare metal"
+            kept[name] = {
+                "index": index,
+                "hostname": name,
+                "vm_host": pod.get("name"),
+                "vm_host_id": pod.get("id"),
+                "zone": zone,
+                "score": None,
+                "reason": "exists in the cluster as %s (%s) %s in zone %s; kept where it is" % (
+                    machine.get("system_id"), machine.get("status_name"), where, zone),
+                "existing": True,
+                "system_id": machine.get("system_id"),
+            }
+        return kept, new_names
+
+    def _plan_locally(self, ask, hosts):
+        try:
+            result = plan(hosts, ask)
+        except PlacementError as exc:
+            raise MaasPlanError(exc) from None
+        except ValueError as exc:
+            raise AnsibleLookupError("maas_placement: MAAS reported data the placement core cannot use: %s" % exc) from None
+        placed = [{
+            "hostname": item.name,
+            "vm_host": item.host,
+            "vm_host_id": item.host_id,
+            "zone": item.zone,
+            "score": item.score,
+            "reason": item.reason,
+            "existing": False,
+            "system_id": None,
+        } for item in result.placements]
+        return placed, [rejection.as_dict() for rejection in result.rejected], list(result.warnings)
+
+    def _schedule(self, ask, hosts, existing):
+        answer = self.scheduler.schedule(ask)
+        by_name = {host.name: host for host in hosts}
+        placed = []
+        for index, item in enumerate(answer.get("placements") or []):
+            host = by_name.get(item.get("host"))
+            if host is None:
+                raise AnsibleLookupError(
+                    "maas_placement: the scheduler chose host %r, which is not a MAAS VM host (MAAS has: %s); name the scheduler's "
+                    "hosts after the MAAS VM hosts" % (item.get("host"), ", ".join(sorted(by_name)) or "none"))
+            placed.append({
+                "hostname": ask.names[index] if ask.names else None,
+                "vm_host": host.name,
+                "vm_host_id": host.id,
+                "zone": host.zone,
+                "score": item.get("score"),
+                "reason": "lxd-multi-scheduler: %s" % item.get("reason"),
+                "existing": False,
+                "system_id": None,
+            })
+        warnings = [to_text(w) for w in answer.get("warnings") or []]
+        if any((m.get("pod") or {}).get("id") is not None for m in existing.values()):
+            warnings.append("lxd-multi-scheduler placed the new VMs without knowing the cluster's existing replicas; "
+                            "check zone_counts for the spread")
+        return placed, list(answer.get("rejected") or []), warnings
+
+    def _ordered(self, kept, placed):
+        if not self.names:
+            return [dict(item, index=index) for index, item in enumerate(placed)]
+        new = iter(placed)
+        placements = []
+        for index, name in enumerate(self.names):
+            item = kept.get(name) or dict(next(new), index=index)
+            placements.append(item)
+        return placements
+
+    def _zone_counts(self, hosts, outside, placed):
+        """Replicas per zone after the plan, over the zones the cluster spreads on."""
+        counts = dict(outside)
+        for host in hosts:
+            if host.replicas:
+                counts[host.zone] = counts.get(host.zone, 0) + host.replicas
+        for item in placed:
+            counts[item["zone"]] = counts.get(item["zone"], 0) + 1
+        if self.request.zones is not None:
+            for zone in self.request.zones:
+                counts.setdefault(zone, 0)
+        else:
+            in_scope = [host for host in hosts if (self.request.pool is None or host.pool == self.request.pool)
+                        and all(tag in host.tags for tag in self.request.tags)]
+            for host in in_scope:
+                counts.setdefault(host.zone, 0)
+        return dict(sorted(counts.items()))
+
+
+class MaasPlanError(AnsibleLookupError):
+    """The request cannot be placed; the message names the tightest constraint and every rejected host."""
+
+    def __init__(self, error):
+        lines = ["maas_placement: %s" % error.message]
+        for item in error.placements:
+            lines.append("  would place VM %s on %s in %s" % (item.name or item.index, item.host, item.zone))
+        for rejection in error.rejected:
+            lines.append("  rejected %s (%s): %s" % (rejection.host, rejection.zone, rejection.reason))
+        super(MaasPlanError, self).__init__("\n".join(lines))
+        self.reason = error.reason
+
+
+def explain(result):
+    """Readable lines for a plan dict."""
+    placements = result["placements"]
+    new = [item for item in placements if not item["existing"]]
+    lines = ["%s: %d VM(s), %d new, %d kept; %d host(s) rejected" % (
+        "lxd-multi-scheduler" if result["source"] == "scheduler" else "strategy %s" % result["strategy"],
+        len(placements), len(new), len(placements) - len(new), len(result["rejected"]))]
+    for item in placements:
+        label = item["hostname"] or "VM %d" % item["index"]
+        lines.append("%s -> %s in %s: %s" % (label, item["vm_host"] or "bare metal", item["zone"], item["reason"]))
+    for rejection in result["rejected"]:
+        lines.append("rejected %s (%s): %s" % (rejection.get("host"), rejection.get("zone"), rejection.get("reason")))
+    for warning in result["warnings"]:
+        lines.append("warning: %s" % warning)
+    counts = ", ".join("%s=%d" % item for item in result["zone_counts"].items())
+    lines.append("zones: %s (spread %d, max_skew %d)" % (counts or "none", result["skew"], result["max_skew"]))
+    return lines
+
+
+def _name(obj):
+    """``zone``/``pool`` come as nested objects with a name (or, in a few places, as plain names)."""
+    if isinstance(obj, dict):
+        return obj.get("name")
+    return obj
+
+
+# --------------------------------------------------------------------------------------------
+# lxd-multi-scheduler
+
+
+class Scheduler(object):
+    """A client of ``POST /schedule`` of lxd-multi-scheduler; the API key is sent as a header and never shown."""
+
+    def __init__(self, url, api_key=None, validate_certs=True, ca_path=None, timeout=30, opener=open_url):
+        self.url = url.rstrip("/") + "/schedule"
+        self._api_key = api_key
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self._open = opener
+        self.requests_sent = 0
+
+    def __repr__(self):
+        return "Scheduler(url=%r)" % self.url
+
+    def schedule(self, request):
+        """Ask (without reserving) where ``request.count`` VMs go; return the decoded answer."""
+        body = {
+            "instance_requirements": {"cpu": request.cores, "memory": request.memory},
+            "count": request.count,
+            "strategy": request.strategy,
+            "reserve": False,
+            "tags": list(request.tags),
+        }
+        if request.zones:
+            body["zones"] = list(request.zones)
+        if request.pool:
+            body["pool"] = request.pool
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["X-API-Key"] = self._api_key
+        self.requests_sent += 1
+        try:
+            response = self._open(self.url, data=json.dumps(body), headers=headers, method="POST",
+                                  validate_certs=self.validate_certs, ca_path=self.ca_path, timeout=self.timeout)
+            return json.loads(response.read())
+        except HTTPError as exc:
+            raise AnsibleLookupError("maas_placement: lxd-multi-scheduler at %s refused the request: %s" % (
+                self.url, self._http_error(exc))) from None
+        except (URLError, OSError) as exc:
+            raise AnsibleLookupError("maas_placement: cannot reach lxd-multi-scheduler at %s: %s" % (
+                self.url, getattr(exc, "reason", exc))) from None
+        except ValueError as exc:
+            raise AnsibleLookupError("maas_placement: lxd-multi-scheduler at %s answered something that is not JSON: %s" % (
+                self.url, exc)) from None
+
+    @staticmethod
+    def _http_error(exc):
+        try:
+            body = json.loads(exc.read())
+        except (ValueError, AttributeError, TypeError):
+            body = None
+        if not isinstance(body, dict):
+            return "%d %s" % (exc.code, exc.reason)
+        text = "%d %s" % (exc.code, body.get("message") or body.get("error") or exc.reason)
+        if exc.code == 401:
+            text += "; check scheduler_api_key (LXD_MULTI_SCHEDULER_API_KEY)"
+        for detail in body.get("details") or []:
+            if isinstance(detail, dict) and detail.get("host"):
+                text += "\n  rejected %s: %s" % (detail.get("host"), detail.get("reason"))
+        return text

@@ -1,0 +1,430 @@
+"""The maas_placement lookup against a scripted MAAS (HTTP faked at the transport).
+
+Each test scripts the three reads the lookup makes (VM hosts, backing machines, the cluster's
+machines) and checks the plan, the requests sent (no write, filtered reads) and the errors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+
+import pytest
+import yaml
+from ansible import constants as C
+from ansible.errors import AnsibleLookupError
+from ansible.utils.plugin_docs import merge_fragment
+
+from ansible_collections.lxdcp.maas.plugins.doc_fragments import auth
+from ansible_collections.lxdcp.maas.plugins.lookup import maas_placement
+from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, BASE, SECRET, FakeMaas
+
+PLUGIN = "lxdcp.maas.maas_placement"
+GIB = 1024 ** 3
+
+
+def _register_options():
+    """What ansible's plugin loader does: merge the doc fragment and register the options."""
+    doc = yaml.safe_load(maas_placement.DOCUMENTATION)
+    merge_fragment(doc["options"], yaml.safe_load(auth.ModuleDocFragment.DOCUMENTATION)["options"])
+    C.config.initialize_plugin_configuration_definitions("lookup", PLUGIN, doc["options"])
+
+
+_register_options()
+
+
+# -- MAAS objects, shaped as /vm-hosts/ and /machines/ return them ------------------------------
+
+
+def vm_host(host_id, name, zone, cores=16, used_cores=0, memory=65536, used_memory=0, pool="default", tags=(),
+            cpu_ratio=1.0, memory_ratio=1.0, storage=500 * GIB, system_id=None):
+    total = {"cores": cores, "memory": memory, "local_storage": 500 * GIB}
+    used = {"cores": used_cores, "memory": used_memory, "local_storage": 500 * GIB - storage}
+    return {
+        "id": host_id,
+        "name": name,
+        "type": "lxd",
+        "tags": list(tags),
+        "zone": {"id": 1, "name": zone, "description": "", "resource_uri": "/MAAS/api/2.0/zones/%s/" % zone},
+        "pool": {"id": 0, "name": pool, "description": "", "resource_uri": "/MAAS/api/2.0/resourcepool/0/"},
+        "cpu_over_commit_ratio": cpu_ratio,
+        "memory_over_commit_ratio": memory_ratio,
+        "host": {"system_id": system_id or "host%d" % host_id, "__incomplete__": True},
+        "total": total,
+        "used": used,
+        "available": {key: total[key] - used[key] for key in total},
+        "storage_pools": [{"id": "default", "name": "default", "type": "zfs", "path": "/p", "total": 500 * GIB,
+                           "used": 500 * GIB - storage, "available": storage, "default": True}],
+        "resource_uri": "/MAAS/api/2.0/vm-hosts/%d/" % host_id,
+    }
+
+
+def machine(system_id, hostname, zone, status="Deployed", power="on", pod=None, tags=()):
+    return {
+        "system_id": system_id,
+        "hostname": hostname,
+        "status_name": status,
+        "power_state": power,
+        "zone": {"id": 1, "name": zone},
+        "pod": {"id": pod[0], "name": pod[1], "resource_uri": "/MAAS/api/2.0/pods/%d/" % pod[0]} if pod else None,
+        "tag_names": list(tags),
+    }
+
+
+def six_hosts(overrides=None):
+    """Two hosts per zone in az1..az3, like maas-sim's default scenario; ``overrides`` maps index -> vm_host() settings."""
+    hosts = []
+    for index in range(6):
+        zone = "az%d" % (index // 2 + 1)
+        settings = dict((overrides or {}).get(index, {}))
+        hosts.append(vm_host(index + 1, "lxd-%d" % (index + 1), zone, **settings))
+    return hosts
+
+
+def backing(hosts, **states):
+    """The Deployed machines behind ``hosts``; ``states`` maps system_id -> (status, power)."""
+    result = []
+    for host in hosts:
+        system_id = host["host"]["system_id"]
+        status, power = states.get(system_id, ("Deployed", "on"))
+        result.append(machine(system_id, "kvm-%s" % host["name"], host["zone"]["name"], status, power))
+    return result
+
+
+def script(fake, hosts, existing=None, states=None, cluster_tag_known=True):
+    fake.add("GET", "vm-hosts/", json=hosts)
+    backing_machines = backing(hosts, **(states or {}))
+    cluster = existing or []
+
+    def machines(call):
+        if "tags" in call.query:
+            if not cluster_tag_known:
+                return 400, {"tags": ["No such tag(s): '%s'." % call.query["tags"][0]]}
+            return 200, [m for m in cluster if call.query["tags"][0] in m["tag_names"]]
+        wanted = set(call.query.get("id", []))
+        return 200, [m for m in backing_machines if m["system_id"] in wanted]
+
+    fake.add("GET", "machines/", handler=machines)
+    return fake
+
+
+@pytest.fixture(name="run")
+def fixture_run(monkeypatch):
+    """``run(fake, *terms, **options)`` runs the lookup and returns its single plan."""
+
+    def run(fake, *terms, **options):
+        monkeypatch.setattr(maas_placement.LookupModule, "client_class", staticmethod(lambda **settings: fake.client(**settings)))
+        lookup = maas_placement.LookupModule()
+        lookup._load_name = PLUGIN  # pylint: disable=protected-access
+        options = dict(dict(url=BASE, api_key=API_KEY), **options)
+        result = lookup.run(list(terms), variables={}, **options)
+        assert isinstance(result, list) and len(result) == 1
+        return result[0]
+
+    return run
+
+
+def zones_of(plan):
+    return [item["zone"] for item in plan["placements"]]
+
+
+# -- zone spread -------------------------------------------------------------------------------
+
+
+def test_three_replicas_over_three_zones_one_per_zone(run):
+    fake = script(FakeMaas(), six_hosts())
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    assert sorted(zones_of(plan)) == ["az1", "az2", "az3"]
+    assert [item["hostname"] for item in plan["placements"]] == ["cp-1", "cp-2", "cp-3"]
+    assert plan["zone_counts"] == {"az1": 1, "az2": 1, "az3": 1} and plan["skew"] == 0
+    assert not plan["warnings"] and not plan["rejected"]
+    for item in plan["placements"]:
+        assert item["vm_host"].startswith("lxd-") and isinstance(item["vm_host_id"], int)
+        assert item["existing"] is False and item["reason"] and item["score"] is not None
+
+
+def test_five_replicas_over_two_zones_three_and_two(run):
+    fake = script(FakeMaas(), six_hosts())
+    plan = run(fake, "cp-1", "cp-2", "cp-3", "cp-4", "cp-5", cluster="demo", zones=["az1", "az2"])
+    counts = sorted(zones_of(plan).count(zone) for zone in ("az1", "az2"))
+    assert counts == [2, 3]
+    assert set(zones_of(plan)) == {"az1", "az2"}
+    # Two hosts per zone: the third VM of a zone has to share a host, and the plan says so.
+    assert any("shares host" in warning for warning in plan["warnings"])
+
+
+def test_new_replicas_fill_the_emptiest_zones(run):
+    hosts = six_hosts()
+    existing = [
+        machine("vm1", "cp-1", "az1", pod=(1, "lxd-1"), tags=["lxdcp-managed", "lxdcp-cluster-demo"]),
+        machine("vm2", "cp-2", "az1", pod=(2, "lxd-2"), tags=["lxdcp-managed", "lxdcp-cluster-demo"]),
+        machine("vm3", "cp-3", "az2", pod=(3, "lxd-3"), tags=["lxdcp-managed", "lxdcp-cluster-demo"]),
+    ]
+    fake = script(FakeMaas(), hosts, existing=existing)
+    plan = run(fake, "cp-4", "cp-5", "cp-6", cluster="demo")
+    # az3 had none, az2 one, az1 two: the new ones make it 2/2/2.
+    assert sorted(zones_of(plan)) == ["az2", "az3", "az3"]
+    assert plan["zone_counts"] == {"az1": 2, "az2": 2, "az3": 2}
+    # In az2 the new VM avoids lxd-3, which runs cp-3 (anti-affinity).
+    assert [item["vm_host"] for item in plan["placements"] if item["zone"] == "az2"] == ["lxd-4"]
+
+
+def test_existing_hostnames_keep_their_host_and_plan_is_stable(run):
+    hosts = six_hosts()
+    tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
+    existing = [
+        machine("vm1", "cp-1", "az3", pod=(6, "lxd-6"), tags=tags),
+        machine("vm2", "cp-2", "az1", pod=(1, "lxd-1"), tags=tags),
+    ]
+    fake = script(FakeMaas(), hosts, existing=existing)
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    first, second, third = plan["placements"]
+    assert (first["vm_host"], first["zone"], first["existing"], first["system_id"]) == ("lxd-6", "az3", True, "vm1")
+    assert (second["vm_host"], second["zone"], second["existing"]) == ("lxd-1", "az1", True)
+    assert third["zone"] == "az2" and third["existing"] is False
+    assert "kept where it is" in first["reason"] and first["score"] is None
+
+
+def test_reads_are_three_filtered_gets_and_no_write(run):
+    fake = script(FakeMaas(), six_hosts())
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    assert [(call.method, call.path) for call in fake.calls] == [("GET", "vm-hosts/"), ("GET", "machines/"), ("GET", "machines/")]
+    assert not fake.writes()
+    assert sorted(fake.calls[1].query["id"]) == ["host%d" % i for i in range(1, 7)]
+    assert fake.calls[2].query["tags"] == ["lxdcp-cluster-demo"]
+    assert plan["requests"] == 3
+
+
+def test_without_cluster_existing_vms_are_not_read(run):
+    fake = script(FakeMaas(), six_hosts())
+    plan = run(fake, count=2)
+    assert len(fake.calls) == 2
+    assert [item["hostname"] for item in plan["placements"]] == [None, None]
+    assert [item["index"] for item in plan["placements"]] == [0, 1]
+
+
+def test_unknown_cluster_tag_means_no_existing_vms(run):
+    fake = script(FakeMaas(), six_hosts(), cluster_tag_known=False)
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="new")
+    assert sorted(zones_of(plan)) == ["az1", "az2", "az3"]
+
+
+def test_bare_metal_machines_of_the_cluster_are_not_replicas(run):
+    tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
+    existing = [machine("bm%d" % i, "worker-%d" % i, "az1", tags=tags) for i in range(3)]
+    fake = script(FakeMaas(), six_hosts(), existing=existing)
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    assert sorted(zones_of(plan)) == ["az1", "az2", "az3"]
+
+
+# -- strategies --------------------------------------------------------------------------------
+
+
+def test_least_allocated_cpu_picks_the_host_with_fewest_allocated_cores(run):
+    # In each zone: the odd host has 2 cores allocated and little memory; the even one 8 cores and lots of memory.
+    overrides = {}
+    for index in range(6):
+        overrides[index] = dict(used_cores=2, used_memory=60000) if index % 2 == 0 else dict(used_cores=8, used_memory=0)
+    fake = script(FakeMaas(), six_hosts(overrides))
+    plan = run(fake, "a", "b", "c", strategy="least-allocated-cpu")
+    assert sorted(item["vm_host"] for item in plan["placements"]) == ["lxd-1", "lxd-3", "lxd-5"]
+    assert plan["strategy"] == "least-allocated-cpu"
+
+
+def test_most_free_picks_the_host_with_most_room(run):
+    overrides = {}
+    for index in range(6):
+        overrides[index] = dict(used_cores=2, used_memory=60000) if index % 2 == 0 else dict(used_cores=8, used_memory=0)
+    fake = script(FakeMaas(), six_hosts(overrides))
+    plan = run(fake, "a", "b", "c", strategy="most-free")
+    assert sorted(item["vm_host"] for item in plan["placements"]) == ["lxd-2", "lxd-4", "lxd-6"]
+
+
+# -- filters and MAAS data ---------------------------------------------------------------------
+
+
+def test_unhealthy_backing_machine_is_rejected(run):
+    fake = script(FakeMaas(), six_hosts(), states={"host1": ("Deployed", "error"), "host2": ("Broken", "on")})
+    plan = run(fake, "a", "b", "c")
+    assert "az1" not in zones_of(plan)
+    rejected = {item["host"]: item for item in plan["rejected"]}
+    assert rejected["lxd-1"]["code"] == "unhealthy" and "power error" in rejected["lxd-1"]["reason"]
+    assert rejected["lxd-2"]["code"] == "unhealthy" and "Broken" in rejected["lxd-2"]["reason"]
+    assert any("zone spread" in warning and "az1" in warning for warning in plan["warnings"])
+
+
+def test_zone_without_room_is_reported_in_the_warnings(run):
+    full = dict(used_cores=16, used_memory=65536)
+    fake = script(FakeMaas(), six_hosts({4: full, 5: full}))
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo", cores=2, memory="4G")
+    assert "az3" not in zones_of(plan)
+    assert {item["host"] for item in plan["rejected"]} == {"lxd-5", "lxd-6"}
+    assert all(item["code"] == "cpu" for item in plan["rejected"])
+    warning = " ".join(plan["warnings"])
+    assert "zone az3" in warning and "2 hosts lack 2 cores free" in warning
+    assert plan["zone_counts"]["az3"] == 0 and plan["skew"] == 2
+
+
+def test_over_commit_from_maas_and_override(run):
+    hosts = [vm_host(1, "small", "az1", cores=4, used_cores=4, cpu_ratio=1.0)]
+    with pytest.raises(AnsibleLookupError, match="cpu"):
+        run(script(FakeMaas(), hosts), count=1)
+    plan = run(script(FakeMaas(), hosts), count=1, cpu_over_commit=2.0)
+    assert plan["placements"][0]["vm_host"] == "small"
+    hosts = [vm_host(1, "small", "az1", cores=4, used_cores=4, cpu_ratio=2.0)]
+    assert run(script(FakeMaas(), hosts), count=1)["placements"][0]["vm_host"] == "small"
+
+
+def test_pool_tags_and_storage_filters(run):
+    hosts = [
+        vm_host(1, "other-pool", "az1", pool="spare"),
+        vm_host(2, "untagged", "az1"),
+        vm_host(3, "tiny-disk", "az1", tags=["ssd"], storage=10 * GIB),
+        vm_host(4, "good", "az1", tags=["ssd", "fast"]),
+    ]
+    plan = run(script(FakeMaas(), hosts), count=1, pool="default", tags=["ssd"], disk="20G")
+    assert plan["placements"][0]["vm_host"] == "good"
+    codes = {item["host"]: item["code"] for item in plan["rejected"]}
+    assert codes == {"other-pool": "pool", "untagged": "tags", "tiny-disk": "storage"}
+
+
+def test_impossible_request_names_the_tightest_constraint(run):
+    fake = script(FakeMaas(), six_hosts())
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(fake, "big", cores=64)
+    text = str(caught.value)
+    assert "cannot place 1 VM" in text and "cpu" in text
+    assert text.count("rejected lxd-") == 6
+
+
+def test_vm_hosts_gone_says_so(run):
+    fake = FakeMaas().add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    with pytest.raises(AnsibleLookupError, match="no longer supports VM hosts"):
+        run(fake, count=1)
+
+
+def test_auth_error_does_not_show_the_key(run):
+    fake = FakeMaas().add("GET", "vm-hosts/", status=401, text="Authorization Error: 'Invalid access token: tk-token'")
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(fake, count=1)
+    assert "401" in str(caught.value) and SECRET not in str(caught.value)
+
+
+# -- input validation: nothing is sent ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("terms, options, message", [
+    ((), {}, "give the hostnames as terms or set count"),
+    (("a", "b"), {"count": 3}, "count is 3 but 2 hostname"),
+    (("a", "a"), {}, "repeated: a"),
+    (("a",), {"cores": 0}, "cores must be 1 or more"),
+    (("a",), {"memory": "lots"}, "memory 'lots' is not a size"),
+    (("a",), {"disk": "-1G"}, "disk"),
+    (("a",), {"zones": []}, "zones must not be empty"),
+    (("a",), {"cpu_over_commit": 0.0}, "cpu_over_commit must be greater than 0"),
+    (("a",), {"api_key": "not-a-key"}, "api_key is malformed"),
+    (("a",), {"ca_path": "/nonexistent/ca.pem", "url": "https://maas:5240/MAAS"}, "ca_path /nonexistent/ca.pem does not exist"),
+])
+def test_bad_input_fails_before_any_request(run, terms, options, message):
+    fake = FakeMaas()
+    with pytest.raises(AnsibleLookupError, match=message):
+        run(fake, *terms, **options)
+    assert not fake.calls
+
+
+def test_group_list_terms_are_flattened(run):
+    fake = script(FakeMaas(), six_hosts())
+    plan = run(fake, ["cp-1", "cp-2"], "cp-3")
+    assert [item["hostname"] for item in plan["placements"]] == ["cp-1", "cp-2", "cp-3"]
+
+
+def test_url_and_key_from_the_environment(run, monkeypatch):
+    monkeypatch.setenv("MAAS_URL", BASE)
+    monkeypatch.setenv("MAAS_API_KEY", API_KEY)
+    fake = script(FakeMaas(), six_hosts())
+    monkeypatch.setattr(maas_placement.LookupModule, "client_class", staticmethod(lambda **settings: fake.client(**settings)))
+    lookup = maas_placement.LookupModule()
+    lookup._load_name = PLUGIN  # pylint: disable=protected-access
+    plan = lookup.run(["a"], variables={})[0]
+    assert len(plan["placements"]) == 1
+    assert "tk-token" in str(fake.calls[0].headers["Authorization"])
+
+
+# -- explanation -------------------------------------------------------------------------------
+
+
+def test_vvv_shows_the_explanation(run, monkeypatch):
+    shown = []
+    monkeypatch.setattr(maas_placement.display, "vvv", lambda msg, host=None: shown.append(msg))
+    fake = script(FakeMaas(), six_hosts())
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    assert shown == ["maas_placement: %s" % line for line in plan["explanation"]]
+    assert plan["explanation"][0].startswith("strategy most-free: 3 VM(s), 3 new, 0 kept")
+    assert any(line.startswith("cp-1 -> lxd-") for line in plan["explanation"])
+    assert plan["explanation"][-1] == "zones: az1=1, az2=1, az3=1 (spread 0, max_skew 1)"
+    json.dumps(plan)  # JSON-safe
+
+
+# -- lxd-multi-scheduler -----------------------------------------------------------------------
+
+
+class FakeScheduler(object):
+    """Stands in for ansible's open_url: records the request and answers like POST /schedule."""
+
+    def __init__(self, status=200, body=None):
+        self.status = status
+        self.body = body
+        self.requests = []
+
+    def __call__(self, url, data=None, headers=None, method=None, **kwargs):
+        self.requests.append(dict(url=url, body=json.loads(data), headers=headers, method=method, **kwargs))
+        payload = json.dumps(self.body).encode()
+        if self.status >= 400:
+            raise urllib.error.HTTPError(url, self.status, "Conflict", {}, io.BytesIO(payload))
+        return io.BytesIO(payload)
+
+
+def test_scheduler_places_the_new_vms(run, monkeypatch):
+    answer = {
+        "host": "lxd-3", "url": "https://10.0.0.3:8443", "explanation": "x", "strategy": "balanced",
+        "placements": [{"host": "lxd-3", "url": "https://10.0.0.3:8443", "reason": "most room", "score": 0.1},
+                       {"host": "lxd-6", "url": "https://10.0.0.6:8443", "reason": "next", "score": 0.2}],
+        "rejected": [], "warnings": [],
+    }
+    scheduler = FakeScheduler(body=answer)
+    monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(scheduler))
+    tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
+    fake = script(FakeMaas(), six_hosts(), existing=[machine("vm1", "cp-1", "az1", pod=(1, "lxd-1"), tags=tags)])
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo", strategy="balanced", zones=["az2", "az3"],
+               scheduler_url="http://sched:8080/", scheduler_api_key="sched-secret")
+    sent = scheduler.requests[0]
+    assert sent["url"] == "http://sched:8080/schedule" and sent["method"] == "POST"
+    assert sent["body"] == {"instance_requirements": {"cpu": 2, "memory": 4096}, "count": 2, "strategy": "balanced",
+                            "reserve": False, "tags": [], "zones": ["az2", "az3"]}
+    assert sent["headers"]["X-API-Key"] == "sched-secret" and sent["validate_certs"] is True
+    placements = plan["placements"]
+    assert placements[0]["existing"] is True and placements[0]["vm_host"] == "lxd-1"
+    assert [(p["hostname"], p["vm_host"], p["vm_host_id"], p["zone"]) for p in placements[1:]] == [
+        ("cp-2", "lxd-3", 3, "az2"), ("cp-3", "lxd-6", 6, "az3")]
+    assert plan["source"] == "scheduler" and plan["requests"] == 4
+    assert any("without knowing the cluster's existing replicas" in w for w in plan["warnings"])
+
+
+def test_scheduler_refusal_is_explained_without_the_key(run, monkeypatch):
+    body = {"error": "no suitable node found", "reason": "cpu", "message": "cannot place 1 VM: no host has room",
+            "details": [{"host": "lxd-1", "code": "cpu", "reason": "no room: needs 2 cores"}]}
+    monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(FakeScheduler(409, body)))
+    fake = script(FakeMaas(), six_hosts())
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(fake, "a", scheduler_url="http://sched:8080", scheduler_api_key="sched-secret")
+    text = str(caught.value)
+    assert "409 cannot place 1 VM: no host has room" in text and "rejected lxd-1: no room" in text
+    assert "sched-secret" not in text
+
+
+def test_scheduler_host_unknown_to_maas_fails(run, monkeypatch):
+    answer = {"placements": [{"host": "elsewhere", "url": "https://x:8443", "reason": "r", "score": 1}], "rejected": [], "warnings": []}
+    monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(FakeScheduler(body=answer)))
+    with pytest.raises(AnsibleLookupError, match="'elsewhere', which is not a MAAS VM host"):
+        run(script(FakeMaas(), six_hosts()), "a", scheduler_url="http://sched:8080")
