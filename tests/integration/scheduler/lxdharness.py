@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -229,6 +230,10 @@ class LxdDaemon:
             _kill_group(self.process.pid, grace=5)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
+
+    def resources(self) -> dict:
+        """``GET /1.0/resources`` of this daemon."""
+        return json.loads(self.lxc("query", "/1.0/resources"))
 
     def create(self, name: str, cpu: str | int | None = None, memory: str | None = None, project: str | None = None) -> None:
         """Create an empty container with the given limits."""
