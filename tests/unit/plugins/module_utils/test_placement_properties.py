@@ -21,6 +21,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, 
 
 GB = 10 ** 9
 ZONES = ("az1", "az2", "az3", "az4")
+STRATEGY_NAMES = ("least-allocated-cpu", "most-free", "balanced")
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 
 
@@ -103,7 +104,7 @@ def requests(draw, zones=ZONES):
         zones=draw(st.one_of(st.none(), st.lists(st.sampled_from(zones), min_size=1, unique=True))),
         pool=draw(st.sampled_from([None, "default"])),
         tags=tuple(draw(st.sampled_from([[], [], [], ["ssd"], ["ssd", "gpu"]]))),
-        strategy=draw(st.sampled_from(["least-allocated-cpu", "most-free", "balanced"])),
+        strategy=draw(st.sampled_from(STRATEGY_NAMES)),
         existing_zones=draw(st.dictionaries(st.sampled_from(zones), st.integers(0, 3), max_size=2)),
         names=[f"cp-{index}" for index in range(count)] if draw(st.booleans()) else None,
         max_skew=draw(st.integers(1, 2)),
@@ -117,9 +118,10 @@ def attempt(hosts, request):
         return error
 
 
-def fresh_host(name, zone, request):
-    """A healthy host with room for exactly one VM of ``request``."""
-    return Host(name=name, total_cores=request.cores, used_cores=0, total_memory=request.memory, used_memory=0, zone=zone)
+def fresh_hosts(zones, per_zone, request):
+    """``per_zone`` healthy hosts in each zone, each with room for exactly one VM of ``request``."""
+    return [Host(name=f"fresh-{zone}-{index}", total_cores=request.cores, used_cores=0, total_memory=request.memory,
+                 used_memory=0, zone=zone) for zone in zones for index in range(per_zone)]
 
 
 @PROPERTY_SETTINGS
@@ -168,13 +170,10 @@ def test_same_input_in_any_host_order_gives_the_same_plan(hosts, request, seed):
 def roomy_cases(draw):
     """Random hosts plus, in every zone, ceil(N / zones) fresh hosts with room for one VM each."""
     zones = ZONES[:draw(st.integers(1, len(ZONES)))]
-    request = draw(requests(zones=zones))
-    request = Request(count=draw(st.integers(1, 10)), cores=request.cores, memory=request.memory,
-                      zones=draw(st.sampled_from([None, list(zones)])), strategy=request.strategy,
-                      max_skew=request.max_skew)
-    share = math.ceil(request.count / len(zones))
-    hosts = draw(hosts_lists(zones=zones, replicas=False))
-    hosts += [fresh_host(f"fresh-{zone}-{index}", zone, request) for zone in zones for index in range(share)]
+    request = Request(count=draw(st.integers(1, 10)), cores=draw(st.integers(1, 12)), memory=draw(st.sampled_from([512, 8192])),
+                      zones=draw(st.sampled_from([None, list(zones)])), strategy=draw(st.sampled_from(STRATEGY_NAMES)),
+                      max_skew=draw(st.integers(1, 2)))
+    hosts = draw(hosts_lists(zones=zones, replicas=False)) + fresh_hosts(zones, math.ceil(request.count / len(zones)), request)
     return hosts, request, zones
 
 
@@ -197,9 +196,8 @@ def cases_with_existing_replicas(draw):
     zones = ZONES[:draw(st.integers(1, len(ZONES)))]
     request = Request(count=draw(st.integers(1, 8)), cores=draw(st.integers(1, 8)), memory=1024,
                       existing_zones=draw(st.dictionaries(st.sampled_from(zones), st.integers(0, 4), max_size=len(zones))),
-                      strategy=draw(st.sampled_from(["least-allocated-cpu", "most-free", "balanced"])))
-    hosts = draw(hosts_lists(zones=zones))
-    hosts += [fresh_host(f"fresh-{zone}-{index}", zone, request) for zone in zones for index in range(request.count)]
+                      strategy=draw(st.sampled_from(STRATEGY_NAMES)))
+    hosts = draw(hosts_lists(zones=zones)) + fresh_hosts(zones, request.count, request)
     return hosts, request, zones
 
 
