@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: maas_placement
-author: lxdcp.maas contributors
+author: lxdcp.maas contributors (@lxdcp)
 short_description: Plan which MAAS LXD VM hosts and zones the VMs of a cluster go to
 description:
   - Reads the LXD VM hosts of MAAS (one C(GET /vm-hosts/)), the health of the machines behind them (one filtered
@@ -337,8 +337,7 @@ class LookupModule(LookupBase):
 def _flatten(items):
     for item in items:
         if isinstance(item, (list, tuple)):
-            for inner in _flatten(item):
-                yield inner
+            yield from _flatten(item)
         else:
             yield item
 

@@ -114,7 +114,7 @@ def fixture_run(monkeypatch):
     """``run(fake, *terms, **options)`` runs the lookup and returns its single plan."""
 
     def run(fake, *terms, **options):
-        monkeypatch.setattr(maas_placement.LookupModule, "client_class", staticmethod(lambda **settings: fake.client(**settings)))
+        monkeypatch.setattr(maas_placement.LookupModule, "client_class", staticmethod(fake.client))
         lookup = maas_placement.LookupModule()
         lookup._load_name = PLUGIN  # pylint: disable=protected-access
         options = dict(dict(url=BASE, api_key=API_KEY), **options)
@@ -343,7 +343,7 @@ def test_url_and_key_from_the_environment(run, monkeypatch):
     monkeypatch.setenv("MAAS_URL", BASE)
     monkeypatch.setenv("MAAS_API_KEY", API_KEY)
     fake = script(FakeMaas(), six_hosts())
-    monkeypatch.setattr(maas_placement.LookupModule, "client_class", staticmethod(lambda **settings: fake.client(**settings)))
+    monkeypatch.setattr(maas_placement.LookupModule, "client_class", staticmethod(fake.client))
     lookup = maas_placement.LookupModule()
     lookup._load_name = PLUGIN  # pylint: disable=protected-access
     plan = lookup.run(["a"], variables={})[0]
