@@ -78,8 +78,8 @@ ALLOC_TYPE_NAMES = {AUTO: "automatic", STICKY: "sticky (static)", USER_RESERVED:
 NODE_TYPE_NAMES = {0: "machine", 1: "device", 2: "rack controller", 3: "region controller",
                    4: "region and rack controller"}
 
-# A DNS label as MAAS accepts it (maasserver/models/domain.py LABEL).
-_LABEL = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,62}[a-zA-Z0-9])?"
+# A DNS label: MAAS's LABEL (maasserver/models/domain.py) capped at the 63 characters DNS allows.
+_LABEL = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
 _LABEL_RE = re.compile(r"^%s$" % _LABEL)
 _LIST_LIMIT = 8
 
