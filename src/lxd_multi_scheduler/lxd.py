@@ -61,7 +61,7 @@ def parse_cpu_limit(value: str) -> int:
         raise LimitError(f"limits.cpu {value!r} is neither a count nor a CPU set like '0-3,6'")
     cpus: set[int] = set()
     for part in text.split(","):
-        first, _, last = part.partition("-")
+        first, _dash, last = part.partition("-")
         low, high = int(first), int(last or first)
         if high < low:
             raise LimitError(f"limits.cpu {value!r} has a reversed range {part!r}")

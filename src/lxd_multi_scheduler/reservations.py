@@ -228,7 +228,7 @@ class RedisStore(ReservationStore):
         pipe = self._client.pipeline()
         pipe.delete(*[self._key(rid) for rid in ids])
         pipe.srem(self._index, *ids)
-        deleted, _ = self._call(pipe.execute)
+        deleted = self._call(pipe.execute)[0]
         return deleted
 
     def active(self) -> list[Reservation]:

@@ -40,7 +40,7 @@ def test_ties_break_on_free_memory_then_name(lxd, build):
     assert build().schedule(Ask(cores=1, memory=512, reserve=False))["host"] == "lxd2"
     lxd.set("lxd2", used_cores=2, used_memory=4096)
     scheduler = build()
-    assert [scheduler.schedule(Ask(cores=1, memory=512, reserve=False))["host"] for _ in range(3)] == ["lxd1"] * 3
+    assert [scheduler.schedule(Ask(cores=1, memory=512, reserve=False))["host"] for _attempt in range(3)] == ["lxd1"] * 3
 
 
 def test_hosts_without_room_are_skipped_with_the_reason(lxd, build):
@@ -186,7 +186,7 @@ def test_zone_pool_and_tags_filters(lxd, build):
 
 def test_servers_are_read_once_per_ttl(lxd, build):
     scheduler = build(cache_ttl=60)
-    for _ in range(5):
+    for _request in range(5):
         scheduler.schedule(Ask(cores=1, memory=1, reserve=False))
     assert lxd.reads == {"lxd1": 1, "lxd2": 1}
     scheduler.inventory.invalidate()
@@ -204,7 +204,7 @@ def test_concurrent_callers_share_one_read(lxd, build):
 
     lxd.read = slow
     scheduler = build(cache_ttl=60)
-    threads = [threading.Thread(target=scheduler.inventory.snapshot) for _ in range(8)]
+    threads = [threading.Thread(target=scheduler.inventory.snapshot) for _caller in range(8)]
     for thread in threads:
         thread.start()
     time.sleep(0.1)
@@ -228,7 +228,7 @@ def test_parallel_requests_never_share_room(lxd, build):
         except NoSuitableHost:
             results.append(None)
 
-    threads = [threading.Thread(target=ask) for _ in range(40)]
+    threads = [threading.Thread(target=ask) for _caller in range(40)]
     for thread in threads:
         thread.start()
     for thread in threads:
