@@ -1,0 +1,339 @@
+"""The ASGI application: request parsing, auth, dispatch, faults, request log and ``/_sim/``.
+
+Request path (for ``/MAAS/api/2.0/...``):
+
+1. log entry opened (``seq``, method, path, op);
+2. faults: added latency, then ``fail_next``/``error_rate`` answers (nothing runs);
+3. due timed transitions are applied (``lifecycle.advance``);
+4. routing (``Unknown API endpoint`` 404), OAuth (401), anonymous handler or
+   challenge, 405 for methods the handler lacks, ``op`` dispatch (400
+   ``Unrecognised signature``), ``vmhost_gone`` (410), the handler itself;
+5. changes are written to the state file, then the response is sent, or cut
+   off mid-body when a ``drop_response`` rule matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import urllib.parse
+from collections import deque
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from . import auth, lifecycle, render, scenario
+from .api import HANDLERS
+from .errors import HTML, JSON, TEXT, ApiError
+from .faults import FaultError, Faults
+from .params import Params
+from .routing import API_ROOT, Context, Raw, Router
+from .state import State, Store
+
+LOG = logging.getLogger("maas_sim")
+
+VMHOST_GONE = "VM host (KVM) support has been removed from MAAS."
+WRITE_METHODS = {"POST", "PUT", "DELETE"}
+
+
+class DroppedResponse(Exception):
+    """Raised to make the server abort a response mid-body (``drop_response`` fault)."""
+
+
+class RequestLog:
+    """Numbered log of API requests (not ``/_sim/`` ones)."""
+
+    def __init__(self, limit: int = 100000):
+        self.entries: deque = deque(maxlen=limit)
+        self.seq = 0
+
+    def open(self, method: str, path: str, op: str | None) -> dict:
+        """Start an entry; ``status`` is filled in when the answer is known."""
+        self.seq += 1
+        entry = {"seq": self.seq, "time": time.time(), "method": method, "path": path, "op": op, "status": None,
+                 "write": method in WRITE_METHODS, "user": None}
+        self.entries.append(entry)
+        return entry
+
+    def since(self, seq: int) -> list:
+        """Entries with a sequence number above ``seq``."""
+        return [entry for entry in self.entries if entry["seq"] > seq]
+
+    def clear(self) -> None:
+        """Forget every entry (numbering continues)."""
+        self.entries.clear()
+
+
+class Simulator:
+    """One simulated MAAS region: state, router, faults and request log."""
+
+    def __init__(self, scenario_path: str | None = None, state_path: str | None = None, api_key: str | None = None):
+        self.scenario_path = scenario_path
+        self.state_path = state_path
+        self.api_key = api_key
+        self.router = Router(HANDLERS)
+        self.log = RequestLog()
+        self.store = Store(state_path) if state_path else None
+        self.base_url = ""
+        if self.store is not None and not self.store.is_empty():
+            self.state = State.restore(self.store)
+        else:
+            self.state = self._fresh_state()
+        self.faults = Faults(self.state.meta.get("faults"))
+        self._hashes = {hide: self.router.api_hash(hide) for hide in (False, True)}
+
+    def _fresh_state(self) -> State:
+        state = scenario.build(scenario.load_file(self.scenario_path), self.api_key)
+        state.flush(self.store)
+        return state
+
+    def reset(self) -> None:
+        """Reload the scenario (faults included); the request log is kept."""
+        self.state = self._fresh_state()
+        self.faults = Faults(self.state.meta.get("faults"))
+
+    def save_faults(self) -> None:
+        """Keep the fault settings in the persisted state."""
+        self.state.meta["faults"] = self.faults.settings
+        self.state.flush(self.store)
+
+    def api_hash(self) -> str:
+        """``X-MAAS-API-Hash`` value for the current mode."""
+        return self._hashes[bool(self.faults["vmhost_gone"])]
+
+    # --- ASGI ----------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.store is not None:
+                        self.store.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/_sim" or path.startswith("/_sim/"):
+            await self._admin(Request(scope, receive), send)
+        elif path.startswith(API_ROOT):
+            await self._api(Request(scope, receive), send)
+        else:
+            await _send(send, *self._other(path, scope))
+
+    def _other(self, path: str, scope):
+        """Paths outside the 2.0 API: ``/MAAS/api/version/``, the 1.0 API, Django's APPEND_SLASH redirects."""
+        if path.startswith("/MAAS/api/version/"):
+            return 200, b"2.0", {"content-type": "text/plain"}
+        if path.startswith("/MAAS/api/1.0/"):
+            return 410, b"The 1.0 API is no longer available. Please use API version 2.0.", {"content-type": "text/plain"}
+        if not path.endswith("/") and (path + "/").startswith(("/MAAS/api/version/", "/MAAS/api/2.0/", "/MAAS/api/1.0/")):
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = path + "/" + ("?" + query if query else "")
+            return 301, b"", {"content-type": HTML, "location": location}
+        return 404, b"<h1>Not Found</h1>", {"content-type": HTML}
+
+    async def _api(self, request: Request, send) -> None:
+        method = request.method.upper()
+        path = request.url.path
+        query = Params(urllib.parse.parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        post, data = await _read_body(request, method)
+        op = query.get("op") or post.get("op")
+        entry = self.log.open(method, path, op)
+        drop = False
+        try:
+            if self.faults["latency"]:
+                await asyncio.sleep(self.faults["latency"])
+            injected = self.faults.injected_error(method, path, op)
+            if injected is not None:
+                status, body, retry_after = injected
+                text = body or (f"Unable to serve the request (maas-sim injected {status})." if status == 503
+                                else "Transaction conflict: the request could not be serialised; retry it (maas-sim injected 409).")
+                raise ApiError(status, text, headers={"Retry-After": str(retry_after)})
+            status, body, headers = self._handle(request, method, path, query, post, data, entry)
+            drop = self.faults.drop_after_commit(method, path, entry["op"])
+        except ApiError as error:
+            status, body, headers = _error_response(error, self.api_hash())
+        except Exception as exc:  # pylint: disable=broad-except
+            LOG.exception("maas-sim: unhandled error on %s %s", method, path)
+            status, body, headers = 500, str(exc).encode(), {"content-type": TEXT}
+        finally:
+            self.state.flush(self.store)
+        entry["status"] = status
+        if drop:
+            await _send_truncated(send, status, body, headers)
+        await _send(send, status, body, headers)
+
+    def _handle(self, request: Request, method: str, path: str, query: Params, post: Params, data: Params, entry: dict):
+        state = self.state
+        lifecycle.advance(state)
+        match = self.router.match(path[len(API_ROOT):])
+        if match is None:
+            raise ApiError(404, f"Unknown API endpoint: {path}.")
+        handler, kwargs, path_op = match
+        user = None
+        if handler.requires_auth:
+            header = request.headers.get("authorization", "")
+            user = auth.authenticate(state, method, header, query, post)
+            if user is None:
+                anonymous = handler.anonymous
+                if anonymous is None or method not in anonymous.allowed_methods():
+                    raise _with_hash(auth.challenge())
+                handler = anonymous
+        entry["user"] = user.username if user else None
+        if method not in handler.allowed_methods():
+            allowed = ", ".join(sorted(handler.allowed_methods()))
+            raise _with_hash(ApiError(405, "", HTML, {"Allow": allowed}))
+        op = query.get("op") or post.get("op") or path_op
+        entry["op"] = op
+        attribute = handler.exports.get((method, op))
+        if attribute is None:
+            raise ApiError(400, f"Unrecognised signature: method={method} op={op}")
+        if handler.vm_host_api and self.faults["vmhost_gone"]:
+            raise ApiError(410, VMHOST_GONE)
+        ctx = Context(state=state, sim=self, user=user, method=method, path=path, query=query, post=post, data=data,
+                      base_url=f"{request.url.scheme}://{request.url.netloc}", op=op, now=time.time())
+        result = getattr(handler(), attribute)(ctx, **kwargs)
+        if isinstance(result, Raw):
+            status, body, content_type = result.status, result.body, result.content_type
+        else:
+            status, body, content_type = 200, render.dumps(result), JSON
+        return status, body, {"content-type": content_type, "x-maas-api-hash": self.api_hash(), "vary": "Authorization"}
+
+    # --- /_sim/ ----------------------------------------------------------------
+
+    async def _admin(self, request: Request, send) -> None:
+        client = request.scope.get("client") or ("", 0)
+        if client[0] not in ("127.0.0.1", "::1", "localhost"):
+            await _send(send, 403, b'{"error": "the /_sim/ API only answers loopback clients"}', {"content-type": JSON})
+            return
+        try:
+            status, payload = await self._admin_dispatch(request)
+        except FaultError as exc:
+            status, payload = 400, {"error": str(exc)}
+        except (ValueError, scenario.ScenarioError) as exc:
+            status, payload = 400, {"error": str(exc)}
+        body = b"" if status == 204 else json.dumps(payload).encode()
+        await _send(send, status, body, {"content-type": JSON})
+
+    async def _admin_dispatch(self, request: Request):
+        method, path = request.method.upper(), request.url.path.rstrip("/")
+        if path == "/_sim" and method == "GET":
+            return 200, {
+                "name": "maas-sim",
+                "maas_version": self.state.meta.get("maas_version"),
+                "url": self.base_url,
+                "api_url": self.base_url + "/api/2.0/",
+                "scenario": self.scenario_path or scenario.DEFAULT_SCENARIO,
+                "state_file": self.state_path,
+                "users": [user.username for user in self.state.all("user")],
+            }
+        if path == "/_sim/requests":
+            if method == "GET":
+                since = int(request.query_params.get("since", "0") or 0)
+                return 200, {"requests": self.log.since(since), "next": self.log.seq}
+            if method == "DELETE":
+                self.log.clear()
+                return 204, None
+        if path == "/_sim/faults":
+            if method == "GET":
+                return 200, self.faults.settings
+            if method == "PUT":
+                settings = json.loads(await request.body() or b"{}")
+                self.faults.merge(settings)
+                self.save_faults()
+                return 200, self.faults.settings
+            if method == "DELETE":
+                self.faults.clear()
+                self.save_faults()
+                return 200, self.faults.settings
+        if path == "/_sim/reset" and method == "POST":
+            self.reset()
+            return 200, {"reset": True, "next": self.log.seq}
+        if path == "/_sim/state" and method == "GET":
+            lifecycle.advance(self.state)
+            self.state.flush(self.store)
+            return 200, _dump_state(self.state)
+        return 404, {"error": f"no admin endpoint {method} {path}"}
+
+
+def _dump_state(state: State) -> dict:
+    """Everything the simulator holds, as plain records."""
+    from .model import to_record  # pylint: disable=import-outside-toplevel
+
+    return {
+        "meta": state.meta,
+        "counters": state.counters,
+        "objects": {kind: [to_record(obj) for obj in table.values()] for kind, table in state.tables.items()},
+    }
+
+
+def _with_hash(error: ApiError) -> ApiError:
+    error.headers["x-maas-api-hash"] = None
+    return error
+
+
+def _error_response(error: ApiError, api_hash: str):
+    headers = {"content-type": error.content_type}
+    for name, value in error.headers.items():
+        headers[name.lower()] = api_hash if name.lower() == "x-maas-api-hash" else value
+    return error.status, error.body.encode() if isinstance(error.body, str) else error.body, headers
+
+
+async def _read_body(request: Request, method: str) -> tuple[Params, Params]:
+    """``(request.POST, request.data)``: form fields (files excluded), or a JSON object for ``data`` only."""
+    if method not in ("POST", "PUT"):
+        return Params(), Params()
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form(max_files=1000, max_fields=10000)
+        fields = Params((key, value) for key, value in form.multi_items() if not isinstance(value, UploadFile))
+        return fields, fields
+    if content_type.startswith("application/json"):
+        try:
+            payload = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return Params(), Params()
+        if isinstance(payload, dict):
+            items = []
+            for key, value in payload.items():
+                for item in value if isinstance(value, list) else [value]:
+                    items.append((key, item if isinstance(item, str) else json.dumps(item)))
+            return Params(), Params(items)
+    return Params(), Params()
+
+
+def _header_list(headers: dict) -> list:
+    return [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in headers.items() if value is not None]
+
+
+async def _send(send, status: int, body: bytes, headers: dict) -> None:
+    headers = dict(headers, **{"content-length": str(len(body))})
+    await send({"type": "http.response.start", "status": status, "headers": _header_list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_truncated(send, status: int, body: bytes, headers: dict) -> None:
+    """Announce the full length, send part of the body, then abort the connection.
+
+    An empty answer (204) is announced as a 200 with a two-byte body so there is something to cut off.
+    """
+    if not body:
+        status, body = 200, b"{}"
+    headers = dict(headers, **{"content-length": str(len(body))})
+    await send({"type": "http.response.start", "status": status, "headers": _header_list(headers)})
+    await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+    raise DroppedResponse("response dropped after commit (maas-sim drop_response fault)")
+
+
+class DropFilter(logging.Filter):
+    """Keep uvicorn from logging the deliberate ``DroppedResponse`` as an application error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DroppedResponse)

@@ -1,0 +1,60 @@
+"""Fixtures for integration tests that talk to maas-sim over real HTTP.
+
+* ``maas_sim`` (module scope): one ``SimServer`` per test module, running the
+  default scenario with ``SimServer.FAST_TIMINGS`` (sub-second transitions).
+  An autouse function fixture resets it (scenario reloaded, faults cleared)
+  before every test that uses ``maas_sim``, so tests do not see each other's
+  changes; the request log is kept, use ``maas_sim.seq()`` to mark a point.
+* ``sim_factory`` (function scope): ``sim_factory(scenario=..., state=...,
+  api_key=..., timings=..., extra_args=...)`` starts more servers; all are
+  stopped at the end of the test.
+
+Each server picks a free port, so ``pytest -n N`` workers never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from simharness import SimServer  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.fixture(scope="module")
+def maas_sim():
+    """A maas-sim server (default scenario, fast timings) shared by one test module."""
+    server = SimServer(timings=SimServer.FAST_TIMINGS)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_maas_sim(request):
+    """Reset the module's maas-sim before each test that uses it."""
+    if "maas_sim" in request.fixturenames:
+        server = request.getfixturevalue("maas_sim")
+        server.reset()
+        server.clear_faults()
+
+
+@pytest.fixture
+def sim_factory():
+    """Start extra maas-sim servers; they are stopped when the test ends."""
+    servers = []
+
+    def start(scenario=None, state=None, api_key=None, extra_args=(), timings=None):
+        server = SimServer(scenario=scenario, state=state, api_key=api_key, extra_args=extra_args, timings=timings)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.close()
