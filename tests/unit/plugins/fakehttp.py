@@ -105,10 +105,11 @@ class Route(object):
 class FakeMaas(requests.adapters.BaseAdapter):
     """The adapter; unmatched requests get a 404 that names them, so a test sees what it forgot to script."""
 
-    def __init__(self):
+    def __init__(self, fallback=None):
         super(FakeMaas, self).__init__()
         self.routes = []
         self.calls = []
+        self.fallback = fallback  # fallback(call) -> (status, json) for requests no route matches
 
     def add(self, method, path, op=None, status=200, json=None, text=None, headers=None, times=None, exc=None,
             handler=None):
@@ -120,6 +121,10 @@ class FakeMaas(requests.adapters.BaseAdapter):
         call = Call(request)
         self.calls.append(call)
         route = next((r for r in self.routes if r.matches(call)), None)
+        if route is None and self.fallback is not None:
+            status, payload = self.fallback(call)
+            return self._response(request, status, payload if not isinstance(payload, str) else None,
+                                  payload if isinstance(payload, str) else None, {})
         if route is None:
             return self._response(request, 404, None, "no scripted answer for %r" % call, {})
         if route.times is not None:

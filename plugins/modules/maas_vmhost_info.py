@@ -1,0 +1,282 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""List MAAS VM hosts with their free capacity and health."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maas_vmhost_info
+short_description: List MAAS VM hosts with free capacity (over-commit applied) and health
+version_added: 1.0.0
+description:
+  - Lists the LXD (or all) VM hosts of a MAAS region, filtered by name, zone, resource pool, tags and type.
+  - For each host it returns totals, what is used, and what is free with over-commit applied
+    (C(total * ratio - used) for cores and memory, the same arithmetic the placement of
+    M(lxdcp.maas.maas_lxd_vm) uses), storage per pool in bytes and GB, and the health of the machine
+    the host runs on.
+  - Health comes from one filtered request for all backing machines (C(GET /machines/?id=...)).
+  - The LXD project needs one extra admin-only request per host and is therefore opt-in (O(include_project)).
+  - MAAS removed VM hosts after 3.8; against such a MAAS the module fails with a message saying so.
+author:
+  - lxdcp.maas maintainers (@lxdcp)
+extends_documentation_fragment:
+  - lxdcp.maas.auth
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
+    details: The module changes nothing.
+  platform:
+    platforms: all
+options:
+  name:
+    description:
+      - Only hosts with these names or ids.
+    type: list
+    elements: str
+  zone:
+    description:
+      - Only hosts in these zones. Unknown zone names are an error.
+    type: list
+    elements: str
+  pool:
+    description:
+      - Only hosts in this resource pool. An unknown pool is an error.
+    type: str
+  tags:
+    description:
+      - Only hosts that carry all of these tags.
+    type: list
+    elements: str
+  type:
+    description:
+      - Only hosts of this type; V(any) lists every type.
+    type: str
+    choices: [lxd, virsh, any]
+    default: lxd
+  include_health:
+    description:
+      - Read the state of the machines the hosts run on (one request for all hosts).
+    type: bool
+    default: true
+  include_project:
+    description:
+      - Also return the LXD project of each host.
+      - Costs one admin-only request per host (C(op=parameters)). Only the project is taken from the answer;
+        the password, key and certificate it also holds are never returned.
+      - Without admin rights the project is returned as V(null) with a warning.
+    type: bool
+    default: false
+notes:
+  - The MAAS API has no server-side filter for VM hosts; the list is filtered after one request.
+seealso:
+  - module: lxdcp.maas.maas_lxd_vm
+"""
+
+EXAMPLES = r"""
+- name: LXD hosts in zone az1 with their free capacity
+  lxdcp.maas.maas_vmhost_info:
+    url: http://maas.example.com:5240/MAAS
+    api_key: "{{ maas_api_key }}"
+    zone: [az1]
+  register: hosts
+
+- name: Hosts with room for an 8-core VM
+  ansible.builtin.debug:
+    msg: "{{ hosts.vm_hosts | selectattr('free.cores', '>=', 8) | map(attribute='name') | list }}"
+
+- name: One host by name, with its LXD project (admin key)
+  lxdcp.maas.maas_vmhost_info:
+    name: [lxd-az1-a]
+    include_project: true
+"""
+
+RETURN = r"""
+vm_hosts:
+  description: The matching VM hosts, ordered by id.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: VM host id.
+      type: int
+      sample: 1
+    name:
+      description: VM host name.
+      type: str
+      sample: lxd-az1-a
+    type:
+      description: Power driver, V(lxd) or V(virsh).
+      type: str
+      sample: lxd
+    version:
+      description: Hypervisor version (MAAS 3.0+).
+      type: str
+      sample: "5.21.1"
+    zone:
+      description: Zone name.
+      type: str
+      sample: az1
+    pool:
+      description: Resource pool name (default pool of VMs composed on the host).
+      type: str
+      sample: default
+    tags:
+      description: Host tags.
+      type: list
+      elements: str
+      sample: [pod-console-logging]
+    architectures:
+      description: Architectures the host can run.
+      type: list
+      elements: str
+    capabilities:
+      description: Driver capabilities (V(composable), V(over_commit), V(storage_pools), ...).
+      type: list
+      elements: str
+    host_system_id:
+      description: System id of the machine the host runs on, V(null) for a host added by address.
+      type: str
+      sample: 4y3h7n
+    project:
+      description: LXD project (only with O(include_project); V(null) when unknown).
+      type: str
+      returned: when O(include_project=true)
+      sample: default
+    cpu_over_commit_ratio:
+      description: CPU over-commit ratio.
+      type: float
+      sample: 1.0
+    memory_over_commit_ratio:
+      description: Memory over-commit ratio.
+      type: float
+      sample: 1.0
+    total:
+      description: Host totals; C(memory) in MiB, C(local_storage) in bytes.
+      type: dict
+      sample: {cores: 16, memory: 65536, local_storage: 500000000000}
+    used:
+      description: Allocated to VMs; same units.
+      type: dict
+      sample: {cores: 2, memory: 4096, local_storage: 20000000000}
+    free:
+      description:
+        - Free capacity with over-commit applied, C(cores = total * cpu_over_commit_ratio - used),
+          C(memory = total * memory_over_commit_ratio - used) (MiB); C(local_storage) in bytes and C(local_storage_gb) in GB.
+      type: dict
+      sample: {cores: 14, memory: 61440, local_storage: 480000000000, local_storage_gb: 480.0}
+    storage_pools:
+      description: Storage pools with C(total), C(used), C(available) in bytes and C(total_gb), C(used_gb), C(available_gb) in GB.
+      type: list
+      elements: dict
+    default_storage_pool:
+      description: Name of the host's default storage pool.
+      type: str
+      sample: default
+    health:
+      description:
+        - Health from the backing machine. C(state) is V(healthy), V(unhealthy) or V(unknown) (no backing machine,
+          or not visible); C(healthy) is false only for a known problem (machine not Deployed, powered off or in error).
+      type: dict
+      sample: {healthy: true, state: healthy, reason: backing machine lxd-az1-a is Deployed, system_id: 4y3h7n,
+               machine_status: Deployed, power_state: "on"}
+maas_log:
+  description: Requests and decisions of the run, without secrets (with C(-vvv)).
+  returned: when verbosity >= 3
+  type: list
+  elements: str
+"""
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasAuthError
+from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
+    MaasError,
+    MaasModule,
+    backing_machines,
+    vm_host_health,
+    vm_host_project,
+    vm_host_view,
+)
+
+
+def matches(vm_host, params):
+    """Whether a MAAS VM host passes the module's filters."""
+    names = params["name"]
+    if names and vm_host.get("name") not in names and str(vm_host.get("id")) not in names:
+        return False
+    if params["type"] != "any" and vm_host.get("type") != params["type"]:
+        return False
+    if params["zone"] and (vm_host.get("zone") or {}).get("name") not in params["zone"]:
+        return False
+    if params["pool"] and (vm_host.get("pool") or {}).get("name") != params["pool"]:
+        return False
+    tags = vm_host.get("tags") or []
+    return all(tag in tags for tag in params["tags"] or [])
+
+
+def check_places(client, params):
+    """Fail early on zone or pool names MAAS does not know (a typo would otherwise list nothing)."""
+    if params["zone"]:
+        known = sorted(z["name"] for z in client.list_zones())
+        unknown = [z for z in params["zone"] if z not in known]
+        if unknown:
+            return "unknown zone(s): %s (MAAS has: %s)" % (", ".join(unknown), ", ".join(known))
+    if params["pool"]:
+        known = sorted(p["name"] for p in client.list_resource_pools())
+        if params["pool"] not in known:
+            return "unknown resource pool %r (MAAS has: %s)" % (params["pool"], ", ".join(known))
+    return None
+
+
+def main():
+    """Entry point."""
+    module = MaasModule(
+        argument_spec=dict(
+            name=dict(type="list", elements="str"),
+            zone=dict(type="list", elements="str"),
+            pool=dict(type="str"),
+            tags=dict(type="list", elements="str"),
+            type=dict(type="str", choices=["lxd", "virsh", "any"], default="lxd"),
+            include_health=dict(type="bool", default=True),
+            include_project=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    client = module.client()
+    try:
+        problem = check_places(client, params)
+        if problem:
+            module.fail_json(problem, vm_hosts=[])
+        vm_hosts = [h for h in client.list_vm_hosts() if matches(h, params)]
+        vm_hosts.sort(key=lambda h: h.get("id") or 0)
+        module.log("%d VM host(s) match the filters" % len(vm_hosts))
+        machines = backing_machines(client, vm_hosts) if params["include_health"] and vm_hosts else {}
+        result = []
+        project_refused = False
+        for vm_host in vm_hosts:
+            if params["include_health"]:
+                system_id = (vm_host.get("host") or {}).get("system_id")
+                health = vm_host_health(vm_host, machines.get(system_id))
+            else:
+                health = {"healthy": True, "state": "unknown", "reason": "not checked (include_health: false)"}
+            project = None
+            if params["include_project"] and not project_refused:
+                try:
+                    project = vm_host_project(client, vm_host)
+                except MaasAuthError:
+                    project_refused = True
+            result.append(vm_host_view(vm_host, health, project, params["include_project"]))
+        if project_refused:
+            module.warn("the LXD project of the VM hosts could not be read: op=parameters needs a MAAS admin key")
+    except MaasError as exc:
+        module.fail_from(exc, vm_hosts=[])
+    module.exit_json(changed=False, vm_hosts=result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,659 @@
+"""maas_lxd_vm: argument checks, drift, host choice, result shape, and whole runs against a scripted MAAS."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+
+import pytest
+
+from ansible_collections.lxdcp.maas.plugins.modules import maas_lxd_vm as vm
+from ansible_collections.lxdcp.maas.tests.unit.plugins import maasdata as data
+from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import FakeMaas, dropped, run_module
+
+GIB = 1024 ** 3
+
+
+def params(**overrides):
+    """Module params as AnsibleModule would fill them (defaults included)."""
+    base = dict(hostname="cp-1", state="present", provisioning_mode="lxd", cluster=None, cores=None, memory=None,
+                disks=None, vm_host=None, zone=None, pool=None, host_tags=None, strategy="most-free", project=None,
+                interfaces=None, user_data=None, osystem=None, distro_series=None, hwe_kernel=None, tags=None,
+                domain=None, wait=True, wait_timeout=1800, recreate=False, delete_bare_metal=False)
+    base.update(overrides)
+    return base
+
+
+# -- arguments ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"cores": 0}, "cores must be at least 1, got 0"),
+        ({"cores": -2}, "cores must be at least 1, got -2"),
+        ({"memory": "512"}, "memory '512' is 512 MiB, below the minimum of 1024 MiB (MAAS composes VMs with at least 1024 MiB)"),
+        ({"memory": "lots"}, "memory 'lots' is not a size"),
+        ({"memory": "4GB"}, "is not a whole number of MiB"),
+        ({"disks": [{"size": "0"}]}, "disks[0].size '0' must be greater than zero"),
+        ({"disks": [{"size": "500M"}]}, "disks[0].size '500M' is below 1 GiB"),
+        ({"disks": [{"size": "big"}]}, "disks[0].size 'big' is not a size"),
+        ({"disks": []}, "disks must list at least the root disk"),
+        ({"hostname": "cp_1"}, "hostname 'cp_1' is not a valid MAAS hostname"),
+        ({"hostname": "cp-1.maas"}, "(a short name: use domain for the DNS domain)"),
+        ({"hostname": "-cp"}, "not a valid MAAS hostname"),
+        ({"cluster": "prod cluster"}, "cluster 'prod cluster' may only contain"),
+        ({"tags": ["bad tag"]}, "tag 'bad tag' is not a valid MAAS tag name"),
+        ({"wait_timeout": 0}, "wait_timeout must be at least 1 second"),
+        ({"interfaces": [{"ip": "10.10.0.300"}]}, "interfaces[0].ip '10.10.0.300' is not an IP address"),
+        ({"interfaces": [{"subnet": "10.10.0.0/33"}]}, "interfaces[0].subnet '10.10.0.0/33' is not a CIDR"),
+        ({"interfaces": [{"subnet": "10.10.0.5/24"}]}, "is not a CIDR"),
+        ({"interfaces": [{"ip": "10.20.0.5", "subnet": "10.10.0.0/24"}]}, "interfaces[0].ip 10.20.0.5 is not in its subnet"),
+        ({"interfaces": [{"ip": "10.10.0.255", "subnet": "10.10.0.0/24"}]}, "network or broadcast address"),
+        ({"interfaces": [{"name": "eth0"}]}, "interfaces[0] needs a subnet (CIDR) or an ip"),
+        ({"interfaces": [{"ip": "10.10.0.5"}, {"name": "eth0", "ip": "10.10.0.6"}]}, "repeated: eth0"),
+        ({"interfaces": [{"ip": "10.10.0.5"}, {"ip": "10.10.0.5"}]}, "interface IPs must be unique"),
+        ({"interfaces": [{"name": "a-very-long-interface-name", "ip": "10.10.0.5"}]}, "not a valid interface name"),
+        ({"provisioning_mode": "bare-metal", "vm_host": "lxd-a"}, "vm_host only apply to provisioning_mode: lxd"),
+        ({"provisioning_mode": "bare-metal", "recreate": True}, "recreate only apply"),
+        ({"provisioning_mode": "bare-metal", "disks": [{"size": "20G", "pool": "ssd"}]}, "disks[].pool only apply"),
+        ({"delete_bare_metal": True}, "delete_bare_metal only applies to provisioning_mode: bare-metal"),
+        ({"osystem": "ubuntu"}, "osystem needs distro_series"),
+    ],
+)
+def test_bad_arguments_fail_before_any_request(overrides, message):
+    with pytest.raises(vm.SpecError) as info:
+        vm.Spec(params(**overrides))
+    assert message in str(info.value)
+
+
+def test_spec_parses_sizes_and_defaults():
+    spec = vm.Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}, {"size": "100GB", "pool": "hdd"}],
+                          interfaces=[{"ip": "10.10.0.11"}, {"subnet": "10.20.0.0/24"}], cluster="prod", tags=["k8s"]))
+    assert spec.memory == 8192
+    assert spec.disks == [{"size": 40 * GIB, "pool": None}, {"size": 100 * 10 ** 9, "pool": "hdd"}]
+    assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11"},
+                               {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None}]
+    assert spec.wanted_tags == ["lxdcp-managed", "lxdcp-cluster-prod", "k8s"]
+    assert spec.summary() == "4 cores, 8192 MiB, 40 GiB + 93.13 GiB"
+    assert vm.Spec(params()).summary() == "2 cores, 4096 MiB, 20 GiB"
+
+
+def test_bare_metal_memory_has_no_vm_minimum():
+    assert vm.Spec(params(provisioning_mode="bare-metal", memory="512")).memory == 512
+
+
+def test_deploy_data_sends_user_data_base64_and_os_series():
+    spec = vm.Spec(params(user_data="#cloud-config\npackages: [jq]\n", osystem="ubuntu", distro_series="jammy",
+                          hwe_kernel="hwe-22.04"))
+    form = spec.deploy_data()
+    assert form["distro_series"] == "ubuntu/jammy" and form["hwe_kernel"] == "hwe-22.04"
+    assert base64.b64decode(form["user_data"]).decode() == "#cloud-config\npackages: [jq]\n"
+    assert vm.Spec(params(distro_series="noble")).deploy_data() == {"distro_series": "noble"}
+
+
+# -- reading machines --------------------------------------------------------------------------
+
+
+HOST_A = data.vm_host(1, "lxd-a", system_id="hosta")
+
+
+def test_drift_compares_only_what_the_task_sets():
+    machine = data.machine("vm1", "cp-1", cores=2, memory=4096, disks=(20 * GIB,), host=HOST_A)
+    assert vm.find_drift(machine, vm.Spec(params())) == []
+    assert vm.find_drift(machine, vm.Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}]))) == []
+    drift = vm.find_drift(machine, vm.Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}], vm_host="lxd-b",
+                                                  zone=["az2"], pool="k8s")))
+    assert [d["field"] for d in drift] == ["cores", "memory", "disks", "vm_host", "zone", "pool"]
+    assert drift[0] == {"field": "cores", "current": 2, "wanted": 4}
+
+
+def test_disk_sizes_tolerate_hypervisor_rounding():
+    machine = data.machine("vm1", "cp-1", disks=(20 * GIB - 4 * 1024 ** 2,), host=HOST_A)
+    assert vm.find_drift(machine, vm.Spec(params(disks=[{"size": "20G"}]))) == []
+    machine = data.machine("vm1", "cp-1", disks=(20 * GIB, 10 * GIB), host=HOST_A)
+    assert vm.find_drift(machine, vm.Spec(params(disks=[{"size": "20G"}])))[0]["field"] == "disks"
+
+
+def test_vm_host_matches_by_name_or_id():
+    machine = data.machine("vm1", "cp-1", host=HOST_A)
+    assert vm.find_drift(machine, vm.Spec(params(vm_host="1"))) == []
+    assert vm.find_drift(machine, vm.Spec(params(vm_host="lxd-a"))) == []
+
+
+def test_bare_metal_cores_and_memory_are_minimums():
+    machine = data.machine("bm1", "cp-4", cores=16, memory=65536)
+    spec = vm.Spec(params(provisioning_mode="bare-metal", cores=8, memory="32G"))
+    assert vm.find_drift(machine, spec) == []
+    drift = vm.find_drift(machine, vm.Spec(params(provisioning_mode="bare-metal", cores=32)))
+    assert drift == [{"field": "cores", "current": 16, "wanted": ">= 32"}]
+
+
+def test_ip_drift_only_when_maas_cannot_relink():
+    links = [data.link(11, "static", "10.10.0.11")]
+    ready = data.machine("vm1", "cp-1", host=HOST_A, interfaces=[data.interface(1, links=links)])
+    deployed = copy.deepcopy(ready)
+    deployed["status_name"] = "Deployed"
+    spec = vm.Spec(params(interfaces=[{"ip": "10.10.0.12"}]))
+    assert vm.find_drift(ready, spec) == []  # fixed by re-linking
+    assert vm.find_drift(deployed, spec) == [{"field": "ip of eth0", "current": ["10.10.0.11"], "wanted": "10.10.0.12"}]
+    missing = vm.find_drift(ready, vm.Spec(params(interfaces=[{"name": "eth1", "ip": "10.10.0.12"}])))
+    assert missing == [{"field": "interfaces", "current": ["eth0"], "wanted": "eth1"}]
+
+
+def test_machine_view_shape_and_provider_ids():
+    sub = data.subnet(dns=["10.10.0.2"])
+    machine = data.machine("vm1", "cp-1", status="Deployed", host=HOST_A, tags=["lxdcp-managed"],
+                           interfaces=[data.interface(1, links=[data.link(11, "static", "10.10.0.11", sub)])])
+    view = vm.machine_view(machine)
+    assert view["provider_id"] == "maas-lxd://az1/vm1"
+    assert view["vm_host"] == {"id": 1, "name": "lxd-a"}
+    assert view["disks"] == [{"name": "sda", "size": 20 * GIB, "size_gb": 21.47}]
+    assert view["interfaces"][0]["links"] == [{"id": 11, "mode": "static", "ip_address": "10.10.0.11",
+                                               "subnet": "10.10.0.0/24", "gateway": "10.10.0.1"}]
+    assert view["gateway"] == "10.10.0.1" and view["dns_servers"] == ["10.10.0.2"]
+    assert view["ip_addresses"] == ["10.10.0.11"] and view["status"] == "Deployed"
+    bare = vm.machine_view(data.machine("bm1", "cp-4", zone_name="az3"))
+    assert bare["provider_id"] == "maas://az3/bm1" and bare["vm_host"] is None
+    assert set(view) == {"system_id", "hostname", "fqdn", "status", "status_message", "zone", "pool", "domain",
+                         "vm_host", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",
+                         "dns_servers", "tags", "osystem", "distro_series", "hwe_kernel", "power_state", "owner",
+                         "provider_id"}
+
+
+# -- a scripted MAAS for whole runs ------------------------------------------------------------
+
+
+class World(object):
+    """Just enough MAAS behaviour for the module's flows; each test inspects the requests sent.
+
+    Machine status changes on later reads follow ``machine["_next"]`` (one step per GET).
+    """
+
+    def __init__(self, hosts):
+        self.hosts = {h["id"]: h for h in hosts}
+        self.machines = {}
+        self.tags = set()
+        self.subnets = [data.subnet()]
+        self.ipranges = [{"id": 1, "type": "dynamic", "start_ip": "10.10.0.200", "end_ip": "10.10.0.250"}]
+        self.compose_failures = {}  # host id -> (status, text)
+        self.counter = 0
+        self.fake = FakeMaas(fallback=self.dispatch)
+
+    def add_machine(self, machine):
+        self.machines[machine["system_id"]] = machine
+        return machine
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def dispatch(self, call):
+        parts = call.path.strip("/").split("/")
+        key = (call.method, parts[0], len(parts), call.op)
+        handlers = {
+            ("GET", "vm-hosts", 1, None): lambda: (200, list(self.hosts.values())),
+            ("GET", "vm-hosts", 2, None): lambda: (200, self.hosts[int(parts[1])]),
+            ("POST", "vm-hosts", 2, "compose"): lambda: self.compose(int(parts[1]), call.form),
+            ("GET", "machines", 1, None): lambda: (200, self.list_machines(call.query)),
+            ("GET", "machines", 2, None): lambda: self.read(parts[1]),
+            ("PUT", "machines", 2, None): lambda: self.update(parts[1], call.form),
+            ("DELETE", "machines", 2, None): lambda: self.delete(parts[1]),
+            ("POST", "machines", 2, "deploy"): lambda: self.transition(parts[1], "Deploying", "Deployed"),
+            ("POST", "machines", 2, "release"): lambda: self.transition(parts[1], "Releasing", "Ready"),
+            ("POST", "machines", 1, "allocate"): lambda: self.allocate(call.form),
+            ("GET", "tags", 2, None): lambda: (200, {"name": parts[1]}) if parts[1] in self.tags else (404, "No Tag matches"),
+            ("POST", "tags", 1, None): lambda: self.create_tag(call.form["name"][0]),
+            ("POST", "tags", 2, "update_nodes"): lambda: self.update_nodes(parts[1], call.form),
+            ("GET", "zones", 1, None): lambda: (200, [data.zone("az%d" % i, i) for i in (1, 2, 3)]),
+            ("GET", "resourcepools", 1, None): lambda: (200, [data.pool("default", 0), data.pool("k8s", 1)]),
+            ("GET", "domains", 1, None): lambda: (200, [{"id": 0, "name": "maas"}, {"id": 3, "name": "k8s.example"}]),
+            ("GET", "subnets", 1, None): lambda: (200, self.subnets),
+            ("GET", "ipranges", 1, None): lambda: (200, self.ipranges),
+            ("GET", "ipaddresses", 1, None): lambda: (200, self.addresses(call.query["ip"][0])),
+            ("POST", "nodes", 4, "unlink_subnet"): lambda: self.unlink(parts[1], int(parts[3]), int(call.form["id"][0])),
+            ("POST", "nodes", 4, "link_subnet"): lambda: self.link(parts[1], int(parts[3]), call.form),
+        }
+        handler = handlers.get(key)
+        if handler is None:
+            return 404, "no handler for %r" % call
+        return handler()
+
+    def list_machines(self, query):
+        found = list(self.machines.values())
+        for key, test in (("hostname", lambda m, v: m["hostname"] in v), ("id", lambda m, v: m["system_id"] in v),
+                          ("tags", lambda m, v: all(t in m["tag_names"] for t in v)),
+                          ("agent_name", lambda m, v: m.get("agent_name") in v),
+                          ("status", lambda m, v: m["status_name"].lower() in v)):
+            if key in query:
+                found = [m for m in found if test(m, query[key])]
+        if "tags" in query and not all(t in self.tags for t in query["tags"]):
+            return [{"tags": ["No such tag(s): %s." % query["tags"]]}]
+        return [self.public(m) for m in found]
+
+    @staticmethod
+    def public(machine):
+        return {k: v for k, v in machine.items() if not k.startswith("_")}
+
+    def read(self, system_id):
+        machine = self.machines.get(system_id)
+        if machine is None:
+            return 404, "No Machine matches the given query."
+        if machine.get("_next"):
+            machine["status_name"] = machine["_next"].pop(0)
+        return 200, self.public(machine)
+
+    def compose(self, host_id, form):
+        if host_id in self.compose_failures:
+            return self.compose_failures[host_id]
+        host = self.hosts[host_id]
+        self.counter += 1
+        system_id = "vm%04d" % self.counter
+        cores, memory = int(form["cores"][0]), int(form["memory"][0])
+        sizes = [int(round(float(re.match(r"\w+:([\d.]+)", s).group(1)) * 10 ** 9)) for s in form["storage"][0].split(",")]
+        links = [data.link(10 + self.counter, "auto")]
+        if "interfaces" in form:
+            ip = re.search(r"ip=([\d.]+)", form["interfaces"][0])
+            if ip:
+                links = [data.link(10 + self.counter, "auto", ip.group(1))]
+        zone = next(z for z in [data.zone("az%d" % i, i) for i in (1, 2, 3)] if str(z["id"]) == form["zone"][0])
+        machine = data.machine(system_id, form["hostname"][0], status="Commissioning", cores=cores, memory=memory,
+                               disks=sizes, host=host, zone_name=zone["name"], zone_id=zone["id"],
+                               tags=list(host["tags"]),
+                               interfaces=[data.interface(self.counter, system_id=system_id, links=links)])
+        machine["_next"] = ["Commissioning"] * 4 + ["Ready"]
+        self.add_machine(machine)
+        host["used"]["cores"] += cores
+        host["used"]["memory"] += memory
+        return 200, {"system_id": system_id, "resource_uri": machine["resource_uri"]}
+
+    def transition(self, system_id, now, later):
+        machine = self.machines[system_id]
+        machine["status_name"] = now
+        machine["_next"] = [later]
+        return 200, self.public(machine)
+
+    def delete(self, system_id):
+        machine = self.machines.pop(system_id)
+        if machine.get("pod"):
+            host = self.hosts[machine["pod"]["id"]]
+            host["used"]["cores"] -= machine["cpu_count"]
+            host["used"]["memory"] -= machine["memory"]
+        return 204, None
+
+    def update(self, system_id, form):
+        machine = self.machines[system_id]
+        machine["hostname"] = form["hostname"][0]
+        return 200, self.public(machine)
+
+    def allocate(self, form):
+        for machine in self.machines.values():
+            if machine["status_name"] != "Ready" or machine.get("pod"):
+                continue
+            if "system_id" in form and machine["system_id"] != form["system_id"][0]:
+                continue
+            if "zone" in form and machine["zone"]["name"] != form["zone"][0]:
+                continue
+            if "cpu_count" in form and machine["cpu_count"] < int(form["cpu_count"][0]):
+                continue
+            machine["status_name"] = "Allocated"
+            machine["owner"] = "admin"
+            machine["agent_name"] = form.get("agent_name", [""])[0]
+            return 200, self.public(machine)
+        return 409, "No available machine matches constraints: %r" % sorted(form.items())
+
+    def create_tag(self, name):
+        self.tags.add(name)
+        return 200, {"name": name}
+
+    def update_nodes(self, name, form):
+        for system_id in form.get("add", []):
+            self.machines[system_id]["tag_names"].append(name)
+        for system_id in form.get("remove", []):
+            self.machines[system_id]["tag_names"].remove(name)
+        return 200, {"added": len(form.get("add", [])), "removed": len(form.get("remove", []))}
+
+    def addresses(self, ip):
+        found = []
+        for machine in self.machines.values():
+            for interface in machine["interface_set"]:
+                if any(link.get("ip_address") == ip for link in interface["links"]):
+                    found.append({"ip": ip, "alloc_type_name": "Sticky", "interface_set": [{"system_id": machine["system_id"]}]})
+        return found
+
+    def unlink(self, system_id, interface_id, link_id):
+        interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
+        interface["links"] = [link for link in interface["links"] if link["id"] != link_id]
+        return 200, interface
+
+    def link(self, system_id, interface_id, form):
+        interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
+        interface["links"].append(data.link(99, form["mode"][0].lower(), form["ip_address"][0]))
+        self.machines[system_id]["ip_addresses"] = [form["ip_address"][0]]
+        return 200, interface
+
+
+def hosts():
+    return [
+        data.vm_host(1, "lxd-a", zone_name="az1", zone_id=1, cores=16, memory=65536, used_cores=12, used_memory=49152,
+                     system_id="hosta"),
+        data.vm_host(2, "lxd-b", zone_name="az2", zone_id=2, cores=16, memory=65536, used_cores=2, used_memory=4096,
+                     system_id="hostb"),
+        data.vm_host(3, "lxd-c", zone_name="az3", zone_id=3, cores=16, memory=65536, used_cores=8, used_memory=16384,
+                     system_id="hostc"),
+    ]
+
+
+@pytest.fixture
+def world():
+    maas = World(hosts())
+    for host_id, name in ((1, "hosta"), (2, "hostb"), (3, "hostc")):
+        maas.add_machine(data.machine(name, "lxd-" + "abc"[host_id - 1], status="Deployed", power_state="on"))
+    return maas
+
+
+def run(world, monkeypatch, check_mode=False, diff=False, **args):
+    return run_module(vm.main, args, world.fake, monkeypatch, check_mode=check_mode, diff=diff)
+
+
+def writes(world):
+    return [(c.method, c.path, c.op) for c in world.fake.writes()]
+
+
+SPEC = dict(hostname="cp-1", cluster="prod", cores=2, memory="4G", disks=[{"size": "20G"}])
+
+
+def spec(**overrides):
+    """SPEC with some arguments changed."""
+    args = dict(SPEC)
+    args.update(overrides)
+    return args
+
+
+def test_compose_places_on_the_most_free_host_tags_and_waits(world, monkeypatch):
+    result = run(world, monkeypatch, **SPEC)
+    assert result["changed"] is True, result.get("msg")
+    machine = result["machine"]
+    assert machine["vm_host"]["name"] == "lxd-b" and machine["status"] == "Ready" and machine["zone"] == "az2"
+    assert result["provider_id"] == "maas-lxd://az2/%s" % machine["system_id"]
+    assert "lxdcp-managed" in machine["tags"] and "lxdcp-cluster-prod" in machine["tags"]
+    compose = world.fake.find("POST", "vm-hosts/2/", "compose")[0]
+    assert compose.form == {"hostname": ["cp-1"], "cores": ["2"], "memory": ["4096"], "storage": ["root:21.47483648(default)"],
+                            "zone": ["2"], "pool": ["0"]}
+    assert result["placement"]["placements"][0]["host"] == "lxd-b"
+    assert result["placement"]["attempts"] == [{"host": "lxd-b", "ok": True, "error": None}]
+    assert result["actions"][0] == "compose cp-1 on lxd-b (2 cores, 4096 MiB, 20 GiB)"
+    assert world.fake.sleeps == [0.5, 0.75]  # polled with backoff while MAAS commissioned it
+
+
+def test_second_run_sends_no_write(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    before = len(world.fake.writes())
+    result = run(world, monkeypatch, **SPEC)
+    assert result["changed"] is False and result["actions"] == [] and result["drift"] == []
+    assert len(world.fake.writes()) == before
+
+
+def test_check_mode_predicts_the_host_and_sends_no_write(world, monkeypatch):
+    result = run(world, monkeypatch, check_mode=True, diff=True, state="deployed", distro_series="jammy", **SPEC)
+    assert result["changed"] is True and result["machine"] is None
+    assert writes(world) == []
+    assert result["actions"][0] == "would compose cp-1 on lxd-b (2 cores, 4096 MiB, 20 GiB)"
+    assert "would deploy cp-1 jammy" in result["actions"]
+    assert result["diff"]["before"] == {}
+    assert result["diff"]["after"]["vm_host"] == "lxd-b" and result["diff"]["after"]["status"] == "Deployed"
+
+
+def test_anti_affinity_uses_the_cluster_replicas(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    second = run(world, monkeypatch, **spec(hostname="cp-2"))
+    assert second["machine"]["zone"] != "az2"
+    tag_query = [c for c in world.fake.find("GET", "machines/") if "tags" in c.query]
+    assert tag_query and tag_query[-1].query["tags"] == ["lxdcp-cluster-prod"]
+
+
+def test_next_host_is_tried_when_compose_fails(world, monkeypatch):
+    world.compose_failures[2] = (503, "Unable to compose machine because: lxd-b is offline")
+    result = run(world, monkeypatch, **SPEC)
+    assert result["changed"] is True, result.get("msg")
+    attempts = result["placement"]["attempts"]
+    assert [a["host"] for a in attempts] == ["lxd-b", "lxd-c"] and attempts[0]["ok"] is False
+    assert "lxd-b is offline" in attempts[0]["error"]
+    assert result["machine"]["vm_host"]["name"] == "lxd-c"
+    assert len(world.fake.find("POST", "vm-hosts/2/", "compose")) == 1  # a host-side failure is not retried
+
+
+def test_all_hosts_failing_reports_every_attempt(world, monkeypatch):
+    for host_id in (1, 2, 3):
+        world.compose_failures[host_id] = (503, "Unable to compose machine because: boom %d" % host_id)
+    result = run(world, monkeypatch, **SPEC)
+    assert result["failed"] and "No LXD VM host can take cp-1" in result["msg"]
+    assert "lxd-b: MAAS refused" in result["msg"] and "boom 2" in result["msg"]
+    assert not [m for m in world.machines.values() if m["hostname"] == "cp-1"]
+
+
+def test_dropped_compose_answer_does_not_duplicate(world, monkeypatch):
+    original = world.compose
+
+    def compose_then_drop(host_id, form):
+        original(host_id, form)
+        raise dropped()
+
+    world.compose = compose_then_drop
+    result = run(world, monkeypatch, **SPEC)
+    assert result["changed"] is True, result.get("msg")
+    assert len([m for m in world.machines.values() if m["hostname"] == "cp-1"]) == 1
+    assert len(world.fake.find("POST", "vm-hosts/2/", "compose")) == 1
+
+
+def test_no_capacity_fails_with_the_tightest_constraint(world, monkeypatch):
+    result = run(world, monkeypatch, **spec(cores=64))
+    assert result["failed"] and "No LXD VM host can take cp-1" in result["msg"] and "cpu" in result["msg"]
+    assert writes(world) == []
+    assert {r["code"] for r in result["placement"]["rejected"]} == {"cpu"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"zone": ["az9"]}, "unknown zone(s): az9 (MAAS has: az1, az2, az3)"),
+        ({"pool": "nope"}, "unknown resource pool 'nope' (MAAS has: default, k8s)"),
+        ({"pool": "k8s"}, "pool"),
+        ({"domain": "nope"}, "unknown domain 'nope' (MAAS has: k8s.example, maas)"),
+        ({"vm_host": "lxd-z"}, "no LXD VM host named 'lxd-z' (LXD VM hosts: lxd-a, lxd-b, lxd-c)"),
+        ({"host_tags": ["gpu"]}, "tags"),
+        ({"vm_host": "lxd-a", "zone": ["az2"]}, "vm_host lxd-a conflicts with the other options: it is in zone az1, not in az2"),
+        ({"vm_host": "lxd-a", "host_tags": ["gpu"], "pool": "k8s"}, "it is in pool default, not k8s; it lacks tag(s) gpu"),
+        ({"interfaces": [{"ip": "10.99.0.5"}]}, "no MAAS subnet contains 10.99.0.5"),
+        ({"interfaces": [{"ip": "10.10.0.1"}]}, "10.10.0.1 is the gateway of 10.10.0.0/24"),
+        ({"interfaces": [{"ip": "10.10.0.210"}]}, "inside the dynamic range 10.10.0.200-10.10.0.250"),
+        ({"interfaces": [{"subnet": "10.30.0.0/24"}]}, "no MAAS subnet 10.30.0.0/24 for interface eth0"),
+    ],
+)
+def test_unknown_places_and_bad_ips_fail_without_writes(world, monkeypatch, args, message):
+    result = run(world, monkeypatch, **spec(**args))
+    assert result["failed"] and message in result["msg"], result["msg"]
+    assert writes(world) == []
+
+
+def test_ip_in_use_fails_without_writes(world, monkeypatch):
+    other = data.machine("vm9", "other", host=world.hosts[1],
+                         interfaces=[data.interface(9, system_id="vm9", links=[data.link(1, "static", "10.10.0.50")])])
+    world.add_machine(other)
+    result = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
+    assert result["failed"] and "10.10.0.50 is already in use in MAAS (Sticky, on vm9)" in result["msg"]
+    assert writes(world) == []
+
+
+def test_static_ip_becomes_a_sticky_link(world, monkeypatch):
+    result = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
+    assert result["changed"] is True, result.get("msg")
+    compose = world.fake.find("POST", "vm-hosts/2/", "compose")[0]
+    assert compose.form["interfaces"] == ["eth0:ip=10.10.0.50"]
+    system_id = result["machine"]["system_id"]
+    unlink = world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "unlink_subnet")
+    link = world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "link_subnet")
+    assert len(unlink) == 1 and len(link) == 1
+    assert link[0].form == {"mode": ["STATIC"], "subnet": ["1"], "ip_address": ["10.10.0.50"]}
+    assert result["machine"]["interfaces"][0]["links"][0]["mode"] == "static"
+    again = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
+    assert again["changed"] is False and again["actions"] == []
+
+
+def test_deployed_sends_base64_user_data_and_waits(world, monkeypatch):
+    result = run(world, monkeypatch, state="deployed", distro_series="jammy", osystem="ubuntu",
+                 user_data="#cloud-config\n", **SPEC)
+    assert result["machine"]["status"] == "Deployed", result.get("msg")
+    deploy = world.fake.find("POST", "machines/%s/" % result["machine"]["system_id"], "deploy")[0]
+    assert deploy.form["distro_series"] == ["ubuntu/jammy"]
+    assert base64.b64decode(deploy.form["user_data"][0]) == b"#cloud-config\n"
+    again = run(world, monkeypatch, state="deployed", distro_series="jammy", osystem="ubuntu", **SPEC)
+    assert again["changed"] is False
+
+
+def test_released_releases_a_deployed_vm(world, monkeypatch):
+    run(world, monkeypatch, state="deployed", **SPEC)
+    result = run(world, monkeypatch, state="released", **SPEC)
+    assert result["changed"] is True and result["machine"]["status"] == "Ready"
+    assert result["actions"] == ["release cp-1 (Deployed)"]
+
+
+def test_drift_fails_without_recreate_and_shows_a_diff(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    before = len(world.fake.writes())
+    result = run(world, monkeypatch, diff=True, **spec(cores=4))
+    assert result["failed"] and "cp-1 differs from the task: cores is 2, wanted 4" in result["msg"]
+    assert "recreate: true" in result["msg"]
+    assert result["drift"] == [{"field": "cores", "current": 2, "wanted": 4}]
+    assert result["diff"]["before"]["cores"] == 2
+    assert len(world.fake.writes()) == before
+
+
+def test_recreate_deletes_and_composes_again(world, monkeypatch):
+    first = run(world, monkeypatch, **SPEC)
+    result = run(world, monkeypatch, recreate=True, **spec(cores=4))
+    assert result["changed"] is True, result.get("msg")
+    assert result["machine"]["cores"] == 4 and result["machine"]["system_id"] != first["machine"]["system_id"]
+    assert any(a.startswith("delete cp-1") and "recreate (cores is 2, wanted 4)" in a for a in result["actions"])
+
+
+def test_refuses_a_machine_it_did_not_create(world, monkeypatch):
+    world.add_machine(data.machine("vm7", "cp-1", host=world.hosts[1], tags=["pod-console-logging"]))
+    for state in ("present", "absent", "deployed"):
+        result = run(world, monkeypatch, state=state, **SPEC)
+        assert result["failed"] and "Refusing to manage cp-1 (vm7)" in result["msg"]
+        assert "lxdcp-managed, lxdcp-cluster-prod" in result["msg"]
+    assert writes(world) == []
+
+
+def test_refuses_a_vm_of_another_cluster(world, monkeypatch):
+    world.add_machine(data.machine("vm7", "cp-1", host=world.hosts[1], tags=["lxdcp-managed", "lxdcp-cluster-dev"]))
+    result = run(world, monkeypatch, state="absent", **SPEC)
+    assert result["failed"] and "it belongs to cluster dev" in result["msg"]
+
+
+def test_absent_releases_deletes_and_checks_capacity(world, monkeypatch):
+    created = run(world, monkeypatch, state="deployed", interfaces=[{"ip": "10.10.0.50"}], **SPEC)
+    host = world.hosts[2]
+    used = host["used"]["cores"]
+    result = run(world, monkeypatch, diff=True, state="absent", **SPEC)
+    assert result["changed"] is True and result["machine"] is None, result.get("msg")
+    assert result["actions"][0] == "release cp-1 (Deployed)"
+    assert result["actions"][1].startswith("delete cp-1 (%s) from VM host lxd-b" % created["machine"]["system_id"])
+    assert result["capacity_restored"] is True and result["released_ips"] == []
+    assert host["used"]["cores"] == used - 2
+    assert result["diff"]["before"]["hostname"] == "cp-1" and result["diff"]["after"] == {}
+    again = run(world, monkeypatch, state="absent", **SPEC)
+    assert again["changed"] is False
+
+
+def test_absent_in_check_mode_sends_no_write(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    before = len(world.fake.writes())
+    result = run(world, monkeypatch, check_mode=True, state="absent", **SPEC)
+    assert result["changed"] is True and result["actions"][0].startswith("would delete cp-1")
+    assert len(world.fake.writes()) == before
+
+
+def test_lxd_mode_refuses_a_bare_metal_machine(world, monkeypatch):
+    world.add_machine(data.machine("bm1", "cp-1", tags=["lxdcp-managed", "lxdcp-cluster-prod"]))
+    result = run(world, monkeypatch, **SPEC)
+    assert result["failed"] and "cp-1 is a bare-metal machine, not an LXD VM" in result["msg"]
+
+
+def test_vm_hosts_gone_fails_clearly(world, monkeypatch):
+    world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    result = run(world, monkeypatch, **SPEC)
+    assert result["failed"] and "no longer supports VM hosts" in result["msg"] and "bare-metal" in result["msg"]
+    assert writes(world) == []
+
+
+def test_vm_host_project_must_match(world, monkeypatch):
+    for host_id, project in ((1, "k8s"), (2, "default"), (3, "default")):
+        world.fake.add("GET", "vm-hosts/%d/" % host_id, op="parameters", json={"project": project, "password": "pw"})
+    result = run(world, monkeypatch, project="k8s", **SPEC)
+    assert result["machine"]["vm_host"]["name"] == "lxd-a", result.get("msg")
+    excluded = {e["host"]: e["reason"] for e in result["placement"]["excluded"]}
+    assert excluded == {"lxd-b": "LXD project is 'default', not 'k8s'", "lxd-c": "LXD project is 'default', not 'k8s'"}
+    missing = run(world, monkeypatch, project="other", **spec(hostname="cp-2"))
+    assert missing["failed"] and "no LXD VM host uses LXD project 'other'" in missing["msg"]
+
+
+# -- bare metal --------------------------------------------------------------------------------
+
+
+BARE = dict(hostname="cp-4", provisioning_mode="bare-metal", cluster="prod", cores=4, memory="8G")
+
+
+@pytest.fixture
+def bare_world(world):
+    world.add_machine(data.machine("bm1", "node-17", cores=8, memory=16384, zone_name="az1", zone_id=1))
+    world.add_machine(data.machine("bm2", "node-18", cores=8, memory=16384, zone_name="az2", zone_id=2))
+    return world
+
+
+def test_bare_metal_allocates_renames_and_tags(bare_world, monkeypatch):
+    result = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    assert result["changed"] is True, result.get("msg")
+    machine = result["machine"]
+    assert machine["system_id"] == "bm2" and machine["hostname"] == "cp-4" and machine["status"] == "Allocated"
+    assert result["provider_id"] == "maas://az2/bm2"
+    allocate = bare_world.fake.find("POST", "machines/", "allocate")[0]
+    assert allocate.form["cpu_count"] == ["4"] and allocate.form["mem"] == ["8192"] and allocate.form["zone"] == ["az2"]
+    assert allocate.form["agent_name"] == ["lxdcp:cp-4"]
+    assert "lxdcp-managed" in machine["tags"]
+    again = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    assert again["changed"] is False
+
+
+def test_bare_metal_check_mode_predicts_without_writes(bare_world, monkeypatch):
+    result = run(bare_world, monkeypatch, check_mode=True, zone=["az1"], **BARE)
+    assert result["actions"][0] == "would allocate node-17 (bm1) and name it cp-4"
+    assert writes(bare_world) == []
+
+
+def test_bare_metal_absent_releases_and_untags_but_keeps_the_record(bare_world, monkeypatch):
+    run(bare_world, monkeypatch, zone=["az2"], state="deployed", **BARE)
+    result = run(bare_world, monkeypatch, state="absent", **BARE)
+    assert result["changed"] is True
+    assert "bm2" in bare_world.machines and bare_world.machines["bm2"]["status_name"] == "Ready"
+    assert "lxdcp-managed" not in bare_world.machines["bm2"]["tag_names"]
+    assert not bare_world.fake.find("DELETE", "machines/bm2/")
+
+
+def test_bare_metal_record_deleted_only_when_asked(bare_world, monkeypatch):
+    run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    run(bare_world, monkeypatch, state="absent", delete_bare_metal=True, **BARE)
+    assert "bm2" not in bare_world.machines
+
+
+def test_bare_metal_no_match_reports_maas_answer(bare_world, monkeypatch):
+    result = run(bare_world, monkeypatch, zone=["az3"], **BARE)
+    assert result["failed"] and "No bare-metal machine can be allocated for cp-4: az3: MAAS refused" in result["msg"]
+
+
+def test_bare_metal_adopts_a_free_ready_machine_of_that_name(bare_world, monkeypatch):
+    bare_world.machines["bm1"]["hostname"] = "cp-4"
+    result = run(bare_world, monkeypatch, **BARE)
+    assert result["machine"]["system_id"] == "bm1" and result["machine"]["status"] == "Allocated"
+    assert result["actions"][0] == "allocate cp-4 (bm1, free and Ready)"
+    assert bare_world.fake.find("POST", "machines/", "allocate")[0].form["system_id"] == ["bm1"]
