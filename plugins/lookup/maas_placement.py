@@ -202,15 +202,11 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient, MaasError, MaasValidationError
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import cluster_tag
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, STRATEGIES, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.common import backing_machines, cluster_tag, placement_host, vm_host_health
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, STRATEGIES, plan
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 
 display = Display()
-
-# A VM host's backing machine is healthy when MAAS has it Deployed and its power is not off or in error.
-HEALTHY_STATUS = "Deployed"
-BAD_POWER = ("off", "error")
 
 
 class LookupModule(LookupBase):
@@ -406,31 +402,14 @@ class Planner(object):
         return result
 
     def _health(self, vm_hosts):
-        """VM host id -> (healthy, reason), from one filtered read of the backing machines."""
-        backing = {}
-        for vm_host in vm_hosts:
-            system_id = (vm_host.get("host") or {}).get("system_id")
-            if system_id:
-                backing[vm_host.get("id")] = system_id
-        machines = {m.get("system_id"): m for m in self.client.get_machines(sorted(set(backing.values())))}
+        """VM host id -> health of its backing machine, from one filtered read of those machines."""
+        machines = backing_machines(self.client, vm_hosts)
         health = {}
         for vm_host in vm_hosts:
-            system_id = backing.get(vm_host.get("id"))
-            if system_id is None:
-                health[vm_host.get("id")] = (True, "")
-                continue
-            machine = machines.get(system_id)
-            if machine is None:
-                self.warnings.append("the machine %s behind VM host %s is not visible to this MAAS user; its health is not checked"
-                                     % (system_id, vm_host.get("name")))
-                health[vm_host.get("id")] = (True, "")
-                continue
-            status, power = machine.get("status_name"), machine.get("power_state")
-            if status != HEALTHY_STATUS or power in BAD_POWER:
-                health[vm_host.get("id")] = (False, "its machine %s (%s) is %s with power %s" % (
-                    machine.get("hostname"), system_id, status, power))
-            else:
-                health[vm_host.get("id")] = (True, "")
+            system_id = (vm_host.get("host") or {}).get("system_id")
+            health[vm_host.get("id")] = state = vm_host_health(vm_host, machines.get(system_id))
+            if system_id is not None and state["state"] == "unknown":
+                self.warnings.append("VM host %s: %s; its health is not checked" % (vm_host.get("name"), state["reason"]))
         return health
 
     def _existing(self):
@@ -447,31 +426,8 @@ class Planner(object):
         return {machine.get("hostname"): machine for machine in machines}
 
     def _host(self, vm_host, health, replicas):
-        total, used = vm_host.get("total") or {}, vm_host.get("used") or {}
-        pools = vm_host.get("storage_pools")
-        storage = default_pool = None
-        if pools is not None:
-            storage = {pool["name"]: max(0, int(pool.get("available") or 0)) for pool in pools}
-            default_pool = next((pool["name"] for pool in pools if pool.get("default")), None)
-        healthy, reason = health.get(vm_host.get("id"), (True, ""))
-        return Host(
-            name=vm_host["name"],
-            total_cores=int(total.get("cores") or 0),
-            used_cores=max(0, used.get("cores") or 0),
-            total_memory=int(total.get("memory") or 0),
-            used_memory=max(0, used.get("memory") or 0),
-            zone=_name(vm_host.get("zone")) or "default",
-            pool=_name(vm_host.get("pool")) or "default",
-            tags=tuple(vm_host.get("tags") or ()),
-            cpu_over_commit=self.overrides.get("cpu_over_commit", float(vm_host.get("cpu_over_commit_ratio") or 1.0)),
-            memory_over_commit=self.overrides.get("memory_over_commit", float(vm_host.get("memory_over_commit_ratio") or 1.0)),
-            storage=storage,
-            default_storage_pool=default_pool,
-            healthy=healthy,
-            health_reason=reason,
-            replicas=replicas,
-            id=vm_host.get("id"),
-        )
+        host = placement_host(vm_host, health.get(vm_host.get("id")), replicas)
+        return dataclasses.replace(host, **self.overrides) if self.overrides else host
 
     def _kept(self, existing, hosts):
         """Placements of the named VMs that already exist, and the names still to place."""

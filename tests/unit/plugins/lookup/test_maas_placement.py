@@ -249,9 +249,18 @@ def test_unhealthy_backing_machine_is_rejected(run):
     plan = run(fake, "a", "b", "c")
     assert "az1" not in zones_of(plan)
     rejected = {item["host"]: item for item in plan["rejected"]}
-    assert rejected["lxd-1"]["code"] == "unhealthy" and "power error" in rejected["lxd-1"]["reason"]
+    assert rejected["lxd-1"]["code"] == "unhealthy" and "powered error" in rejected["lxd-1"]["reason"]
     assert rejected["lxd-2"]["code"] == "unhealthy" and "Broken" in rejected["lxd-2"]["reason"]
     assert any("zone spread" in warning and "az1" in warning for warning in plan["warnings"])
+
+
+def test_backing_machine_not_visible_is_a_warning(run):
+    hosts = six_hosts()
+    fake = FakeMaas().add("GET", "vm-hosts/", json=hosts)
+    fake.add("GET", "machines/", json=backing(hosts[1:]))  # host1 is not visible to this user
+    plan = run(fake, "a", "b", "c")
+    assert not plan["rejected"]
+    assert plan["warnings"] == ["VM host lxd-1: backing machine host1 is not visible to this user; its health is not checked"]
 
 
 def test_zone_without_room_is_reported_in_the_warnings(run):
