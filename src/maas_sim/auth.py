@@ -83,10 +83,16 @@ def _escape(value: str) -> str:
 
 def verify(state, params: dict):
     """Return the user the parameters authenticate, or raise ``OAuthFailure``."""
+
+    def param(name: str) -> str:
+        if name not in params:
+            raise OAuthFailure(f"Parameter not found: {name}")
+        return params[name]
+
     version = params.get("oauth_version")
     if version and version != "1.0":
         raise OAuthFailure(f"OAuth version {version} not supported.")
-    consumer_key = params.get("oauth_consumer_key")
+    consumer_key = param("oauth_consumer_key")
     owner = None
     for user in state.tables["user"].values():
         if any(key["consumer"] == consumer_key for key in user.keys):
@@ -94,22 +100,24 @@ def verify(state, params: dict):
             break
     if owner is None:
         raise OAuthFailure("Invalid consumer.")
-    token_key = params.get("oauth_token")
+    token_key = param("oauth_token")
     token = next((key for key in owner.keys if key["consumer"] == consumer_key and key["token"] == token_key), None)
     if token is None:
         raise OAuthFailure(f"Invalid access token: {token_key}")
-    timestamp = int(params["oauth_timestamp"])  # piston lets a non-number through as a 500
+    timestamp = int(param("oauth_timestamp"))  # piston lets a non-number through as a 500
+    nonce = param("oauth_nonce")
     now = int(time.time())
     if now - timestamp > TIMESTAMP_WINDOW:
         raise OAuthFailure(f"Expired timestamp: given {timestamp} and now {now} has a greater difference than threshold {TIMESTAMP_WINDOW}")
-    nonce = params["oauth_nonce"]
     if not state.use_nonce(consumer_key, token_key, nonce, TIMESTAMP_WINDOW):
         raise OAuthFailure(f"Nonce already used: {nonce}")
     method = params.get("oauth_signature_method", "PLAINTEXT")
     if method not in ("PLAINTEXT", "HMAC-SHA1"):
         raise OAuthFailure(f"Signature method {method} not supported try one of the following: PLAINTEXT, HMAC-SHA1")
-    expected = "&" + _escape(token["secret"])
-    if method != "PLAINTEXT" or params.get("oauth_signature") != expected:
+    signature = params.get("oauth_signature")
+    if signature is None:
+        raise OAuthFailure("Missing signature.")
+    if method != "PLAINTEXT" or signature != "&" + _escape(token["secret"]):
         # piston appends the expected base string, i.e. the secret for PLAINTEXT;
         # the simulator does not echo secrets.
         raise OAuthFailure("Invalid signature. Expected signature base string: &<token secret>")

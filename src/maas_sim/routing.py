@@ -84,6 +84,8 @@ class Handler:
     anonymous: ClassVar[type | None] = None
     requires_auth: ClassVar[bool] = True
     vm_host_api: ClassVar[bool] = False
+    # Served but not a piston resource, so not listed by describe/ (MAAS's describe view itself).
+    undescribed: ClassVar[bool] = False
     exports: ClassVar[dict] = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -151,7 +153,7 @@ class Router:
         """The ``describe/`` document (``maasserver/api/doc.py``)."""
         resources = []
         for handler in self.handlers:
-            if hide_vm_hosts and handler.vm_host_api:
+            if handler.undescribed or (hide_vm_hosts and handler.vm_host_api):
                 continue
             described = _describe_handler(handler, base_url)
             if handler.requires_auth:

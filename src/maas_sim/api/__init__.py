@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from .general import DescribeHandler, UserHandler, UsersHandler, VersionHandler
+from .interfaces import InterfaceHandler, InterfacesHandler
 from .machines import MachineHandler, MachinesHandler
+from .network import (
+    DNSResourceHandler,
+    DNSResourcesHandler,
+    FabricHandler,
+    FabricsHandler,
+    FabricVlanHandler,
+    IPAddressesHandler,
+    IPRangeHandler,
+    IPRangesHandler,
+    SubnetHandler,
+    SubnetsHandler,
+    VlanHandler,
+    VlansHandler,
+)
 from .resources import (
     DomainHandler,
     DomainsHandler,
@@ -14,6 +29,7 @@ from .resources import (
     ZoneHandler,
     ZonesHandler,
 )
+from .vmhosts import PodHandler, PodsHandler, VmHostHandler, VmHostsHandler
 
 HANDLERS = [
     VersionHandler,
@@ -28,6 +44,24 @@ HANDLERS = [
     TagHandler,
     DomainsHandler,
     DomainHandler,
+    FabricsHandler,
+    FabricHandler,
+    VlansHandler,
+    FabricVlanHandler,
+    VlanHandler,
+    SubnetsHandler,
+    SubnetHandler,
+    IPRangesHandler,
+    IPRangeHandler,
+    IPAddressesHandler,
+    DNSResourcesHandler,
+    DNSResourceHandler,
+    VmHostsHandler,
+    VmHostHandler,
+    PodsHandler,
+    PodHandler,
     MachinesHandler,
     MachineHandler,
+    InterfacesHandler,
+    InterfaceHandler,
 ]

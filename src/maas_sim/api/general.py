@@ -6,7 +6,9 @@ import json
 
 from .. import render
 from ..errors import not_found
-from ..routing import Handler, Raw, operation
+from ..model import User
+from ..params import REQUIRED, FieldErrors
+from ..routing import Handler, Raw, admin_method, operation
 
 CAPABILITIES = [
     "networks-management",
@@ -38,6 +40,7 @@ class DescribeHandler(Handler):
 
     path = "describe/"
     requires_auth = False
+    undescribed = True
 
     def read(self, ctx):
         """Render a description of the whole MAAS API."""
@@ -55,6 +58,23 @@ class UsersHandler(Handler):
     def read(self, ctx):
         """List users."""
         return [render.user(user) for user in sorted(ctx.state.all("user"), key=lambda u: u.username)]
+
+    @admin_method
+    def create(self, ctx):
+        """Create a user (admin): ``username``, ``email``, ``password``, ``is_superuser``."""
+        errors = FieldErrors()
+        username = ctx.data.get("username")
+        if not username:
+            errors.add("username", REQUIRED)
+        elif ctx.state.find("user", username=username) is not None:
+            errors.add("username", "A user with that username already exists.")
+        if not ctx.data.get("email"):
+            errors.add("email", REQUIRED)
+        errors.raise_if_any()
+        user = User(id=ctx.state.next_id("user"), username=username, email=ctx.data.get("email"),
+                    is_superuser=ctx.data.get("is_superuser", "").lower() in ("1", "true", "on", "yes"))
+        ctx.state.add(user)
+        return render.user(user)
 
     @operation(idempotent=True)
     def whoami(self, ctx):

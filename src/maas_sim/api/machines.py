@@ -56,6 +56,15 @@ def _check_hosted_pods(state, machine, force: bool) -> None:
         state.remove(pod)
 
 
+def _is_registered(ctx) -> bool:
+    """``is_registered``: whether a MAC address belongs to a known node."""
+    mac = ctx.query.get("mac_address")
+    if not mac:
+        raise validation_error("No provided mac_address!")
+    mac = mac.lower().replace("-", ":")
+    return any(i.mac_address == mac and i.system_id for i in ctx.state.all("interface"))
+
+
 class AnonMachinesHandler(Handler):
     """Anonymous machine enlistment and enquiries."""
 
@@ -64,11 +73,7 @@ class AnonMachinesHandler(Handler):
     @operation(idempotent=True)
     def is_registered(self, ctx):
         """Returns whether or not the given MAC address is registered within this MAAS."""
-        mac = ctx.query.get("mac_address")
-        if not mac:
-            raise validation_error("No provided mac_address!")
-        mac = mac.lower().replace("-", ":")
-        return any(i.mac_address == mac and i.system_id for i in ctx.state.all("interface"))
+        return _is_registered(ctx)
 
 
 class MachinesHandler(Handler):
@@ -83,6 +88,11 @@ class MachinesHandler(Handler):
         form.errors.raise_if_any()
         machines = [m for m in visible_machines(ctx) if form.matches(m)]
         return machine_list_response(ctx.state, machines)
+
+    @operation(idempotent=True)
+    def is_registered(self, ctx):
+        """Returns whether or not the given MAC address is registered within this MAAS."""
+        return _is_registered(ctx)
 
     @operation(idempotent=True)
     def list_allocated(self, ctx):
