@@ -91,9 +91,17 @@ def parse_disk_bytes(value, what: str = "disk size") -> int:
 
 
 def maas_gb(size_bytes: int) -> str:
-    """Format bytes as the decimal GB number MAAS's compose ``storage`` parameter expects, exact to the byte."""
-    text = "%.9f" % (decimal.Decimal(size_bytes) / GB)
-    return text.rstrip("0").rstrip(".")
+    """Format bytes as the decimal GB number of MAAS's ``storage`` constraints, exact to the byte.
+
+    MAAS reads it as ``int(float(size) * 1000**3)``, which truncates: 30 GiB written as
+    ``32.21225472`` comes back one byte short, so such sizes are written half a byte up
+    (``32.2122547205``), which truncates to the exact size.
+    """
+    for text in ("%.9f" % (decimal.Decimal(size_bytes) / GB), "%.10f" % ((decimal.Decimal(size_bytes) + decimal.Decimal("0.5")) / GB)):
+        text = text.rstrip("0").rstrip(".")
+        if int(float(text) * GB) == size_bytes:
+            return text
+    raise SizeError("cannot write %d bytes exactly as decimal GB" % size_bytes)
 
 
 def to_gb(size_bytes, digits: int = 2) -> float:

@@ -162,6 +162,10 @@ options:
       ip:
         description:
           - Static IP address. Must lie in a MAAS subnet, outside dynamic and reserved ranges, and be free.
+          - Checked with the collection's shared IP validator before any write.
+          - An address the API user reserved for this hostname (for example with M(lxdcp.maas.maas_static_ip) and
+            this hostname, or without a DNS name) is taken over - the reservation is released right before the VM
+            takes the address, as MAAS treats a reserved address as in use.
         type: str
   user_data:
     description:
@@ -222,8 +226,11 @@ notes:
     address is free and releases any left behind by it.
   - Requires a MAAS with VM hosts (3.0 to 3.8 for LXD). MAAS removed VM hosts after 3.8; the module then fails
     with a message saying so (V(bare-metal) mode still works).
+requirements:
+  - netaddr (only with O(interfaces))
 seealso:
   - module: lxdcp.maas.maas_vmhost_info
+  - module: lxdcp.maas.maas_static_ip
 """
 
 EXAMPLES = r"""
@@ -408,7 +415,6 @@ maas_log:
 """
 
 import base64
-import ipaddress
 import re
 import time
 
@@ -434,6 +440,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     vm_host_health,
     vm_host_project,
 )
+from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
     GIB,
@@ -541,39 +548,43 @@ class Spec(object):
         return parsed
 
     def _interfaces(self, interfaces):
+        if interfaces and not ipaddr.HAS_NETADDR:
+            raise SpecError("interfaces need the Python library netaddr: %s" % ipaddr.NETADDR_IMPORT_ERROR)
         parsed = []
         for index, item in enumerate(interfaces):
             name = item.get("name") or "eth%d" % index
             if not INTERFACE_RE.match(name):
                 raise SpecError("interfaces[%d].name %r is not a valid interface name (at most 15 characters)" % (index, name))
+            if not item.get("ip") and not item.get("subnet"):
+                raise SpecError("interfaces[%d] needs a subnet (CIDR) or an ip" % index)
             subnet = None
             if item.get("subnet"):
                 try:
-                    subnet = ipaddress.ip_network(item["subnet"], strict=True)
-                except ValueError as exc:
-                    raise SpecError("interfaces[%d].subnet %r is not a CIDR such as 10.10.0.0/24: %s" % (index, item["subnet"], exc))
-            ip = None
-            if item.get("ip"):
-                try:
-                    ip = ipaddress.ip_address(item["ip"])
-                except ValueError:
-                    raise SpecError("interfaces[%d].ip %r is not an IP address" % (index, item["ip"]))
-                if subnet is not None and ip not in subnet:
-                    raise SpecError("interfaces[%d].ip %s is not in its subnet %s" % (index, ip, subnet))
-                if subnet is not None and ip in (subnet.network_address, subnet.broadcast_address) and subnet.prefixlen < 31:
-                    raise SpecError("interfaces[%d].ip %s is the network or broadcast address of %s" % (index, ip, subnet))
-            if ip is None and subnet is None:
-                raise SpecError("interfaces[%d] needs a subnet (CIDR) or an ip" % index)
-            parsed.append(dict(name=name, subnet=str(subnet) if subnet else None, ip=str(ip) if ip else None))
+                    subnet = str(ipaddr.parse_network(item["subnet"], "interfaces[%d].subnet" % index).cidr)
+                except ipaddr.AddressError as exc:
+                    raise SpecError(exc.message)
+            parsed.append(dict(name=name, subnet=subnet, ip=item.get("ip") or None))
         names = [i["name"] for i in parsed]
         repeated = sorted(set(n for n in names if names.count(n) > 1))
         if repeated:
             raise SpecError("interface names must be unique; repeated: %s" % ", ".join(repeated))
-        ips = [i["ip"] for i in parsed if i["ip"]]
-        repeated = sorted(set(ip for ip in ips if ips.count(ip) > 1))
-        if repeated:
-            raise SpecError("interface IPs must be unique; repeated: %s" % ", ".join(repeated))
+        request = ipaddr.check_request(self.address_entries(parsed), ipaddr.RESERVE, what="interfaces")
+        if request.problems:
+            raise SpecError(ipaddr.summarize(request.problems, "interface address"))
+        for item, planned in zip([i for i in parsed if i["ip"]], request.planned):
+            item["ip"] = str(planned.ip)
         return parsed
+
+    def address_entries(self, interfaces=None, system_id=None):
+        """The static addresses as entries of the shared IP validator (plugins/module_utils/ipaddr.py)."""
+        entries = []
+        for item in self.interfaces if interfaces is None else interfaces:
+            if item["ip"]:
+                entry = dict(address=item["ip"], hostname=self.hostname, system_id=system_id)
+                if item["subnet"]:
+                    entry["subnet"] = item["subnet"]
+                entries.append(entry)
+        return entries
 
     def _conflicts(self):
         params = self.params
@@ -807,6 +818,8 @@ class VmTask(object):
         self.existing_zones = {}
         self.pool_id = None
         self.domain_id = None
+        self.reservations = []
+        self.subnet_ids = {}
         self.deadline = time.monotonic() + spec.wait_timeout
 
     # -- helpers ---------------------------------------------------------------------------
@@ -979,6 +992,7 @@ class VmTask(object):
         while True:
             chosen, plan_view = self.choose(hosts, excluded, attempts)
             self.placement = dict(plan_view, attempts=attempts)
+            self.adopt_reservations()
             self.act("compose %s on %s (%s)" % (spec.hostname, chosen["name"], spec.summary()))
             if self.check:
                 self.after_state = self.final_state()
@@ -1184,35 +1198,40 @@ class VmTask(object):
         if spec.interfaces:
             self.check_ips()
 
-    def check_ips(self):
-        """Each static IP must be in a MAAS subnet, outside dynamic and reserved ranges, not the gateway, and free."""
-        subnets = self.client.list_subnets()
-        ranges = None
+    def check_ips(self, system_id=None):
+        """Validate the static IPs against MAAS with the shared validator; remember reservations to adopt.
+
+        An address the API user reserved for this hostname (``maas_static_ip``) counts as ours: MAAS
+        treats a reservation as "in use", so it is released right before the VM takes the address.
+        """
+        subnets = None
         for interface in self.spec.interfaces:
-            if interface["subnet"] and not any(s.get("cidr") == interface["subnet"] for s in subnets):
-                self.fail("no MAAS subnet %s for interface %s (subnets: %s)" % (
-                    interface["subnet"], interface["name"], ", ".join(sorted(s["cidr"] for s in subnets))))
-            if not interface["ip"]:
-                continue
-            ip = ipaddress.ip_address(interface["ip"])
-            subnet = next((s for s in subnets if ip in ipaddress.ip_network(s["cidr"])), None)
-            if subnet is None:
-                self.fail("no MAAS subnet contains %s (interface %s; subnets: %s)" % (
-                    ip, interface["name"], ", ".join(sorted(s["cidr"] for s in subnets))))
-            if subnet.get("gateway_ip") == str(ip):
-                self.fail("%s is the gateway of %s; choose another address" % (ip, subnet["cidr"]))
-            if ranges is None:
-                ranges = self.client.get("ipranges/") or []
-            for item in ranges:
-                if ipaddress.ip_address(item["start_ip"]) <= ip <= ipaddress.ip_address(item["end_ip"]):
-                    self.fail("%s is inside the %s range %s-%s of %s; MAAS does not give such addresses as static IPs"
-                              % (ip, item.get("type"), item["start_ip"], item["end_ip"], subnet["cidr"]))
-            for address in self.client.ip_addresses(ip=str(ip), all_users=True):
-                holders = sorted(set(i.get("system_id") for i in address.get("interface_set") or [] if i.get("system_id")))
-                owner = (address.get("owner") or {}).get("username")
-                self.fail("%s is already in use in MAAS (%s%s%s); release it or choose another address" % (
-                    ip, address.get("alloc_type_name", "allocated"), ", owner %s" % owner if owner else "",
-                    ", on %s" % ", ".join(holders) if holders else ""))
+            if interface["subnet"] and not interface["ip"]:
+                subnets = subnets if subnets is not None else self.client.list_subnets()
+                if not any(s.get("cidr") == interface["subnet"] for s in subnets):
+                    self.fail("no MAAS subnet %s for interface %s (subnets: %s)" % (
+                        interface["subnet"], interface["name"], ", ".join(sorted(s["cidr"] for s in subnets))))
+        entries = self.spec.address_entries(system_id=system_id)
+        if not entries:
+            return
+        result = ipaddr.check_with_maas(self.client, entries, ipaddr.RESERVE, what="interfaces")
+        for warning in result.warnings:
+            self.module.warn(warning)
+        if not result.ok:
+            self.fail(result.message(), addresses=result.as_dict())
+        for address in result.addresses:
+            holder = address.get("holder") or {}
+            if address["status"] == ipaddr.OURS and holder.get("alloc_type") == ipaddr.USER_RESERVED and not holder.get("system_id"):
+                self.reservations.append(address["address"])
+            self.subnet_ids[address["address"]] = (address.get("subnet") or {}).get("id")
+
+    def adopt_reservations(self):
+        """Release the API user's reservations of this VM's addresses so that MAAS can give them to it."""
+        for ip in self.reservations:
+            self.act("release the reservation of %s so that %s takes it" % (ip, self.spec.hostname))
+            if not self.check:
+                self.client.release_ip(ip)
+        self.reservations = []
 
     def predict_after_compose(self):
         """Check mode: the steps that would follow the compose."""
@@ -1393,18 +1412,23 @@ class VmTask(object):
                 self.module.warn("%s is %s: static IP(s) %s are set once MAAS has commissioned it (run again)"
                                  % (self.spec.hostname, machine.get("status_name"), ", ".join(i["ip"] for i in pending)))
             return machine
+        pending = [i for i in wanted if not self.has_static(machine, i)]
+        if not pending:
+            return machine
+        held = set(ip for ips in machine_ips(machine).values() for ip in ips)
+        if any(i["ip"] not in held for i in pending):
+            self.check_ips(system_id=machine["system_id"])
+            self.adopt_reservations()
         changed = False
         interfaces = dict((i.get("name"), i) for i in machine.get("interface_set") or [])
-        for item in wanted:
+        for item in pending:
             interface = interfaces.get(item["name"])
             if interface is None:
                 self.fail("%s has no interface %s (it has %s)" % (self.spec.hostname, item["name"], ", ".join(sorted(interfaces))))
-            if self.has_static(machine, item):
-                continue
             links = interface_links(interface)
             subnet_id = next((link["subnet_id"] for link in links if link["ip_address"] == item["ip"]), None)
             if subnet_id is None:
-                subnet_id = self.subnet_id_for(item["ip"])
+                subnet_id = self.subnet_ids.get(item["ip"])
             self.act("make %s %s a static address" % (item["name"], item["ip"]))
             if self.check:
                 continue
@@ -1423,15 +1447,6 @@ class VmTask(object):
             if interface.get("name") == item["name"]:
                 return any(link["mode"] == "static" and link["ip_address"] == item["ip"] for link in interface_links(interface))
         return False
-
-    def subnet_id_for(self, ip):
-        """Id of the MAAS subnet containing ``ip``."""
-        address = ipaddress.ip_address(ip)
-        for subnet in self.client.list_subnets():
-            if address in ipaddress.ip_network(subnet["cidr"]):
-                return subnet["id"]
-        self.fail("no MAAS subnet contains %s" % ip)
-        return None
 
     # -- removal ---------------------------------------------------------------------------
 

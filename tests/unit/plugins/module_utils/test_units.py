@@ -77,13 +77,21 @@ def test_disk_sizes(value, size):
     [
         (20 * units.GB, "20"),
         (20 * units.GIB, "21.47483648"),
+        (30 * units.GIB, "32.2122547205"),  # "32.21225472" would be read as one byte less
         (1, "0.000000001"),
         (1500 * units.GB // 1000, "1.5"),
     ],
 )
 def test_maas_gb_is_exact_to_the_byte(size, text):
     assert units.maas_gb(size) == text
-    assert round(float(text) * units.GB) == size
+    # MAAS parses storage sizes with int(float(size) * 1000**3) (node_constraint_filter_forms.py).
+    assert int(float(text) * units.GB) == size
+
+
+@pytest.mark.parametrize("gib", range(1, 2049, 7))
+def test_maas_gb_round_trips_through_maas_parsing(gib):
+    size = gib * units.GIB + gib * 4096
+    assert int(float(units.maas_gb(size)) * units.GB) == size
 
 
 def test_display_conversions():

@@ -46,14 +46,14 @@ def params(**overrides):
         ({"cluster": "prod cluster"}, "cluster 'prod cluster' may only contain"),
         ({"tags": ["bad tag"]}, "tag 'bad tag' is not a valid MAAS tag name"),
         ({"wait_timeout": 0}, "wait_timeout must be at least 1 second"),
-        ({"interfaces": [{"ip": "10.10.0.300"}]}, "interfaces[0].ip '10.10.0.300' is not an IP address"),
-        ({"interfaces": [{"subnet": "10.10.0.0/33"}]}, "interfaces[0].subnet '10.10.0.0/33' is not a CIDR"),
-        ({"interfaces": [{"subnet": "10.10.0.5/24"}]}, "is not a CIDR"),
-        ({"interfaces": [{"ip": "10.20.0.5", "subnet": "10.10.0.0/24"}]}, "interfaces[0].ip 10.20.0.5 is not in its subnet"),
-        ({"interfaces": [{"ip": "10.10.0.255", "subnet": "10.10.0.0/24"}]}, "network or broadcast address"),
+        ({"interfaces": [{"ip": "10.10.0.300"}]}, "interfaces[0]: address '10.10.0.300' is not a valid IPv4 address"),
+        ({"interfaces": [{"subnet": "10.10.0.0/33"}]}, "interfaces[0].subnet '10.10.0.0/33' is not a valid CIDR"),
+        ({"interfaces": [{"subnet": "10.10.0.5/24"}]}, "has host bits set; the network is 10.10.0.0/24"),
+        ({"interfaces": [{"ip": "10.20.0.5", "subnet": "10.10.0.0/24"}]}, "address 10.20.0.5 is outside subnet 10.10.0.0/24"),
+        ({"interfaces": [{"ip": "10.10.0.255", "subnet": "10.10.0.0/24"}]}, "10.10.0.255 is the broadcast address of 10.10.0.0/24"),
         ({"interfaces": [{"name": "eth0"}]}, "interfaces[0] needs a subnet (CIDR) or an ip"),
         ({"interfaces": [{"ip": "10.10.0.5"}, {"name": "eth0", "ip": "10.10.0.6"}]}, "repeated: eth0"),
-        ({"interfaces": [{"ip": "10.10.0.5"}, {"ip": "10.10.0.5"}]}, "interface IPs must be unique"),
+        ({"interfaces": [{"ip": "10.10.0.5"}, {"ip": "10.10.0.5"}]}, "interfaces[1]: address 10.10.0.5 is requested more than once (also interfaces[0])"),
         ({"interfaces": [{"name": "a-very-long-interface-name", "ip": "10.10.0.5"}]}, "not a valid interface name"),
         ({"provisioning_mode": "bare-metal", "vm_host": "lxd-a"}, "vm_host only apply to provisioning_mode: lxd"),
         ({"provisioning_mode": "bare-metal", "recreate": True}, "recreate only apply"),
@@ -178,6 +178,7 @@ class World(object):
         self.subnets = [data.subnet()]
         self.ipranges = [{"id": 1, "type": "dynamic", "start_ip": "10.10.0.200", "end_ip": "10.10.0.250"}]
         self.compose_failures = {}  # host id -> (status, text)
+        self.reservations = []  # {"ip", "dns_records"} reserved by the API user
         self.counter = 0
         self.fake = FakeMaas(fallback=self.dispatch)
 
@@ -210,6 +211,9 @@ class World(object):
             ("GET", "subnets", 1, None): lambda: (200, self.subnets),
             ("GET", "ipranges", 1, None): lambda: (200, self.ipranges),
             ("GET", "ipaddresses", 1, None): lambda: (200, self.addresses(call.query["ip"][0])),
+            ("GET", "subnets", 2, "ip_addresses"): lambda: (200, self.subnet_addresses()),
+            ("GET", "users", 1, "whoami"): lambda: (200, {"username": "admin", "is_superuser": True}),
+            ("POST", "ipaddresses", 1, "release"): lambda: self.release_reservation(call.form["ip"][0]),
             ("POST", "nodes", 4, "unlink_subnet"): lambda: self.unlink(parts[1], int(parts[3]), int(call.form["id"][0])),
             ("POST", "nodes", 4, "link_subnet"): lambda: self.link(parts[1], int(parts[3]), call.form),
         }
@@ -319,6 +323,21 @@ class World(object):
                 if any(link.get("ip_address") == ip for link in interface["links"]):
                     found.append({"ip": ip, "alloc_type_name": "Sticky", "interface_set": [{"system_id": machine["system_id"]}]})
         return found
+
+    def subnet_addresses(self):
+        records = [dict(r, alloc_type=4, user="admin") for r in self.reservations]
+        for machine in self.machines.values():
+            for interface in machine["interface_set"]:
+                for link in interface["links"]:
+                    if link.get("ip_address"):
+                        records.append({"ip": link["ip_address"], "alloc_type": 1 if link["mode"] == "static" else 0,
+                                        "user": "admin", "node_summary": {"system_id": machine["system_id"],
+                                                                          "hostname": machine["hostname"], "node_type": 0}})
+        return records
+
+    def release_reservation(self, ip):
+        self.reservations = [r for r in self.reservations if r["ip"] != ip]
+        return 204, None
 
     def unlink(self, system_id, interface_id, link_id):
         interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
@@ -463,9 +482,9 @@ def test_no_capacity_fails_with_the_tightest_constraint(world, monkeypatch):
         ({"host_tags": ["gpu"]}, "tags"),
         ({"vm_host": "lxd-a", "zone": ["az2"]}, "vm_host lxd-a conflicts with the other options: it is in zone az1, not in az2"),
         ({"vm_host": "lxd-a", "host_tags": ["gpu"], "pool": "k8s"}, "it is in pool default, not k8s; it lacks tag(s) gpu"),
-        ({"interfaces": [{"ip": "10.99.0.5"}]}, "no MAAS subnet contains 10.99.0.5"),
-        ({"interfaces": [{"ip": "10.10.0.1"}]}, "10.10.0.1 is the gateway of 10.10.0.0/24"),
-        ({"interfaces": [{"ip": "10.10.0.210"}]}, "inside the dynamic range 10.10.0.200-10.10.0.250"),
+        ({"interfaces": [{"ip": "10.99.0.5"}]}, "address 10.99.0.5 is in no subnet MAAS knows"),
+        ({"interfaces": [{"ip": "10.10.0.1"}]}, "address 10.10.0.1 is the gateway of subnet 10.10.0.0/24"),
+        ({"interfaces": [{"ip": "10.10.0.210"}]}, "inside the dynamic (DHCP) range 10.10.0.200-10.10.0.250"),
         ({"interfaces": [{"subnet": "10.30.0.0/24"}]}, "no MAAS subnet 10.30.0.0/24 for interface eth0"),
     ],
 )
@@ -480,7 +499,23 @@ def test_ip_in_use_fails_without_writes(world, monkeypatch):
                          interfaces=[data.interface(9, system_id="vm9", links=[data.link(1, "static", "10.10.0.50")])])
     world.add_machine(other)
     result = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
-    assert result["failed"] and "10.10.0.50 is already in use in MAAS (Sticky, on vm9)" in result["msg"]
+    assert result["failed"] and "address 10.10.0.50 is already in use by machine other (system_id vm9" in result["msg"]
+    assert writes(world) == []
+
+
+def test_a_reservation_of_the_user_for_this_host_is_taken_over(world, monkeypatch):
+    world.reservations.append({"ip": "10.10.0.50", "dns_records": [{"name": "cp-1", "domain": "maas"}]})
+    result = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
+    assert result["changed"] is True, result.get("msg")
+    assert result["actions"][0] == "release the reservation of 10.10.0.50 so that cp-1 takes it"
+    assert [c.path for c in world.fake.writes()][:2] == ["ipaddresses/", "vm-hosts/2/"]
+    assert world.reservations == []
+
+
+def test_a_reservation_for_another_name_blocks(world, monkeypatch):
+    world.reservations.append({"ip": "10.10.0.50", "dns_records": [{"name": "api", "domain": "maas"}]})
+    result = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
+    assert result["failed"] and "already in use by a reservation of user admin for DNS name api.maas" in result["msg"]
     assert writes(world) == []
 
 
