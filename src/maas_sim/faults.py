@@ -82,32 +82,40 @@ def validate(settings: dict) -> dict:
         raise FaultError(f"unknown fault settings: {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     clean = {}
     for key, value in settings.items():
-        if key in ("latency", "error_rate"):
-            value = float(value or 0)
-            if value < 0 or (key == "error_rate" and value > 1):
-                raise FaultError(f"{key} out of range: {value}")
-        elif key == "error_status":
-            value = int(value)
-            if value not in (409, 503):
-                raise FaultError("error_status must be 503 or 409")
-        elif key == "retry_after":
-            value = int(value)
-        elif key in ("fail_next", "drop_response"):
-            value = [_rule(item, key) for item in (value or [])]
-        elif key == "compose_fail":
-            if isinstance(value, list):
-                value = {name: "Failed to create the VM (injected fault)." for name in value}
-            if not isinstance(value, dict):
-                raise FaultError("compose_fail must map VM host names to messages")
-            value = {str(name): str(message) for name, message in value.items()}
-        elif key in ("vmhost_offline", "commission_fail", "deploy_fail"):
-            if isinstance(value, str):
-                value = [value]
-            value = [str(item) for item in (value or [])]
-        elif key == "vmhost_gone":
-            value = bool(value)
-        clean[key] = value
+        try:
+            clean[key] = _clean(key, value)
+        except FaultError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise FaultError(f"{key}: invalid value {value!r} ({exc})") from None
     return clean
+
+
+def _clean(key: str, value):
+    """One setting, normalised (``FaultError``/``ValueError``/``TypeError`` when invalid)."""
+    if key in ("latency", "error_rate"):
+        value = float(value or 0)
+        if value < 0 or (key == "error_rate" and value > 1):
+            raise FaultError(f"{key} out of range: {value}")
+    elif key == "error_status":
+        value = int(value)
+        if value not in (409, 503):
+            raise FaultError("error_status must be 503 or 409")
+    elif key == "retry_after":
+        value = int(value)
+    elif key in ("fail_next", "drop_response"):
+        value = [_rule(item, key) for item in (value or [])]
+    elif key == "compose_fail":
+        if isinstance(value, list):
+            value = {name: "Failed to create the VM (injected fault)." for name in value}
+        if not isinstance(value, dict):
+            raise FaultError("compose_fail must map VM host names to messages")
+        value = {str(name): str(message) for name, message in value.items()}
+    elif key in ("vmhost_offline", "commission_fail", "deploy_fail"):
+        value = [str(item) for item in ([value] if isinstance(value, str) else value or [])]
+    elif key == "vmhost_gone":
+        value = bool(value)
+    return value
 
 
 class Faults:

@@ -62,7 +62,7 @@ def tag_named(state: State, name: str):
 
 def machine_by_hostname(state: State, hostname: str):
     """Machine by hostname, or None."""
-    return state.find("machine", hostname=hostname)
+    return state.machine_named(hostname)
 
 
 def machine_or_404(state: State, system_id: str):

@@ -82,6 +82,7 @@ class Simulator:
         else:
             self.state = self._fresh_state()
         self.faults = Faults(self.state.meta.get("faults"))
+        self.save_faults()
         self._hashes = {hide: self.router.api_hash(hide) for hide in (False, True)}
 
     def _fresh_state(self) -> State:
@@ -93,10 +94,21 @@ class Simulator:
         """Reload the scenario (faults included); the request log is kept."""
         self.state = self._fresh_state()
         self.faults = Faults(self.state.meta.get("faults"))
+        self.save_faults()
 
     def save_faults(self) -> None:
-        """Keep the fault settings in the persisted state."""
+        """Keep the fault settings in the persisted state; offline VM hosts show a power error on their host machine."""
+        offline = set(self.faults["vmhost_offline"])
+        for pod in self.state.all("pod"):
+            host = self.state.get("machine", pod.host_system_id) if pod.host_system_id else None
+            if host is None:
+                continue
+            wanted = "error" if pod.name in offline else ("on" if host.power_state == "error" else host.power_state)
+            if host.power_state != wanted:
+                host.power_state = wanted
+                self.state.touch(host)
         self.state.meta["faults"] = self.faults.settings
+        self.state.touch_meta()
         self.state.flush(self.store)
 
     def api_hash(self) -> str:

@@ -81,6 +81,7 @@ class State:
         self.meta: dict = {}
         self.nonces: dict[tuple, float] = {}
         self._dirty: set[tuple[str, object]] = set()
+        self._meta_dirty = False
         self._replace_all = False
         self._generation = 0
         self._machine_json: dict[str, bytes] = {}
@@ -89,6 +90,7 @@ class State:
         self._interfaces_by_node: dict = {}
         self._ips_by_interface: dict = {}
         self._ip_by_address: dict = {}
+        self._hostnames: dict[str, str] = {}
         self._heap: list[tuple[float, str]] = []
 
     # --- ids -----------------------------------------------------------------
@@ -122,8 +124,10 @@ class State:
         """Insert a new object."""
         self.tables[obj.KIND][obj.key] = obj
         self.touch(obj)
-        if isinstance(obj, Machine) and obj.pending:
-            self.schedule(obj)
+        if isinstance(obj, Machine):
+            self._hostnames[obj.hostname] = obj.system_id
+            if obj.pending:
+                self.schedule(obj)
 
     def remove(self, obj) -> None:
         """Delete an object."""
@@ -131,6 +135,20 @@ class State:
         self.tables[obj.KIND].pop(obj.key, None)
         if isinstance(obj, Machine):
             self._machine_json.pop(obj.system_id, None)
+            if self._hostnames.get(obj.hostname) == obj.system_id:
+                del self._hostnames[obj.hostname]
+
+    def machine_named(self, hostname: str):
+        """The machine with this hostname, or None."""
+        system_id = self._hostnames.get(hostname)
+        return self.tables["machine"].get(system_id) if system_id is not None else None
+
+    def rename_machine(self, machine, hostname: str) -> None:
+        """Change a machine's hostname (keeps the hostname index right)."""
+        self._hostnames.pop(machine.hostname, None)
+        machine.hostname = hostname
+        self._hostnames[hostname] = machine.system_id
+        self.touch(machine)
 
     def touch(self, obj) -> None:
         """Record that ``obj`` changed (persist it, drop the caches that depend on it)."""
@@ -144,6 +162,10 @@ class State:
         elif kind in _SHARED_KINDS:
             self._generation += 1
             self._machine_json.clear()
+
+    def touch_meta(self) -> None:
+        """Record that ``meta`` changed (written with the next flush)."""
+        self._meta_dirty = True
 
     def _invalidate_owner(self, obj) -> None:
         """Drop the cached JSON of the machine owning an interface or address."""
@@ -233,7 +255,7 @@ class State:
                     (kind, str(key), json.dumps(to_record(obj))) for kind, table in self.tables.items() for key, obj in table.items()
                 ]
                 store.write(upserts, [], meta, replace_all=True)
-            elif self._dirty:
+            elif self._dirty or self._meta_dirty:
                 upserts, deletes = [], []
                 for kind, key in self._dirty:
                     obj = self.tables[kind].get(key)
@@ -243,6 +265,7 @@ class State:
                         upserts.append((kind, str(key), json.dumps(to_record(obj))))
                 store.write(upserts, deletes, meta)
         self._dirty.clear()
+        self._meta_dirty = False
         self._replace_all = False
 
     @classmethod
@@ -257,8 +280,10 @@ class State:
             objects.sort(key=lambda obj: obj.id)
             for obj in objects:
                 state.tables[kind][obj.key] = obj
-                if kind == "machine" and obj.pending:
-                    state.schedule(obj)
+                if kind == "machine":
+                    state._hostnames[obj.hostname] = obj.system_id  # pylint: disable=protected-access
+                    if obj.pending:
+                        state.schedule(obj)
         return state
 
     # --- OAuth nonces ----------------------------------------------------------

@@ -259,6 +259,8 @@ class MachineHandler(Handler):
             if data.get(key) is not None:
                 changes[key] = data.get(key)
         errors.raise_if_any()
+        if "hostname" in changes:
+            state.rename_machine(machine, changes.pop("hostname"))
         for attribute, value in changes.items():
             setattr(machine, attribute, value)
         state.touch(machine)

@@ -303,6 +303,7 @@ class DomainsHandler(Handler):
         if int(serial) == 0 or int(serial) > 4294967295:
             raise validation_error({"serial": "Expected a serial number between 1 and 4294967295"})
         ctx.state.meta["dns_serial"] = int(serial)
+        ctx.state.touch_meta()
         return Raw(b"null")
 
 
@@ -336,6 +337,7 @@ class DomainHandler(Handler):
         """Make this the default domain (admin)."""
         domain = self._get(ctx, id, admin=True)
         ctx.state.meta["default_domain_id"] = domain.id
+        ctx.state.touch_meta()
         ctx.state.touch(domain)
         return render.domain(ctx.state, domain)
 
