@@ -1,7 +1,9 @@
 """The scheduler's view of its LXD servers: one read per server per ``cache_ttl`` seconds.
 
-Stale servers are read in parallel; concurrent callers wait for the same read instead of
-starting their own. A server that cannot be read is kept as a failed :class:`ServerState`
+Stale servers are read in parallel, each by one caller at a time: while it reads, concurrent
+callers keep answering from the previous state (stale by less than one more TTL) instead of
+queueing behind the read; they wait only when there is no state yet or it is older than that.
+A server that cannot be read is kept as a failed :class:`ServerState`
 (``ok=False`` with the reason) for the same TTL, so a dead server costs one timeout per TTL,
 and it is logged and counted, never fatal.
 """
@@ -46,7 +48,7 @@ class Inventory:
         self.ttl = ttl
         self._entries = {name: _Entry(name, url, reader) for name, (url, reader) in readers.items()}
         self._on_read = on_read
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(self._entries))), thread_name_prefix="lxd-read")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(32, 2 * len(self._entries))), thread_name_prefix="lxd-read")
         self._clients: list[LxdClient] = []
 
     @classmethod
@@ -75,7 +77,8 @@ class Inventory:
     def snapshot(self) -> list[ServerState]:
         """Current states of all servers, reading those whose cached state is older than the TTL."""
         now = time.monotonic()
-        stale = [entry for entry in self._entries.values() if entry.state is None or entry.expires <= now]
+        stale = [entry for entry in self._entries.values()
+                 if (entry.state is None or entry.expires <= now) and (self._must_wait(entry, now) or not entry.lock.locked())]
         if len(stale) == 1:
             self._refresh(stale[0])
         elif stale:
@@ -93,23 +96,36 @@ class Inventory:
         for client in self._clients:
             client.close()
 
+    def _must_wait(self, entry: _Entry, now: float) -> bool:
+        """Whether a caller must wait for a read in progress (no state, or one too old to answer from)."""
+        return entry.state is None or entry.expires + self.ttl <= now
+
     def _refresh(self, entry: _Entry) -> None:
-        with entry.lock:
-            if entry.state is not None and entry.expires > time.monotonic():
-                return  # another caller read it while we waited
-            start = time.monotonic()
-            try:
-                state = entry.reader()
-            except LxdError as exc:
-                state = ServerState(name=entry.name, url=entry.url, ok=False, error=str(exc), fetched_at=time.time(),
-                                    duration=time.monotonic() - start)
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # one server must never break the others
-                LOG.exception("unexpected error reading %s", entry.name)
-                state = ServerState(name=entry.name, url=entry.url, ok=False, error=f"unexpected error: {exc}",
-                                    fetched_at=time.time(), duration=time.monotonic() - start)
-            was_ok = entry.state.ok if entry.state else None
-            entry.state = state
-            entry.expires = time.monotonic() + self.ttl
+        # While one caller reads, the others keep using the previous state instead of queueing
+        # behind the read - unless there is none yet or it is more than one TTL past its expiry.
+        if not entry.lock.acquire(blocking=self._must_wait(entry, time.monotonic())):
+            return
+        try:
+            self._read(entry)
+        finally:
+            entry.lock.release()
+
+    def _read(self, entry: _Entry) -> None:
+        if entry.state is not None and entry.expires > time.monotonic():
+            return  # another caller read it while we waited
+        start = time.monotonic()
+        try:
+            state = entry.reader()
+        except LxdError as exc:
+            state = ServerState(name=entry.name, url=entry.url, ok=False, error=str(exc), fetched_at=time.time(),
+                                duration=time.monotonic() - start)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # one server must never break the others
+            LOG.exception("unexpected error reading %s", entry.name)
+            state = ServerState(name=entry.name, url=entry.url, ok=False, error=f"unexpected error: {exc}",
+                                fetched_at=time.time(), duration=time.monotonic() - start)
+        was_ok = entry.state.ok if entry.state else None
+        entry.state = state
+        entry.expires = time.monotonic() + self.ttl
         if state.ok:
             level = logging.INFO if was_ok is False else logging.DEBUG
             log(LOG, level, "read LXD server", event="lxd_read", host=state.name, ok=True, cores_total=state.total_cores,

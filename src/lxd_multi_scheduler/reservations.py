@@ -205,7 +205,7 @@ class RedisStore(ReservationStore):
             if time.monotonic() >= deadline:
                 raise StoreUnavailable(f"the Redis reservation lock was not free within {self._lock_wait:g} s")
             time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+            delay = min(delay * 2, 0.005)
         try:
             yield LockedView(self._load(), lambda r: self._fenced_add(token, r), self._drop)
         finally:

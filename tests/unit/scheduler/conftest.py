@@ -82,7 +82,7 @@ class Served:
     """An ASGI app served by uvicorn in a thread on a free loopback port."""
 
     def __init__(self, app, **config):
-        sock = socket.socket()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)

@@ -214,6 +214,30 @@ def test_concurrent_callers_share_one_read(lxd, build):
     assert lxd.reads == {"lxd1": 1, "lxd2": 1}
 
 
+def test_callers_answer_from_the_previous_state_while_one_refreshes(lxd, build):
+    scheduler = build(cache_ttl=2)
+    scheduler.inventory.snapshot()
+    lxd.set("lxd1", used_cores=6)
+    release, reading = threading.Event(), threading.Event()
+    original = lxd.read
+
+    def slow(name):
+        reading.set()
+        release.wait(10)
+        return original(name)
+
+    lxd.read = slow
+    time.sleep(2.1)  # stale, but less than one TTL past its expiry
+    refresher = threading.Thread(target=scheduler.inventory.snapshot)
+    refresher.start()
+    assert reading.wait(10)
+    # Had this call waited for the read in progress, it would have returned the new state (6).
+    assert {state.name: state.used_cores for state in scheduler.inventory.snapshot()} == {"lxd1": 0, "lxd2": 0}
+    release.set()
+    refresher.join()
+    assert {state.name: state.used_cores for state in scheduler.inventory.snapshot()}["lxd1"] == 6
+
+
 def test_parallel_requests_never_share_room(lxd, build):
     """40 threads ask for 1 core each where 2 x 5 cores exist: exactly 10 succeed, 5 per host."""
     lxd.set("lxd1", total_cores=5)

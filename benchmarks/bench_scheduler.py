@@ -1,0 +1,128 @@
+"""lxd-multi-scheduler under a bounded load on loopback.
+
+Two real LXD daemons (the integration tests' harness; 20 limited containers between them), the
+scheduler started with its console script, and client threads with keep-alive sessions sending
+``POST /schedule`` as fast as answers come. Each scenario stops after its request count or 60 s,
+whichever comes first. Latency is measured by the client (request sent to answer read), so it
+includes HTTP on loopback; client and server share the machine's CPUs. An error is any answer
+other than the expected 200 (or a transport error).
+
+Scenarios: decisions only (``reserve: false``, cache hits), decisions with in-memory reservations,
+and two replicas sharing reservations in a local redis-server, the clients alternating between them.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration", "scheduler"))
+
+from lxdharness import LxdCluster, RedisServer, Unavailable  # noqa: E402  pylint: disable=wrong-import-position
+from schedharness import SchedulerProcess  # noqa: E402  pylint: disable=wrong-import-position
+
+CLIENTS = 4
+MAX_SECONDS = 60.0
+BODY = {"instance_requirements": {"cpu": 1, "memory": 64}}
+
+
+def load(urls, total, reserve):
+    """Send ``total`` requests from CLIENTS threads, round-robin over ``urls``; return (latencies s, errors, seconds)."""
+    latencies, errors, lock = [], [0], threading.Lock()
+    counter = iter(range(total))
+    deadline = time.monotonic() + MAX_SECONDS
+
+    def client(offset):
+        session = requests.Session()
+        body = dict(BODY, reserve=reserve)
+        while time.monotonic() < deadline:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                break
+            url = urls[(index + offset) % len(urls)]
+            start = time.perf_counter()
+            try:
+                ok = session.post(url + "/schedule", json=body, timeout=30).status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                errors[0] += not ok
+        session.close()
+
+    threads = [threading.Thread(target=client, args=(offset,)) for offset in range(CLIENTS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, errors[0], time.perf_counter() - start
+
+
+def rows_for(name, latencies, errors, seconds, notes):
+    """Benchmark rows of one scenario."""
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [latencies[0]] * 99
+    return [
+        {"benchmark": name, "metric": "requests", "value": len(latencies), "unit": "", "notes": notes},
+        {"benchmark": name, "metric": "errors", "value": errors, "unit": "", "notes": "answers other than 200"},
+        {"benchmark": name, "metric": "throughput", "value": len(latencies) / seconds, "unit": "req/s", "notes": f"{CLIENTS} clients"},
+        {"benchmark": name, "metric": "latency p50", "value": cuts[49] * 1000, "unit": "ms", "notes": ""},
+        {"benchmark": name, "metric": "latency p95", "value": cuts[94] * 1000, "unit": "ms", "notes": ""},
+        {"benchmark": name, "metric": "latency p99", "value": cuts[98] * 1000, "unit": "ms", "notes": ""},
+    ]
+
+
+def run():
+    """Start LXD, redis and schedulers; measure three scenarios."""
+    try:
+        cluster = LxdCluster(f"bench-{os.getpid()}")
+    except Unavailable as exc:
+        return [{"benchmark": "scheduler", "metric": "skipped", "value": 0, "unit": "", "notes": f"no LXD: {exc}"}]
+    workdir = tempfile.mkdtemp(prefix="bench-scheduler-")
+    started = []
+    redis = None
+    try:
+        for index in range(20):
+            cluster.daemons[index % 2].create(f"c{index}", cpu=1 + index % 3, memory=f"{256 * (1 + index % 4)}MiB")
+        threads = cluster.daemons[0].resources()["cpu"]["total"]
+        # Room for every reserving request of a scenario: 200 cores per host (the 20 containers hold about 40).
+        config = {"cache_ttl": 5, "cpu_over_commit": 200 / threads, "reservation_ttl": 300, "log_level": "warning"}
+
+        def scheduler(name, **env):
+            process = SchedulerProcess(workdir, cluster.hosts(), {**config, "redis_prefix": f"bench-{uuid.uuid4().hex}"}, env, name)
+            started.append(process)
+            return process
+
+        single = scheduler("single")
+        read = single.request("GET", "/hosts").json()["hosts"]
+        rows = [{"benchmark": "machine", "metric": "load average (1 min)", "value": os.getloadavg()[0], "unit": "",
+                 "notes": "before the runs; other work on the machine skews the numbers"},
+                {"benchmark": "LXD read (cold cache)", "metric": "duration", "value": max(h["duration"] for h in read) * 1000,
+                 "unit": "ms", "notes": "slowest of 2 servers; /1.0, /1.0/resources, /1.0/instances?all-projects"}]
+        rows += rows_for("decide only (reserve=false)", *load([single.url], 3000, False), "1 replica, cached LXD state")
+        rows += rows_for("decide + reserve (memory)", *load([single.url], 300, True), "1 replica, 300 reservations")
+        redis = RedisServer(os.path.join(workdir, "redis"))
+        replicas = [scheduler("replica-a", REDIS_URL=redis.url), scheduler("replica-b", REDIS_URL=redis.url)]
+        rows += rows_for("decide + reserve (redis)", *load([r.url for r in replicas], 300, True), "2 replicas sharing redis-server, 300 reservations")
+        return rows
+    finally:
+        for process in started:
+            process.stop()
+        if redis:
+            redis.stop()
+        cluster.close()
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result)
