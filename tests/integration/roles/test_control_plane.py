@@ -1,0 +1,260 @@
+"""The provision, deploy and release roles through playbooks/control_plane.yml and playbooks/teardown.yml.
+
+Every test runs the real playbooks with ansible-playbook against maas-sim (fast transition times)
+and checks the outcome through the MAAS API and the simulator's request log.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import yaml
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasValidationError
+from simharness import SimServer, default_scenario_path  # pylint: disable=import-error
+
+DEMO_IPS = {"demo-cp-1": "10.10.0.101", "demo-cp-2": "10.10.0.102", "demo-cp-3": "10.10.0.103"}
+
+
+# -- reading MAAS --------------------------------------------------------------------------------
+
+
+def cluster_machines(maas, cluster):
+    """The machines carrying the cluster's ownership tag ([] when the tag does not exist)."""
+    try:
+        return maas.list_machines(tags=["lxdcp-cluster-%s" % cluster])
+    except MaasValidationError:
+        return []
+
+
+def machines_named(maas, names):
+    return maas.list_machines(hostname=list(names))
+
+
+def dns_record(maas, fqdn):
+    found = maas.get("dnsresources/", params={"fqdn": fqdn})
+    return found[0] if found else None
+
+
+def allocated(maas, ips):
+    """The addresses of ``ips`` that MAAS has allocated in any way (machine, reservation, DNS)."""
+    subnet = maas.list_subnets()[0]
+    held = {entry["ip"] for entry in maas.get("subnets/%s/" % subnet["id"], op="ip_addresses")}
+    return sorted(held & set(ips))
+
+
+def used_capacity(maas):
+    return {host["name"]: (host["used"]["cores"], host["used"]["memory"]) for host in maas.list_vm_hosts()}
+
+
+def static_ips(machine):
+    """The addresses of the machine's static (sticky) links."""
+    return sorted(link.get("ip_address") for iface in machine["interface_set"] for link in iface["links"] if link.get("mode") == "static")
+
+
+# -- the whole cycle -----------------------------------------------------------------------------
+
+
+def test_full_cycle_is_idempotent_and_leaves_other_clusters_alone(cluster, maas, inventory):
+    capacity_before = used_capacity(maas)
+    other = inventory("other", {"other-cp-1": "10.10.0.121", "other-cp-2": "10.10.0.122"}, provision_zones=["az1", "az2"])
+    run = cluster.up(other)
+    assert run.ok, run
+    others = {m["system_id"]: m for m in cluster_machines(maas, "other")}
+    assert len(others) == 2
+
+    # Provision and deploy: one VM per zone, each on its own host, static IPs, Deployed, DNS record.
+    run = cluster.up("demo.yml")
+    assert run.ok, run
+    machines = {m["hostname"]: m for m in cluster_machines(maas, "demo")}
+    assert sorted(machines) == sorted(DEMO_IPS)
+    assert sorted(m["zone"]["name"] for m in machines.values()) == ["az1", "az2", "az3"]
+    assert len({m["pod"]["name"] for m in machines.values()}) == 3
+    for name, machine in machines.items():
+        assert machine["status_name"] == "Deployed"
+        assert static_ips(machine) == [DEMO_IPS[name]]
+        assert "lxdcp-managed" in machine["tag_names"]
+    record = dns_record(maas, "demo-api.maas")
+    assert sorted(ip["ip"] for ip in record["ip_addresses"]) == sorted(DEMO_IPS.values())
+    summary = run.results("Show the control plane and its API endpoint")["demo-cp-1"]["msg"]
+    assert summary[0].split() == ["NAME", "ZONE", "HOST", "IP", "STATUS", "PROVIDER", "ID"]
+    assert summary[-1] == "API endpoint: https://demo-api.maas:6443 (MAAS DNS record demo-api.maas)"
+    for name, machine in machines.items():
+        row = next(line for line in summary if line.startswith(name + " "))
+        assert row.split() == [name, machine["zone"]["name"], machine["pod"]["name"], DEMO_IPS[name], "Deployed",
+                               "maas-lxd://%s/%s" % (machine["zone"]["name"], machine["system_id"])]
+
+    # The same run again: nothing changes, MAAS gets no write.
+    run = cluster.up("demo.yml")
+    assert run.ok, run
+    assert set(run.changed.values()) == {0}, run
+    assert run.writes == [], run.write_summary()
+    assert {m["system_id"] for m in cluster_machines(maas, "demo")} == {m["system_id"] for m in machines.values()}
+
+    # Teardown: no VM, reservation or DNS record of the cluster is left; the VM hosts got their capacity back.
+    run = cluster.down("demo.yml")
+    assert run.ok, run
+    assert machines_named(maas, DEMO_IPS) == []
+    assert allocated(maas, DEMO_IPS.values()) == []
+    assert maas.ip_addresses(all_users=True) and not [a for a in maas.ip_addresses(all_users=True) if a["ip"] in DEMO_IPS.values()]
+    assert dns_record(maas, "demo-api.maas") is None
+
+    # The other cluster is untouched.
+    after = {m["system_id"]: m for m in cluster_machines(maas, "other")}
+    assert sorted(after) == sorted(others)
+    assert all(m["status_name"] == "Deployed" for m in after.values())
+    assert dns_record(maas, "other-api.maas") is not None
+
+    # Teardown again: nothing to do, no write.
+    run = cluster.down("demo.yml")
+    assert run.ok, run
+    assert set(run.changed.values()) == {0}, run
+    assert run.writes == [], run.write_summary()
+
+    cluster.down(other)
+    assert used_capacity(maas) == capacity_before
+
+
+def test_five_nodes_spread_two_two_one_on_distinct_hosts(cluster, maas):
+    run = cluster.up("five-nodes.yml")
+    assert run.ok, run
+    machines = cluster_machines(maas, "big")
+    zones = sorted(m["zone"]["name"] for m in machines)
+    assert sorted(zones.count(zone) for zone in ("az1", "az2", "az3")) == [1, 2, 2]
+    assert len({m["pod"]["name"] for m in machines}) == 5
+
+
+def test_five_over_two_zones_is_three_and_two(cluster, maas, inventory):
+    nodes = {"cp-%d" % i: "10.10.0.%d" % (130 + i) for i in range(1, 6)}
+    run = cluster.up(inventory("duo", nodes, provision_zones=["az1", "az2"], provision_memory="2G", provision_cores=1))
+    assert run.ok, run
+    zones = [m["zone"]["name"] for m in cluster_machines(maas, "duo")]
+    assert sorted([zones.count("az1"), zones.count("az2")]) == [2, 3]
+    plan = run.results("Plan the LXD VMs over zones and hosts")
+    facts = next(iter(plan.values()))["ansible_facts"]["provision_plan"]
+    assert facts["zone_counts"] == {"az1": zones.count("az1"), "az2": zones.count("az2")}
+
+
+def test_new_nodes_fill_the_emptiest_zones(cluster, maas, inventory):
+    first = inventory("grow", {"cp-1": "10.10.0.141"}, provision_zones=["az1"])
+    assert cluster.up(first).ok
+    grown = inventory("grow", {"cp-1": "10.10.0.141", "cp-2": "10.10.0.142", "cp-3": "10.10.0.143"})
+    run = cluster.up(grown)
+    assert run.ok, run
+    zones = {m["hostname"]: m["zone"]["name"] for m in cluster_machines(maas, "grow")}
+    assert zones["cp-1"] == "az1"
+    assert sorted([zones["cp-2"], zones["cp-3"]]) == ["az2", "az3"]
+
+
+def test_check_mode_sends_no_write(cluster, maas):
+    run = cluster.up("demo.yml", check=True)
+    assert run.ok, run
+    assert run.writes == [], run.write_summary()
+    assert machines_named(maas, DEMO_IPS) == []
+
+
+def test_custom_endpoint_and_port_skip_the_dns_record(cluster, maas, inventory):
+    inv = inventory("lb", {"lb-cp-1": "10.10.0.151"})
+    inv["all"]["vars"].update(lxdcp_api_endpoint="k8s.example.com", lxdcp_api_port=8443)
+    run = cluster.up(inv)
+    assert run.ok, run
+    summary = run.results("Show the control plane and its API endpoint")["lb-cp-1"]["msg"]
+    assert summary[-1] == "API endpoint: https://k8s.example.com:8443"
+    assert dns_record(maas, "lb-api.maas") is None
+    run = cluster.down(inv)
+    assert run.ok, run
+    assert machines_named(maas, ["lb-cp-1"]) == []
+
+
+def test_preferred_subnet_addresses_go_into_the_record(cluster, maas, inventory):
+    inv = inventory("pref", {"pref-cp-1": "10.10.0.161", "pref-cp-2": None})
+    inv["all"]["vars"]["deploy_preferred_subnets"] = ["10.10.0.0/24"]
+    run = cluster.up(inv)
+    assert run.ok, run
+    machines = {m["hostname"]: m for m in cluster_machines(maas, "pref")}
+    record = dns_record(maas, "pref-api.maas")
+    expected = sorted([machines["pref-cp-1"]["ip_addresses"][0], machines["pref-cp-2"]["ip_addresses"][0]])
+    assert sorted(ip["ip"] for ip in record["ip_addresses"]) == expected
+    assert "10.10.0.161" in expected
+
+
+# -- bad input fails before anything is changed ------------------------------------------------------
+
+
+def test_repeated_static_ip_fails_before_any_write(cluster, maas, inventory):
+    run = cluster.up(inventory("dup", {"dup-1": "10.10.0.171", "dup-2": "10.10.0.171"}))
+    assert not run.ok
+    assert "Repeated" in " ".join(run.failures().values()) and "10.10.0.171 (dup-1, dup-2)" in " ".join(run.failures().values())
+    assert run.writes == []
+    assert machines_named(maas, ["dup-1", "dup-2"]) == []
+
+
+def test_ip_in_the_dynamic_range_fails_before_any_write(cluster, maas, inventory):
+    run = cluster.up(inventory("dyn", {"dyn-1": "10.10.0.210"}))
+    assert not run.ok
+    assert "dynamic" in " ".join(run.failures().values()).lower()
+    assert run.writes == []
+
+
+def test_missing_cluster_name_is_a_clear_error(cluster, inventory):
+    inv = inventory("x", {"nameless-1": "10.10.0.181"})
+    del inv["all"]["vars"]["lxdcp_cluster"]
+    run = cluster.up(inv)
+    assert not run.ok
+    assert "set provision_cluster (or lxdcp_cluster)" in run.failures()["nameless-1"]
+    assert run.writes == []
+
+
+def test_no_room_names_the_tightest_constraint_before_any_write(cluster, inventory):
+    run = cluster.up(inventory("huge", {"huge-1": "10.10.0.191"}, provision_cores=512))
+    assert not run.ok
+    message = " ".join(run.failures().values())
+    assert "cannot place 1 VM" in message and "cpu" in message
+    assert run.writes == []
+
+
+def test_machine_of_another_cluster_is_refused(cluster, maas, inventory):
+    assert cluster.up(inventory("mine", {"shared-1": "10.10.0.196"})).ok
+    run = cluster.down(inventory("theirs", {"shared-1": "10.10.0.196"}))
+    assert not run.ok
+    assert "Refusing" in run.failures()["shared-1"]
+    assert [m["status_name"] for m in machines_named(maas, ["shared-1"])] == ["Deployed"]
+
+
+# -- mixed cluster: control plane on LXD VMs, workers on bare metal -------------------------------------
+
+
+def test_mixed_cluster_from_one_inventory(sim_factory, bind, inventory):
+    with open(default_scenario_path(), encoding="utf-8") as handle:
+        scenario = yaml.safe_load(handle)
+    scenario = copy.deepcopy(scenario)
+    scenario["machines"] = list(scenario.get("machines") or []) + [
+        {"hostname": "metal-%d" % i, "zone": "az%d" % i, "cpu_count": 16, "memory": 65536, "disks": ["500G"], "status": "ready"}
+        for i in (1, 2, 3)
+    ]
+    sim = sim_factory(scenario=scenario, timings=SimServer.FAST_TIMINGS)
+    runner, maas = bind(sim)
+    inv = inventory("mixed", {"mixed-cp-1": "10.10.0.61", "mixed-cp-2": "10.10.0.62", "mixed-cp-3": "10.10.0.63"},
+                    workers={"mixed-w-1": {"provision_cores": 8, "provision_memory": "32G"},
+                             "mixed-w-2": {"provision_cores": 8, "provision_memory": "32G"}})
+    run = runner.up(inv)
+    assert run.ok, run
+    machines = {m["hostname"]: m for m in cluster_machines(maas, "mixed")}
+    assert sorted(machines) == ["mixed-cp-1", "mixed-cp-2", "mixed-cp-3", "mixed-w-1", "mixed-w-2"]
+    assert all(machines["mixed-cp-%d" % i]["pod"] for i in (1, 2, 3))
+    workers = [machines["mixed-w-1"], machines["mixed-w-2"]]
+    assert all(w["pod"] is None and w["status_name"] == "Deployed" for w in workers)
+    summary = run.results("Show the control plane and its API endpoint")["mixed-cp-1"]["msg"]
+    assert any(line.startswith("mixed-w-1 ") and "bare metal" in line and "maas://" in line for line in summary)
+    record = dns_record(maas, "mixed-api.maas")
+    assert sorted(ip["ip"] for ip in record["ip_addresses"]) == ["10.10.0.61", "10.10.0.62", "10.10.0.63"]
+
+    run = runner.up(inv)
+    assert run.ok and set(run.changed.values()) == {0} and run.writes == [], run.write_summary()
+
+    run = runner.down(inv)
+    assert run.ok, run
+    left = {m["hostname"]: m for m in machines_named(maas, list(machines))}
+    assert sorted(left) == ["mixed-w-1", "mixed-w-2"]  # bare metal is released, not deleted
+    assert all(m["status_name"] == "Ready" and "lxdcp-cluster-mixed" not in m["tag_names"] for m in left.values())
+    assert dns_record(maas, "mixed-api.maas") is None
