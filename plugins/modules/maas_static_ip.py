@@ -26,7 +26,7 @@ description:
   - The validation reads C(GET /subnets/), C(GET /ipranges/), one C(GET /subnets/{id}/?op=ip_addresses) per subnet the
     addresses are in, and C(GET /users/?op=whoami) only when an address is a user reservation.
 author:
-  - lxdcp.maas contributors
+  - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
 options:
@@ -182,9 +182,9 @@ addresses:
       sample: cp-1
     state:
       description:
-        - V(free) (validated, nothing holds it), V(reserved) (reserved by the API user), V(assigned) (held by the
-          machine or device of its host name), V(in-use) is never returned (it is an error), V(released) (released by
-          this run), V(absent) (not reserved by the API user).
+        - V(free) (O(state=validated) only; nothing holds it), V(reserved) (reserved by the API user, or to be),
+          V(assigned) (held by the machine or device of its host name), V(released) (released by this run) or
+          V(absent) (not reserved by the API user). An address held by anything else is an error, never a state.
       type: str
       sample: reserved
     action:
