@@ -71,6 +71,17 @@ def make_certificate(directory: str, name: str, cn: str | None = None) -> tuple[
     return cert, key
 
 
+def terminate(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM a child process, SIGKILL it after ``grace`` seconds, and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -346,10 +357,4 @@ class RedisServer:
 
     def stop(self) -> None:
         """Terminate the server."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)

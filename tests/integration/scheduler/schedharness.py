@@ -13,6 +13,8 @@ import time
 import requests
 import yaml
 
+from lxdharness import terminate
+
 
 def console_script() -> list[str]:
     """The installed console script, else the module."""
@@ -81,10 +83,4 @@ class SchedulerProcess:
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL)."""
         self.session.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)

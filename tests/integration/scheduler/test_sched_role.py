@@ -39,10 +39,10 @@ PLAYBOOK = """\
 pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason="ansible-playbook is not installed in this environment")
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory):
-    """Paths and variables of one role installation (shared by the tests of this module, in order)."""
-    base = tmp_path_factory.mktemp("role")
+@pytest.fixture
+def target(tmp_path):
+    """Paths and variables of one role installation on a fresh target."""
+    base = tmp_path
     cert, key = make_certificate(str(base), "lxd-client")
     account = "daemon" if os.geteuid() == 0 else os.environ.get("USER", "daemon")  # an existing account; systemd rejects "nobody"
     group = "daemon" if os.geteuid() == 0 else grp.getgrgid(os.getgid()).gr_name
@@ -102,7 +102,8 @@ def test_check_mode_on_a_fresh_target_writes_nothing(target):
     assert SECRET not in output
 
 
-def test_install_writes_valid_files_and_is_idempotent(target):
+def install_and_check_files(target):
+    """First run: everything installed and written; second run: no change."""
     variables = target["vars"]
     code, output, counters = play(target)
     assert code == 0, output[-4000:]
@@ -130,7 +131,8 @@ def test_install_writes_valid_files_and_is_idempotent(target):
     assert code == 0 and counters["failed"] == 0, output[-4000:]
 
 
-def test_the_configuration_is_checked_before_it_replaces_the_old_one(target):
+def check_config_guard(target):
+    """A configuration that fails --check-config does not replace the current one."""
     config_path = os.path.join(target["vars"]["lxd_multi_scheduler_config_dir"], "config.yml")
     before = open(config_path, encoding="utf-8").read()
     broken = [{**target["vars"]["lxd_multi_scheduler_hosts"][0], "client_key": "/nonexistent/client.key"}]
@@ -140,15 +142,18 @@ def test_the_configuration_is_checked_before_it_replaces_the_old_one(target):
     assert open(config_path, encoding="utf-8").read() == before
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
-def test_the_unit_file_verifies(target):
+def verify_unit(target):
+    """systemd-analyze accepts the unit file (when it is installed)."""
+    if not shutil.which("systemd-analyze"):
+        return
     unit = os.path.join(target["vars"]["lxd_multi_scheduler_unit_dir"], "lxd-multi-scheduler.service")
     result = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True, check=False)
     problems = [line for line in result.stderr.splitlines() if "lxd-multi-scheduler.service" in line]
     assert not problems, result.stderr
 
 
-def test_the_installed_service_runs_from_the_written_files(target):
+def serve_from_written_files(target):
+    """The installed console script serves with the written configuration and secrets."""
     variables = target["vars"]
     config_dir = variables["lxd_multi_scheduler_config_dir"]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("LXD_MULTI", "REDIS_URL"))}
@@ -173,3 +178,11 @@ def test_the_installed_service_runs_from_the_written_files(target):
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_install_rerun_guard_and_serve(target):
+    """One target through its life: install, idempotent re-run, a rejected configuration, the unit, the service."""
+    install_and_check_files(target)
+    check_config_guard(target)
+    verify_unit(target)
+    serve_from_written_files(target)
