@@ -49,7 +49,7 @@ def split_header(header: str) -> dict:
         part = part.strip()
         if not part:
             continue
-        name, _, value = part.partition("=")
+        name, value = part.split("=", 1) if "=" in part else (part, "")
         params[name] = urllib.parse.unquote(value.strip('"'))
     return params
 

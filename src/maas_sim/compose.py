@@ -162,7 +162,7 @@ def compose(state: State, pod, user, params: Params, faults, dynamic: bool = Fal
     used = capacity.usage(state, pod)
     claimed: dict = {}
     disks = []
-    for _, size, tags in constraints.parse_storage(request.storage):
+    for _label, size, tags in constraints.parse_storage(request.storage):
         chosen = capacity.pick_storage_pool(pod, used, size, tags, claimed)
         claimed[chosen["name"]] = claimed.get(chosen["name"], 0) + size
         disks.append((size, chosen["name"], tags))
@@ -185,7 +185,7 @@ def _create(state: State, pod, user, request: Request, plan: list, disks: list, 
     state.add(VirtualMachine(id=state.next_id("vm"), pod_id=pod.id, identifier=machine.hostname,
                              project=pod.power_parameters.get("project", "default"), cores=request.cores, memory=request.memory,
                              hugepages_backed=request.hugepages_backed, machine_id=machine.system_id,
-                             disks=[{"pool": pool_name, "size": size} for size, pool_name, _ in disks]))
+                             disks=[{"pool": pool_name, "size": size} for size, pool_name, _tags in disks]))
     for nic in plan:
         interface = builders.create_interface(state, machine, nic["name"], nic["vlan_id"])
         for address in nic["ips"]:

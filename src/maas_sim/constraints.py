@@ -101,7 +101,7 @@ class NodeFilter:
             if key not in fields and key not in IGNORED:
                 self.errors.add(key, "No such constraint.")
         for key, kind in fields.items():
-            values = [value for value in params.getlist(key)]
+            values = params.getlist(key)
             if values:
                 self._clean(key, kind, values)
 
@@ -139,8 +139,8 @@ class NodeFilter:
             for value in values:
                 if value in USABLE_ARCHITECTURES:
                     arches.append(value)
-                elif any(a.split("/")[0] == value for a in USABLE_ARCHITECTURES):
-                    arches.extend(a for a in USABLE_ARCHITECTURES if a.split("/")[0] == value)
+                elif any(a.split("/", maxsplit=1)[0] == value for a in USABLE_ARCHITECTURES):
+                    arches.extend(a for a in USABLE_ARCHITECTURES if a.split("/", maxsplit=1)[0] == value)
                 else:
                     self.errors.add(key, "Architecture not recognised.")
                     return
@@ -198,51 +198,9 @@ class NodeFilter:
 
     def matches(self, machine) -> bool:
         """True when the machine satisfies every cleaned constraint."""
-        c = self.cleaned
         state = self.state
-        if not c:
-            return True
-        checks = (
-            ("id", lambda v: machine.system_id in v), ("not_id", lambda v: machine.system_id not in v),
-            ("system_id", lambda v: machine.system_id in v),
-            ("hostname", lambda v: machine.hostname in v), ("not_hostname", lambda v: machine.hostname not in v),
-            ("name", lambda v: all(_name_matches(state, machine, name) for name in v)),
-            ("agent_name", lambda v: machine.agent_name in v), ("not_agent_name", lambda v: machine.agent_name not in v),
-            ("status", lambda v: machine.status in {STATUS_KEYWORDS[s] for s in v}),
-            ("not_status", lambda v: machine.status not in {STATUS_KEYWORDS[s] for s in v}),
-            ("simple_status", lambda v: any(machine.status in SIMPLE_STATUSES[s] for s in v)),
-            ("not_simple_status", lambda v: not any(machine.status in SIMPLE_STATUSES[s] for s in v)),
-            ("zone", lambda v: _name(state, "zone", machine.zone_id) in v),
-            ("not_in_zone", lambda v: _name(state, "zone", machine.zone_id) not in v),
-            ("pool", lambda v: _name(state, "pool", machine.pool_id) in v),
-            ("not_in_pool", lambda v: _name(state, "pool", machine.pool_id) not in v),
-            ("domain", lambda v: _name(state, "domain", machine.domain_id) in v),
-            ("not_domain", lambda v: _name(state, "domain", machine.domain_id) not in v),
-            ("tags", lambda v: set(v) <= set(machine.tags)), ("not_tags", lambda v: not set(v) & set(machine.tags)),
-            ("arch", lambda v: machine.architecture in v), ("not_arch", lambda v: machine.architecture not in v),
-            ("cpu_count", lambda v: machine.cpu_count >= min(v)), ("cpu_speed", lambda v: machine.cpu_speed >= min(v)),
-            ("mem", lambda v: machine.memory >= min(v)),
-            ("pod", lambda v: _pod_attr(state, machine, "name") in v), ("not_pod", lambda v: _pod_attr(state, machine, "name") not in v),
-            ("pod_type", lambda v: _pod_attr(state, machine, "type") in v),
-            ("not_pod_type", lambda v: _pod_attr(state, machine, "type") not in v),
-            ("owner", lambda v: _name(state, "user", machine.owner_id, "username") in v),
-            ("not_owner", lambda v: _name(state, "user", machine.owner_id, "username") not in v),
-            ("power_state", lambda v: machine.power_state in v), ("not_power_state", lambda v: machine.power_state not in v),
-            ("deployment_target", lambda v: ("memory" if machine.ephemeral_deploy else "disk") in v),
-            ("not_deployment_target", lambda v: ("memory" if machine.ephemeral_deploy else "disk") not in v),
-            ("mac_address", lambda v: any(i.mac_address in v for i in state.interfaces_of(machine.system_id))),
-            ("subnets", lambda v: v <= _subnet_ids(state, machine)), ("not_subnets", lambda v: not v & _subnet_ids(state, machine)),
-            ("fabrics", lambda v: bool(set(v) & _fabric_names(state, machine))),
-            ("not_fabrics", lambda v: not set(v) & _fabric_names(state, machine)),
-            ("vlans", lambda v: bool({str(x) for x in _vlan_ids(state, machine)} & set(v))),
-            ("not_vlans", lambda v: not {str(x) for x in _vlan_ids(state, machine)} & set(v)),
-            ("link_speed", lambda v: any(i.link_speed >= min(v) for i in state.interfaces_of(machine.system_id))),
-            ("devices", lambda v: False),
-            ("storage", lambda v: match_storage(machine, v) is not None),
-            ("interfaces", lambda v: match_interfaces(state, machine, v) is not None),
-        )
-        for key, check in checks:
-            if key in c and not check(c[key]):
+        for key, value in self.cleaned.items():
+            if not CHECKS[key](state, machine, value):
                 return False
         return True
 
@@ -273,7 +231,7 @@ def _pod_attr(state: State, machine, attribute: str):
 
 
 def _name_matches(state: State, machine, name: str) -> bool:
-    host, _, domain = name.partition(".")
+    host, domain = name.split(".", 1) if "." in name else (name, "")
     return machine.hostname == host and (not domain or _name(state, "domain", machine.domain_id) == domain)
 
 
@@ -285,14 +243,79 @@ def _vlan_ids(state: State, machine) -> set:
     return {i.vlan_id for i in state.interfaces_of(machine.system_id) if i.vlan_id is not None}
 
 
-def _fabric_names(state: State, machine) -> set:
+def _fabric_names(state: State, machine, attribute: str = "name") -> set:
     names = set()
     for vlan_id in _vlan_ids(state, machine):
         vlan = state.get("vlan", vlan_id)
         fabric = state.get("fabric", vlan.fabric_id) if vlan else None
-        if fabric:
-            names.add(fabric.name)
+        if fabric and getattr(fabric, attribute):
+            names.add(getattr(fabric, attribute))
     return names
+
+
+def _status_in(machine, keywords) -> bool:
+    return machine.status in {STATUS_KEYWORDS[k] for k in keywords}
+
+
+def _simple_in(machine, keywords) -> bool:
+    return any(machine.status in SIMPLE_STATUSES[k] for k in keywords)
+
+
+def _target(machine) -> str:
+    return "memory" if machine.ephemeral_deploy else "disk"
+
+
+# Cleaned field -> check(state, machine, cleaned value); the ``not_*`` fields exclude.
+CHECKS = {
+    "id": lambda s, m, v: m.system_id in v,
+    "not_id": lambda s, m, v: m.system_id not in v,
+    "system_id": lambda s, m, v: m.system_id in v,
+    "hostname": lambda s, m, v: m.hostname in v,
+    "not_hostname": lambda s, m, v: m.hostname not in v,
+    "name": lambda s, m, v: all(_name_matches(s, m, name) for name in v),
+    "agent_name": lambda s, m, v: m.agent_name in v,
+    "not_agent_name": lambda s, m, v: m.agent_name not in v,
+    "status": lambda s, m, v: _status_in(m, v),
+    "not_status": lambda s, m, v: not _status_in(m, v),
+    "simple_status": lambda s, m, v: _simple_in(m, v),
+    "not_simple_status": lambda s, m, v: not _simple_in(m, v),
+    "zone": lambda s, m, v: _name(s, "zone", m.zone_id) in v,
+    "not_in_zone": lambda s, m, v: _name(s, "zone", m.zone_id) not in v,
+    "pool": lambda s, m, v: _name(s, "pool", m.pool_id) in v,
+    "not_in_pool": lambda s, m, v: _name(s, "pool", m.pool_id) not in v,
+    "domain": lambda s, m, v: _name(s, "domain", m.domain_id) in v,
+    "not_domain": lambda s, m, v: _name(s, "domain", m.domain_id) not in v,
+    "tags": lambda s, m, v: set(v) <= set(m.tags),
+    "not_tags": lambda s, m, v: not set(v) & set(m.tags),
+    "arch": lambda s, m, v: m.architecture in v,
+    "not_arch": lambda s, m, v: m.architecture not in v,
+    "cpu_count": lambda s, m, v: m.cpu_count >= min(v),
+    "cpu_speed": lambda s, m, v: m.cpu_speed >= min(v),
+    "mem": lambda s, m, v: m.memory >= min(v),
+    "pod": lambda s, m, v: _pod_attr(s, m, "name") in v,
+    "not_pod": lambda s, m, v: _pod_attr(s, m, "name") not in v,
+    "pod_type": lambda s, m, v: _pod_attr(s, m, "type") in v,
+    "not_pod_type": lambda s, m, v: _pod_attr(s, m, "type") not in v,
+    "owner": lambda s, m, v: _name(s, "user", m.owner_id, "username") in v,
+    "not_owner": lambda s, m, v: _name(s, "user", m.owner_id, "username") not in v,
+    "power_state": lambda s, m, v: m.power_state in v,
+    "not_power_state": lambda s, m, v: m.power_state not in v,
+    "deployment_target": lambda s, m, v: _target(m) in v,
+    "not_deployment_target": lambda s, m, v: _target(m) not in v,
+    "mac_address": lambda s, m, v: any(i.mac_address in v for i in s.interfaces_of(m.system_id)),
+    "subnets": lambda s, m, v: v <= _subnet_ids(s, m),
+    "not_subnets": lambda s, m, v: not v & _subnet_ids(s, m),
+    "fabrics": lambda s, m, v: bool(set(v) & _fabric_names(s, m)),
+    "not_fabrics": lambda s, m, v: not set(v) & _fabric_names(s, m),
+    "fabric_classes": lambda s, m, v: bool(set(v) & _fabric_names(s, m, "class_type")),
+    "not_fabric_classes": lambda s, m, v: not set(v) & _fabric_names(s, m, "class_type"),
+    "vlans": lambda s, m, v: bool({str(x) for x in _vlan_ids(s, m)} & set(v)),
+    "not_vlans": lambda s, m, v: not {str(x) for x in _vlan_ids(s, m)} & set(v),
+    "link_speed": lambda s, m, v: any(i.link_speed >= min(v) for i in s.interfaces_of(m.system_id)),
+    "devices": lambda s, m, v: False,
+    "storage": lambda s, m, v: match_storage(m, v) is not None,
+    "interfaces": lambda s, m, v: match_interfaces(s, m, v) is not None,
+}
 
 
 def match_storage(machine, storage: str):

@@ -58,7 +58,7 @@ def advance(state: State, now: float | None = None) -> None:
     for machine in state.due(time.time() if now is None else now):
         pending = machine.pending
         machine.pending = None
-        _, success, failure = ACTIONS[pending["action"]]
+        success, failure = ACTIONS[pending["action"]][1:]
         finish = {
             "commissioning": _finish_commissioning,
             "deploying": _finish_deployment,

@@ -37,7 +37,6 @@ class User(Record):
     KIND = "user"
 
 
-
 @dataclass
 class Zone(Record):
     """A physical zone (``/zones/{name}/``)."""
@@ -47,7 +46,6 @@ class Zone(Record):
     description: str = ""
 
     KIND = "zone"
-
 
 
 @dataclass
@@ -61,7 +59,6 @@ class Pool(Record):
     KIND = "pool"
 
 
-
 @dataclass
 class Domain(Record):
     """A DNS domain."""
@@ -72,7 +69,6 @@ class Domain(Record):
     ttl: int | None = None
 
     KIND = "domain"
-
 
 
 @dataclass
@@ -88,7 +84,6 @@ class Tag(Record):
     KIND = "tag"
 
 
-
 @dataclass
 class Fabric(Record):
     """A fabric."""
@@ -99,7 +94,6 @@ class Fabric(Record):
     description: str = ""
 
     KIND = "fabric"
-
 
 
 @dataclass
@@ -120,7 +114,6 @@ class Vlan(Record):
     description: str = ""
 
     KIND = "vlan"
-
 
 
 @dataclass
@@ -144,7 +137,6 @@ class Subnet(Record):
     KIND = "subnet"
 
 
-
 @dataclass
 class IPRange(Record):
     """A dynamic or reserved range of a subnet."""
@@ -158,7 +150,6 @@ class IPRange(Record):
     user_id: int | None = None
 
     KIND = "iprange"
-
 
 
 @dataclass
@@ -175,7 +166,6 @@ class StaticIP(Record):
     updated: float = 0.0
 
     KIND = "staticip"
-
 
 
 @dataclass
@@ -195,7 +185,6 @@ class Interface(Record):
     interface_speed: int = 0
 
     KIND = "interface"
-
 
 
 @dataclass
@@ -250,7 +239,6 @@ class Machine(Record):
     KEY = "system_id"
 
 
-
 @dataclass
 class Pod(Record):
     """A VM host (``/vm-hosts/``, ``/pods/``)."""
@@ -278,7 +266,6 @@ class Pod(Record):
     KIND = "pod"
 
 
-
 @dataclass
 class VirtualMachine(Record):
     """A VM on a VM host; ``machine_id`` is None for VMs MAAS knows only as load on the host."""
@@ -296,7 +283,6 @@ class VirtualMachine(Record):
     KIND = "vm"
 
 
-
 @dataclass
 class DNSResource(Record):
     """A DNS resource (address records only)."""
@@ -310,8 +296,10 @@ class DNSResource(Record):
     KIND = "dnsresource"
 
 
-
-MODELS = {cls.KIND: cls for cls in (User, Zone, Pool, Domain, Tag, Fabric, Vlan, Subnet, IPRange, StaticIP, Interface, Machine, Pod, VirtualMachine, DNSResource)}
+MODELS = {
+    cls.KIND: cls
+    for cls in (User, Zone, Pool, Domain, Tag, Fabric, Vlan, Subnet, IPRange, StaticIP, Interface, Machine, Pod, VirtualMachine, DNSResource)
+}
 
 
 def to_record(obj) -> dict:

@@ -36,7 +36,7 @@ class Params:
     def keys(self) -> list[str]:
         """Distinct keys in first-seen order."""
         seen: dict[str, None] = {}
-        for name, _ in self._items:
+        for name, _value in self._items:
             seen.setdefault(name)
         return list(seen)
 
@@ -49,7 +49,7 @@ class Params:
         return list(self._items)
 
     def __contains__(self, key: str) -> bool:
-        return any(name == key for name, _ in self._items)
+        return any(name == key for name, _value in self._items)
 
     def __bool__(self) -> bool:
         return bool(self._items)

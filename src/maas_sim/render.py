@@ -27,6 +27,14 @@ def iso(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
+def _memo(state: State, key: tuple, build):
+    """A shared object's JSON dict, built once per state generation (see ``State.memo``)."""
+    found = state.memo.get(key)
+    if found is None:
+        found = state.memo[key] = build()
+    return found
+
+
 def user(obj) -> dict | None:
     """``UserHandler`` fields."""
     if obj is None:
@@ -54,6 +62,10 @@ def pool(obj) -> dict | None:
 
 def domain(state: State, obj) -> dict:
     """``DomainHandler`` fields."""
+    return _memo(state, ("domain", obj.id), lambda: _domain(state, obj))
+
+
+def _domain(state: State, obj) -> dict:
     default = lookup.default_domain(state)
     count = sum(len(res.ip_ids) for res in state.tables["dnsresource"].values() if res.domain_id == obj.id)
     return {
@@ -82,6 +94,10 @@ def vlan(state: State, obj) -> dict | None:
     """``VlanHandler`` fields."""
     if obj is None:
         return None
+    return _memo(state, ("vlan", obj.id), lambda: _vlan(state, obj))
+
+
+def _vlan(state: State, obj) -> dict:
     fabric = state.get("fabric", obj.fabric_id)
     return {
         "vid": obj.vid,
@@ -116,6 +132,10 @@ def subnet(state: State, obj) -> dict | None:
     """``SubnetHandler`` fields."""
     if obj is None:
         return None
+    return _memo(state, ("subnet", obj.id), lambda: _subnet(state, obj))
+
+
+def _subnet(state: State, obj) -> dict:
     vlan_obj = state.get("vlan", obj.vlan_id)
     return {
         "name": obj.name,
@@ -237,10 +257,10 @@ def dnsresource(state: State, obj) -> dict:
     }
 
 
-def machine_ip_addresses(state: State, machine) -> list[str]:
-    """``Node.ip_addresses``: assigned addresses of all interfaces (boot interface first)."""
+def machine_ip_addresses(state: State, interfaces: list) -> list[str]:
+    """``Node.ip_addresses``: assigned addresses of the machine's interfaces (in ``ordered_interfaces`` order)."""
     addresses = []
-    for iface in ordered_interfaces(state, machine):
+    for iface in interfaces:
         for sip in state.ips_of(iface.id):
             if sip.ip and sip.alloc_type in (IPType.AUTO, IPType.STICKY, IPType.USER_RESERVED, IPType.DHCP):
                 addresses.append(sip.ip)
@@ -253,15 +273,15 @@ def ordered_interfaces(state: State, machine) -> list:
     return sorted(interfaces, key=lambda i: (i.id != machine.boot_interface_id, i.id))
 
 
-def default_gateways(state: State, machine) -> dict:
-    """``Node.get_default_gateways`` as the machine handler renders it."""
+def default_gateways(state: State, machine, interfaces: list) -> dict:
+    """``Node.get_default_gateways`` as the machine handler renders it (``interfaces`` from ``ordered_interfaces``)."""
     result = {"ipv4": {"gateway_ip": None, "link_id": machine.gateway_link_ipv4}, "ipv6": {"gateway_ip": None, "link_id": machine.gateway_link_ipv6}}
     chosen = {}
     for family, link_id in (("ipv4", machine.gateway_link_ipv4), ("ipv6", machine.gateway_link_ipv6)):
         sip = state.get("staticip", link_id) if link_id is not None else None
         if sip is not None and sip.subnet_id is not None:
             chosen[family] = state.get("subnet", sip.subnet_id)
-    for iface in ordered_interfaces(state, machine):
+    for iface in interfaces:
         for sip in state.ips_of(iface.id):
             if sip.subnet_id is None or sip.alloc_type not in (IPType.AUTO, IPType.STICKY, IPType.DHCP, IPType.USER_RESERVED):
                 continue
@@ -321,7 +341,7 @@ def machine(state: State, obj) -> dict:
     domain_obj = state.get("domain", obj.domain_id)
     owner = state.get("user", obj.owner_id) if obj.owner_id is not None else None
     interfaces = ordered_interfaces(state, obj)
-    boot = next((i for i in interfaces if i.id == obj.boot_interface_id), None)
+    rendered = {i.id: interface(state, i) for i in interfaces}
     pod_obj = state.get("pod", obj.pod_id) if obj.pod_id is not None else None
     vm = next((v for v in capacity.vms_of(state, pod_obj) if v.machine_id == obj.system_id), None) if pod_obj else None
     disks = [block_device(obj, disk) for disk in obj.disks]
@@ -341,7 +361,7 @@ def machine(state: State, obj) -> dict:
         "cache_sets": [],
         "bcaches": [],
         "bios_boot_method": "uefi" if obj.pod_id is not None else "pxe",
-        "boot_interface": interface(state, boot) if boot is not None else None,
+        "boot_interface": rendered.get(obj.boot_interface_id),
         "architecture": obj.architecture,
         "min_hwe_kernel": obj.min_hwe_kernel,
         "hwe_kernel": obj.hwe_kernel,
@@ -360,8 +380,8 @@ def machine(state: State, obj) -> dict:
         "power_state": obj.power_state,
         "tag_names": list(obj.tags),
         "address_ttl": None,
-        "ip_addresses": machine_ip_addresses(state, obj),
-        "interface_set": [interface(state, i) for i in interfaces],
+        "ip_addresses": machine_ip_addresses(state, interfaces),
+        "interface_set": [rendered[i.id] for i in interfaces],
         "zone": zone(state.get("zone", obj.zone_id)),
         "pool": pool(state.get("pool", obj.pool_id)) if obj.pool_id is not None else None,
         "disable_ipv4": False,
@@ -381,7 +401,7 @@ def machine(state: State, obj) -> dict:
             {"system_id": obj.parent_id, "resource_uri": f"{API}machines/{obj.parent_id}/", "__incomplete__": True} if obj.parent_id else None
         ),
         "pod": {"id": pod_obj.id, "name": pod_obj.name, "resource_uri": f"{API}pods/{pod_obj.id}/"} if pod_obj else None,
-        "default_gateways": default_gateways(state, obj),
+        "default_gateways": default_gateways(state, obj, interfaces),
         "current_commissioning_result_id": obj.id * 3 if result_status >= 0 else None,
         "current_testing_result_id": obj.id * 3 + 1 if result_status >= 0 else None,
         "current_installation_result_id": obj.id * 3 + 2 if obj.status in (NodeStatus.DEPLOYING, NodeStatus.DEPLOYED) else None,

@@ -103,12 +103,12 @@ class Handler:
     @classmethod
     def allowed_methods(cls) -> set:
         """HTTP methods any export of this handler uses."""
-        return {method for method, _ in cls.exports}
+        return {method for method, _op in cls.exports}
 
     @classmethod
     def ops(cls) -> set:
         """Names of the ``op=`` operations."""
-        return {op for _, op in cls.exports if op}
+        return {op for _method, op in cls.exports if op}
 
 
 def _pattern(template: str, params: dict) -> str:

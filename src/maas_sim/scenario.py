@@ -412,6 +412,11 @@ def _generated(state: State, entry: dict, where: str) -> None:
         _machine(state, dict(template, hostname=f"{prefix}-{number:0{width}d}"), f"{where} #{number}")
 
 
+def _split_name(fqdn: str) -> tuple[str, str]:
+    """``host.domain`` -> ``("host", "domain")``; no dot -> ``(fqdn, "")``."""
+    return tuple(fqdn.split(".", 1)) if "." in fqdn else (fqdn, "")
+
+
 def _reservation(state: State, entry: dict, where: str) -> None:
     _check_keys(entry, {"ip", "owner", "hostname"}, where)
     address = str(entry.get("ip", ""))
@@ -425,14 +430,14 @@ def _reservation(state: State, entry: dict, where: str) -> None:
         raise ScenarioError(f"{where}: unknown owner {entry['owner']!r}")
     sip = builders.create_ip(state, IPType.USER_RESERVED, address, subnet.id, owner.id)
     if entry.get("hostname"):
-        name, _, domain_name = str(entry["hostname"]).partition(".")
+        name, domain_name = _split_name(str(entry["hostname"]))
         domain = _named(state, "domain", domain_name, where, "domain") if domain_name else lookup.default_domain(state)
         state.add(DNSResource(id=state.next_id("dnsresource"), name=name, domain_id=domain.id, ip_ids=[sip.id]))
 
 
 def _dns_resource(state: State, entry: dict, where: str) -> None:
     _check_keys(entry, {"fqdn", "ip_addresses", "address_ttl"}, where)
-    name, _, domain_name = str(entry.get("fqdn", "")).partition(".")
+    name, domain_name = _split_name(str(entry.get("fqdn", "")))
     if not name or not domain_name:
         raise ScenarioError(f"{where}: fqdn must be <name>.<domain>")
     domain = _named(state, "domain", domain_name, where, "domain")

@@ -85,6 +85,8 @@ class State:
         self._replace_all = False
         self._generation = 0
         self._machine_json: dict[str, bytes] = {}
+        # Rendered shared objects (zones, subnets...) reused while nothing shared changes.
+        self.memo: dict = {}
         self._index_version = 0
         self._indexed_at = -1
         self._interfaces_by_node: dict = {}
@@ -162,6 +164,7 @@ class State:
         elif kind in _SHARED_KINDS:
             self._generation += 1
             self._machine_json.clear()
+            self.memo.clear()
 
     def touch_meta(self) -> None:
         """Record that ``meta`` changed (written with the next flush)."""

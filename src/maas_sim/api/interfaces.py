@@ -60,7 +60,7 @@ class InterfaceHandler(Handler):
 
     def read(self, ctx, system_id, id):  # pylint: disable=redefined-builtin
         """Read an interface."""
-        _, interface = interface_or_404(ctx, system_id, id, VIEW)
+        interface = interface_or_404(ctx, system_id, id, VIEW)[1]
         return render.interface(ctx.state, interface)
 
     @operation(idempotent=False)

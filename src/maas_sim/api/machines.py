@@ -16,7 +16,7 @@ HWE_KERNEL_RE = re.compile(r"^(ga|hwe)-\d{2}\.\d{2}(-edge|-lowlatency)*$")
 
 def resolve_series(state, series: str):
     """``find_osystem_and_release_from_release_name_or_alias``: ``(osystem, release)`` or None."""
-    osystem, _, name = series.rpartition("/")
+    osystem, name = series.split("/", 1) if "/" in series else ("", series)
     if osystem and osystem != "ubuntu":
         return None
     for release in state.meta.get("os_releases", []):
@@ -164,8 +164,8 @@ class MachinesHandler(Handler):
 
 def _allocation_options(post: Params) -> dict:
     """``get_allocation_options``: the StringBool/Int options are validated even when unused."""
-    options = {key: string_bool(post, key) for key in ("install_rackd", "install_kvm", "register_vmhost", "ephemeral_deploy",
-                                                        "bridge_stp", "enable_hw_sync")}
+    keys = ("install_rackd", "install_kvm", "register_vmhost", "ephemeral_deploy", "bridge_stp", "enable_hw_sync")
+    options = {key: string_bool(post, key) for key in keys}
     bridge_type = post.get("bridge_type", "standard")
     if bridge_type not in ("standard", "ovs"):
         raise validation_error({"bridge_type": compose_invalid_choice_text("bridge_type", bridge_type, ("standard", "ovs"))})

@@ -722,4 +722,3 @@ class DNSResourceHandler(Handler):
         """Delete a DNS resource (admin); its addresses stay reserved."""
         ctx.state.remove(self._get(ctx, id, admin=True))
         return NO_CONTENT
-

@@ -239,4 +239,3 @@ class PodHandler(VmHostHandler):
 
     path = "pods/{id}/"
     resource = "pods"
-

@@ -23,7 +23,7 @@ def cli_headers(url: str, api_key: str) -> dict:
     """``MAASOAuth.sign_request``: oauthlib PLAINTEXT, empty consumer secret."""
     consumer, token, secret = api_key.split(":")
     client = oauth1.Client(consumer, resource_owner_key=token, resource_owner_secret=secret, signature_method=oauth1.SIGNATURE_PLAINTEXT)
-    _, headers, _ = client.sign(url)
+    headers = client.sign(url)[1]
     return headers
 
 

@@ -23,10 +23,10 @@ def test_error_rate_answers_503_with_retry_after(maas_sim, api):
     response = api.get("machines/")
     assert response.status_code == 503 and response.headers["Retry-After"] == "3"
     maas_sim.faults(error_rate=0.5, seed=7)
-    statuses = [api.get("zones/").status_code for _ in range(30)]
+    statuses = [api.get("zones/").status_code for _attempt in range(30)]
     assert set(statuses) == {200, 503}
     maas_sim.faults(error_rate=0.5, seed=7)
-    assert [api.get("zones/").status_code for _ in range(30)] == statuses
+    assert [api.get("zones/").status_code for _attempt in range(30)] == statuses
 
 
 def test_fail_next_matching_requests(maas_sim, api):

@@ -60,7 +60,7 @@ def test_failures_decided_by_faults(sim_factory):
 
 def test_restart_keeps_everything_including_pending_transitions(sim_factory, tmp_path):
     state = str(tmp_path / "maas.db")
-    sim = sim_factory(state=state, timings={"commissioning": 0.1, "deploying": 1.5, "releasing": 0.1})
+    sim = sim_factory(state=state, timings={"commissioning": 0.1, "deploying": 4.0, "releasing": 0.1})
     api = Api(sim.url, sim.api_key)
     composed = api.ok("POST", "vm-hosts/1/", params={"op": "compose"},
                       data={"hostname": "survivor", "cores": "3", "skip_commissioning": "1", "interfaces": "eth0:ip=10.10.0.170"})
@@ -80,7 +80,7 @@ def test_restart_keeps_everything_including_pending_transitions(sim_factory, tmp
     assert "persisted" in [t["name"] for t in api.ok("GET", "tags/")]
     assert [a["ip"] for a in api.ok("GET", "ipaddresses/", params={"ip": "10.10.0.171"})] == ["10.10.0.171"]
     assert sim.faults()["latency"] == 0.01
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while api.ok("GET", f"machines/{sid}/")["status_name"] == "Deploying" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert api.ok("GET", f"machines/{sid}/")["status_name"] == "Deployed"

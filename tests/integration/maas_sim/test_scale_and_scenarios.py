@@ -42,8 +42,8 @@ def test_custom_scenario_minimal(sim_factory):
     scenario = {
         "users": [{"username": "root", "is_superuser": True, "api_key": "a:b:c"}, {"username": "dev", "api_key": "d:e:f"}],
         "zones": [{"name": "lab"}],
-        "subnets": [{"cidr": "192.168.50.0/24", "gateway_ip": "192.168.50.1", "ip_ranges": [{"type": "dynamic", "start": "192.168.50.100",
-                                                                                              "end": "192.168.50.200"}]}],
+        "subnets": [{"cidr": "192.168.50.0/24", "gateway_ip": "192.168.50.1",
+                     "ip_ranges": [{"type": "dynamic", "start": "192.168.50.100", "end": "192.168.50.200"}]}],
         "vm_hosts": [{"name": "virsh-1", "type": "virsh", "zone": "lab", "cores": 8, "memory": 16384,
                       "storage_pools": [{"name": "images", "size": "100G"}], "host": {"ip": "192.168.50.10"}}],
         "machines": [{"hostname": "metal-1", "status": "allocated", "owner": "dev", "power_type": "ipmi", "ip": "192.168.50.20",
