@@ -58,24 +58,52 @@ class Reservation:
         return data
 
 
-class LockedView:
-    """What the holder of the store's lock sees and may change."""
+Totals = dict[str, tuple[int, int]]  # host -> (cores, MiB) held by active reservations
 
-    def __init__(self, reservations: list[Reservation], add, release):
-        self.reservations = reservations
+
+def summarize(reservations: list[Reservation]) -> tuple[Totals, list[Reservation]]:
+    """Per-host totals of ``reservations``, and those among them that name an instance."""
+    totals: Totals = {}
+    for item in reservations:
+        cores, memory = totals.get(item.host, (0, 0))
+        totals[item.host] = (cores + item.cores, memory + item.memory)
+    return totals, [item for item in reservations if item.instance_name]
+
+
+class LockedView:
+    """What the holder of the store's lock sees and may change.
+
+    A decision needs only the per-host ``totals`` of the active reservations, and the ``named``
+    ones (to end those whose instance appeared), so a store never has to hand over every
+    reservation for every decision.
+    """
+
+    def __init__(self, totals: Totals, named: list[Reservation], add, release):
+        self.totals = dict(totals)
+        self.named = list(named)
         self._add = add
         self._release = release
+
+    def _count(self, item: Reservation, sign: int) -> None:
+        cores, memory = self.totals.get(item.host, (0, 0))
+        self.totals[item.host] = (cores + sign * item.cores, memory + sign * item.memory)
 
     def add(self, reservation: Reservation) -> None:
         """Store a reservation (visible to the next holder of the lock)."""
         self._add(reservation)
-        self.reservations.append(reservation)
+        self._count(reservation, 1)
+        if reservation.instance_name:
+            self.named.append(reservation)
 
     def release(self, ids: list[str]) -> None:
-        """Drop reservations."""
-        if ids:
-            self._release(ids)
-            self.reservations = [r for r in self.reservations if r.id not in ids]
+        """Drop reservations this view knows (those it added, and the named ones)."""
+        if not ids:
+            return
+        self._release(ids)
+        for item in self.named:
+            if item.id in ids:
+                self._count(item, -1)
+        self.named = [item for item in self.named if item.id not in ids]
 
 
 class ReservationStore(abc.ABC):
@@ -120,7 +148,7 @@ class MemoryStore(ReservationStore):
     def locked(self) -> Iterator[LockedView]:
         with self._lock:
             self._prune()
-            yield LockedView(list(self._items.values()), self._store, self._drop)
+            yield LockedView(*summarize(list(self._items.values())), self._store, self._drop)
 
     def _store(self, reservation: Reservation) -> None:
         self._items[reservation.id] = reservation
@@ -145,6 +173,32 @@ redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 """
+# KEYS[1] index set; ARGV item key prefix, now (epoch seconds). Returns {{host, cores, MiB, ...}, {json of named}}:
+# the totals are computed next to the data, so a decision costs the same with 5 or 5000 reservations.
+# (Reservation keys are derived from the index, so this needs a single Redis, not Redis Cluster.)
+_SUMMARY = """
+local totals, order, named = {}, {}, {}
+local now = tonumber(ARGV[2])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local raw = redis.call('GET', ARGV[1] .. id)
+  if not raw then
+    redis.call('SREM', KEYS[1], id)
+  else
+    local item = cjson.decode(raw)
+    if item.expires > now then
+      if not totals[item.host] then totals[item.host] = {0, 0}; order[#order + 1] = item.host end
+      totals[item.host][1] = totals[item.host][1] + item.cores
+      totals[item.host][2] = totals[item.host][2] + item.memory
+      if item.instance_name ~= cjson.null then named[#named + 1] = raw end
+    end
+  end
+end
+local flat = {}
+for _, host in ipairs(order) do
+  flat[#flat + 1] = host; flat[#flat + 1] = totals[host][1]; flat[#flat + 1] = totals[host][2]
+end
+return {flat, named}
+"""
 # KEYS[1] lock; ARGV token.
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -168,7 +222,9 @@ class RedisStore(ReservationStore):
         self._item_prefix = f"{prefix}:reservation:"
         self._lock_ttl_ms = int(lock_ttl * 1000)
         self._lock_wait = lock_wait
+        self._local = threading.Lock()  # threads of this replica queue here, not by polling Redis
         self._add_script = self._client.register_script(_FENCED_ADD)
+        self._summary_script = self._client.register_script(_SUMMARY)
         self._unlock_script = self._client.register_script(_UNLOCK)
 
     def _key(self, rid: str) -> str:
@@ -196,10 +252,25 @@ class RedisStore(ReservationStore):
         now = time.time()
         return [r for r in found if r.expires > now]
 
+    def _summary(self) -> tuple[Totals, list[Reservation]]:
+        flat, named = self._call(self._summary_script, keys=[self._index], args=[self._item_prefix, repr(time.time())])
+        totals = {flat[i].decode(): (int(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)}
+        return totals, [Reservation(**json.loads(raw)) for raw in named]
+
     @contextmanager
     def locked(self) -> Iterator[LockedView]:
-        token = secrets.token_hex(16)
         deadline = time.monotonic() + self._lock_wait
+        if not self._local.acquire(timeout=self._lock_wait):
+            raise StoreUnavailable(f"the reservation lock was not free within {self._lock_wait:g} s")
+        try:
+            with self._redis_lock(deadline) as view:
+                yield view
+        finally:
+            self._local.release()
+
+    @contextmanager
+    def _redis_lock(self, deadline: float) -> Iterator[LockedView]:
+        token = secrets.token_hex(16)
         delay = 0.001
         while not self._call(self._client.set, self._lock_key, token, nx=True, px=self._lock_ttl_ms):
             if time.monotonic() >= deadline:
@@ -207,7 +278,7 @@ class RedisStore(ReservationStore):
             time.sleep(delay)
             delay = min(delay * 2, 0.005)
         try:
-            yield LockedView(self._load(), lambda r: self._fenced_add(token, r), self._drop)
+            yield LockedView(*self._summary(), lambda r: self._fenced_add(token, r), self._drop)
         finally:
             try:
                 self._unlock_script(keys=[self._lock_key], args=[token])

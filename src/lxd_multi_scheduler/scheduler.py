@@ -19,7 +19,7 @@ from .config import HostConfig, Settings
 from .inventory import Inventory
 from .logs import log
 from .lxd import ServerState
-from .reservations import Reservation, ReservationStore, StoreUnavailable
+from .reservations import Reservation, ReservationStore, StoreUnavailable, Totals, summarize
 
 LOG = logging.getLogger("lxd_multi_scheduler.scheduler")
 
@@ -87,14 +87,6 @@ class Scheduler:
         )
 
     @staticmethod
-    def _reserved(reservations: list[Reservation]) -> dict[str, tuple[int, int]]:
-        totals: dict[str, tuple[int, int]] = {}
-        for item in reservations:
-            cores, memory = totals.get(item.host, (0, 0))
-            totals[item.host] = (cores + item.cores, memory + item.memory)
-        return totals
-
-    @staticmethod
     def appeared(reservations: list[Reservation], states: list[ServerState]) -> list[str]:
         """Reservations whose instance a read of LXD made after the reservation shows on its host."""
         by_name = {state.name: state for state in states}
@@ -105,10 +97,9 @@ class Scheduler:
                 done.append(item.id)
         return done
 
-    def hosts(self, states: list[ServerState], reservations: list[Reservation]) -> list[placement.Host]:
-        """Placement hosts for ``states`` with ``reservations`` counted."""
-        reserved = self._reserved(reservations)
-        return [self.to_host(state, *reserved.get(state.name, (0, 0))) for state in states]
+    def hosts(self, states: list[ServerState], totals: Totals) -> list[placement.Host]:
+        """Placement hosts for ``states`` with the reservations' per-host ``totals`` counted."""
+        return [self.to_host(state, *totals.get(state.name, (0, 0))) for state in states]
 
     # --- operations ---------------------------------------------------------------------------
 
@@ -127,9 +118,9 @@ class Scheduler:
         )
         reserve = ask.reserve and self.settings.reservation_ttl > 0
         with self.store.locked() as view:
-            view.release(self.appeared(view.reservations, states))
+            view.release(self.appeared(view.named, states))
             try:
-                plan = placement.plan(self.hosts(states, view.reservations), request)
+                plan = placement.plan(self.hosts(states, view.totals), request)
             except placement.PlacementError as exc:
                 status = 503 if states and not any(state.ok for state in states) else 409
                 error = NoSuitableHost(status, exc)
@@ -179,7 +170,7 @@ class Scheduler:
         """Every server with capacity, allocation, reservations and room left (reads stale servers)."""
         states = self.inventory.snapshot()
         reservations = self.store.active()
-        reserved = self._reserved(reservations)
+        reserved, _named = summarize(reservations)
         rows = []
         for state in states:
             cores, memory = reserved.get(state.name, (0, 0))
