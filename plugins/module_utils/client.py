@@ -451,7 +451,9 @@ class MaasClient(object):
                     allow_redirects=False)
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(exc, what)
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except requests.exceptions.RequestException as exc:
+                # Connection errors, timeouts, and answers cut off mid-body (ChunkedEncodingError):
+                # only a failed connect proves that MAAS never saw the request.
                 failure = self._connection_error(exc, what)
                 reached = not _never_connected(exc)
                 self.log("%s -> %s (attempt %d)" % (what, failure.reason, attempt))

@@ -290,6 +290,14 @@ def test_compose_with_a_dropped_answer_is_verified_and_not_sent_again(fake):
     assert lookup.query == {"hostname": ["cp-1"]}
 
 
+def test_answer_cut_off_mid_body_is_verified(fake):
+    cut = requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(35 bytes read, 35 more expected)")
+    fake.add("POST", "vm-hosts/3/", op="compose", exc=cut, times=1)
+    fake.add("GET", "machines/", json=[MACHINE])
+    assert fake.client().compose(3, {"hostname": "cp-1"})["system_id"] == "abc123"
+    assert len(fake.find("POST", "vm-hosts/3/", "compose")) == 1
+
+
 def test_compose_that_did_not_take_effect_is_sent_again(fake):
     fake.add("POST", "vm-hosts/3/", op="compose", exc=dropped, times=1)
     fake.add("POST", "vm-hosts/3/", op="compose", json={"system_id": "abc123"})
