@@ -80,8 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print(json.dumps(summary(settings), indent=2))
         return 0
+    try:
+        sock = _listen(settings.bind, settings.port)
+    except OSError as exc:
+        print(f"lxd-multi-scheduler: cannot listen on {settings.bind}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 2
     log_config = logs.configure(settings.log_level)
-    sock = _listen(settings.bind, settings.port)
     host, port = sock.getsockname()[:2]
     scheme = "https" if settings.tls else "http"
     url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"

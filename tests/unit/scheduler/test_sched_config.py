@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -143,3 +144,14 @@ def test_cli_reports_a_bad_configuration(monkeypatch, capsys):
     monkeypatch.delenv("LXD_MULTI_SCHEDULER_CONFIG", raising=False)
     assert cli.main(["--check-config"]) == 2
     assert "no LXD server configured" in capsys.readouterr().err
+
+
+def test_cli_reports_a_port_in_use(monkeypatch, capsys, cert_files):
+    cert, key = cert_files
+    monkeypatch.setenv("LXD_MULTI_HOSTS", json.dumps([{"host": "https://192.0.2.1:8443", "client_cert": cert, "client_key": key}]))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert cli.main(["--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in capsys.readouterr().err
