@@ -11,6 +11,8 @@
    commands for both; ``python scripts/demo.py --stop`` stops it.
 
 Usage: ``python scripts/demo.py [--port N]``, ``python scripts/demo.py --stop``.
+``--serve [--scenario FILE] [--state-dir DIR]`` only starts a fresh maas-sim in the background and
+prints its URL (the molecule scenarios use it with ``--stop --state-dir DIR``).
 """
 
 from __future__ import annotations
@@ -36,9 +38,6 @@ PLAYBOOK = "playbooks/control_plane.yml"
 TEARDOWN = "playbooks/teardown.yml"
 API_KEY = "lxdcp:sim-token:sim-secret"  # the admin key of maas-sim's default scenario
 STATE_DIR = os.path.join(tempfile.gettempdir(), "lxdcp-maas-demo-%d" % os.getuid())
-PID_FILE = os.path.join(STATE_DIR, "maas-sim.pid")
-URL_FILE = os.path.join(STATE_DIR, "maas-sim.url")
-LOG_FILE = os.path.join(STATE_DIR, "maas-sim.log")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -60,64 +59,73 @@ def heading(text):
 # -- maas-sim in the background ---------------------------------------------------------------
 
 
-def running_pid():
-    """The pid of the demo's maas-sim when it is still running, else None."""
-    try:
-        with open(PID_FILE, encoding="utf-8") as handle:
-            pid = int(handle.read().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            command = handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return None
-    return pid if "maas-sim" in command else None
+class Background(object):
+    """A maas-sim detached from this process, tracked by files in ``state_dir`` (pid, URL, log)."""
 
+    def __init__(self, state_dir=STATE_DIR):
+        self.state_dir = state_dir
+        self.pid_file = os.path.join(state_dir, "maas-sim.pid")
+        self.url_file = os.path.join(state_dir, "maas-sim.url")
+        self.log_file = os.path.join(state_dir, "maas-sim.log")
 
-def stop_sim():
-    """Stop the demo's maas-sim (SIGTERM, then SIGKILL); return its pid or None when none ran."""
-    pid = running_pid()
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while running_pid() == pid and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if running_pid() == pid:
-            os.kill(pid, signal.SIGKILL)
-    for path in (PID_FILE, URL_FILE):
-        if os.path.exists(path):
-            os.unlink(path)
-    return pid
+    def running_pid(self):
+        """The pid of this maas-sim when it is still running, else None."""
+        try:
+            with open(self.pid_file, encoding="utf-8") as handle:
+                pid = int(handle.read().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return None
+        return pid if "maas-sim" in command else None
 
+    def stop(self):
+        """Stop it (SIGTERM, then SIGKILL); return its pid, or None when none ran."""
+        pid = self.running_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while self.running_pid() == pid and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.running_pid() == pid:
+                os.kill(pid, signal.SIGKILL)
+        for path in (self.pid_file, self.url_file):
+            if os.path.exists(path):
+                os.unlink(path)
+        return pid
 
-def start_sim(port):
-    """Start maas-sim (default scenario, in-memory state) detached from this process; return its URL."""
-    os.makedirs(STATE_DIR, exist_ok=True)
-    ready = os.path.join(STATE_DIR, "ready")
-    if os.path.exists(ready):
-        os.unlink(ready)
-    command = [os.path.join(BIN, "maas-sim"), "--host", "127.0.0.1", "--port", str(port), "--ready-file", ready]
-    with open(LOG_FILE, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
-                                   start_new_session=True, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(ready):
-        if process.poll() is not None:
-            with open(LOG_FILE, encoding="utf-8", errors="replace") as handle:
-                tail = "".join(handle.readlines()[-15:])
-            raise DemoError("maas-sim stopped at start (exit code %s):\n%s" % (process.returncode, tail))
-        if time.monotonic() > deadline:
-            process.terminate()
-            raise DemoError("maas-sim did not start within 30 s; see %s" % LOG_FILE)
-        time.sleep(0.05)
-    with open(ready, encoding="utf-8") as handle:
-        url = handle.read().strip()
-    with open(PID_FILE, "w", encoding="utf-8") as handle:
-        handle.write(str(process.pid))
-    with open(URL_FILE, "w", encoding="utf-8") as handle:
-        handle.write(url)
-    return url, process.pid
+    def start(self, port, scenario=None):
+        """Start maas-sim (in-memory state, so always fresh) and wait until it answers; return ``(url, pid)``."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        ready = os.path.join(self.state_dir, "ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        command = [os.path.join(BIN, "maas-sim"), "--host", "127.0.0.1", "--port", str(port), "--ready-file", ready]
+        if scenario:
+            command += ["--scenario", os.path.abspath(scenario)]
+        with open(self.log_file, "wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                       start_new_session=True, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ready):
+            if process.poll() is not None:
+                with open(self.log_file, encoding="utf-8", errors="replace") as handle:
+                    tail = "".join(handle.readlines()[-15:])
+                raise DemoError("maas-sim stopped at start (exit code %s):\n%s" % (process.returncode, tail))
+            if time.monotonic() > deadline:
+                process.terminate()
+                raise DemoError("maas-sim did not start within 30 s; see %s" % self.log_file)
+            time.sleep(0.05)
+        with open(ready, encoding="utf-8") as handle:
+            url = handle.read().strip()
+        with open(self.pid_file, "w", encoding="utf-8") as handle:
+            handle.write(str(process.pid))
+        with open(self.url_file, "w", encoding="utf-8") as handle:
+            handle.write(url)
+        return url, process.pid
 
 
 def port_is_free(port):
@@ -203,20 +211,21 @@ def table(output):
 def demo(port):
     """Run the demo; return the process exit code."""
     started = time.monotonic()
-    previous = stop_sim()
+    sim = Background()
+    previous = sim.stop()
     if previous:
         say("Stopped the maas-sim of an earlier demo (pid %d): every demo starts from a fresh MAAS." % previous)
     if not port_is_free(port):
         say("Port %d is busy; maas-sim takes a free port instead." % port)
         port = 0
-    url, pid = start_sim(port)
+    url, pid = sim.start(port)
     heading("maas-sim %s (pid %d): default scenario, zones az1-az3, two LXD VM hosts each, subnet 10.10.0.0/24" % (url, pid))
 
     heading("1/2  ansible-playbook -i %s %s" % (INVENTORY, PLAYBOOK))
     first = time.monotonic()
     rc, _output = run_playbook(url, capture=False)
     if rc != 0:
-        raise DemoError("the control-plane playbook failed (exit code %d); maas-sim's log: %s" % (rc, LOG_FILE))
+        raise DemoError("the control-plane playbook failed (exit code %d); maas-sim's log: %s" % (rc, sim.log_file))
     first = time.monotonic() - first
 
     heading("2/2  the same playbook again: it must change nothing")
@@ -244,7 +253,7 @@ def demo(port):
     say("    curl -s %s/_sim/state | python3 -m json.tool | less      # the simulated MAAS" % url.rsplit("/MAAS", 1)[0])
     say("    %s %s -i %s %s      # tear the control plane down" % (
         env, os.path.relpath(playbook_command(TEARDOWN)[0], ROOT), INVENTORY, TEARDOWN))
-    say("    %s scripts/demo.py --stop      # stop maas-sim (log: %s)" % (os.path.relpath(sys.executable, ROOT), LOG_FILE))
+    say("    %s scripts/demo.py --stop      # stop maas-sim (log: %s)" % (os.path.relpath(sys.executable, ROOT), sim.log_file))
     return 0
 
 
@@ -252,19 +261,29 @@ def main(argv=None):
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=5240, help="port of maas-sim (default 5240, else a free one)")
-    parser.add_argument("--stop", action="store_true", help="stop the maas-sim of the last demo and exit")
+    parser.add_argument("--stop", action="store_true", help="stop the background maas-sim and exit")
+    parser.add_argument("--serve", action="store_true",
+                        help="only start a fresh maas-sim in the background (stopping the previous one), print its URL and exit")
+    parser.add_argument("--scenario", help="with --serve: maas-sim scenario file (default: the packaged default scenario)")
+    parser.add_argument("--state-dir", default=STATE_DIR, help="where the pid, URL and log files live (default %(default)s)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
+    sim = Background(args.state_dir)
     if args.stop:
-        pid = stop_sim()
-        say("Stopped maas-sim (pid %d)." % pid if pid else "No demo maas-sim is running.")
+        pid = sim.stop()
+        say("Stopped maas-sim (pid %d)." % pid if pid else "No maas-sim of %s is running." % args.state_dir)
         return 0
     try:
+        if args.serve:
+            sim.stop()
+            url, _pid = sim.start(args.port if port_is_free(args.port) else 0, args.scenario)
+            say(url)
+            return 0
         return demo(args.port)
     except DemoError as exc:
         say()
         say("demo failed: %s" % exc)
-        if running_pid():
+        if sim.running_pid():
             say("maas-sim is still running; stop it with: python scripts/demo.py --stop")
         return 1
     except KeyboardInterrupt:
