@@ -138,6 +138,11 @@ def int_field(errors: FieldErrors, params: Params, key: str, minimum=None, maxim
             errors.add(key, "Enter a whole number.")
             return None
         value = int(as_float)
+    return _bounded(errors, key, value, minimum, maximum)
+
+
+def _bounded(errors: FieldErrors, key: str, value, minimum, maximum):
+    """Django's ``MaxValueValidator``/``MinValueValidator`` messages; None when out of range."""
     if maximum is not None and value > maximum:
         errors.add(key, f"Ensure this value is less than or equal to {maximum}.")
         return None
@@ -157,13 +162,7 @@ def float_field(errors: FieldErrors, params: Params, key: str, minimum=None, max
     except ValueError:
         errors.add(key, "Enter a number.")
         return None
-    if maximum is not None and value > maximum:
-        errors.add(key, f"Ensure this value is less than or equal to {maximum}.")
-        return None
-    if minimum is not None and value < minimum:
-        errors.add(key, f"Ensure this value is greater than or equal to {minimum}.")
-        return None
-    return value
+    return _bounded(errors, key, value, minimum, maximum)
 
 
 def ip_field(errors: FieldErrors, params: Params, key: str, required=False) -> str | None:

@@ -340,7 +340,6 @@ class MachineHandler(Handler):
         skip_networking = form_bool(ctx.data, "skip_networking")
         if machine.pending:
             lifecycle.cancel(state, machine)
-        lifecycle.set_status(state, machine, NodeStatus.COMMISSIONING, "Commissioning")
         lifecycle.start(state, machine, "commissioning", fail=machine.hostname in ctx.sim.faults["commission_fail"])
         machine.power_state = "on"
         machine.error_description = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import builders, compose, lifecycle, lookup, render
 from ..errors import bad_request, internal_error, not_found, piston_not_found, unavailable, validation_error
 from ..model import Pod
-from ..params import REQUIRED, FieldErrors, float_field, form_bool, model_invalid_choice
+from ..params import REQUIRED, FieldErrors, float_field, form_bool, mandatory, model_invalid_choice
 from ..routing import API_ROOT, NO_CONTENT, Handler, admin_method, operation
 from ..scenario import POD_CAPABILITIES
 
@@ -208,9 +208,7 @@ class VmHostHandler(Handler):
     @operation(idempotent=False)
     def add_tag(self, ctx, id):  # pylint: disable=redefined-builtin
         """Add a tag (machines composed later inherit it)."""
-        tag = ctx.data.get("tag")
-        if tag is None:
-            raise validation_error("No provided tag!")
+        tag = mandatory(ctx.data, "tag")
         if "," in tag:
             raise validation_error('Tag may not contain a ",".')
         pod = pod_or_404(ctx, id)
@@ -224,9 +222,7 @@ class VmHostHandler(Handler):
     @operation(idempotent=False)
     def remove_tag(self, ctx, id):  # pylint: disable=redefined-builtin
         """Remove a tag."""
-        tag = ctx.data.get("tag")
-        if tag is None:
-            raise validation_error("No provided tag!")
+        tag = mandatory(ctx.data, "tag")
         pod = pod_or_404(ctx, id)
         if tag in pod.tags:
             pod.tags = [t for t in pod.tags if t != tag]

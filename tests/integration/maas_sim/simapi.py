@@ -71,3 +71,20 @@ class Api:
         response = self.request(method, path, **kwargs)
         assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
         return response.json() if response.content else None
+
+    def wait_status(self, system_id: str, status_name: str, timeout: float = 10.0) -> dict:
+        """Poll ``machines/{system_id}/`` until its ``status_name`` is reached; returns the machine."""
+        deadline = time.monotonic() + timeout
+        while True:
+            machine = self.ok("GET", f"machines/{system_id}/")
+            if machine["status_name"] == status_name or time.monotonic() > deadline:
+                assert machine["status_name"] == status_name, machine["status_message"]
+                return machine
+            time.sleep(0.05)
+
+    def compose_ready(self, host_id: int = 2, **data) -> dict:
+        """Compose a VM on VM host ``host_id`` with commissioning skipped; returns the Ready machine."""
+        fields = {"skip_commissioning": "true"}
+        fields.update(data)
+        composed = self.ok("POST", f"vm-hosts/{host_id}/", params={"op": "compose"}, data=fields)
+        return self.ok("GET", f"machines/{composed['system_id']}/")

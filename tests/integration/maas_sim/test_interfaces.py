@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 
 def ready_machine(api):
-    composed = api.ok("POST", "vm-hosts/2/", params={"op": "compose"}, data={"skip_commissioning": "1"})
-    machine = api.ok("GET", f"machines/{composed['system_id']}/")
+    machine = api.compose_ready()
     return machine["system_id"], machine["interface_set"][0]
 
 
@@ -40,9 +37,7 @@ def test_static_link_is_sticky_across_release(api):
     assert machine["default_gateways"]["ipv4"] == {"gateway_ip": "10.10.0.1", "link_id": static[0]["id"]}
     api.ok("POST", f"machines/{sid}/", params={"op": "deploy"})
     api.ok("POST", f"machines/{sid}/", params={"op": "release"})
-    deadline = time.monotonic() + 5
-    while api.ok("GET", f"machines/{sid}/")["status_name"] != "Ready" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    api.wait_status(sid, "Ready")
     assert api.ok("GET", f"machines/{sid}/")["ip_addresses"] == ["10.10.0.180"]
 
 
@@ -52,9 +47,7 @@ def test_auto_link_gets_address_at_deploy_and_loses_it_at_release(api):
     deploying = api.ok("POST", f"machines/{sid}/", params={"op": "deploy"})
     address = deploying["interface_set"][0]["links"][0]["ip_address"]
     api.ok("POST", f"machines/{sid}/", params={"op": "release"})
-    deadline = time.monotonic() + 5
-    while api.ok("GET", f"machines/{sid}/")["status_name"] != "Ready" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    api.wait_status(sid, "Ready")
     released = api.ok("GET", f"machines/{sid}/")
     assert released["ip_addresses"] == [] and "ip_address" not in released["interface_set"][0]["links"][0]
     assert address not in [a["ip"] for a in api.ok("GET", "subnets/1/", params={"op": "ip_addresses"})]

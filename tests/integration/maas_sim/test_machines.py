@@ -7,25 +7,6 @@ import time
 import pytest
 
 
-def wait_status(api, system_id, status_name, timeout=10.0):
-    """Poll a machine until it reaches ``status_name``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        machine = api.ok("GET", f"machines/{system_id}/")
-        if machine["status_name"] == status_name or time.monotonic() > deadline:
-            assert machine["status_name"] == status_name, machine["status_message"]
-            return machine
-        time.sleep(0.05)
-
-
-def compose_ready(api, host_id=2, **data):
-    """A Ready VM composed on a VM host (skipping commissioning)."""
-    fields = {"skip_commissioning": "true"}
-    fields.update(data)
-    composed = api.ok("POST", f"vm-hosts/{host_id}/", params={"op": "compose"}, data=fields)
-    return api.ok("GET", f"machines/{composed['system_id']}/")
-
-
 def names(machines):
     return sorted(m["hostname"] for m in machines)
 
@@ -98,14 +79,14 @@ def test_list_filter_errors(api, params, errors):
 
 def test_non_admin_sees_unowned_and_own_machines(user_api, api):
     assert user_api.ok("GET", "machines/") == []
-    ready = compose_ready(api)
+    ready = api.compose_ready()
     assert [m["system_id"] for m in user_api.ok("GET", "machines/")] == [ready["system_id"]]
     db = api.ok("GET", "machines/", params={"hostname": "db-01"})[0]
     assert user_api.get(f"machines/{db['system_id']}/").status_code == 403
 
 
 def test_update_machine(api, user_api):
-    ready = compose_ready(api)
+    ready = api.compose_ready()
     sid = ready["system_id"]
     updated = api.ok("PUT", f"machines/{sid}/", data={"hostname": "renamed", "zone": "az3", "pool": "default", "description": "hello"})
     assert (updated["hostname"], updated["zone"]["name"], updated["pool"]["name"], updated["description"]) == ("renamed", "az3", "default", "hello")
@@ -116,8 +97,8 @@ def test_update_machine(api, user_api):
 
 
 def test_allocate_picks_cheapest_matching_ready_machine(api):
-    small = compose_ready(api, 2, cores="2", memory="4096")
-    big = compose_ready(api, 2, cores="4", memory="8192")
+    small = api.compose_ready(2, cores="2", memory="4096")
+    big = api.compose_ready(2, cores="4", memory="8192")
     chosen = api.ok("POST", "machines/", params={"op": "allocate"}, data={"cpu_count": "2", "agent_name": "k8s"})
     assert chosen["system_id"] == small["system_id"] and chosen["status_name"] == "Allocated" and chosen["owner"] == "lxdcp"
     assert chosen["constraints_by_type"] == {}
@@ -161,14 +142,14 @@ def test_allocate_composes_dynamically_on_vm_hosts(api):
 
 
 def test_deploy_stores_user_data_and_auto_allocates(api, maas_sim):
-    ready = compose_ready(api)
+    ready = api.compose_ready()
     sid = ready["system_id"]
     user_data = "I2Nsb3VkLWNvbmZpZwpydW5jbWQ6IFtlY2hvLCBoaV0K"
     deploying = api.ok("POST", f"machines/{sid}/", params={"op": "deploy"}, data={"distro_series": "ubuntu/jammy", "user_data": user_data})
     assert deploying["status_name"] == "Deploying" and deploying["owner"] == "lxdcp"
     assert deploying["osystem"] == "ubuntu" and deploying["distro_series"] == "jammy" and deploying["hwe_kernel"] == "ga-22.04"
     assert deploying["ip_addresses"] == ["10.10.0.32"]
-    deployed = wait_status(api, sid, "Deployed")
+    deployed = api.wait_status(sid, "Deployed")
     assert deployed["power_state"] == "on"
     stored = next(m for m in maas_sim.state()["objects"]["machine"] if m["system_id"] == sid)
     assert stored["user_data"] == user_data
@@ -178,13 +159,13 @@ def test_deploy_stores_user_data_and_auto_allocates(api, maas_sim):
 
 @pytest.mark.parametrize("series,expected", [("jammy", "jammy"), ("22.04", "jammy"), ("ubuntu/noble", "noble"), ("ubuntu/20.04", "focal")])
 def test_deploy_distro_series_forms(api, series, expected):
-    ready = compose_ready(api)
+    ready = api.compose_ready()
     deployed = api.ok("POST", f"machines/{ready['system_id']}/", params={"op": "deploy"}, data={"distro_series": series})
     assert deployed["distro_series"] == expected
 
 
 def test_deploy_errors(api, user_api):
-    ready = compose_ready(api)
+    ready = api.compose_ready()
     sid = ready["system_id"]
     bad = api.post(f"machines/{sid}/", params={"op": "deploy"}, data={"distro_series": "bionic"})
     assert bad.status_code == 400
@@ -205,7 +186,7 @@ def test_release_single_and_bulk(api, user_api):
     db = api.ok("GET", "machines/", params={"hostname": "db-01"})[0]
     releasing = api.ok("POST", f"machines/{db['system_id']}/", params={"op": "release"}, data={"comment": "done"})
     assert releasing["status_name"] == "Releasing"
-    ready = wait_status(api, db["system_id"], "Ready")
+    ready = api.wait_status(db["system_id"], "Ready")
     assert ready["owner"] is None and ready["osystem"] == "" and ready["distro_series"] == "" and ready["power_state"] == "off"
     assert ready["ip_addresses"] == [] and ready["interface_set"][0]["links"][0]["mode"] == "auto"
     assert api.ok("POST", f"machines/{db['system_id']}/", params={"op": "release"})["status_name"] == "Ready"
@@ -226,7 +207,7 @@ def test_release_single_and_bulk(api, user_api):
 
 
 def test_commission_power_broken_fixed_abort(api, user_api, maas_sim):
-    ready = compose_ready(api)
+    ready = api.compose_ready()
     sid = ready["system_id"]
     commissioning = api.ok("POST", f"machines/{sid}/", params={"op": "commission"})
     assert commissioning["status_name"] == "Commissioning"
@@ -234,7 +215,7 @@ def test_commission_power_broken_fixed_abort(api, user_api, maas_sim):
     assert aborted["status_name"] == "New"
     assert api.post(f"machines/{sid}/", params={"op": "abort"}).text == f"Cannot abort in current state: node {sid} is in state New."
     api.ok("POST", f"machines/{sid}/", params={"op": "commission"})
-    wait_status(api, sid, "Ready")
+    api.wait_status(sid, "Ready")
     assert user_api.post(f"machines/{sid}/", params={"op": "commission"}).status_code == 403
     assert api.post(f"machines/{sid}/", params={"op": "power_on"}).text == "Can't start node: it hasn't been allocated."
     api.ok("POST", "machines/", params={"op": "allocate"}, data={"system_id": sid})
@@ -259,7 +240,7 @@ def test_commission_power_broken_fixed_abort(api, user_api, maas_sim):
 
 
 def test_delete_machine(api, user_api):
-    ready = compose_ready(api, 3, cores="2")
+    ready = api.compose_ready(3, cores="2")
     used = api.ok("GET", "vm-hosts/3/")["used"]["cores"]
     assert user_api.delete(f"machines/{ready['system_id']}/").status_code == 403
     assert api.delete(f"machines/{ready['system_id']}/").status_code == 204

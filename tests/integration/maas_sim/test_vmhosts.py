@@ -93,25 +93,13 @@ def test_compose_defaults_capacity_and_life_cycle(api, maas_sim):
     assert "pod-console-logging" in machine["tag_names"]
     assert machine["zone"]["name"] == "default"  # compose places VMs in the default zone unless zone= is given
     assert machine["pool"]["name"] == "control-plane"  # ... and in the VM host's pool
-    ready = wait_status(api, composed["system_id"], "Ready")
+    ready = api.wait_status(composed["system_id"], "Ready")
     assert ready["interface_set"][0]["links"][0]["mode"] == "auto"
     assert "ip_address" not in ready["interface_set"][0]["links"][0]
     # Deleting the machine decomposes the VM and returns the capacity.
     assert api.delete(f"machines/{composed['system_id']}/").status_code == 204
     assert host(api, "lxd-az1-b")["used"] == before["used"]
     assert maas_sim.writes_since(0)
-
-
-def wait_status(api, system_id, status_name, timeout=10.0):
-    import time  # pylint: disable=import-outside-toplevel
-
-    deadline = time.monotonic() + timeout
-    while True:
-        machine = api.ok("GET", f"machines/{system_id}/")
-        if machine["status_name"] == status_name or time.monotonic() > deadline:
-            assert machine["status_name"] == status_name
-            return machine
-        time.sleep(0.05)
 
 
 def test_compose_ids_zone_pool_domain_and_skip_commissioning(api):
