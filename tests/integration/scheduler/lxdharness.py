@@ -1,12 +1,12 @@
 """Real LXD daemons (and a real redis-server) for the scheduler's integration tests.
 
-Each daemon gets its own ``LXD_DIR`` under ``/tmp/lxdms-<uid>/<worker>/`` and an HTTPS address on
+Each daemon gets its own ``LXD_DIR`` under ``/tmp/lxdms-<uid>/<worker>-<pid>/`` and an HTTPS address on
 127.0.0.1 with a free port, a ``dir`` storage pool and the test client certificate trusted. Every
 pytest-xdist worker has its own daemons, so workers never share one.
 
 A crashed run leaves daemons behind: each worker directory records the pytest process that owns
-it, and :func:`clean_stale` stops the daemons of owners that are gone (and of this worker's
-earlier run), unmounts what they left and removes the directories.
+it, and :func:`clean_stale` stops the daemons of owners that are gone, unmounts what they left and
+removes the directories. Sessions running at the same time (two people, one machine) keep theirs.
 
 LXD cannot run VMs here (no KVM), so instances are empty containers (``lxc init --empty``) with
 ``limits.cpu``/``limits.memory``: LXD stores and reports them exactly as for running instances.
@@ -135,8 +135,12 @@ def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def clean_stale(worker: str) -> None:
-    """Remove this worker's directory and those of every owner process that no longer runs."""
+def clean_stale() -> None:
+    """Remove the directories (and stop the daemons) of every owner process that no longer runs.
+
+    Directories of live owners - another pytest session running at the same time - are left alone.
+    Call it holding ``harness.lock`` (see :class:`LxdCluster`).
+    """
     if not os.path.isdir(BASE):
         return
     for entry in os.listdir(BASE):
@@ -144,7 +148,7 @@ def clean_stale(worker: str) -> None:
         if not os.path.isdir(path):
             continue
         owner = _read_int(os.path.join(path, "owner.pid"))
-        if entry == worker or owner is None or not _pid_alive(owner):
+        if owner is None or not _pid_alive(owner):
             remove_tree(path)
 
 
@@ -285,11 +289,15 @@ class LxdCluster:
         self.lxc = require("lxc", "lxd")
         if os.geteuid() != 0:
             raise Unavailable("LXD daemons need root")
-        clean_stale(worker)
-        self.root = os.path.join(BASE, worker)
-        os.makedirs(self.root)
-        with open(os.path.join(self.root, "owner.pid"), "w", encoding="ascii") as handle:
-            handle.write(str(os.getpid()))
+        self.root = os.path.join(BASE, f"{worker}-{os.getpid()}")
+        os.makedirs(BASE, exist_ok=True)
+        with open(os.path.join(BASE, "harness.lock"), "w", encoding="ascii") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a directory gets its owner before anyone looks for stale ones
+            clean_stale()
+            remove_tree(self.root)
+            os.makedirs(self.root)
+            with open(os.path.join(self.root, "owner.pid"), "w", encoding="ascii") as handle:
+                handle.write(str(os.getpid()))
         self.client_cert, self.client_key = make_certificate(self.root, "client", "lxd-multi-scheduler-tests")
         self.daemons = [LxdDaemon(self.root, f"lxd{index + 1}", self.lxd, self.lxc) for index in range(count)]
         try:
