@@ -1,124 +1,18 @@
 """Fixtures of the role and playbook integration tests: the real playbooks against maas-sim.
 
-* ``cluster``: a ``ClusterRunner`` bound to the module's ``maas_sim``. ``cluster.up(inventory)`` runs
-  ``playbooks/control_plane.yml``, ``cluster.down(inventory)`` runs ``playbooks/teardown.yml``; both
-  return a ``Run`` (per-host results and stats, and the simulator's request log of the run).
-  An inventory is a path or a dict (written to a YAML file).
+* ``cluster``: a ``ClusterRunner`` (``runner.py``) bound to the module's ``maas_sim``.
 * ``maas``: a ``MaasClient`` of the collection talking to the same maas-sim, for checks of the
   resulting MAAS state through the real API.
-
-The environment of ansible-playbook (the working tree as the collection, the ``lxdcp_results``
-callback that writes every task result to a JSON file) comes from the module tests' runner
-(``tests/integration/modules/playbooks/runner.py``).
+* ``bind``: ``bind(sim)`` gives both for another server (``sim_factory``).
+* ``inventory``: builds inventory dicts.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-
 import pytest
-import yaml
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import ROOT, Playbook, PlaybookError
-
-PLAYBOOKS = os.path.join(ROOT, "playbooks")
-INVENTORIES = os.path.join(PLAYBOOKS, "inventory")
-
-
-class Run(object):
-    """One ansible-playbook run: exit code, per-host stats and task results, and the MAAS requests it caused."""
-
-    def __init__(self, rc, stdout, stderr, data, requests):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.data = data
-        self.requests = requests
-        self.writes = [entry for entry in requests if entry["write"]]
-        self.stats = data.get("stats", {})
-        self.tasks = data.get("tasks", [])
-
-    @property
-    def ok(self):
-        """No host failed or was unreachable."""
-        return self.rc == 0 and not any(s.get("failures") or s.get("unreachable") for s in self.stats.values())
-
-    @property
-    def changed(self):
-        """``{host: changed count}``."""
-        return {host: stats.get("changed", 0) for host, stats in self.stats.items()}
-
-    def results(self, name):
-        """``{host: result}`` of the task whose name ends with ``name`` (the role prefix is left out)."""
-        found = {task["host"]: task["result"] for task in self.tasks if task["task"].endswith(name)}
-        if not found:
-            raise KeyError(name)
-        return found
-
-    def failures(self):
-        """``{host: msg}`` of every failed task result."""
-        return {task["host"]: task["result"].get("msg", "") for task in self.tasks if task["status"] == "failed"}
-
-    def write_summary(self):
-        """The writes, readable in assertion messages."""
-        return ["%s %s%s" % (e["method"], e["path"], " op=%s" % e["op"] if e.get("op") else "") for e in self.writes]
-
-    def __repr__(self):
-        return "<Run rc=%s changed=%s writes=%d failures=%s>" % (self.rc, self.changed, len(self.writes), self.failures())
-
-
-class ClusterRunner(object):
-    """Runs the collection's playbooks with an inventory against one maas-sim."""
-
-    def __init__(self, sim, workdir):
-        self.sim = sim
-        self.workdir = str(workdir)
-        self.base = Playbook(sim, workdir)
-        self.count = 0
-
-    def inventory(self, inventory):
-        """A path for ``inventory`` (a path, a name under playbooks/inventory, or a dict)."""
-        if isinstance(inventory, dict):
-            self.count += 1
-            path = os.path.join(self.workdir, "inventory-%d.yml" % self.count)
-            with open(path, "w", encoding="utf-8") as handle:
-                yaml.safe_dump(inventory, handle, sort_keys=False)
-            return path
-        if os.path.sep not in inventory:
-            return os.path.join(INVENTORIES, inventory)
-        return inventory
-
-    def run(self, playbook, inventory, check=False, extra_vars=None, timeout=600):
-        """Run ``playbooks/<playbook>`` with ``inventory``; return a ``Run``."""
-        command = [os.path.join(os.path.dirname(self.base.python), "ansible-playbook"),
-                   os.path.join(PLAYBOOKS, playbook), "-i", self.inventory(inventory)]
-        if check:
-            command.append("--check")
-        for key, value in (extra_vars or {}).items():
-            command += ["-e", "%s=%s" % (key, value)]
-        self.base.count += 1  # a results file of its own per run
-        env = self.base.environment({"MAAS_URL": self.sim.url, "MAAS_API_KEY": self.sim.api_key, "ANSIBLE_PIPELINING": "true"})
-        mark = self.sim.seq()
-        done = subprocess.run(command, cwd=self.workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        requests = self.sim.requests(mark)
-        try:
-            with open(env["LXDCP_RESULTS_FILE"], encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            raise PlaybookError("ansible-playbook (exit %d) wrote no results.\nstdout:\n%s\nstderr:\n%s"
-                                % (done.returncode, done.stdout[-3000:], done.stderr[-3000:])) from None
-        return Run(done.returncode, done.stdout, done.stderr, data, requests)
-
-    def up(self, inventory, **kwargs):
-        """``playbooks/control_plane.yml``."""
-        return self.run("control_plane.yml", inventory, **kwargs)
-
-    def down(self, inventory, **kwargs):
-        """``playbooks/teardown.yml``."""
-        return self.run("teardown.yml", inventory, **kwargs)
+from ansible_collections.lxdcp.maas.tests.integration.roles.runner import ClusterRunner
 
 
 @pytest.fixture
