@@ -6,8 +6,9 @@
 maas-sim runs its default scenario with its default timings (commissioning 2 s, deploying 3 s,
 releasing 1 s), so wall times include waiting for MAAS. The play composes and deploys a 3-node
 control plane (3 tasks: cluster `bench`, 2 cores, 4 GiB, 20 GiB, a sticky static IP each,
-zones az1-az3 of pool `control-plane`, Ubuntu jammy with user data), then the same play runs again
-(idempotent: no write expected), in check mode, and finally with `state: absent`. API requests
+zones az1-az3 of pool `control-plane`, Ubuntu jammy with user data), after a check-mode run of the
+same play on the empty cluster, then runs again (idempotent: no write expected), and finally with
+`state: absent`. API requests
 and writes come from maas-sim's request log (`/_sim/requests`) for exactly that run; "reads" are
 GETs. The empty-play row is the fixed cost of starting ansible-playbook, for scale.
 """
@@ -59,9 +60,17 @@ def measure(playbook, label, tasks, **options):
         dict(benchmark=label, metric="wall time", value=round(seconds, 2), unit="s", notes=notes),
         dict(benchmark=label, metric="API requests", value=len(result.requests), unit="requests",
              notes="%d reads, %d writes" % (reads, len(result.writes))),
-        dict(benchmark=label, metric="writes", value=len(result.writes), unit="requests",
-             notes=", ".join(sorted(set(w.get("op") or w["method"] for w in result.writes))) or "none"),
+        dict(benchmark=label, metric="writes", value=len(result.writes), unit="requests", notes=kinds(result.writes)),
     ]
+
+
+def kinds(writes):
+    """``compose x3, deploy x3, POST tags/ x1``: the writes by operation."""
+    counts = {}
+    for write in writes:
+        name = write.get("op") or "%s %s" % (write["method"], write["path"].split("/api/2.0/", 1)[-1].split("/", 1)[0] + "/")
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join("%s x%d" % (name, counts[name]) for name in sorted(counts)) or "none"
 
 
 def run():
@@ -70,9 +79,9 @@ def run():
     with tempfile.TemporaryDirectory(prefix="bench-modules-") as workdir, SimServer() as sim:
         playbook = Playbook(sim, workdir)
         rows += measure(playbook, "empty play (ansible-playbook start)", [])[:1]
+        rows += measure(playbook, "check mode before creation, 3 VMs", control_plane(), check=True)
         rows += measure(playbook, "compose + deploy 3 VMs", control_plane())
         rows += measure(playbook, "idempotent re-run, 3 VMs", control_plane())
-        rows += measure(playbook, "check mode, 3 VMs", control_plane(), check=True)
         rows += measure(playbook, "state absent, 3 VMs", control_plane("absent"))
     return rows
 
