@@ -427,6 +427,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
     RELEASING,
     MaasConflict,
     MaasError,
+    MaasRetriesExhausted,
     MaasUnavailable,
     MaasValidationError,
     machine_reason,
@@ -1002,32 +1003,31 @@ class VmTask(object):
                 return None
             try:
                 answer = self.client.compose(chosen["id"], self.compose_data(chosen))
-            except (MaasUnavailable, MaasValidationError) as exc:
+            except MaasError as exc:
                 if not self.host_specific(exc):
                     raise
-                attempts.append(dict(host=chosen["name"], ok=False, error=str(exc)))
                 self.log("compose on %s failed: %s" % (chosen["name"], exc))
-                leftover = self.client.find_machine(spec.hostname)
-                if leftover is not None:
-                    self.log("the failed compose left machine %s; using it" % leftover["system_id"])
-                    answer = leftover
-                else:
+                answer = self.client.find_machine(spec.hostname)
+                if answer is None:
+                    attempts.append(dict(host=chosen["name"], ok=False, error=str(exc)))
                     excluded[chosen["name"]] = "compose failed: %s" % exc
                     continue
-            except MaasError as exc:
-                if exc.status != 500:
-                    raise
-                attempts.append(dict(host=chosen["name"], ok=False, error=str(exc)))
-                excluded[chosen["name"]] = "compose failed: %s" % exc
-                continue
+                self.log("MAAS reported a failure but created %s (%s); using it" % (spec.hostname, answer["system_id"]))
             attempts.append(dict(host=chosen["name"], ok=True, error=None))
             self.log("composed %s as %s on %s" % (spec.hostname, answer["system_id"], chosen["name"]))
             return self.client.get_machine(answer["system_id"])
 
     @staticmethod
     def host_specific(exc):
-        """Whether a compose failure is about the host (try the next one) rather than the request."""
-        if isinstance(exc, MaasUnavailable):
+        """Whether a compose failure is about the host (try the next one) rather than the request.
+
+        MAAS answers 503 when the host refuses or is unreachable, 500 when its storage pool is full
+        (``PodInvalidResources``) and 400 on cores/memory/storage beyond the host's limits. A spent
+        retry budget is not host specific: MAAS itself is struggling.
+        """
+        if isinstance(exc, MaasRetriesExhausted):
+            return False
+        if isinstance(exc, MaasUnavailable) or exc.status == 500:
             return True
         if isinstance(exc, MaasValidationError):
             return bool(set(exc.fields) & {"cores", "memory", "storage", "interfaces", "cpu_speed", "architecture"}) or (

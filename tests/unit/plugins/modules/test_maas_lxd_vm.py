@@ -441,6 +441,35 @@ def test_next_host_is_tried_when_compose_fails(world, monkeypatch):
     assert len(world.fake.find("POST", "vm-hosts/2/", "compose")) == 1  # a host-side failure is not retried
 
 
+def test_full_storage_pool_500_moves_to_the_next_host(world, monkeypatch):
+    world.compose_failures[2] = (500, "Not enough storage space on storage pools: default")
+    result = run(world, monkeypatch, **SPEC)
+    assert result["machine"]["vm_host"]["name"] == "lxd-c", result.get("msg")
+    assert "Not enough storage space" in result["placement"]["attempts"][0]["error"]
+
+
+def test_compose_error_that_still_created_the_vm_uses_it(world, monkeypatch):
+    original = world.compose
+
+    def compose_then_fail(host_id, form):
+        original(host_id, form)
+        return 503, "Unable to compose machine because: timed out after creating it"
+
+    world.compose = compose_then_fail
+    result = run(world, monkeypatch, **SPEC)
+    assert result["changed"] is True, result.get("msg")
+    assert result["placement"]["attempts"] == [{"host": "lxd-b", "ok": True, "error": None}]
+    assert len([m for m in world.machines.values() if m["hostname"] == "cp-1"]) == 1
+
+
+def test_spent_retry_budget_is_not_blamed_on_the_host(world, monkeypatch):
+    world.compose_failures[2] = (503, "busy")
+    world.fake.add("POST", "vm-hosts/2/", op="compose", status=503, text="busy", headers={"Retry-After": "1"})
+    result = run(world, monkeypatch, **spec(retries=1))
+    assert result["failed"] and "Gave up on POST /vm-hosts/2/?op=compose after 2 attempt(s)" in result["msg"]
+    assert not world.fake.find("POST", "vm-hosts/3/", "compose")
+
+
 def test_all_hosts_failing_reports_every_attempt(world, monkeypatch):
     for host_id in (1, 2, 3):
         world.compose_failures[host_id] = (503, "Unable to compose machine because: boom %d" % host_id)
