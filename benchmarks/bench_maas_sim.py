@@ -45,7 +45,7 @@ def row(benchmark, metric, value, unit, notes=""):
 
 def latency(func, calls=CALLS):
     """Median and 95th percentile of ``func()`` in milliseconds."""
-    samples = sorted(timed(func)[0] * 1000 for _ in range(calls))
+    samples = sorted(timed(func)[0] * 1000 for _call in range(calls))
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
@@ -62,7 +62,7 @@ def bulk_rows() -> list:
         decode, machines = timed(response.json)
         assert len(machines) == MACHINES
         rows.append(row(name, "GET /machines/ cold (HTTP)", cold, "s", f"first listing renders every machine; {size / 1e6:.1f} MB"))
-        warm = sorted(timed(lambda: api.get("machines/"))[0] for _ in range(5))
+        warm = sorted(timed(lambda: api.get("machines/"))[0] for _run in range(5))
         rows.append(row(name, "GET /machines/ warm (HTTP)", statistics.median(warm), "s", f"median of 5, min {warm[0]:.3f} s"))
         rows.append(row(name, "client JSON decode of the list", decode, "s", "json.loads in the client, for comparison"))
         target = machines[MACHINES // 2]

@@ -15,11 +15,13 @@ Request path (for ``/MAAS/api/2.0/...``):
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import json
 import logging
 import time
 import urllib.parse
 from collections import deque
+from email.parser import BytesParser
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -302,9 +304,12 @@ async def _read_body(request: Request, method: str) -> tuple[Params, Params]:
     if method not in ("POST", "PUT"):
         return Params(), Params()
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    if content_type.startswith("application/x-www-form-urlencoded"):
         form = await request.form(max_files=1000, max_fields=10000)
         fields = Params((key, value) for key, value in form.multi_items() if not isinstance(value, UploadFile))
+        return fields, fields
+    if content_type.startswith("multipart/form-data"):
+        fields = parse_multipart(content_type, await request.body())
         return fields, fields
     if content_type.startswith("application/json"):
         try:
@@ -318,6 +323,26 @@ async def _read_body(request: Request, method: str) -> tuple[Params, Params]:
                     items.append((key, item if isinstance(item, str) else json.dumps(item)))
             return Params(), Params(items)
     return Params(), Params()
+
+
+def parse_multipart(content_type: str, body: bytes) -> Params:
+    """Form fields of a multipart body as Django reads them.
+
+    Parts may use ``Content-Transfer-Encoding: base64`` (the MAAS CLI and python-libmaas send every
+    value that way, built with ``email.mime``); Django decodes it, so does this. Parts with a filename
+    are files (``request.FILES``), not form fields.
+    """
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    fields = []
+    if not message.is_multipart():
+        return Params()
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name is None or part.get_param("filename", header="content-disposition") is not None:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        fields.append((name, payload.decode(part.get_content_charset() or "utf-8", errors="replace")))
+    return Params(fields)
 
 
 def _header_list(headers: dict) -> list:

@@ -9,11 +9,15 @@ They call what those clients call first and parse the shapes they parse.
 
 from __future__ import annotations
 
+import io
 import random
 import time
 import urllib.parse
 import urllib.request
 import uuid
+from email.generator import BytesGenerator
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
 
 import requests
 from oauthlib import oauth1
@@ -40,6 +44,21 @@ def gomaasapi_header(api_key: str) -> str:
     return "OAuth " + ", ".join(f'{key}="{urllib.parse.quote_plus(value)}"' for key, value in items)
 
 
+def cli_multipart(fields) -> tuple[dict, bytes]:
+    """A form body as the MAAS CLI (``apiclient/multipart.py``) builds it: MIME parts, base64 transfer encoding, CRLF lines."""
+    message = MIMEMultipart("form-data")
+    for name, value in fields:
+        part = MIMEApplication(value.encode("utf-8"), charset="utf-8")
+        part.add_header("Content-Disposition", "form-data", name=name)
+        part.set_type("text/plain")
+        message.attach(part)
+    buffer = io.BytesIO()
+    generator = BytesGenerator(buffer, False)
+    generator._write_headers = lambda self: None  # pylint: disable=protected-access
+    generator.flatten(message)
+    return {"Content-Type": message["Content-Type"]}, buffer.getvalue().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 def cli_get(api_url: str, api_key: str, path: str, params=None):
     url = api_url + path + ("?" + urllib.parse.urlencode(params, doseq=True) if params else "")
     request = urllib.request.Request(url, headers=cli_headers(url, api_key))
@@ -62,13 +81,19 @@ def test_maas_cli_style_signing_and_first_calls(maas_sim):
     assert json.loads(body)["username"] == "lxdcp"
     status, body = cli_get(maas_sim.api_url, maas_sim.api_key, "machines/", {"hostname": "db-01"})
     assert json.loads(body)[0]["status_name"] == "Deployed"
-    # The CLI sends POST parameters as multipart/form-data with op in the query string.
+    # The CLI sends POST parameters as base64-encoded multipart/form-data parts, op in the query string.
     url = maas_sim.api_url + "vm-hosts/2/?op=compose"
-    fields = {"cores": "2", "memory": "4096", "hostname": "cli-vm"}
-    response = requests.post(url, files={key: (None, value) for key, value in fields.items()}, headers=cli_headers(url, maas_sim.api_key),
-                             timeout=30)
+    headers, body = cli_multipart([("cores", "2"), ("memory", "4096"), ("hostname", "cli-vm")])
+    headers.update(cli_headers(url, maas_sim.api_key))
+    response = requests.post(url, data=body, headers=headers, timeout=30)
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"system_id", "resource_uri"}
+    composed = requests.get(maas_sim.api_url + f"machines/{response.json()['system_id']}/", headers=cli_headers(url, maas_sim.api_key), timeout=30)
+    assert (composed.json()["hostname"], composed.json()["cpu_count"], composed.json()["memory"]) == ("cli-vm", 2, 4096)
+    url = maas_sim.api_url + "tags/?"
+    headers, body = cli_multipart([("name", "from-cli"), ("comment", "base64 parts")])
+    headers.update(cli_headers(url, maas_sim.api_key))
+    assert requests.post(url, data=body, headers=headers, timeout=30).json()["comment"] == "base64 parts"
 
 
 def test_gomaasapi_style_header(maas_sim):
