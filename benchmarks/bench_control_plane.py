@@ -67,7 +67,7 @@ def lookup_rows(sim):
                          ("maas_placement, 3 new VMs", ["new-1", "new-2", "new-3"])):
         times = []
         sent = 0
-        for _ in range(LOOKUP_RUNS):
+        for _run in range(LOOKUP_RUNS):
             before = client.requests_sent
             start = time.perf_counter()
             Planner(client, request, names, "demo", {}).run()
