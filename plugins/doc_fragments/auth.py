@@ -41,6 +41,7 @@ options:
   timeout:
     description:
       - Seconds to wait for MAAS to answer one request.
+      - Composing a VM waits at least 150 s, since MAAS composes synchronously and gives its hypervisor driver 120 s.
     type: int
     default: 30
   retries:

@@ -51,6 +51,9 @@ except ImportError:  # pragma: no cover - urllib3 comes with requests
 
 
 API_PATH = "api/2.0/"
+# MAAS composes synchronously and gives the hypervisor driver 120 s; a shorter read timeout would
+# turn every slow compose into a lost answer.
+COMPOSE_TIMEOUT = 150
 USER_AGENT = "lxdcp.maas"
 
 # Machine status names (``status_name``) as MAAS reports them.
@@ -403,9 +406,10 @@ class MaasClient(object):
         """GET ``path`` (relative to api/2.0/) and return the decoded answer."""
         return self.request("GET", path, params=params, op=op)
 
-    def post(self, path, data=None, op=None, idempotent=False, verify=None, params=None):
-        """POST a form to ``path``; see ``request`` for ``idempotent`` and ``verify``."""
-        return self.request("POST", path, params=params, data=data, op=op, idempotent=idempotent, verify=verify)
+    def post(self, path, data=None, op=None, idempotent=False, verify=None, params=None, timeout=None):
+        """POST a form to ``path``; see ``request`` for ``idempotent``, ``verify`` and ``timeout``."""
+        return self.request("POST", path, params=params, data=data, op=op, idempotent=idempotent, verify=verify,
+                            timeout=timeout)
 
     def put(self, path, data=None):
         """PUT a form to ``path`` (an update: safe to repeat)."""
@@ -415,8 +419,10 @@ class MaasClient(object):
         """DELETE ``path``; parameters go in the query string, as MAAS reads them there."""
         return self.request("DELETE", path, params=params)
 
-    def request(self, method, path, params=None, data=None, op=None, idempotent=None, verify=None):
+    def request(self, method, path, params=None, data=None, op=None, idempotent=None, verify=None, timeout=None):
         """Send one API request with retries and return the decoded body (None for 204).
+
+        ``timeout`` (seconds) replaces the client's read timeout for this request.
 
         Retried: connection errors and timeouts, 502, 503, 504, and 409 carrying Retry-After,
         up to ``retries`` extra attempts. ``idempotent`` defaults to True for everything but
@@ -447,14 +453,14 @@ class MaasClient(object):
                 if write:
                     self.writes_sent += 1
                 response = self.session.request(
-                    method, url, params=query, data=body, timeout=self.timeout, verify=self._verify,
+                    method, url, params=query, data=body, timeout=timeout or self.timeout, verify=self._verify,
                     allow_redirects=False)
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(exc, what)
             except requests.exceptions.RequestException as exc:
                 # Connection errors, timeouts, and answers cut off mid-body (ChunkedEncodingError):
                 # only a failed connect proves that MAAS never saw the request.
-                failure = self._connection_error(exc, what)
+                failure = self._connection_error(exc, what, timeout)
                 reached = not _never_connected(exc)
                 self.log("%s -> %s (attempt %d)" % (what, failure.reason, attempt))
             else:
@@ -560,9 +566,9 @@ class MaasClient(object):
             return cls(message, fields=fields, **kwargs)
         return cls(message, **kwargs)
 
-    def _connection_error(self, exc, what):
+    def _connection_error(self, exc, what, timeout=None):
         if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
-            reason = "no answer within %s s (timeout)" % self.timeout
+            reason = "no answer within %s s (timeout)" % (timeout or self.timeout)
         else:
             reason = _root_reason(exc)
         error = MaasConnectionError(
@@ -688,7 +694,8 @@ class MaasClient(object):
             return {"system_id": machine["system_id"], "resource_uri": machine.get("resource_uri"), "verified": True}
 
         try:
-            return self.post("vm-hosts/%s/" % host_id, data=data, op="compose", verify=verify)
+            return self.post("vm-hosts/%s/" % host_id, data=data, op="compose", verify=verify,
+                             timeout=max(self.timeout, COMPOSE_TIMEOUT))
         except MaasValidationError as exc:
             # A first attempt still running inside MAAS when ours timed out makes the re-sent one fail
             # on the hostname; the machine it created is the answer.

@@ -298,6 +298,23 @@ def test_answer_cut_off_mid_body_is_verified(fake):
     assert len(fake.find("POST", "vm-hosts/3/", "compose")) == 1
 
 
+def test_compose_waits_longer_than_maas_driver_timeout(fake, monkeypatch):
+    seen = []
+    fake.add("POST", "vm-hosts/3/", op="compose", json={"system_id": "abc123"})
+    fake.add("GET", "zones/", json=[])
+    client = fake.client(timeout=20)
+    original = fake.send
+
+    def send(request, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        return original(request, **kwargs)
+
+    monkeypatch.setattr(fake, "send", send)
+    client.compose(3, {"hostname": "cp-1"})
+    client.list_zones()
+    assert seen == [maas.COMPOSE_TIMEOUT, 20]
+
+
 def test_compose_that_did_not_take_effect_is_sent_again(fake):
     fake.add("POST", "vm-hosts/3/", op="compose", exc=dropped, times=1)
     fake.add("POST", "vm-hosts/3/", op="compose", json={"system_id": "abc123"})
