@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from . import lookup
-from .enums import SIMPLE_STATUSES, STATUS_KEYWORDS, IPType
+from .enums import POWER_STATES, SIMPLE_STATUSES, STATUS_KEYWORDS, IPType
 from .params import FieldErrors, Params, invalid_choice
 from .state import State
 
@@ -146,7 +146,7 @@ class NodeFilter:
                     return
             self.cleaned[key] = arches
         elif kind in ("status", "simple", "power", "target"):
-            choices = {"status": STATUS_KEYWORDS, "simple": SIMPLE_STATUSES, "power": ("on", "off", "unknown", "error"),
+            choices = {"status": STATUS_KEYWORDS, "simple": SIMPLE_STATUSES, "power": POWER_STATES,
                        "target": ("memory", "disk")}[kind]
             cleaned = [v[1:] if v.startswith("=") else v for v in values]
             bad = [v for v in cleaned if v not in choices]

@@ -66,7 +66,6 @@ STATUS_NAMES = {
 STATUS_KEYWORDS = {
     name.lower(): value for name, value in vars(NodeStatus).items() if not name.startswith("_")
 }
-STATUS_BY_NAME = {name.lower(): code for code, name in STATUS_NAMES.items()}
 
 # ``simple_status`` keyword -> codes (``SIMPLIFIED_NODE_STATUSES_MAP``); "other" is everything else.
 SIMPLE_STATUSES = {
@@ -103,21 +102,6 @@ RELEASABLE_STATUSES = frozenset(
         NodeStatus.FAILED_DEPLOYMENT,
         NodeStatus.FAILED_DISK_ERASING,
         NodeStatus.FAILED_RELEASING,
-    }
-)
-
-# Statuses that may move to Deploying (``NODE_TRANSITIONS[s]`` contains DEPLOYING).
-CAN_DEPLOY_FROM = frozenset({NodeStatus.ALLOCATED})
-
-# Statuses that may start commissioning (``NODE_TRANSITIONS[s]`` contains COMMISSIONING).
-CAN_COMMISSION_FROM = frozenset(
-    {
-        NodeStatus.NEW,
-        NodeStatus.FAILED_COMMISSIONING,
-        NodeStatus.READY,
-        NodeStatus.MISSING,
-        NodeStatus.BROKEN,
-        NodeStatus.FAILED_TESTING,
     }
 )
 

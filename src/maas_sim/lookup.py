@@ -65,14 +65,6 @@ def machine_by_hostname(state: State, hostname: str):
     return state.machine_named(hostname)
 
 
-def machine_or_404(state: State, system_id: str):
-    """``get_object_or_404(Machine, system_id=...)``."""
-    machine = state.get("machine", system_id)
-    if machine is None:
-        raise not_found("Machine")
-    return machine
-
-
 def subnet_network(subnet) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """The subnet's network object."""
     return ipaddress.ip_network(subnet.cidr, strict=False)
@@ -129,11 +121,6 @@ def subnet_or_404(state: State, spec: str):
     if subnet is None:
         raise not_found("Subnet")
     return subnet
-
-
-def vlan_of_subnet(state: State, subnet):
-    """The subnet's VLAN."""
-    return state.get("vlan", subnet.vlan_id)
 
 
 def dynamic_ranges(state: State, subnet) -> list:

@@ -18,6 +18,7 @@ import asyncio
 import email.policy
 import json
 import logging
+import re
 import time
 import urllib.parse
 from collections import deque
@@ -30,6 +31,7 @@ from . import auth, lifecycle, render, scenario
 from .api import HANDLERS
 from .errors import HTML, JSON, TEXT, ApiError
 from .faults import FaultError, Faults
+from .model import to_record
 from .params import Params
 from .routing import API_ROOT, Context, Raw, Router
 from .state import State, Store
@@ -157,7 +159,7 @@ class Simulator:
         path = request.url.path
         query = Params(urllib.parse.parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         post, data = await _read_body(request, method)
-        op = query.get("op") or post.get("op")
+        op = query.get("op") or post.get("op") or _path_op(path)
         entry = self.log.open(method, path, op)
         drop = False
         try:
@@ -278,13 +280,17 @@ class Simulator:
 
 def _dump_state(state: State) -> dict:
     """Everything the simulator holds, as plain records."""
-    from .model import to_record  # pylint: disable=import-outside-toplevel
-
     return {
         "meta": state.meta,
         "counters": state.counters,
         "objects": {kind: [to_record(obj) for obj in table.values()] for kind, table in state.tables.items()},
     }
+
+
+def _path_op(path: str) -> str | None:
+    """The ``op-<name>`` suffix of a path, if any (for logging and fault rules before routing)."""
+    match = re.search(r"/op-([^/]+)$", path)
+    return match.group(1) if match else None
 
 
 def _with_hash(error: ApiError) -> ApiError:
