@@ -19,22 +19,17 @@ import subprocess
 
 import yaml
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import ROOT, Playbook, PlaybookError
+from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import ROOT, Playbook, PlaybookError, PlaybookResult
 
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
 INVENTORIES = os.path.join(PLAYBOOKS, "inventory")
 
 
-class Run(object):
-    """One ansible-playbook run: exit code, per-host stats and task results, and the MAAS requests it caused."""
+class Run(PlaybookResult):
+    """One ansible-playbook run over several inventory hosts: per-host stats and task results, and the MAAS requests it caused."""
 
     def __init__(self, rc, stdout, stderr, data, requests):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.data = data
-        self.requests = requests
-        self.writes = [entry for entry in requests if entry["write"]]
+        super(Run, self).__init__(rc, stdout, stderr, data, requests)
         self.stats = data.get("stats", {})
         self.tasks = data.get("tasks", [])
 
@@ -48,7 +43,7 @@ class Run(object):
         """``{host: changed count}``."""
         return {host: stats.get("changed", 0) for host, stats in self.stats.items()}
 
-    def results(self, name):
+    def by_host(self, name):
         """``{host: result}`` of the task whose name ends with ``name`` (the role prefix is left out)."""
         found = {task["host"]: task["result"] for task in self.tasks if task["task"].endswith(name)}
         if not found:
@@ -58,10 +53,6 @@ class Run(object):
     def failures(self):
         """``{host: msg}`` of every failed task result."""
         return {task["host"]: task["result"].get("msg", "") for task in self.tasks if task["status"] == "failed"}
-
-    def write_summary(self):
-        """The writes, readable in assertion messages."""
-        return ["%s %s%s" % (e["method"], e["path"], " op=%s" % e["op"] if e.get("op") else "") for e in self.writes]
 
     def __repr__(self):
         return "<Run rc=%s changed=%s writes=%d failures=%s>" % (self.rc, self.changed, len(self.writes), self.failures())

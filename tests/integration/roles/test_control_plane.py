@@ -76,7 +76,7 @@ def test_full_cycle_is_idempotent_and_leaves_other_clusters_alone(cluster, maas,
         assert "lxdcp-managed" in machine["tag_names"]
     record = dns_record(maas, "demo-api.maas")
     assert sorted(ip["ip"] for ip in record["ip_addresses"]) == sorted(DEMO_IPS.values())
-    summary = run.results("Show the control plane and its API endpoint")["demo-cp-1"]["msg"]
+    summary = run.by_host("Show the control plane and its API endpoint")["demo-cp-1"]["msg"]
     assert summary[0].split() == ["NAME", "ZONE", "HOST", "IP", "STATUS", "PROVIDER", "ID"]
     assert summary[-1] == "API endpoint: https://demo-api.maas:6443 (MAAS DNS record demo-api.maas)"
     for name, machine in machines.items():
@@ -130,7 +130,7 @@ def test_five_over_two_zones_is_three_and_two(cluster, maas, inventory):
     assert run.ok, run
     zones = [m["zone"]["name"] for m in cluster_machines(maas, "duo")]
     assert sorted([zones.count("az1"), zones.count("az2")]) == [2, 3]
-    plan = run.results("Plan the LXD VMs over zones and hosts")
+    plan = run.by_host("Plan the LXD VMs over zones and hosts")
     facts = next(iter(plan.values()))["ansible_facts"]["provision_plan"]
     assert facts["zone_counts"] == {"az1": zones.count("az1"), "az2": zones.count("az2")}
 
@@ -158,7 +158,7 @@ def test_custom_endpoint_and_port_skip_the_dns_record(cluster, maas, inventory):
     inv["all"]["vars"].update(lxdcp_api_endpoint="k8s.example.com", lxdcp_api_port=8443)
     run = cluster.up(inv)
     assert run.ok, run
-    summary = run.results("Show the control plane and its API endpoint")["lb-cp-1"]["msg"]
+    summary = run.by_host("Show the control plane and its API endpoint")["lb-cp-1"]["msg"]
     assert summary[-1] == "API endpoint: https://k8s.example.com:8443"
     assert dns_record(maas, "lb-api.maas") is None
     run = cluster.down(inv)
@@ -244,7 +244,7 @@ def test_mixed_cluster_from_one_inventory(sim_factory, bind, inventory):
     assert all(machines["mixed-cp-%d" % i]["pod"] for i in (1, 2, 3))
     workers = [machines["mixed-w-1"], machines["mixed-w-2"]]
     assert all(w["pod"] is None and w["status_name"] == "Deployed" for w in workers)
-    summary = run.results("Show the control plane and its API endpoint")["mixed-cp-1"]["msg"]
+    summary = run.by_host("Show the control plane and its API endpoint")["mixed-cp-1"]["msg"]
     assert any(line.startswith("mixed-w-1 ") and "bare metal" in line and "maas://" in line for line in summary)
     record = dns_record(maas, "mixed-api.maas")
     assert sorted(ip["ip"] for ip in record["ip_addresses"]) == ["10.10.0.61", "10.10.0.62", "10.10.0.63"]

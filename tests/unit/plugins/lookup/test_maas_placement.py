@@ -221,24 +221,19 @@ def test_bare_metal_machines_of_the_cluster_are_not_replicas(run):
 # -- strategies --------------------------------------------------------------------------------
 
 
-def test_least_allocated_cpu_picks_the_host_with_fewest_allocated_cores(run):
-    # In each zone: the odd host has 2 cores allocated and little memory; the even one 8 cores and lots of memory.
-    overrides = {}
-    for index in range(6):
-        overrides[index] = dict(used_cores=2, used_memory=60000) if index % 2 == 0 else dict(used_cores=8, used_memory=0)
-    fake = script(FakeMaas(), six_hosts(overrides))
-    plan = run(fake, "a", "b", "c", strategy="least-allocated-cpu")
-    assert sorted(item["vm_host"] for item in plan["placements"]) == ["lxd-1", "lxd-3", "lxd-5"]
-    assert plan["strategy"] == "least-allocated-cpu"
+# In each zone, the first host has 2 cores allocated and little free memory, the second 8 cores and all its memory free.
+CPU_OR_MEMORY = {index: dict(used_cores=2, used_memory=60000) if index % 2 == 0 else dict(used_cores=8, used_memory=0)
+                 for index in range(6)}
 
 
-def test_most_free_picks_the_host_with_most_room(run):
-    overrides = {}
-    for index in range(6):
-        overrides[index] = dict(used_cores=2, used_memory=60000) if index % 2 == 0 else dict(used_cores=8, used_memory=0)
-    fake = script(FakeMaas(), six_hosts(overrides))
-    plan = run(fake, "a", "b", "c", strategy="most-free")
-    assert sorted(item["vm_host"] for item in plan["placements"]) == ["lxd-2", "lxd-4", "lxd-6"]
+@pytest.mark.parametrize("strategy, chosen", [
+    ("least-allocated-cpu", ["lxd-1", "lxd-3", "lxd-5"]),  # fewest allocated cores
+    ("most-free", ["lxd-2", "lxd-4", "lxd-6"]),  # most free cores and memory relative to the request
+])
+def test_strategy_decides_within_each_zone(run, strategy, chosen):
+    plan = run(script(FakeMaas(), six_hosts(CPU_OR_MEMORY)), "a", "b", "c", strategy=strategy)
+    assert sorted(item["vm_host"] for item in plan["placements"]) == chosen
+    assert plan["strategy"] == strategy
 
 
 # -- filters and MAAS data ---------------------------------------------------------------------
