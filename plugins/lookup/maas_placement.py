@@ -193,6 +193,7 @@ _raw:
 import dataclasses
 import json
 import os
+import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_text
@@ -203,10 +204,13 @@ from ansible.utils.display import Display
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient, MaasError, MaasValidationError
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import backing_machines, cluster_tag, placement_host, vm_host_health
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, STRATEGIES, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 
 display = Display()
+
+# What MAAS accepts in a tag name (the cluster becomes the tag lxdcp-cluster-<cluster>).
+CLUSTER_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class LookupModule(LookupBase):
@@ -220,9 +224,10 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         request, names = self._request(terms)
+        overrides = self._overrides()
         client = self._client()
         try:
-            result = Planner(client, request, names, self.get_option("cluster"), self._overrides(), self._scheduler()).run()
+            result = Planner(client, request, names, self.get_option("cluster"), overrides, self._scheduler()).run()
         except MaasError as exc:
             raise AnsibleLookupError("maas_placement: %s" % exc) from None
         for line in result["explanation"]:
@@ -266,11 +271,9 @@ class LookupModule(LookupBase):
         if zones is not None and not zones:
             raise AnsibleLookupError("maas_placement: zones must not be empty; leave it unset for every zone")
         cluster = self.get_option("cluster")
-        if cluster is not None and not cluster.strip():
-            raise AnsibleLookupError("maas_placement: cluster must not be empty")
-        strategy = self.get_option("strategy")
-        if strategy not in STRATEGIES:
-            raise AnsibleLookupError("maas_placement: unknown strategy %r; known: %s" % (strategy, ", ".join(sorted(STRATEGIES))))
+        if cluster is not None and not CLUSTER_RE.match(cluster):
+            raise AnsibleLookupError("maas_placement: cluster %r may only contain letters, digits, '_' and '-' (it is part of the "
+                                     "MAAS tag %s)" % (cluster, cluster_tag(cluster)))
         request = Request(
             count=count,
             cores=cores,
@@ -280,19 +283,20 @@ class LookupModule(LookupBase):
             zones=list(zones) if zones else None,
             pool=self.get_option("pool") or None,
             tags=tuple(self.get_option("tags") or ()),
-            strategy=strategy,
+            strategy=self.get_option("strategy"),
             max_skew=max_skew,
         )
         return request, names
 
     def _overrides(self):
+        """Over-commit ratios that replace MAAS's for every host (``Host`` field -> ratio)."""
         overrides = {}
-        for option, field in (("cpu_over_commit", "cpu_over_commit"), ("memory_over_commit", "memory_over_commit")):
+        for option in ("cpu_over_commit", "memory_over_commit"):
             value = self.get_option(option)
             if value is not None:
                 if value <= 0:
                     raise AnsibleLookupError("maas_placement: %s must be greater than 0, not %s" % (option, value))
-                overrides[field] = float(value)
+                overrides[option] = float(value)
         return overrides
 
     def _client(self):

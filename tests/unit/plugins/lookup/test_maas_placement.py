@@ -326,6 +326,7 @@ def test_auth_error_does_not_show_the_key(run):
     (("a",), {"memory": "lots"}, "memory 'lots' is not a size"),
     (("a",), {"disk": "-1G"}, "disk"),
     (("a",), {"zones": []}, "zones must not be empty"),
+    (("a",), {"cluster": "my cluster"}, "cluster 'my cluster' may only contain letters"),
     (("a",), {"cpu_over_commit": 0.0}, "cpu_over_commit must be greater than 0"),
     (("a",), {"api_key": "not-a-key"}, "api_key is malformed"),
     (("a",), {"ca_path": "/nonexistent/ca.pem", "url": "https://maas:5240/MAAS"}, "ca_path /nonexistent/ca.pem does not exist"),
