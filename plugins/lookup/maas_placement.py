@@ -19,7 +19,7 @@ description:
   - Only reads; sends no write to MAAS.
   - With O(scheduler_url), the new VMs are placed by C(lxd-multi-scheduler) instead of locally; MAAS is still read to
     map the scheduler's hosts to VM host ids and zones and to keep existing VMs where they are.
-  - Returns one plan (a dictionary); with C(query()) or C(wantlist=true) a list holding it.
+  - Returns one plan (a dictionary); with the C(query) function or C(wantlist=true), a list holding it.
   - With C(-vvv) the explanation of every decision is shown.
 version_added: 1.0.0
 extends_documentation_fragment:
