@@ -44,9 +44,9 @@ class Context:
 
 @dataclasses.dataclass
 class Raw:
-    """A ready-made response body."""
+    """A ready-made response body: bytes, or a list of byte strings sent one after the other (large lists)."""
 
-    body: bytes
+    body: bytes | list
     content_type: str = "application/json; charset=utf-8"
     status: int = 200
 

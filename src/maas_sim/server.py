@@ -182,7 +182,7 @@ class Simulator:
             self.state.flush(self.store)
         entry["status"] = status
         if drop:
-            await _send_truncated(send, status, body, headers)
+            await _send_truncated(send, status, b"".join(body) if isinstance(body, list) else body, headers)
         await _send(send, status, body, headers)
 
     def _handle(self, request: Request, method: str, path: str, query: Params, post: Params, data: Params, entry: dict):
@@ -355,10 +355,22 @@ def _header_list(headers: dict) -> list:
     return [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in headers.items() if value is not None]
 
 
-async def _send(send, status: int, body: bytes, headers: dict) -> None:
-    headers = dict(headers, **{"content-length": str(len(body))})
+CHUNK = 1 << 20
+
+
+async def _send(send, status: int, body, headers: dict) -> None:
+    """Send a complete response; a body given as pieces is sent in groups of about 1 MiB, never joined whole."""
+    parts = body if isinstance(body, list) else [body]
+    headers = dict(headers, **{"content-length": str(sum(len(part) for part in parts))})
     await send({"type": "http.response.start", "status": status, "headers": _header_list(headers)})
-    await send({"type": "http.response.body", "body": body})
+    group, size = [], 0
+    for part in parts:
+        group.append(part)
+        size += len(part)
+        if size >= CHUNK:
+            await send({"type": "http.response.body", "body": b"".join(group), "more_body": True})
+            group, size = [], 0
+    await send({"type": "http.response.body", "body": b"".join(group)})
 
 
 async def _send_truncated(send, status: int, body: bytes, headers: dict) -> None:

@@ -35,8 +35,14 @@ def series_choices(state) -> list[str]:
 
 
 def machine_list_response(state, machines) -> Raw:
-    """A JSON array of machines from their cached serialisations."""
-    return Raw(b"[" + b",".join(render.machine_json(state, m) for m in machines) + b"]")
+    """A JSON array of machines from their cached serialisations, as pieces (no copy of the whole list)."""
+    parts = [b"["]
+    for machine in machines:
+        if len(parts) > 1:
+            parts.append(b",")
+        parts.append(render.machine_json(state, machine))
+    parts.append(b"]")
+    return Raw(parts)
 
 
 def _hosted_pods(state, machine) -> list:
