@@ -24,6 +24,9 @@ class ApiError(Exception):
         self.body = body
         self.content_type = content_type
         self.headers = dict(headers or {})
+        # Answers piston's resource produces itself (challenge, 405) carry X-MAAS-API-Hash;
+        # exceptions handled by the middleware do not.
+        self.from_resource = False
 
 
 def bad_request(message: str) -> ApiError:
@@ -49,13 +52,17 @@ def forbidden(message: str = "") -> ApiError:
 
 
 def not_found(model: str) -> ApiError:
-    """``get_object_or_404`` miss: ``No <Model> matches the given query.``"""
-    return ApiError(404, f"No {model} matches the given query.")
+    """``get_object_or_404`` miss: ``No <Model> matches the given query.`` (turned into a response by the resource)."""
+    error = ApiError(404, f"No {model} matches the given query.")
+    error.from_resource = True
+    return error
 
 
 def piston_not_found() -> ApiError:
     """piston's ``rc.NOT_FOUND`` (default ``read`` of a model handler)."""
-    return ApiError(404, "Not Found", HTML)
+    error = ApiError(404, "Not Found", HTML)
+    error.from_resource = True
+    return error
 
 
 def conflict(message: str, retry_after: int | None = None) -> ApiError:

@@ -199,12 +199,12 @@ class Simulator:
             if user is None:
                 anonymous = handler.anonymous
                 if anonymous is None or method not in anonymous.allowed_methods():
-                    raise _with_hash(auth.challenge())
+                    raise _from_resource(auth.challenge())
                 handler = anonymous
         entry["user"] = user.username if user else None
         if method not in handler.allowed_methods():
             allowed = ", ".join(sorted(handler.allowed_methods()))
-            raise _with_hash(ApiError(405, "", HTML, {"Allow": allowed}))
+            raise _from_resource(ApiError(405, "", HTML, {"Allow": allowed}))
         op = query.get("op") or post.get("op") or path_op
         entry["op"] = op
         attribute = handler.exports.get((method, op))
@@ -293,16 +293,18 @@ def _path_op(path: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _with_hash(error: ApiError) -> ApiError:
-    error.headers["x-maas-api-hash"] = None
+def _from_resource(error: ApiError) -> ApiError:
+    """Mark an answer piston's resource itself produces (it gets ``X-MAAS-API-Hash``)."""
+    error.from_resource = True
     return error
 
 
 def _error_response(error: ApiError, api_hash: str):
     headers = {"content-type": error.content_type}
-    for name, value in error.headers.items():
-        headers[name.lower()] = api_hash if name.lower() == "x-maas-api-hash" else value
-    return error.status, error.body.encode() if isinstance(error.body, str) else error.body, headers
+    headers.update({name.lower(): value for name, value in error.headers.items()})
+    if error.from_resource:
+        headers["x-maas-api-hash"] = api_hash
+    return error.status, error.body.encode(), headers
 
 
 async def _read_body(request: Request, method: str) -> tuple[Params, Params]:
