@@ -202,9 +202,11 @@ def parse_network(value, what="subnet"):
     return network
 
 
-def looks_like_cidr(value):
-    """Whether a subnet reference is meant as a CIDR (rather than a MAAS id or name)."""
-    return isinstance(value, str) and "/" in value and not value.startswith(("name:", "id:"))
+def cidr_reference(value):
+    """The CIDR a subnet reference gives (``10.10.0.0/24`` or MAAS's ``cidr:10.10.0.0/24``), or None for an id or name."""
+    if not isinstance(value, str) or "/" not in value or value.startswith(("name:", "id:")):
+        return None
+    return value[len("cidr:"):] if value.startswith("cidr:") else value
 
 
 def special_address_reason(ip):
@@ -412,9 +414,9 @@ def check_request(entries, rules=RESERVE, what="addresses"):
 
         if item.subnet is not None and not isinstance(item.subnet, (str, int)):
             report(BAD_SUBNET, "subnet %r must be a CIDR, a MAAS subnet id or a name" % (item.subnet,))
-        elif looks_like_cidr(item.subnet):
+        elif cidr_reference(item.subnet) is not None:
             try:
-                item.network = parse_network(item.subnet)
+                item.network = parse_network(cidr_reference(item.subnet))
                 check_in_network(ip, item.network, text)
             except AddressError as exc:
                 report(exc.rule, exc.message)
@@ -661,11 +663,10 @@ class NetworkIndex(object):
         for prefix, table in (("id:", self._by_id), ("name:", self._by_name)):
             if text.startswith(prefix):
                 return table.get(text[len(prefix):])
-        if text.startswith("cidr:"):
-            text = text[len("cidr:"):]
-        if "/" in text:
+        cidr = cidr_reference(text)
+        if cidr is not None:
             try:
-                return self._by_cidr.get(str(IPNetwork(text).cidr))
+                return self._by_cidr.get(str(IPNetwork(cidr).cidr))
             except (AddrFormatError, ValueError, TypeError):
                 return None
         if text.isdigit() and text in self._by_id:
@@ -836,8 +837,8 @@ def _address_problem(item, index, rules):
             return problems, None, warnings
         if subnet.gateway and not _same(subnet.gateway, item.gateway):
             warnings.append("%s: gateway %s differs from the gateway %s MAAS has for subnet %s; MAAS configures %s "
-                            "on the machines it deploys" % (item.label, item.gateway, subnet.gateway, subnet.cidr,
-                                                             subnet.gateway))
+                            "on the machines it deploys" % (
+                                item.label, item.gateway, subnet.gateway, subnet.cidr, subnet.gateway))
     resolved = {
         "address": str(ip),
         "version": ip.version,

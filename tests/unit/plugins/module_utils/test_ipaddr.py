@@ -216,6 +216,17 @@ def test_duplicates_are_found_across_spellings_and_versions():
     assert "also addresses[0] as 2001:db8::1" in request.problems[0].message
 
 
+def test_subnet_references():
+    assert ipaddr.cidr_reference("10.10.0.0/24") == "10.10.0.0/24"
+    assert ipaddr.cidr_reference("cidr:10.10.0.0/24") == "10.10.0.0/24"
+    assert ipaddr.cidr_reference("name:a/b") is None and ipaddr.cidr_reference("lab") is None
+    assert ipaddr.cidr_reference(1) is None
+    request = ipaddr.check_request([{"address": "10.10.0.5", "subnet": "cidr:10.10.0.0/24"},
+                                    {"address": "10.20.0.5", "subnet": "cidr:10.10.0.0/24"}])
+    assert [(p.index, p.rule) for p in request.problems] == [(1, ipaddr.OUTSIDE_SUBNET)]
+    assert str(request.planned[0].network) == "10.10.0.0/24"
+
+
 def test_check_request_label_names_the_option():
     request = ipaddr.check_request(["nope"], ipaddr.DNS_TARGET, what="addresses_of_record")
     assert request.problems[0].message.startswith("addresses_of_record[0]: ")
