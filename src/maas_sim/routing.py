@@ -39,7 +39,6 @@ class Context:
     data: Params  # piston's ``request.data``: POST/PUT body (also JSON bodies)
     base_url: str
     op: str | None = None
-    now: float = 0.0
 
 
 @dataclasses.dataclass

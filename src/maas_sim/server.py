@@ -183,7 +183,8 @@ class Simulator:
         entry["status"] = status
         if drop:
             await _send_truncated(send, status, b"".join(body) if isinstance(body, list) else body, headers)
-        await _send(send, status, body, headers)
+        else:
+            await _send(send, status, body, headers)
 
     def _handle(self, request: Request, method: str, path: str, query: Params, post: Params, data: Params, entry: dict):
         state = self.state
@@ -213,7 +214,7 @@ class Simulator:
         if handler.vm_host_api and self.faults["vmhost_gone"]:
             raise ApiError(410, VMHOST_GONE)
         ctx = Context(state=state, sim=self, user=user, method=method, path=path, query=query, post=post, data=data,
-                      base_url=f"{request.url.scheme}://{request.url.netloc}", op=op, now=time.time())
+                      base_url=f"{request.url.scheme}://{request.url.netloc}", op=op)
         result = getattr(handler(), attribute)(ctx, **kwargs)
         if isinstance(result, Raw):
             status, body, content_type = result.status, result.body, result.content_type

@@ -83,7 +83,6 @@ class State:
         self._dirty: set[tuple[str, object]] = set()
         self._meta_dirty = False
         self._replace_all = False
-        self._generation = 0
         self._machine_json: dict[str, bytes] = {}
         # Rendered shared objects (zones, subnets...) reused while nothing shared changes.
         self.memo: dict = {}
@@ -162,7 +161,6 @@ class State:
             self._index_version += 1
             self._invalidate_owner(obj)
         elif kind in _SHARED_KINDS:
-            self._generation += 1
             self._machine_json.clear()
             self.memo.clear()
 
