@@ -627,7 +627,7 @@ def _dnsresource_form(ctx, instance=None) -> dict:
             try:
                 ipaddress.ip_address(value)
             except ValueError:
-                raise validation_error({"ip_addresses": [f"“{value}” is not a valid value."]}) from None
+                raise validation_error({"ip_addresses": [f"\u201c{value}\u201d is not a valid value."]}) from None
     if instance is None and state.find("dnsresource", name=name, domain_id=domain.id) is not None:
         raise validation_error({"__all__": ["Labels must be unique within their zone."]})
     fields = {"name": name, "domain_id": domain.id}
