@@ -150,11 +150,17 @@ def _users(state: State, entries: list, api_key: str | None) -> None:
             keys.append(_api_key(raw, where))
         state.add(User(id=state.next_id("user"), username=entry["username"], email=entry.get("email", ""),
                        is_superuser=bool(entry.get("is_superuser", False)), keys=keys))
-    admins = [user for user in state.all("user") if user.is_superuser]
-    if not admins:
+    if not any(user.is_superuser for user in state.all("user")):
         raise ScenarioError("users: at least one user needs is_superuser: true")
     if api_key:
-        admins[0].keys = [_api_key(api_key, "--api-key")]
+        set_admin_key(state, api_key)
+
+
+def set_admin_key(state: State, api_key: str) -> None:
+    """Give the first admin user exactly this key (``--api-key``)."""
+    admin = next(user for user in state.all("user") if user.is_superuser)
+    admin.keys = [_api_key(api_key, "--api-key")]
+    state.touch(admin)
 
 
 def _api_key(raw: str, where: str) -> dict:

@@ -83,6 +83,8 @@ class Simulator:
         self.base_url = ""
         if self.store is not None and not self.store.is_empty():
             self.state = State.restore(self.store)
+            if api_key:
+                scenario.set_admin_key(self.state, api_key)
         else:
             self.state = self._fresh_state()
         self.faults = Faults(self.state.meta.get("faults"))

@@ -97,3 +97,14 @@ def test_reset_reloads_the_scenario(maas_sim, api):
     maas_sim.faults(latency=0.01)
     maas_sim.reset()
     assert "temporary" not in [z["name"] for z in api.ok("GET", "zones/")]
+
+
+def test_api_key_option_applies_to_a_restored_state(sim_factory, tmp_path):
+    state = str(tmp_path / "keys.db")
+    first = sim_factory(state=state)
+    Api(first.url, first.api_key).ok("POST", "tags/", data={"name": "before-key-change"})
+    first.stop()
+    second = sim_factory(state=state, api_key="new:admin:key")
+    api = Api(second.url, "new:admin:key")
+    assert "before-key-change" in [t["name"] for t in api.ok("GET", "tags/")]
+    assert Api(second.url, first.api_key).get("tags/").status_code == 401
