@@ -390,6 +390,10 @@ class Planner(object):
         placements = self._ordered(kept, placed)
         zone_counts = self._zone_counts(hosts, outside, placed)
         skew = (max(zone_counts.values()) - min(zone_counts.values())) if zone_counts else 0
+        if not new_count and skew > self.request.max_skew:
+            counts = ", ".join("%s: %d" % item for item in zone_counts.items())
+            warnings.append("zone spread is %d (%s), asked for at most %d: every VM already exists and keeps its host"
+                            % (skew, counts, self.request.max_skew))
         result = {
             "strategy": self.request.strategy,
             "source": "scheduler" if self.scheduler is not None and new_count else "maas",

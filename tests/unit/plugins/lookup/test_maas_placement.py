@@ -186,6 +186,14 @@ def test_existing_hostnames_keep_their_host_and_plan_is_stable(run):
     assert "kept where it is" in first["reason"] and first["score"] is None
 
 
+def test_uneven_existing_vms_are_a_warning(run):
+    tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
+    existing = [machine("vm1", "cp-1", "az1", pod=(1, "lxd-1"), tags=tags), machine("vm2", "cp-2", "az1", pod=(2, "lxd-2"), tags=tags)]
+    plan = run(script(FakeMaas(), six_hosts(), existing=existing), "cp-1", "cp-2", cluster="demo")
+    assert [item["existing"] for item in plan["placements"]] == [True, True]
+    assert plan["warnings"] == ["zone spread is 2 (az1: 2, az2: 0, az3: 0), asked for at most 1: every VM already exists and keeps its host"]
+
+
 def test_reads_are_three_filtered_gets_and_no_write(run):
     fake = script(FakeMaas(), six_hosts())
     plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
