@@ -13,6 +13,7 @@ with a host name per entry. "Index" is building `NetworkIndex` (subnets, ranges,
 Repeated addresses are dropped from the generated plan, so it has slightly fewer entries than its name says.
 The cost per address grows with the plan because Python's cyclic garbage collector, triggered by the
 allocations of a large validation, walks the 100,000 decoded records each time it runs.
+The machine the numbers come from may be busy with other jobs.
 """
 
 from __future__ import annotations
