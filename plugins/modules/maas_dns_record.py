@@ -28,7 +28,7 @@ description:
     any more after it removed them from the record or deleted the record (RV(released)), so every MAAS version ends in
     the same state and no orphan reservation is left."
 author:
-  - lxdcp.maas contributors
+  - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
 options:
@@ -410,7 +410,7 @@ class DnsRecord(object):
 
     def absent(self, client):
         """Delete the record, then release the reservations it leaves unused."""
-        record, _ = self.find(client)
+        record = self.find(client)[0]
         if record is None:
             return dict(changed=False, action="none", record=None, maas_reserved=[], released=[],
                         diff=self.diff(None, None))
