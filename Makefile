@@ -69,14 +69,17 @@ test: lint sanity unit integration molecule
 
 # --- parts ------------------------------------------------------------------
 
-# ansible-test resolves symlinks, so it gets a real copy of the tracked (and new, not ignored) files.
-SANITY_TREE := .ansible/sanity/ansible_collections/lxdcp/maas
+# ansible-test resolves symlinks, so it gets a real copy of the tracked (and new, not ignored) files,
+# one per run so that concurrent runs do not remove each other's tree.
 SANITY_ARGS ?=
 sanity: venv pip-bootstrap
-	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
-	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && git init -q && git add -A  # its own index, so ansible-test does not see the outer repo's ignores
-	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+	@set -e; base=$$(mktemp -d $(CURDIR)/.ansible/sanity.XXXXXX 2>/dev/null || { mkdir -p $(CURDIR)/.ansible && mktemp -d $(CURDIR)/.ansible/sanity.XXXXXX; }); \
+	tree=$$base/ansible_collections/lxdcp/maas; mkdir -p $$tree; \
+	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $$tree; \
+	cd $$tree && git init -q && git add -A; \
+	echo "ansible-test sanity in $$tree"; \
+	status=0; $(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS) || status=$$?; \
+	if [ $$status -eq 0 ]; then rm -rf $$base; else echo "results kept in $$tree/tests/output"; fi; exit $$status
 
 lint: venv collection-tree
 	$(BIN)/ansible-lint --profile production
