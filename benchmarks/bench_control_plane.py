@@ -10,7 +10,9 @@ one `ansible-playbook` process (3 inventory hosts, default forks, pipelining on)
 exit; API requests and writes come from maas-sim's request log for exactly that run ("reads" are
 GETs). The full run provisions (IP plan check, placement lookup, parallel compose, waiting for
 Ready), deploys (waiting for Deployed) and creates the DNS record; the re-runs must send no write.
-The lookup row is the `maas_placement` planner in-process (no ansible-playbook), median of 20 runs.
+The lookup row is the `maas_placement` planner in-process (no ansible-playbook), median of 20 runs. The
+"no task" row is the fixed cost of an ansible-playbook run over the same 3 hosts, for scale: most of an
+idempotent run is Ansible's own work per task and host, and it grows with the machine's load.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def measure(label, action, inventory, expect_writes):
     kinds = sorted(set(w.get("op") or w["method"] for w in result.writes))
     return [
         dict(benchmark=label, metric="wall time", value=round(seconds, 2), unit="s",
-             notes="%d changed task results over %d hosts" % (changed, len(result.changed))),
+             notes="%d changed task results over %d hosts" % (changed, len(result.changed)) if result.tasks else "no task ran"),
         dict(benchmark=label, metric="API requests", value=len(result.requests), unit="requests",
              notes="%d reads, %d writes" % (reads, len(result.writes))),
         dict(benchmark=label, metric="writes", value=len(result.writes), unit="requests", notes=", ".join(kinds) or "none"),
@@ -79,11 +81,21 @@ def lookup_rows(sim):
     return rows
 
 
+def no_task_playbook(workdir):
+    """A play over the control-plane hosts without tasks: the fixed cost of ansible-playbook."""
+    path = os.path.join(workdir, "no-task.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("- name: No task\n  hosts: control_plane\n  gather_facts: false\n  tasks: []\n")
+    return path
+
+
 def run():
     """Benchmark rows (see the module docstring)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-control-plane-") as workdir, SimServer() as sim:
         cluster = ClusterRunner(sim, workdir)
+        empty = no_task_playbook(workdir)
+        rows += measure("ansible-playbook, 3 hosts, no task", lambda inventory: cluster.run(empty, inventory), INVENTORY, False)[:1]
         rows += measure("control_plane.yml, 3 nodes", cluster.up, INVENTORY, True)
         rows += measure("control_plane.yml again (idempotent)", cluster.up, INVENTORY, False)
         rows += lookup_rows(sim)
