@@ -799,10 +799,20 @@ class MaasClient(object):
             return None
 
     def ensure_tag(self, name, comment=""):
-        """Create tag ``name`` unless it exists; returns True when it was created."""
+        """Create tag ``name`` unless it exists; returns True when it was created.
+
+        Tasks running in parallel (one per VM) race to create the same cluster tag: MAAS answers
+        the losers 400 ``{"name": ["Tag with this Name already exists."]}``, which is success here.
+        """
         if self.get_tag(name) is not None:
             return False
-        self.post("tags/", data={"name": name, "comment": comment}, verify=lambda: self.get_tag(name))
+        try:
+            self.post("tags/", data={"name": name, "comment": comment}, verify=lambda: self.get_tag(name))
+        except MaasValidationError as exc:
+            if "name" in (exc.fields or {}) and self.get_tag(name) is not None:
+                self.log("tag %s was created meanwhile by another task" % name)
+                return False
+            raise
         return True
 
     def tag_machines(self, name, add=(), remove=()):

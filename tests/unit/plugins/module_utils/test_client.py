@@ -397,6 +397,21 @@ def test_ensure_tag_creates_only_a_missing_tag(fake):
     assert len(fake.writes()) == 1 and fake.writes()[0].form == {"name": ["lxdcp-managed"], "comment": ["managed"]}
 
 
+def test_ensure_tag_accepts_a_tag_created_meanwhile_by_a_parallel_task(fake):
+    fake.add("GET", "tags/lxdcp-cluster-a/", status=404, text="No Tag matches the given query.", times=1)
+    fake.add("POST", "tags/", status=400, json={"name": ["Tag with this Name already exists."]})
+    fake.add("GET", "tags/lxdcp-cluster-a/", json={"name": "lxdcp-cluster-a"})
+    assert fake.client().ensure_tag("lxdcp-cluster-a") is False
+    assert len(fake.writes()) == 1
+
+
+def test_ensure_tag_raises_other_validation_errors(fake):
+    fake.add("GET", "tags/bad tag/", status=404, text="No Tag matches the given query.")
+    fake.add("POST", "tags/", status=400, json={"name": ["Enter a valid value."]})
+    with pytest.raises(maas.MaasValidationError, match="Enter a valid value"):
+        fake.client().ensure_tag("bad tag")
+
+
 def test_link_subnet_retry_finds_the_existing_link(fake):
     fake.add("POST", "nodes/abc123/interfaces/7/", op="link_subnet", exc=dropped, times=1)
     fake.add("GET", "nodes/abc123/interfaces/7/", json={"id": 7, "links": [{"id": 3, "mode": "static", "ip_address": "10.10.0.50"}]})
