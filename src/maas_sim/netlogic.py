@@ -97,12 +97,34 @@ def allocate(state: State, subnet, alloc_type: int, user_id: int | None, request
 
 
 def release_ip(state: State, sip) -> None:
-    """Delete an address row and drop it from DNS resources that name it."""
-    for resource in state.all("dnsresource"):
-        if sip.id in resource.ip_ids:
-            resource.ip_ids = [ip_id for ip_id in resource.ip_ids if ip_id != sip.id]
+    """Delete an address row and drop it from DNS resources that name it.
+
+    A DNS resource left without any address is deleted with it, as MAAS's
+    ``post_delete_clean_up_dns`` signal does (``signals/staticipaddress.py``).
+    """
+    for resource in [r for r in state.all("dnsresource") if sip.id in r.ip_ids]:
+        resource.ip_ids = [ip_id for ip_id in resource.ip_ids if ip_id != sip.id]
+        if resource.ip_ids:
             state.touch(resource)
+        else:
+            state.remove(resource)
     state.remove(sip)
+
+
+def delete_dnsresource(state: State, resource) -> None:
+    """Delete a DNS resource as ``DNSResource.delete`` does in MAAS 3.6.1+.
+
+    Its USER_RESERVED addresses that no interface uses and no other DNS resource names are
+    deleted with it; every other address stays.
+    """
+    for ip_id in list(resource.ip_ids):
+        sip = state.get("staticip", ip_id)
+        if sip is None or sip.alloc_type != IPType.USER_RESERVED or sip.interface_id is not None:
+            continue
+        if any(ip_id in other.ip_ids for other in state.all("dnsresource") if other.id != resource.id):
+            continue
+        state.remove(sip)
+    state.remove(resource)
 
 
 def claim_auto_ips(state: State, machine) -> None:

@@ -719,6 +719,6 @@ class DNSResourceHandler(Handler):
         return render.dnsresource(state, resource)
 
     def delete(self, ctx, id):  # pylint: disable=redefined-builtin
-        """Delete a DNS resource (admin); its addresses stay reserved."""
-        ctx.state.remove(self._get(ctx, id, admin=True))
+        """Delete a DNS resource (admin), with the reservations only it used (MAAS 3.6.1+)."""
+        netlogic.delete_dnsresource(ctx.state, self._get(ctx, id, admin=True))
         return NO_CONTENT

@@ -112,7 +112,8 @@ def test_reserve_and_release_addresses(api, user_api):
     assert refused.status_code == 400 and refused.text.startswith("IP address 10.10.0.120 does not exist, is not the correct type of address")
     assert user_api.post("ipaddresses/", params={"op": "release"}, data={"ip": "10.10.0.120", "force": "true"}).status_code == 403
     assert api.post("ipaddresses/", params={"op": "release"}, data={"ip": "10.10.0.120"}).status_code == 204
-    assert api.ok("GET", "dnsresources/", params={"fqdn": "vip.maas"})[0]["ip_addresses"] == []
+    # MAAS deletes a DNS record that loses its last address (post_delete_clean_up_dns).
+    assert api.ok("GET", "dnsresources/", params={"fqdn": "vip.maas"}) == []
     assert api.post("ipaddresses/", params={"op": "release"}, data={}).text == "No provided ip!"
     assert api.post("ipaddresses/", params={"op": "release"}, data={"ip": "10.10.0.50", "force": "true"}).status_code == 204
 
@@ -136,3 +137,20 @@ def test_dnsresources(api, user_api):
     assert api.delete(f"dnsresources/{created['id']}/").status_code == 204
     assert api.get(f"dnsresources/{created['id']}/").text == "No DNSResource matches the given query."
     assert api.get("dnsresources/", params={"domain": "nope"}).text == "No Domain matches the given query."
+
+
+def test_deleting_a_dns_record_deletes_the_reservations_only_it_used(api):
+    """DNSResource.delete (MAAS 3.6.1+): unlinked USER_RESERVED addresses named by no other record go with it."""
+    alone = api.ok("POST", "dnsresources/", data={"fqdn": "alone.maas", "ip_addresses": "10.10.0.150 10.10.0.50"})
+    api.ok("POST", "dnsresources/", data={"fqdn": "first.maas", "ip_addresses": "10.10.0.151"})
+    shared = api.ok("POST", "dnsresources/", data={"fqdn": "second.maas", "ip_addresses": "10.10.0.151"})
+    held = {a["ip"] for a in api.ok("GET", "ipaddresses/", params={"all": "true"})}
+    assert {"10.10.0.150", "10.10.0.151", "10.10.0.50"} <= held
+
+    assert api.delete(f"dnsresources/{alone['id']}/").status_code == 204
+    assert api.delete(f"dnsresources/{shared['id']}/").status_code == 204
+    left = {a["ip"] for a in api.ok("GET", "ipaddresses/", params={"all": "true"})}
+    assert "10.10.0.150" not in left  # reserved for the record and used by nothing else
+    assert "10.10.0.50" in left  # a machine's address is never deleted with a record
+    assert "10.10.0.151" in left  # still named by first.maas
+    assert [a["ip"] for a in api.ok("GET", "dnsresources/", params={"fqdn": "first.maas"})[0]["ip_addresses"]] == ["10.10.0.151"]
