@@ -192,8 +192,6 @@ _raw:
 
 import dataclasses
 import json
-import os
-import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_text
@@ -202,16 +200,20 @@ from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient, MaasError, MaasValidationError
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import backing_machines, cluster_tag, placement_host, vm_host_health
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient, MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
+    TAG_RE,
+    backing_machines,
+    cluster_members,
+    cluster_tag,
+    placement_host,
+    replica_counts,
+    vm_host_health,
+)
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 
 display = Display()
-
-# What MAAS accepts in a tag name (the cluster becomes the tag lxdcp-cluster-<cluster>).
-CLUSTER_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-
 
 class LookupModule(LookupBase):
     """Plan placements; see DOCUMENTATION."""
@@ -271,7 +273,7 @@ class LookupModule(LookupBase):
         if zones is not None and not zones:
             raise AnsibleLookupError("maas_placement: zones must not be empty; leave it unset for every zone")
         cluster = self.get_option("cluster")
-        if cluster is not None and not CLUSTER_RE.match(cluster):
+        if cluster is not None and not TAG_RE.match(cluster):
             raise AnsibleLookupError("maas_placement: cluster %r may only contain letters, digits, '_' and '-' (it is part of the "
                                      "MAAS tag %s)" % (cluster, cluster_tag(cluster)))
         request = Request(
@@ -300,10 +302,6 @@ class LookupModule(LookupBase):
         return overrides
 
     def _client(self):
-        ca_path = self.get_option("ca_path")
-        if ca_path and not os.path.exists(ca_path):
-            raise AnsibleLookupError("maas_placement: ca_path %s does not exist; give the PEM file of the CA that signed "
-                                     "the certificate of MAAS" % ca_path)
         url = self.get_option("url")
         if url.lower().startswith("https") and not self.get_option("validate_certs"):
             display.warning("maas_placement: validate_certs is false: the TLS certificate of MAAS is not checked")
@@ -312,7 +310,7 @@ class LookupModule(LookupBase):
                 url=url,
                 api_key=self.get_option("api_key"),
                 validate_certs=self.get_option("validate_certs"),
-                ca_path=ca_path,
+                ca_path=self.get_option("ca_path"),
                 timeout=self.get_option("timeout"),
                 retries=self.get_option("retries"),
                 logger=lambda line: display.vvvv("maas_placement: %s" % line),
@@ -363,19 +361,7 @@ class Planner(object):
         vm_hosts = self.client.list_vm_hosts()
         health = self._health(vm_hosts)
         existing = self._existing()
-        by_pod = {}
-        outside = {}
-        for machine in existing.values():
-            pod = (machine.get("pod") or {}).get("id")
-            if pod is None:
-                continue  # bare metal of the cluster (workers): not a replica of the VMs placed here
-            by_pod[pod] = by_pod.get(pod, 0) + 1
-        known_pods = {host.get("id") for host in vm_hosts}
-        for machine in existing.values():
-            pod = (machine.get("pod") or {}).get("id")
-            if pod is not None and pod not in known_pods:
-                zone = _name(machine.get("zone")) or "default"
-                outside[zone] = outside.get(zone, 0) + 1
+        by_pod, outside = replica_counts(existing.values(), {host.get("id") for host in vm_hosts})
         hosts = [self._host(vm_host, health, by_pod.get(vm_host.get("id"), 0)) for vm_host in vm_hosts]
         kept, new_names = self._kept(existing, hosts)
         new_count = self.request.count - len(kept)
@@ -424,14 +410,7 @@ class Planner(object):
         """Hostname -> machine of this cluster's machines (one filtered request), or {} without a cluster."""
         if not self.cluster:
             return {}
-        tag = cluster_tag(self.cluster)
-        try:
-            machines = self.client.list_machines(tags=[tag])
-        except MaasValidationError as exc:
-            if "tags" in exc.fields:
-                return {}  # MAAS answers 400 "No such tag(s)" until the first VM of the cluster tagged it
-            raise
-        return {machine.get("hostname"): machine for machine in machines}
+        return {machine.get("hostname"): machine for machine in cluster_members(self.client, self.cluster)}
 
     def _host(self, vm_host, health, replicas):
         host = placement_host(vm_host, health.get(vm_host.get("id")), replicas)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import random
 import time
 
@@ -363,6 +364,9 @@ class MaasClient(object):
             raise MaasConfigError("timeout must be a positive number of seconds, not %r" % (timeout,))
         if retries is None or retries < 0:
             raise MaasConfigError("retries must be 0 or more, not %r" % (retries,))
+        if ca_path and not os.path.exists(ca_path):
+            raise MaasConfigError("ca_path %s does not exist; give the PEM file of the CA that signed the certificate "
+                                  "of MAAS" % ca_path)
         self.validate_certs = bool(validate_certs)
         self.ca_path = ca_path
         self.timeout = timeout
@@ -712,6 +716,18 @@ class MaasClient(object):
     def list_machines(self, **filters):
         """``GET /machines/`` with server-side filters (``hostname``, ``id``, ``zone``, ``pool``, ``tags``...)."""
         return self.get("machines/", params=filters) or []
+
+    def list_machines_tagged(self, tag, **filters):
+        """Machines carrying ``tag`` (one filtered request); none, not an error, while the tag does not exist.
+
+        MAAS answers a filter on an unknown tag with 400 ``{"tags": ["No such tag(s): 'x'."]}``.
+        """
+        try:
+            return self.list_machines(tags=[tag], **filters)
+        except MaasValidationError as exc:
+            if "tags" in (exc.fields or {}):
+                return []
+            raise
 
     def find_machine(self, hostname):
         """The machine named ``hostname`` (short name) or None; one filtered request."""

@@ -22,7 +22,7 @@ message before any request, and with ``-vvv`` every result carries ``maas_log``,
 from __future__ import annotations
 
 import copy
-import os
+import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -34,7 +34,6 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
     REQUESTS_IMPORT_ERROR,
     REQUESTS_OAUTHLIB_IMPORT_ERROR,
     MaasClient,
-    MaasConfigError,
     MaasError,
     parse_api_key,
 )
@@ -65,9 +64,39 @@ def maas_argument_spec(**options):
     return spec
 
 
+# What MAAS accepts as a tag name (``forms/tag.py``); a cluster name becomes the tag lxdcp-cluster-<cluster>.
+TAG_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+
 def cluster_tag(cluster):
     """The ownership tag of ``cluster``."""
     return CLUSTER_TAG_PREFIX + cluster
+
+
+def cluster_members(client, cluster):
+    """The machines of ``cluster`` (those carrying its ownership tag), with one filtered request."""
+    return client.list_machines_tagged(cluster_tag(cluster))
+
+
+def replica_counts(members, vm_host_ids, vms=True):
+    """How many of ``members`` (machines of one cluster) count as replicas, per VM host and per zone.
+
+    Returns ``(per_vm_host, per_zone)``. With ``vms`` only composed VMs count, so that bare-metal
+    workers of a mixed cluster do not shape the spread of its control plane: a VM on a VM host in
+    ``vm_host_ids`` counts on that host, any other VM in its zone (``Request.existing_zones``).
+    Without ``vms`` only bare-metal machines count, per zone.
+    """
+    per_host, per_zone = {}, {}
+    for member in members:
+        pod = (member.get("pod") or {}).get("id")
+        if vms != (pod is not None):
+            continue
+        if pod is not None and pod in vm_host_ids:
+            per_host[pod] = per_host.get(pod, 0) + 1
+        else:
+            zone = (member.get("zone") or {}).get("name") or "default"
+            per_zone[zone] = per_zone.get(zone, 0) + 1
+    return per_host, per_zone
 
 
 class MaasLog(object):
@@ -121,9 +150,6 @@ class MaasModule(object):
             # The token secret alone would escape Ansible's masking of the whole api_key value.
             secret = parse_api_key(params["api_key"])[2]
             self.module.no_log_values.add(secret)
-            if params.get("ca_path") and not os.path.exists(params["ca_path"]):
-                raise MaasConfigError("ca_path %s does not exist; give the PEM file of the CA that signed MAAS's "
-                                      "certificate" % params["ca_path"])
             settings = dict(
                 url=params["url"],
                 api_key=params["api_key"],

@@ -404,7 +404,7 @@ released_ips:
   elements: str
 capacity_restored:
   description: Whether the VM host's used cores and memory went down by the VM's size after deletion
-    (V(null) when not checked).
+    (V(null) when not checked: in check mode, with O(wait=false), or when the VM was already gone).
   returned: when O(state=absent) in V(lxd) mode
   type: bool
 maas_log:
@@ -434,10 +434,13 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     MANAGED_TAG,
+    TAG_RE,
     MaasModule,
     backing_machines,
+    cluster_members,
     cluster_tag,
     placement_host,
+    replica_counts,
     vm_host_health,
     vm_host_project,
 )
@@ -454,7 +457,6 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
 )
 
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
-TAG_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 INTERFACE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")
 MIN_VM_MEMORY = 1024
 DEFAULT_CORES = 2
@@ -1118,25 +1120,13 @@ class VmTask(object):
                       "or fix zone/pool/host_tags." % (vm_host["name"], "; ".join(problems)))
 
     def cluster_replicas(self, vm_hosts):
-        """Replicas of this cluster per VM host id, and per zone for those not on an LXD VM host."""
+        """Other machines of this cluster and of this task's kind (VMs or bare metal): per VM host id, per zone."""
         if not self.spec.cluster:
             return {}, {}
-        try:
-            members = self.client.list_machines(tags=[cluster_tag(self.spec.cluster)])
-        except MaasValidationError:
-            members = []  # MAAS answers 400 "No such tag" before the cluster's first machine exists
-        known = set(h["id"] for h in vm_hosts)
-        replicas, zones = {}, {}
-        for member in members:
-            if member.get("hostname") == self.spec.hostname:
-                continue
-            pod_id = (member.get("pod") or {}).get("id")
-            if pod_id in known:
-                replicas[pod_id] = replicas.get(pod_id, 0) + 1
-            else:
-                zone = (member.get("zone") or {}).get("name", "default")
-                zones[zone] = zones.get(zone, 0) + 1
-        self.log("cluster %s: %d other machine(s)" % (self.spec.cluster, sum(replicas.values()) + sum(zones.values())))
+        members = [m for m in cluster_members(self.client, self.spec.cluster) if m.get("hostname") != self.spec.hostname]
+        replicas, zones = replica_counts(members, set(h["id"] for h in vm_hosts), vms=self.spec.lxd)
+        self.log("cluster %s: %d other %s" % (self.spec.cluster, sum(replicas.values()) + sum(zones.values()),
+                                              "VM(s)" if self.spec.lxd else "bare-metal machine(s)"))
         return replicas, zones
 
     def request(self):
@@ -1454,6 +1444,8 @@ class VmTask(object):
         """Remove the machine (VM: delete; bare metal: release and untag)."""
         spec = self.spec
         if machine is None:
+            if spec.lxd:
+                self.extra.update(released_ips=[], capacity_restored=None)
             return None
         if not self.owned(machine):
             self.refuse(machine)

@@ -6,6 +6,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import common
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasConfigError, MaasValidationError
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, SECRET, FakeMaas, run_module
 
 
@@ -52,7 +53,7 @@ def test_env_fallbacks(monkeypatch):
 
     def factory(**settings):
         captured.update(settings)
-        raise common.MaasConfigError("stop here")
+        raise MaasConfigError("stop here")
 
     monkeypatch.setattr(common.MaasModule, "client_class", staticmethod(factory))
     with patch_module_args({}):
@@ -124,3 +125,31 @@ def test_insecure_https_warns(monkeypatch):
 
 def test_cluster_tag():
     assert common.cluster_tag("prod") == "lxdcp-cluster-prod"
+
+
+def _member(hostname, pod=None, zone="az1"):
+    return {"hostname": hostname, "pod": {"id": pod} if pod is not None else None, "zone": {"name": zone}}
+
+
+def test_replica_counts_counts_vms_per_host_and_elsewhere_per_zone():
+    members = [_member("cp-1", pod=1), _member("cp-2", pod=1), _member("cp-3", pod=9, zone="az3"), _member("worker-1", zone="az2")]
+    assert common.replica_counts(members, {1, 2}) == ({1: 2}, {"az3": 1})
+
+
+def test_replica_counts_for_bare_metal_ignores_the_vms():
+    members = [_member("cp-1", pod=1), _member("worker-1", zone="az2"), _member("worker-2", zone="az2")]
+    assert common.replica_counts(members, {1}, vms=False) == ({}, {"az2": 2})
+
+
+def test_cluster_members_is_one_filtered_request_and_none_before_the_tag_exists():
+    fake = FakeMaas().add("GET", "machines/", json=[_member("cp-1", pod=1)])
+    assert [m["hostname"] for m in common.cluster_members(fake.client(), "prod")] == ["cp-1"]
+    assert fake.calls[-1].query["tags"] == ["lxdcp-cluster-prod"] and len(fake.calls) == 1
+    missing = FakeMaas().add("GET", "machines/", status=400, json={"tags": ["No such tag(s): 'lxdcp-cluster-new'."]})
+    assert common.cluster_members(missing.client(), "new") == []
+
+
+def test_other_filter_errors_are_not_mistaken_for_a_missing_tag():
+    fake = FakeMaas().add("GET", "machines/", status=400, json={"zone": ["No such zone(s): nope."]})
+    with pytest.raises(MaasValidationError, match="No such zone"):
+        fake.client().list_machines_tagged("lxdcp-cluster-x", zone="nope")

@@ -628,6 +628,7 @@ def test_absent_releases_deletes_and_checks_capacity(world, monkeypatch):
     assert result["diff"]["before"]["hostname"] == "cp-1" and result["diff"]["after"] == {}
     again = run(world, monkeypatch, state="absent", **SPEC)
     assert again["changed"] is False
+    assert again["capacity_restored"] is None and again["released_ips"] == []
 
 
 def test_absent_in_check_mode_sends_no_write(world, monkeypatch):
