@@ -25,7 +25,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import Playbook  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook  # noqa: E402  pylint: disable=wrong-import-position
 from simharness import SimServer  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 NODES = 3

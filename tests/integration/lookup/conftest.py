@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import Playbook
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook
 
 
 def _task(sim, terms, options):

@@ -1,6 +1,6 @@
 """Fixtures of the module integration tests: ansible-playbook against maas-sim.
 
-* ``playbook``: a ``Playbook`` (``playbooks/runner.py``) bound to the module's ``maas_sim``;
+* ``playbook``: a ``Playbook`` (``tests/integration/playbook_runner.py``) bound to the module's ``maas_sim``;
   ``playbook.run(tasks, check=, diff=, verbosity=)`` returns a ``PlaybookResult`` with the
   task results and the simulator's request log of the run (``.requests``, ``.writes``).
 * ``sim_playbook``: ``sim_playbook(sim)`` binds a ``Playbook`` to another server (``sim_factory``).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import Playbook
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook
 
 
 @pytest.fixture

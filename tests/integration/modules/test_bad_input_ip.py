@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import Playbook
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook
 
 STATIC = "lxdcp.maas.maas_static_ip"
 DNS = "lxdcp.maas.maas_dns_record"

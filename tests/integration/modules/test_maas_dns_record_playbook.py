@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import sim_ips, sim_objects
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_objects
 
 MODULE = "lxdcp.maas.maas_dns_record"
 FQDN = "k8s-api.maas"

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import sim_machines
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_machines
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import TLSServer
 
 VM = {"hostname": "cp-1", "cluster": "prod", "cores": 2, "memory": "4G", "pool": "control-plane"}

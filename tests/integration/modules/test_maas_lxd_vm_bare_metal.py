@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import sim_machines
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_machines
 from simharness import SimServer, default_scenario_path  # pylint: disable=import-error
 
 MODULE = "lxdcp.maas.maas_lxd_vm"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import sim_ips, sim_machines
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_machines
 
 MODULE = "lxdcp.maas.maas_lxd_vm"
 # In pool control-plane the most-free placement picks lxd-az3-b (24 cores, nothing used) first.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import sim_ips, sim_machines, sim_objects
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_machines, sim_objects
 
 MODULE = "lxdcp.maas.maas_lxd_vm"
 VM = {"hostname": "cp-1", "cluster": "prod", "cores": 2, "memory": "4G", "disks": [{"size": "20G"}], "pool": "control-plane"}

@@ -6,7 +6,7 @@ import copy
 
 import yaml
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import sim_ips, sim_objects
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_objects
 from ansible_collections.lxdcp.maas.tests.integration.simharness import SimServer, default_scenario_path
 
 MODULE = "lxdcp.maas.maas_static_ip"

@@ -8,18 +8,16 @@ dict (written to a YAML file).
 
 The environment of ansible-playbook (the working tree as the collection, the ``lxdcp_results``
 callback that writes every task result to a JSON file) comes from the module tests' runner
-(``tests/integration/modules/playbooks/runner.py``).
+(``tests/integration/playbook_runner.py``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 
 import yaml
 
-from ansible_collections.lxdcp.maas.tests.integration.modules.playbooks.runner import ROOT, Playbook, PlaybookError, PlaybookResult
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import ROOT, Playbook, PlaybookResult
 
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
 INVENTORIES = os.path.join(PLAYBOOKS, "inventory")
@@ -81,24 +79,13 @@ class ClusterRunner(object):
 
     def run(self, playbook, inventory, check=False, extra_vars=None, timeout=600):
         """Run ``playbooks/<playbook>`` with ``inventory``; return a ``Run``."""
-        command = [os.path.join(os.path.dirname(self.base.python), "ansible-playbook"),
-                   os.path.join(PLAYBOOKS, playbook), "-i", self.inventory(inventory)]
+        options = ["-i", self.inventory(inventory)]
         if check:
-            command.append("--check")
+            options.append("--check")
         for key, value in (extra_vars or {}).items():
-            command += ["-e", "%s=%s" % (key, value)]
-        self.base.count += 1  # a results file of its own per run
-        env = self.base.environment({"MAAS_URL": self.sim.url, "MAAS_API_KEY": self.sim.api_key, "ANSIBLE_PIPELINING": "true"})
-        mark = self.sim.seq()
-        done = subprocess.run(command, cwd=self.workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        requests = self.sim.requests(mark)
-        try:
-            with open(env["LXDCP_RESULTS_FILE"], encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            raise PlaybookError("ansible-playbook (exit %d) wrote no results.\nstdout:\n%s\nstderr:\n%s"
-                                % (done.returncode, done.stdout[-3000:], done.stderr[-3000:])) from None
-        return Run(done.returncode, done.stdout, done.stderr, data, requests)
+            options += ["-e", "%s=%s" % (key, value)]
+        env = {"MAAS_URL": self.sim.url, "MAAS_API_KEY": self.sim.api_key, "ANSIBLE_PIPELINING": "true"}
+        return self.base.execute(os.path.join(PLAYBOOKS, playbook), options, env=env, timeout=timeout, result_class=Run)
 
     def up(self, inventory, **kwargs):
         """``playbooks/control_plane.yml``."""

@@ -1,6 +1,6 @@
 """Run ``ansible-playbook`` against maas-sim and read back what happened.
 
-Used by every module integration test (``tests/integration/modules``)::
+Used by the module, lookup and role integration tests and by the benchmarks::
 
     result = playbook.run([{"lxdcp.maas.maas_lxd_vm": {"hostname": "cp-1"}}])
     assert result.ok and result.results[0]["changed"]
@@ -23,7 +23,7 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.realpath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 COLLECTIONS = os.path.join(ROOT, "collections")
 
 
@@ -87,7 +87,6 @@ class Playbook(object):
             ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
             ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
             ANSIBLE_CALLBACKS_ENABLED="lxdcp_results",
-            LXDCP_RESULTS_FILE=os.path.join(self.workdir, "results-%d.json" % self.count),
             ANSIBLE_HOME=os.path.join(self.workdir, ".ansible"),
             ANSIBLE_LOCAL_TEMP=os.path.join(self.workdir, ".ansible", "tmp"),
             ANSIBLE_NOCOLOR="1",
@@ -116,15 +115,22 @@ class Playbook(object):
         if isinstance(tasks, dict):
             tasks = [tasks]
         path = self.write(tasks, auth=auth, extra_vars=extra_vars)
-        command = [os.path.join(os.path.dirname(self.python), "ansible-playbook"), path, "-i", "localhost,", "-c", "local"]
+        options = ["-i", "localhost,", "-c", "local"]
         if check:
-            command.append("--check")
+            options.append("--check")
         if diff:
-            command.append("--diff")
+            options.append("--diff")
         if verbosity:
-            command.append("-" + "v" * verbosity)
-        mark = self.sim.seq()
+            options.append("-" + "v" * verbosity)
+        return self.execute(path, options, env=env, timeout=timeout)
+
+    def execute(self, playbook, options=(), env=None, timeout=600, result_class=PlaybookResult):
+        """Run ``ansible-playbook <playbook> <options>``; return ``result_class`` with its results and requests."""
+        self.count += 1
         environment = self.environment(env)
+        environment["LXDCP_RESULTS_FILE"] = os.path.join(self.workdir, "results-%d.json" % self.count)
+        command = [os.path.join(os.path.dirname(self.python), "ansible-playbook"), playbook] + list(options)
+        mark = self.sim.seq()
         done = subprocess.run(command, cwd=self.workdir, env=environment, capture_output=True, text=True,
                               timeout=timeout, check=False)
         requests = self.sim.requests(mark)
@@ -133,8 +139,8 @@ class Playbook(object):
                 data = json.load(handle)
         except (OSError, ValueError):
             raise PlaybookError("ansible-playbook (exit %d) wrote no results.\nstdout:\n%s\nstderr:\n%s"
-                                % (done.returncode, done.stdout[-3000:], done.stderr[-3000:]))
-        return PlaybookResult(done.returncode, done.stdout, done.stderr, data, requests)
+                                % (done.returncode, done.stdout[-3000:], done.stderr[-3000:])) from None
+        return result_class(done.returncode, done.stdout, done.stderr, data, requests)
 
 
 # -- the simulator's state, read through its admin API (independent of the collection's client) --

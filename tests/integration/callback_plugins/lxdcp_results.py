@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test callback: write every task result of a playbook run to a JSON file.
 
-The integration tests read it (``playbooks/runner.py``) instead of parsing screen output;
+The integration tests read it (``tests/integration/playbook_runner.py``) instead of parsing screen output;
 ansible-core 2.19 no longer ships a JSON stdout callback.
 """
 
