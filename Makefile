@@ -12,7 +12,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection-tree pip-bootstrap system-deps demo test sanity lint unit integration molecule bench changelog clean
+.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop test sanity lint unit integration molecule bench changelog clean
 
 help:
 	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
@@ -64,6 +64,9 @@ system-deps:
 
 demo: venv collection-tree
 	$(BIN)/python scripts/demo.py
+
+demo-stop: venv
+	$(BIN)/python scripts/demo.py --stop
 
 test: lint sanity unit integration molecule
 
