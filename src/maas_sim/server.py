@@ -70,6 +70,12 @@ class RequestLog:
         self.entries.clear()
 
 
+def warm_machine_cache(state: State) -> None:
+    """Render every machine's JSON once at load, so that the first listing costs what later ones do."""
+    for machine in state.all("machine"):
+        render.machine_json(state, machine)
+
+
 class Simulator:
     """One simulated MAAS region: state, router, faults and request log."""
 
@@ -87,6 +93,7 @@ class Simulator:
                 scenario.set_admin_key(self.state, api_key)
         else:
             self.state = self._fresh_state()
+        warm_machine_cache(self.state)
         self.faults = Faults(self.state.meta.get("faults"))
         self.save_faults()
         self._hashes = {hide: self.router.api_hash(hide) for hide in (False, True)}
@@ -99,6 +106,7 @@ class Simulator:
     def reset(self) -> None:
         """Reload the scenario (faults included); the request log is kept."""
         self.state = self._fresh_state()
+        warm_machine_cache(self.state)
         self.faults = Faults(self.state.meta.get("faults"))
         self.save_faults()
 
