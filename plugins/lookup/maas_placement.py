@@ -10,9 +10,11 @@ name: maas_placement
 author: lxdcp.maas contributors (@lxdcp)
 short_description: Plan which MAAS LXD VM hosts and zones the VMs of a cluster go to
 description:
-  - Reads the LXD VM hosts of MAAS (one C(GET /vm-hosts/)), the health of the machines behind them (one filtered
+  - Reads the VM hosts of MAAS (one C(GET /vm-hosts/)), the health of the machines behind them (one filtered
     C(GET /machines/?id=...)) and the VMs the cluster already has (one C(GET /machines/?tags=lxdcp-cluster-<cluster>)),
     then plans where N VMs go with the collection's placement core.
+  - Only LXD VM hosts are candidates, as for M(lxdcp.maas.maas_lxd_vm), which composes on LXD hosts only; other VM hosts
+    (virsh) are listed in C(rejected) with code C(type).
   - Each VM goes to the zone with the fewest replicas of the cluster (within O(max_skew)), preferably to a host
     without one, and the O(strategy) picks among the remaining hosts. See C(docs/placement.md).
   - A hostname that already exists in the cluster keeps its host, so a plan for the same names is stable across runs.
@@ -168,7 +170,10 @@ _raw:
       type: list
       elements: dict
     rejected:
-      description: VM hosts that cannot take even one VM, each with C(host), C(host_id), C(zone), C(code) and C(reason).
+      description:
+        - VM hosts that cannot take even one VM, each with C(host), C(host_id), C(zone), C(code) and C(reason).
+        - C(code) is one of the placement core's (C(pool), C(tags), C(zone), C(unhealthy), C(cpu), C(memory), C(storage)),
+          or C(type) for a VM host that is not an LXD host (virsh).
       type: list
       elements: dict
     warnings:
@@ -358,7 +363,7 @@ class Planner(object):
 
     def run(self):
         """The plan as a JSON-safe dict (see RETURN)."""
-        vm_hosts = self.client.list_vm_hosts()
+        vm_hosts, not_lxd = self._vm_hosts()
         health = self._health(vm_hosts)
         existing = self._existing()
         by_pod, outside = replica_counts(existing.values(), {host.get("id") for host in vm_hosts})
@@ -372,7 +377,8 @@ class Planner(object):
             if self.scheduler is not None:
                 placed, rejected, warnings = self._schedule(ask, hosts, existing)
             else:
-                placed, rejected, warnings = self._plan_locally(ask, hosts)
+                placed, rejected, warnings = self._plan_locally(ask, hosts, not_lxd)
+        rejected = not_lxd + rejected
         placements = self._ordered(kept, placed)
         zone_counts = self._zone_counts(hosts, outside, placed)
         skew = (max(zone_counts.values()) - min(zone_counts.values())) if zone_counts else 0
@@ -394,6 +400,26 @@ class Planner(object):
         result["explanation"] = explain(result)
         result["requests"] = self.client.requests_sent + (self.scheduler.requests_sent if self.scheduler else 0)
         return result
+
+    def _vm_hosts(self):
+        """The LXD VM hosts (the only ones VMs are composed on) and the rejections of the others (virsh)."""
+        vm_hosts, not_lxd = [], []
+        for vm_host in self.client.list_vm_hosts():
+            if vm_host.get("type") == "lxd":
+                vm_hosts.append(vm_host)
+                continue
+            not_lxd.append({
+                "host": vm_host.get("name"),
+                "host_id": vm_host.get("id"),
+                "zone": _name(vm_host.get("zone")) or "default",
+                "code": "type",
+                "reason": "%s VM host, not LXD: maas_lxd_vm composes LXD VMs only" % (vm_host.get("type") or "untyped"),
+            })
+        if not vm_hosts:
+            others = "; ".join("%s: %s" % (item["host"], item["reason"]) for item in not_lxd)
+            raise AnsibleLookupError("maas_placement: MAAS has no LXD VM host%s; add one (MAAS UI > KVM > Add LXD host)" % (
+                " (%s)" % others if others else ""))
+        return vm_hosts, not_lxd
 
     def _health(self, vm_hosts):
         """VM host id -> health of its backing machine, from one filtered read of those machines."""
@@ -443,11 +469,11 @@ class Planner(object):
             }
         return kept, new_names
 
-    def _plan_locally(self, ask, hosts):
+    def _plan_locally(self, ask, hosts, not_lxd):
         try:
             result = plan(hosts, ask)
         except PlacementError as exc:
-            raise MaasPlanError(exc) from None
+            raise MaasPlanError(exc, not_lxd) from None
         except ValueError as exc:
             raise AnsibleLookupError("maas_placement: MAAS reported data the placement core cannot use: %s" % exc) from None
         placed = [{
@@ -518,14 +544,17 @@ class Planner(object):
 
 
 class MaasPlanError(AnsibleLookupError):
-    """The request cannot be placed; the message names the tightest constraint and every rejected host."""
+    """The request cannot be placed; the message names the tightest constraint and every rejected host.
 
-    def __init__(self, error):
+    ``not_lxd`` are the rejections of VM hosts that are not LXD hosts, which the placement core never saw.
+    """
+
+    def __init__(self, error, not_lxd=()):
         lines = ["maas_placement: %s" % error.message]
         for item in error.placements:
             lines.append("  would place VM %s on %s in %s" % (item.name or item.index, item.host, item.zone))
-        for rejection in error.rejected:
-            lines.append("  rejected %s (%s): %s" % (rejection.host, rejection.zone, rejection.reason))
+        for rejection in list(not_lxd) + [rejection.as_dict() for rejection in error.rejected]:
+            lines.append("  rejected %s (%s): %s" % (rejection["host"], rejection["zone"], rejection["reason"]))
         super(MaasPlanError, self).__init__("\n".join(lines))
         self.reason = error.reason
 

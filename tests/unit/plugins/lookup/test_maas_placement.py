@@ -38,13 +38,13 @@ _register_options()
 
 
 def vm_host(host_id, name, zone, cores=16, used_cores=0, memory=65536, used_memory=0, pool="default", tags=(),
-            cpu_ratio=1.0, memory_ratio=1.0, storage=500 * GIB, system_id=None):
+            cpu_ratio=1.0, memory_ratio=1.0, storage=500 * GIB, system_id=None, kind="lxd"):
     total = {"cores": cores, "memory": memory, "local_storage": 500 * GIB}
     used = {"cores": used_cores, "memory": used_memory, "local_storage": 500 * GIB - storage}
     return {
         "id": host_id,
         "name": name,
-        "type": "lxd",
+        "type": kind,
         "tags": list(tags),
         "zone": {"id": 1, "name": zone, "description": "", "resource_uri": "/MAAS/api/2.0/zones/%s/" % zone},
         "pool": {"id": 0, "name": pool, "description": "", "resource_uri": "/MAAS/api/2.0/resourcepool/0/"},
@@ -286,6 +286,43 @@ def test_over_commit_from_maas_and_override(run):
     assert plan["placements"][0]["vm_host"] == "small"
     hosts = [vm_host(1, "small", "az1", cores=4, used_cores=4, cpu_ratio=2.0)]
     assert run(script(FakeMaas(), hosts), count=1)["placements"][0]["vm_host"] == "small"
+
+
+def virsh_hosts():
+    """One virsh VM host per zone, far bigger than the LXD hosts: the most-free strategy would pick them first."""
+    return [vm_host(10 + index, "virsh-az%d" % index, "az%d" % index, cores=256, memory=1048576, kind="virsh")
+            for index in (1, 2, 3)]
+
+
+def test_only_lxd_vm_hosts_are_candidates_and_virsh_hosts_are_rejected_with_a_reason(run):
+    hosts = six_hosts() + virsh_hosts()
+    fake = script(FakeMaas(), hosts)
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    assert sorted(item["vm_host"] for item in plan["placements"]) == ["lxd-1", "lxd-3", "lxd-5"]
+    assert plan["rejected"] == [
+        {"host": "virsh-az%d" % index, "host_id": 10 + index, "zone": "az%d" % index, "code": "type",
+         "reason": "virsh VM host, not LXD: maas_lxd_vm composes LXD VMs only"} for index in (1, 2, 3)]
+    assert "rejected virsh-az1 (az1): virsh VM host, not LXD: maas_lxd_vm composes LXD VMs only" in plan["explanation"]
+    assert plan["explanation"][0].endswith("3 host(s) rejected")
+    # Only the LXD hosts' machines are read for their health.
+    assert sorted(fake.calls[1].query["id"]) == ["host%d" % i for i in range(1, 7)]
+    assert plan["zone_counts"] == {"az1": 1, "az2": 1, "az3": 1} and not plan["warnings"]
+
+
+def test_a_plan_that_fails_lists_the_virsh_hosts_too(run):
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(script(FakeMaas(), six_hosts() + virsh_hosts()), "big", cores=64)
+    text = str(caught.value)
+    assert "cannot place 1 VM" in text and "cpu" in text
+    assert text.count("rejected lxd-") == 6
+    assert "rejected virsh-az2 (az2): virsh VM host, not LXD" in text
+
+
+def test_no_lxd_vm_host_is_a_clear_error(run):
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(script(FakeMaas(), virsh_hosts()[:1]), "cp-1")
+    assert str(caught.value) == ("maas_placement: MAAS has no LXD VM host (virsh-az1: virsh VM host, not LXD: maas_lxd_vm "
+                                 "composes LXD VMs only); add one (MAAS UI > KVM > Add LXD host)")
 
 
 def test_pool_tags_and_storage_filters(run):
