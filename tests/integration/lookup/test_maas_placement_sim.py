@@ -7,6 +7,10 @@ lxd-az2-a, lxd-az3-a), pool ``control-plane`` with one smaller host per zone (th
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 
 import yaml
 
@@ -134,3 +138,67 @@ def test_vvv_prints_the_explanation(lookup_run):
     assert run.ok
     assert "maas_placement: strategy most-free: 3 VM(s), 3 new, 0 kept" in run.stdout
     assert "maas_placement: zones: az1=1, az2=1, az3=1 (spread 0, max_skew 1)" in run.stdout
+
+
+# -- only LXD VM hosts ---------------------------------------------------------------------------
+
+
+def test_bigger_virsh_vm_hosts_are_rejected_not_planned(sim_factory, plan):
+    scenario = default_scenario()
+    scenario["vm_hosts"] += [{
+        "name": "virsh-az%d" % index, "type": "virsh", "zone": "az%d" % index, "pool": "default", "cores": 256,
+        "memory": 1048576, "cpu_over_commit_ratio": 4.0, "storage_pools": [{"name": "default", "type": "dir", "size": "10T"}],
+        "host": {"hostname": "virsh-az%d" % index, "ip": "10.10.0.%d" % (20 + index)},
+    } for index in (1, 2, 3)]
+    sim = sim_factory(scenario=scenario, timings=SimServer.FAST_TIMINGS)
+    assert {host["type"] for host in MaasClient(sim.url, sim.api_key).list_vm_hosts()} == {"lxd", "virsh"}
+    result, run = plan(NAMES, sim=sim, cluster="demo", pool="default", cores=4, memory="16G")
+    assert sorted(item["vm_host"] for item in result["placements"]) == ["lxd-az1-a", "lxd-az2-a", "lxd-az3-a"]
+    rejected = {item["host"]: item for item in result["rejected"]}
+    assert {name: item["code"] for name, item in rejected.items()} == {
+        "virsh-az1": "type", "virsh-az2": "type", "virsh-az3": "type", "lxd-az1-b": "pool", "lxd-az2-b": "pool", "lxd-az3-b": "pool"}
+    assert rejected["virsh-az1"]["reason"] == "virsh VM host, not LXD: maas_lxd_vm composes LXD VMs only"
+    assert "rejected virsh-az2 (az2): virsh VM host, not LXD: maas_lxd_vm composes LXD VMs only" in result["explanation"]
+    assert run.writes == []
+
+
+# -- the lookup in play vars and ad hoc ------------------------------------------------------------
+
+
+def _lookup_expression(sim, *terms, **options):
+    options = dict(options, url=sim.url, api_key=sim.api_key)
+    arguments = ", ".join([repr(term) for term in terms] + ["%s=%r" % item for item in options.items()])
+    return "lookup('lxdcp.maas.maas_placement', %s)" % arguments
+
+
+def test_lookup_in_play_vars_is_evaluated_where_it_is_used(maas_sim, tmp_path):
+    tasks = [
+        {"name": "zones", "ansible.builtin.debug": {"msg": "{{ cp_plan.placements | map(attribute='zone') | sort | list }}"}},
+        {"name": "plan", "ansible.builtin.debug": {"var": "cp_plan"}},
+    ]
+    plan_vars = {"cp_plan": "{{ %s }}" % _lookup_expression(maas_sim, "cp-1", "cp-2", "cp-3", cluster="vars", cores=2, memory="4G")}
+    run = Playbook(maas_sim, tmp_path).run(tasks, auth=False, extra_vars=plan_vars)
+    assert run.ok, run.stdout[-3000:]
+    assert run.task("zones")["msg"] == ["az1", "az2", "az3"]
+    result = run.task("plan")["cp_plan"]
+    assert [item["hostname"] for item in result["placements"]] == ["cp-1", "cp-2", "cp-3"]
+    # A play variable is templated at each use: two uses, two plans of three reads each, never a write.
+    assert len(run.requests) == 6 and run.writes == []
+
+
+def test_lookup_ad_hoc(maas_sim, tmp_path):
+    environment = Playbook(maas_sim, tmp_path).environment({"MAAS_URL": maas_sim.url, "MAAS_API_KEY": maas_sim.api_key})
+    expression = "lookup('lxdcp.maas.maas_placement', 'cp-1', 'cp-2', cluster='adhoc', zones=['az1', 'az2'])"
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-c", "local", "-m", "ansible.builtin.debug",
+               "-a", "msg={{ %s }}" % expression]
+    mark = maas_sim.seq()
+    done = subprocess.run(command, cwd=str(tmp_path), env=environment, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    header, _arrow, body = done.stdout.partition(" => ")
+    assert header.strip() == "localhost | SUCCESS"
+    result = json.loads(body)["msg"]
+    assert [(item["hostname"], item["zone"]) for item in result["placements"]] in (
+        [("cp-1", "az1"), ("cp-2", "az2")], [("cp-1", "az2"), ("cp-2", "az1")])
+    assert result["zone_counts"] == {"az1": 1, "az2": 1} and result["requests"] == 3
+    assert [entry["write"] for entry in maas_sim.requests(mark)] == [False, False, False]
+    assert maas_sim.api_key.split(":")[2] not in done.stdout + done.stderr
