@@ -157,6 +157,16 @@ class Settings(_Model):
             raise ValueError("an API key is empty")
         return keys
 
+    @model_validator(mode="after")
+    def _reservations_outlive_cached_reads(self):
+        # A decision may use a read up to two cache TTLs old (see inventory.py). A reservation that
+        # ends sooner can stop counting while a decision still uses a read without its instance.
+        if 0 < self.reservation_ttl <= 2 * self.cache_ttl:
+            raise ValueError(f"reservation_ttl ({self.reservation_ttl:g} s) must be longer than twice cache_ttl "
+                             f"({2 * self.cache_ttl:g} s) plus the time an instance takes to be created: decisions may use a read "
+                             "of LXD that old, and a reservation that ended sooner would not be counted by them")
+        return self
+
 
 def _read_file(path: str) -> dict[str, Any]:
     try:

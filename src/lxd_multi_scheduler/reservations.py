@@ -1,8 +1,10 @@
 """Short reservations: room promised by ``/schedule`` that LXD does not show yet.
 
-A reservation counts against its host until it expires (``reservation_ttl``), is released
-(``DELETE /reservations/{id}``), or the instance it names appears on that host in a read of LXD
-made after the reservation.
+A reservation counts against its host until it expires (``reservation_ttl``) or is released
+(``DELETE /reservations/{id}``). A reservation that names its instance also stops counting for a
+decision whose read of that host, begun after the reservation, shows the instance (LXD counts it
+there); it is not deleted for that, since other decisions may still use an older read (see
+``scheduler.reserved``).
 
 Check-and-reserve must be atomic: the scheduler reads the active reservations, decides, and adds
 its own inside :meth:`ReservationStore.locked`.
@@ -74,8 +76,8 @@ class LockedView:
     """What the holder of the store's lock sees and may change.
 
     A decision needs only the per-host ``totals`` of the active reservations, and the ``named``
-    ones (to end those whose instance appeared), so a store never has to hand over every
-    reservation for every decision.
+    ones (which stop counting for a read that shows their instance), so a store never has to hand
+    over every reservation for every decision.
     """
 
     def __init__(self, totals: Totals, named: list[Reservation], add, release):
@@ -83,6 +85,7 @@ class LockedView:
         self.named = list(named)
         self._add = add
         self._release = release
+        self._known = {item.id: item for item in named}
 
     def _count(self, item: Reservation, sign: int) -> None:
         cores, memory = self.totals.get(item.host, (0, 0))
@@ -92,16 +95,18 @@ class LockedView:
         """Store a reservation (visible to the next holder of the lock)."""
         self._add(reservation)
         self._count(reservation, 1)
+        self._known[reservation.id] = reservation
         if reservation.instance_name:
             self.named.append(reservation)
 
     def release(self, ids: list[str]) -> None:
-        """Drop reservations this view knows (those it added, and the named ones)."""
+        """Drop reservations (a decision undoes its own when one of them could not be stored)."""
         if not ids:
             return
         self._release(ids)
-        for item in self.named:
-            if item.id in ids:
+        for rid in ids:
+            item = self._known.pop(rid, None)
+            if item is not None:
                 self._count(item, -1)
         self.named = [item for item in self.named if item.id not in ids]
 

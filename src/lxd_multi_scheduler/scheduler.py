@@ -2,14 +2,20 @@
 
 The rule itself lives once, in the collection's placement core (``lxdcp_maas_core.placement``,
 i.e. ``plugins/module_utils/placement.py``). This module only maps LXD servers to
-``placement.Host`` (allocated = what LXD shows + active reservations), calls ``plan()`` inside the
-reservation store's lock, and records the reservations of the answer.
+``placement.Host`` (allocated = what LXD shows + the reservations LXD does not show yet), calls
+``plan()`` inside the reservation store's lock, and records the reservations of the answer.
+
+A named reservation is never deleted because its instance appeared: whether it still counts is
+decided per decision, from the LXD state that decision uses (:func:`reserved`). Another replica,
+or this one answering from an older cached read, may decide from a state taken before the instance
+existed, and for that state the reservation must keep counting until it expires.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from typing import Any
 
@@ -24,6 +30,45 @@ from .reservations import Reservation, ReservationStore, StoreUnavailable, Total
 LOG = logging.getLogger("lxd_multi_scheduler.scheduler")
 
 NO_FIT = "no suitable node found"
+
+# The placement core plans the VMs of a cluster and words its explanations so ("zone az1 had 1
+# replica of this cluster"). A request to the scheduler places instances, which belong to no cluster
+# it knows: its answers say "instances of this request" instead, and a single instance's explanation
+# leaves out the zone-spread clause, which says nothing for one instance.
+_WORDING = (
+    (re.compile(r"\b(\d+) (other |new )?replica(s?)(?: of this cluster| of it)?\b"), r"\1 \2instance\3 of this request"),
+    (re.compile(r"\bno replica of it\b"), "no instance of this request"),
+    (re.compile(r"\bhost already runs\b"), "host already gets"),
+    (re.compile(r"\b(\d+) (new )?VM(s?)\b"), r"\1 \2instance\3"),
+    (re.compile(r"\bVM (\d+)\b"), r"instance \1"),
+)
+_SINGLE_SPREAD = re.compile(r"^zone .*? had 0 instances of this request \(fewest: 0\); no instance of this request on the host; ")
+
+
+def request_wording(text: str, single: bool = False) -> str:
+    """``text`` of the placement core in the scheduler's terms (see ``_WORDING``); ``single``: a one-instance request."""
+    for pattern, replacement in _WORDING:
+        text = pattern.sub(replacement, text)
+    return _SINGLE_SPREAD.sub("", text) if single else text
+
+
+def reserved(totals: Totals, named: list[Reservation], states: list[ServerState]) -> Totals:
+    """Per-host cores and MiB of the active reservations that a decision over ``states`` must count.
+
+    ``totals`` sums every active reservation per host; ``named`` are those that name their instance.
+    A named reservation does not count for a host whose state shows its instance in a read begun
+    after the reservation was made: LXD counts the instance there. For any other state of that host
+    (a read taken before the instance existed, cached by this replica or by another) it counts, so
+    the room is counted once whichever state a decision uses, and nobody has to delete it.
+    """
+    counted = dict(totals)
+    by_name = {state.name: state for state in states}
+    for item in named:
+        state = by_name.get(item.host)
+        if state is not None and state.ok and state.fetched_at > item.created and item.instance_name in state.instances:
+            cores, memory = counted[item.host]
+            counted[item.host] = (cores - item.cores, memory - item.memory)
+    return counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +89,11 @@ class Ask:
 class NoSuitableHost(Exception):
     """No server can take the request; ``status`` is 409 (all full) or 503 (no server readable)."""
 
-    def __init__(self, status: int, error: placement.PlacementError):
-        super().__init__(error.message)
+    def __init__(self, status: int, error: placement.PlacementError, single: bool = False):
+        self.message = request_wording(error.message, single)
+        super().__init__(self.message)
         self.status = status
-        self.message = error.message
-        self.reason = error.reason
+        self.reason = request_wording(error.reason, single)
         self.details = [rejection.as_dict() for rejection in error.rejected]
 
     def body(self) -> dict[str, Any]:
@@ -86,17 +131,6 @@ class Scheduler:
             id=state.url,
         )
 
-    @staticmethod
-    def appeared(reservations: list[Reservation], states: list[ServerState]) -> list[str]:
-        """Reservations whose instance a read of LXD made after the reservation shows on its host."""
-        by_name = {state.name: state for state in states}
-        done = []
-        for item in reservations:
-            state = by_name.get(item.host)
-            if item.instance_name and state and state.ok and state.fetched_at > item.created and item.instance_name in state.instances:
-                done.append(item.id)
-        return done
-
     def hosts(self, states: list[ServerState], totals: Totals) -> list[placement.Host]:
         """Placement hosts for ``states`` with the reservations' per-host ``totals`` counted."""
         return [self.to_host(state, *totals.get(state.name, (0, 0))) for state in states]
@@ -118,12 +152,11 @@ class Scheduler:
         )
         reserve = ask.reserve and self.settings.reservation_ttl > 0
         with self.store.locked() as view:
-            view.release(self.appeared(view.named, states))
             try:
-                plan = placement.plan(self.hosts(states, view.totals), request)
+                plan = placement.plan(self.hosts(states, reserved(view.totals, view.named, states)), request)
             except placement.PlacementError as exc:
                 status = 503 if states and not any(state.ok for state in states) else 409
-                error = NoSuitableHost(status, exc)
+                error = NoSuitableHost(status, exc, single=ask.count == 1)
                 log(LOG, logging.INFO, "no suitable host", event="schedule", result="no_fit", cores=ask.cores, memory_mib=ask.memory,
                     count=ask.count, strategy=strategy, reason=error.reason, details=error.details)
                 raise error from None
@@ -143,8 +176,9 @@ class Scheduler:
     def _answer(self, plan, reservations: list[Reservation], ask: Ask, strategy: str) -> dict[str, Any]:
         by_host = {name: self._hosts[name].host for name in self._hosts}
         placements = []
+        single = ask.count == 1
         for index, item in enumerate(plan.placements):
-            entry = {"host": item.host, "url": by_host[item.host], "reason": item.reason, "score": item.score}
+            entry = {"host": item.host, "url": by_host[item.host], "reason": request_wording(item.reason, single), "score": item.score}
             if reservations:
                 entry["reservation_id"] = reservations[index].id
             placements.append(entry)
@@ -156,7 +190,7 @@ class Scheduler:
             "strategy": strategy,
             "placements": placements,
             "rejected": plan_dict.get("rejected", []),
-            "warnings": plan_dict.get("warnings", []),
+            "warnings": [request_wording(warning) for warning in plan_dict.get("warnings", [])],
         }
         if reservations:
             answer["reservation_id"] = reservations[0].id
@@ -170,10 +204,10 @@ class Scheduler:
         """Every server with capacity, allocation, reservations and room left (reads stale servers)."""
         states = self.inventory.snapshot()
         reservations = self.store.active()
-        reserved, _named = summarize(reservations)
+        counted = reserved(*summarize(reservations), states)
         rows = []
         for state in states:
-            cores, memory = reserved.get(state.name, (0, 0))
+            cores, memory = counted.get(state.name, (0, 0))
             host = self.to_host(state, cores, memory)
             row = state.as_dict()
             row.update(

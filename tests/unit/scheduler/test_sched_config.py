@@ -65,6 +65,7 @@ def test_config_file_path_from_environment(tmp_path, hosts_env):
     ({"reservation_ttl": -1}, "reservation_ttl: Input should be greater than or equal to 0"),
     ({"log_level": "loud"}, "log_level: Input should be"),
     ({"api_keys": [""]}, "api_keys: an API key is empty"),
+    ({"reservation_ttl": 10, "cache_ttl": 5}, "reservation_ttl (10 s) must be longer than twice cache_ttl (10 s)"),
 ])
 def test_bad_settings_are_named(make_settings, change, message):
     with pytest.raises(ConfigError, match="invalid configuration") as caught:

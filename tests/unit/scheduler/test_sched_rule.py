@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -97,7 +98,7 @@ def test_all_servers_unreachable_is_503(lxd, build):
 def test_reservations_count_until_they_expire(lxd, build):
     lxd.set("lxd1", total_cores=2)
     lxd.set("lxd2", total_cores=2)
-    scheduler = build(reservation_ttl=0.3)
+    scheduler = build(reservation_ttl=0.3, cache_ttl=0.1)
     first = scheduler.schedule(Ask(cores=2, memory=1024))
     second = scheduler.schedule(Ask(cores=2, memory=1024))
     assert {first["host"], second["host"]} == {"lxd1", "lxd2"}
@@ -132,13 +133,41 @@ def test_reservation_ends_when_its_instance_appears_in_a_later_read(lxd, build):
     lxd.set("lxd1", total_cores=4, used_cores=2, used_memory=1024, instances=["web-1", "web-2"])
     answer = scheduler.schedule(Ask(cores=2, memory=1024))
     assert answer["host"] == "lxd1"
-    assert [r.instance_name for r in scheduler.store.active()] == [None]
+    # It stays stored until it expires (decisions over older reads still count it), but counts for none over this read.
+    assert sorted(r.instance_name or "" for r in scheduler.store.active()) == ["", "web-2"]
+    assert [(h["used_cores"], h["reserved_cores"]) for h in scheduler.report()["hosts"] if h["name"] == "lxd1"] == [(2, 2)]
+
+
+def test_a_named_reservation_counts_for_a_replica_whose_read_predates_the_instance(lxd, make_settings):
+    """Audit, issue 5: replica A sees the instance and stops counting its reservation; replica B still
+    decides from a read taken before the instance existed, so for B the reservation must still count."""
+    lxd.set("lxd1", total_cores=4)
+    store = MemoryStore()  # shared by both replicas, as Redis would be
+    fresh, cached = make_settings(names=("lxd1",), cache_ttl=0), make_settings(names=("lxd1",), cache_ttl=20)
+    first = Scheduler(fresh, lxd.inventory(fresh), store)
+    second = Scheduler(cached, lxd.inventory(cached), store)
+    second.inventory.snapshot()  # B reads lxd1: nothing allocated, no web-1
+    time.sleep(0.01)
+    first.schedule(Ask(cores=2, memory=1, instance_name="web-1"))  # 2 of 4 cores reserved
+    lxd.set("lxd1", total_cores=4, used_cores=2, instances=["web-1"])  # web-1 is created with 2 cores
+    assert first.schedule(Ask(cores=1, memory=1, reserve=False))["host"] == "lxd1"  # A reads web-1 (reservation not counted)
+    assert [h["reserved_cores"] for h in first.report()["hosts"]] == [0]
+
+    with pytest.raises(NoSuitableHost) as caught:  # truth: 2 of 4 cores allocated; 3 must not fit
+        second.schedule(Ask(cores=3, memory=1))
+    assert re.search(r"has 2(\.0)? free \(4 x 1(\.0)? - 2 used\)", caught.value.details[0]["reason"])
+    assert second.schedule(Ask(cores=2, memory=1, reserve=False))["host"] == "lxd1"
+
+    second.inventory.invalidate()  # once B's own read shows web-1, LXD counts it and the reservation does not
+    assert [(h["used_cores"], h["reserved_cores"]) for h in second.report()["hosts"]] == [(2, 0)]
+    with pytest.raises(NoSuitableHost):
+        second.schedule(Ask(cores=3, memory=1))
 
 
 def test_a_read_older_than_the_reservation_does_not_end_it(lxd, build):
     lxd.set("lxd2", total_cores=0)
     lxd.set("lxd1", total_cores=4, instances=["web-2"])  # an older instance of the same name
-    scheduler = build(cache_ttl=60)
+    scheduler = build(cache_ttl=20)
     scheduler.inventory.snapshot()  # cached before the reservation
     scheduler.schedule(Ask(cores=2, memory=1024, instance_name="web-2"))
     scheduler.schedule(Ask(cores=1, memory=1024))
@@ -185,7 +214,7 @@ def test_zone_pool_and_tags_filters(lxd, build):
 
 
 def test_servers_are_read_once_per_ttl(lxd, build):
-    scheduler = build(cache_ttl=60)
+    scheduler = build(cache_ttl=20)
     for _request in range(5):
         scheduler.schedule(Ask(cores=1, memory=1, reserve=False))
     assert lxd.reads == {"lxd1": 1, "lxd2": 1}
@@ -203,7 +232,7 @@ def test_concurrent_callers_share_one_read(lxd, build):
         return original(name)
 
     lxd.read = slow
-    scheduler = build(cache_ttl=60)
+    scheduler = build(cache_ttl=20)
     threads = [threading.Thread(target=scheduler.inventory.snapshot) for _caller in range(8)]
     for thread in threads:
         thread.start()
@@ -272,3 +301,22 @@ def test_report_shows_room_and_reservations(lxd, build):
     assert (first["name"], first["reserved_cores"], first["free_cores"], first["free_memory"]) == ("lxd1", 3, 11.0, 15360.0)
     assert (second["ok"], second["error"], second["free_cores"]) == (False, "refused", 0)
     assert report["store"] == "memory" and len(report["reservations"]) == 1
+
+
+def test_answers_speak_of_instances_of_the_request_not_replicas_of_a_cluster(lxd, build):
+    lxd.set("lxd1", total_cores=8)
+    lxd.set("lxd2", total_cores=2)
+    scheduler = build(hosts_extra={"lxd1": {"zone": "az1"}, "lxd2": {"zone": "az2"}})
+    single = scheduler.schedule(Ask(cores=1, memory=1, reserve=False))
+    assert single["explanation"].startswith("least-allocated-cpu: 0 cores allocated")  # no zone-spread clause for one instance
+    several = scheduler.schedule(Ask(cores=2, memory=1, count=4, reserve=False))
+    assert [p["host"] for p in several["placements"]] == ["lxd1", "lxd2", "lxd1", "lxd1"]
+    assert several["placements"][2]["reason"].startswith("zone az1 had 1 instance of this request (fewest: 1); "
+                                                         "host already gets 1 instance of this request; ")
+    assert several["warnings"][0] == ("instance 2 shares host lxd1 with 1 other instance of this request: "
+                                      "no host without one had room in zone az1")
+    with pytest.raises(NoSuitableHost) as caught:
+        scheduler.schedule(Ask(cores=3, memory=1, count=4))
+    assert caught.value.message.startswith("cannot place 4 instances (3 cores")
+    for text in (json.dumps(single), json.dumps(several), json.dumps(caught.value.body())):
+        assert not re.search(r"replica|cluster|\bVMs?\b", text), text
