@@ -20,9 +20,10 @@ import email.utils
 import json
 import os
 import random
+import re
 import time
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 try:
     import requests
@@ -75,6 +76,16 @@ FAILED_STATES = frozenset([
 ])
 
 _BODY_LIMIT = 600
+REDACTED = "<redacted>"
+
+# Credentials an answer of MAAS (or a proxy) can carry back. piston, MAAS's API layer, answers a wrong
+# token secret with 401 "Authorization Error: 'Invalid signature. Expected signature base string:
+# &<the real token secret>'", and a wrong token key with "Invalid access token: <token key>".
+_SECRET_PATTERNS = (
+    re.compile(r"(signature base string:\s*)[^\s'\"]+", re.IGNORECASE),
+    re.compile(r"(access token:\s*)[^\s'\"]+", re.IGNORECASE),
+    re.compile(r"(oauth_(?:signature|token)\b\"?\s*(?:=|:|%3D)\s*\"?)&?[^\s'\",&]+", re.IGNORECASE),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,6 +232,23 @@ def describe_request(method, path, op=None):
     return text
 
 
+def redact_secrets(text, secrets=()):
+    """``text`` with OAuth credentials replaced by ``<redacted>``.
+
+    Covers what MAAS echoes (piston's "Expected signature base string: ...", "Invalid access
+    token: ...") and any ``oauth_signature``/``oauth_token`` value, plus every literal in
+    ``secrets`` (the client passes its token secret, also percent-encoded).
+    """
+    if not text:
+        return text
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 def _short(text, limit=_BODY_LIMIT):
     text = (text or "").strip()
     if len(text) > limit:
@@ -360,6 +388,8 @@ class MaasClient(object):
         self.url = normalize_url(url)
         self.api_url = self.url + "/" + API_PATH
         consumer_key, token_key, token_secret = parse_api_key(api_key)
+        # Redacted from every answer kept in an error, a message or a log line.
+        self._secrets = tuple(sorted({token_secret, quote(token_secret, safe="")}, key=len, reverse=True))
         if timeout is None or timeout <= 0:
             raise MaasConfigError("timeout must be a positive number of seconds, not %r" % (timeout,))
         if retries is None or retries < 0:
@@ -538,7 +568,7 @@ class MaasClient(object):
     def _http_error(self, response, method, path, op):
         status = response.status_code
         what = describe_request(method, path, op)
-        text = response.text or ""
+        text = redact_secrets(response.text or "", self._secrets)
         fields = None
         said = _short(text) or "(empty answer)"
         if status == 400:
@@ -550,7 +580,7 @@ class MaasClient(object):
                 fields = decoded
                 said = _format_fields(decoded)
         if 300 <= status < 400:
-            location = response.headers.get("Location", "")
+            location = redact_secrets(response.headers.get("Location", ""), self._secrets)
             message = ("MAAS answered %s with a redirect (%d) to %s; set url to the MAAS root it points to "
                        "(redirects are not followed, they would drop the request body)." % (
                            what, status, _redact_url(location)))

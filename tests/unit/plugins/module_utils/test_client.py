@@ -566,6 +566,53 @@ def test_no_secret_in_repr_logs_or_errors(fake):
         assert API_KEY not in text
 
 
+def test_piston_wrong_signature_answer_does_not_leak_the_secret(fake):
+    # What MAAS's piston answers for a wrong token secret: the expected base string, i.e. "&" + the real secret.
+    body = "Authorization Error: 'Invalid signature. Expected signature base string: &%s'" % SECRET
+    fake.add("GET", "machines/abc123/", status=401, text=body, headers={"WWW-Authenticate": 'OAuth realm="OAuth"'})
+    lines = []
+    client = fake.client(logger=lines.append)
+    with pytest.raises(maas.MaasAuthError) as info:
+        client.get_machine("abc123")
+    error = info.value
+    assert "Expected signature base string: <redacted>" in error.message and "Check api_key" in error.message
+    assert error.body == "Authorization Error: 'Invalid signature. Expected signature base string: <redacted>'"
+    for text in [str(error), repr(error), repr(error.to_dict()), repr(error.args)] + lines:
+        assert SECRET not in text
+
+
+def test_secrets_echoed_in_retried_answers_are_redacted_everywhere(fake):
+    # A proxy echoing the request's OAuth header in a 503 page: the body lands in the retry log and the final error.
+    body = 'upstream down; request had Authorization: OAuth oauth_token="tk-token", oauth_signature="%%26%s"' % SECRET
+    fake.add("GET", "machines/", status=503, text=body, headers={"Retry-After": "1"})
+    lines = []
+    client = fake.client(logger=lines.append, retries=1)
+    with pytest.raises(maas.MaasRetriesExhausted) as info:
+        client.list_machines()
+    error = info.value
+    assert 'oauth_token="<redacted>", oauth_signature="<redacted>"' in error.body
+    for text in [str(error), repr(error), repr(error.to_dict()), repr(error.last_error.to_dict())] + lines:
+        assert SECRET not in text and "tk-token" not in text
+    assert any("retry 1/1 of GET /machines/" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Expected signature base string: &s3cr3t'", "Expected signature base string: <redacted>'"),
+        ("Expected signature base string: POST&http%3A%2F%2Fmaas%2F&oauth_token%3Dtk", "Expected signature base string: <redacted>"),
+        ("Authorization Error: 'Invalid access token: tk-token'", "Authorization Error: 'Invalid access token: <redacted>'"),
+        ("oauth_signature=%26s3cr3t&oauth_token=tk&x=1", "oauth_signature=<redacted>&oauth_token=<redacted>&x=1"),
+        ('{"oauth_token": "tk"}', '{"oauth_token": "<redacted>"}'),
+        ("secret mine-%2Fsecret or mine-/secret", "secret <redacted> or <redacted>"),
+        ("No Machine matches the given query.", "No Machine matches the given query."),
+        ("", ""),
+    ],
+)
+def test_redact_secrets(text, expected):
+    assert maas.redact_secrets(text, ("mine-%2Fsecret", "mine-/secret")) == expected
+
+
 # -- polling -----------------------------------------------------------------------------------
 
 
