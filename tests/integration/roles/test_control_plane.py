@@ -6,50 +6,19 @@ and checks the outcome through the MAAS API and the simulator's request log.
 
 from __future__ import annotations
 
-import copy
+from simharness import SimServer  # pylint: disable=import-error
 
-import yaml
-
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasValidationError
-from simharness import SimServer, default_scenario_path  # pylint: disable=import-error
+from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import (
+    allocated,
+    cluster_machines,
+    dns_record,
+    machines_named,
+    scenario_with_metal,
+    static_ips,
+    used_capacity,
+)
 
 DEMO_IPS = {"demo-cp-1": "10.10.0.101", "demo-cp-2": "10.10.0.102", "demo-cp-3": "10.10.0.103"}
-
-
-# -- reading MAAS --------------------------------------------------------------------------------
-
-
-def cluster_machines(maas, cluster):
-    """The machines carrying the cluster's ownership tag ([] when the tag does not exist)."""
-    try:
-        return maas.list_machines(tags=["lxdcp-cluster-%s" % cluster])
-    except MaasValidationError:
-        return []
-
-
-def machines_named(maas, names):
-    return maas.list_machines(hostname=list(names))
-
-
-def dns_record(maas, fqdn):
-    found = maas.get("dnsresources/", params={"fqdn": fqdn})
-    return found[0] if found else None
-
-
-def allocated(maas, ips):
-    """The addresses of ``ips`` that MAAS has allocated in any way (machine, reservation, DNS)."""
-    subnet = maas.list_subnets()[0]
-    held = {entry["ip"] for entry in maas.get("subnets/%s/" % subnet["id"], op="ip_addresses")}
-    return sorted(held & set(ips))
-
-
-def used_capacity(maas):
-    return {host["name"]: (host["used"]["cores"], host["used"]["memory"]) for host in maas.list_vm_hosts()}
-
-
-def static_ips(machine):
-    """The addresses of the machine's static (sticky) links."""
-    return sorted(link.get("ip_address") for iface in machine["interface_set"] for link in iface["links"] if link.get("mode") == "static")
 
 
 # -- the whole cycle -----------------------------------------------------------------------------
@@ -225,14 +194,7 @@ def test_machine_of_another_cluster_is_refused(cluster, maas, inventory):
 
 
 def test_mixed_cluster_from_one_inventory(sim_factory, bind, inventory):
-    with open(default_scenario_path(), encoding="utf-8") as handle:
-        scenario = yaml.safe_load(handle)
-    scenario = copy.deepcopy(scenario)
-    scenario["machines"] = list(scenario.get("machines") or []) + [
-        {"hostname": "metal-%d" % i, "zone": "az%d" % i, "cpu_count": 16, "memory": 65536, "disks": ["500G"], "status": "ready"}
-        for i in (1, 2, 3)
-    ]
-    sim = sim_factory(scenario=scenario, timings=SimServer.FAST_TIMINGS)
+    sim = sim_factory(scenario=scenario_with_metal(3), timings=SimServer.FAST_TIMINGS)
     runner, maas = bind(sim)
     inv = inventory("mixed", {"mixed-cp-1": "10.10.0.61", "mixed-cp-2": "10.10.0.62", "mixed-cp-3": "10.10.0.63"},
                     workers={"mixed-w-1": {"provision_cores": 8, "provision_memory": "32G"},
