@@ -7,7 +7,9 @@ whichever comes first. Every replica answers one question before the clock start
 requests find its LXD cache warm (the cold read is reported on its own row). Latency is measured
 by the client (request sent to answer read), so it includes HTTP on loopback; clients, schedulers,
 redis-server and the LXD daemons share the machine's CPUs. An error is any answer other than the
-expected 200 (or a transport error). The cache TTL is 5 s, so long scenarios include re-reads.
+expected 200 (or a transport error); one error fails the run, which then writes no numbers. The
+same load, with room for only part of it, is a test (``tests/integration/scheduler/test_sched_load.py``:
+no error, no over-commit). The cache TTL is 5 s, so long scenarios include re-reads.
 
 Scenarios: decisions only (``reserve: false``, cache hits), decisions with in-memory reservations,
 and two replicas sharing reservations in a local redis-server, the clients alternating between them.
@@ -19,56 +21,17 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
-import time
 import uuid
-
-import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration", "scheduler"))
 
 from lxdharness import LxdCluster, RedisServer, Unavailable  # noqa: E402  pylint: disable=wrong-import-position
-from schedharness import SchedulerProcess  # noqa: E402  pylint: disable=wrong-import-position
+from schedharness import LoadResult, SchedulerProcess, load  # noqa: E402  pylint: disable=wrong-import-position
 
 CLIENTS = 4
 MAX_SECONDS = 60.0
 BODY = {"instance_requirements": {"cpu": 1, "memory": 64}}
-
-
-def load(urls, total, reserve):
-    """Send ``total`` requests from CLIENTS threads, round-robin over ``urls``; return (latencies s, errors, seconds)."""
-    latencies, errors, lock = [], [0], threading.Lock()
-    counter = iter(range(total))
-    deadline = time.monotonic() + MAX_SECONDS
-
-    def client(offset):
-        session = requests.Session()
-        body = dict(BODY, reserve=reserve)
-        while time.monotonic() < deadline:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                break
-            url = urls[(index + offset) % len(urls)]
-            start = time.perf_counter()
-            try:
-                ok = session.post(url + "/schedule", json=body, timeout=30).status_code == 200
-            except requests.RequestException:
-                ok = False
-            elapsed = time.perf_counter() - start
-            with lock:
-                latencies.append(elapsed)
-                errors[0] += not ok
-        session.close()
-
-    threads = [threading.Thread(target=client, args=(offset,)) for offset in range(CLIENTS)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, errors[0], time.perf_counter() - start
 
 
 def warm(processes):
@@ -77,13 +40,23 @@ def warm(processes):
         process.schedule(1, 64, reserve=False).raise_for_status()
 
 
-def rows_for(name, latencies, errors, seconds, notes):
-    """Benchmark rows of one scenario."""
+class LoadErrors(RuntimeError):
+    """A scenario had answers other than 200: its numbers would measure something else than the service working."""
+
+
+def measure(name, urls, total, reserve, notes):
+    """Benchmark rows of one scenario; raise :class:`LoadErrors` when any request failed."""
+    result: LoadResult = load(urls, total, dict(BODY, reserve=reserve), CLIENTS, MAX_SECONDS)
+    errors = result.errors()
+    if errors:
+        raise LoadErrors(f"{name}: {errors} of {len(result.latencies)} requests failed: {dict(result.statuses)}; "
+                         f"first: {result.unexpected[:3] or result.refusals[:1]}")
+    latencies = result.latencies
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [latencies[0]] * 99
     return [
         {"benchmark": name, "metric": "requests", "value": len(latencies), "unit": "", "notes": notes},
-        {"benchmark": name, "metric": "errors", "value": errors, "unit": "", "notes": "answers other than 200"},
-        {"benchmark": name, "metric": "throughput", "value": len(latencies) / seconds, "unit": "req/s", "notes": f"{CLIENTS} clients"},
+        {"benchmark": name, "metric": "errors", "value": errors, "unit": "", "notes": "answers other than 200 (any fails the run)"},
+        {"benchmark": name, "metric": "throughput", "value": len(latencies) / result.seconds, "unit": "req/s", "notes": f"{CLIENTS} clients"},
         {"benchmark": name, "metric": "latency p50", "value": cuts[49] * 1000, "unit": "ms", "notes": ""},
         {"benchmark": name, "metric": "latency p95", "value": cuts[94] * 1000, "unit": "ms", "notes": ""},
         {"benchmark": name, "metric": "latency p99", "value": cuts[98] * 1000, "unit": "ms", "notes": ""},
@@ -118,12 +91,12 @@ def run():
                 {"benchmark": "LXD read (cold cache)", "metric": "duration", "value": max(h["duration"] for h in read) * 1000,
                  "unit": "ms", "notes": "slowest of 2 servers; /1.0, /1.0/resources, /1.0/instances?all-projects"}]
         warm([single])
-        rows += rows_for("decide only (reserve=false)", *load([single.url], 3000, False), "1 replica, cached LXD state")
-        rows += rows_for("decide + reserve (memory)", *load([single.url], 300, True), "1 replica, 300 reservations")
+        rows += measure("decide only (reserve=false)", [single.url], 3000, False, "1 replica, cached LXD state")
+        rows += measure("decide + reserve (memory)", [single.url], 300, True, "1 replica, 300 reservations")
         redis = RedisServer(os.path.join(workdir, "redis"))
         replicas = [scheduler("replica-a", REDIS_URL=redis.url), scheduler("replica-b", REDIS_URL=redis.url)]
         warm(replicas)
-        rows += rows_for("decide + reserve (redis)", *load([r.url for r in replicas], 300, True), "2 replicas sharing redis-server, 300 reservations")
+        rows += measure("decide + reserve (redis)", [r.url for r in replicas], 300, True, "2 replicas sharing redis-server, 300 reservations")
         return rows
     finally:
         for process in started:

@@ -1,13 +1,20 @@
-"""Run ``lxd-multi-scheduler`` as a real process (console script) on a free port."""
+"""Run ``lxd-multi-scheduler`` as a real process (console script) on a free port, and load it.
+
+:func:`load` is the bounded load of the load test (``test_sched_load.py``) and of the benchmark
+(``benchmarks/bench_scheduler.py``): one implementation, so the test checks what the benchmark measures.
+"""
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import requests
@@ -84,3 +91,68 @@ class SchedulerProcess:
         """Terminate the process (SIGTERM, then SIGKILL)."""
         self.session.close()
         terminate(self.process)
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """What a :func:`load` run saw: one latency per answered or failed request, answers by status."""
+
+    latencies: list[float]  # seconds, request sent to answer read (or to the transport error)
+    statuses: collections.Counter  # HTTP status, or "transport error"
+    granted: collections.Counter  # host -> answers 200
+    refusals: list[dict]  # bodies of the 409 answers
+    unexpected: list[str]  # "<status>: <body or error>" of the first answers that were neither 200 nor 409
+    seconds: float
+    timed_out: bool  # the time bound stopped the run before every request was sent
+
+    def errors(self, expected=(200,)) -> int:
+        """Answers whose status is not in ``expected``, transport errors included."""
+        return sum(count for status, count in self.statuses.items() if status not in expected)
+
+
+def load(urls: list[str], total: int, body: dict, clients: int = 4, max_seconds: float = 60.0) -> LoadResult:
+    """Send ``total`` ``POST /schedule`` with ``body`` from ``clients`` threads (keep-alive sessions), round-robin over ``urls``.
+
+    Bounded in count and time: the run stops after ``total`` requests or ``max_seconds``, whichever comes first.
+    """
+    result = LoadResult([], collections.Counter(), collections.Counter(), [], [], 0.0, False)
+    lock = threading.Lock()
+    counter = iter(range(total))
+    deadline = time.monotonic() + max_seconds
+
+    def client(offset: int) -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                if time.monotonic() >= deadline:
+                    result.timed_out = True
+                    return
+                url = urls[(index + offset) % len(urls)]
+                start = time.perf_counter()
+                try:
+                    response = session.post(url + "/schedule", json=body, timeout=30)
+                    status, answer = response.status_code, response.json()
+                except (requests.RequestException, ValueError) as exc:
+                    status, answer = "transport error", {"error": str(exc)}
+                elapsed = time.perf_counter() - start
+                with lock:
+                    result.latencies.append(elapsed)
+                    result.statuses[status] += 1
+                    if status == 200:
+                        result.granted[answer["host"]] += 1
+                    elif status == 409:
+                        result.refusals.append(answer)
+                    elif len(result.unexpected) < 10:
+                        result.unexpected.append(f"{status}: {json.dumps(answer)[:500]}")
+
+    threads = [threading.Thread(target=client, args=(offset,)) for offset in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - start
+    return result

@@ -7,6 +7,8 @@ gives every daemon exactly ``ROOM`` cores, whatever the machine. Requests ask fo
 from __future__ import annotations
 
 import collections
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -66,6 +68,56 @@ def test_two_replicas_sharing_redis(lxd, redis_server, start_scheduler):
     released = next(iter(granted))
     assert second.request("DELETE", f"/reservations/{released}").status_code == 204
     assert first.schedule(1, 64).status_code == 200  # the released core is free again, on either replica
+
+
+def test_two_replicas_sharing_redis_while_the_instances_appear(lxd, redis_server, start_scheduler):
+    """Audit, issue 5: the granted instances are created (real LXD) while both replicas keep being asked.
+
+    The replicas re-read LXD on schedules that never line up (every 1 s and every 3 s), so after
+    each creation one of them soon reads the new instance while the other still decides from a
+    read taken before it.
+    The room is full from the first storm on: every later request must be refused, whichever
+    replica answers and whichever read it uses (a reservation that stopped counting everywhere
+    once one replica saw its instance let the other one grant that room again).
+    """
+    prefix, env = f"test-{uuid.uuid4().hex}", {"REDIS_URL": redis_server.url}
+    replicas = [start_scheduler(lxd.hosts(), limited(lxd, cache_ttl=ttl, redis_prefix=prefix), env, name=f"replica-{letter}")
+                for letter, ttl in (("a", 1), ("b", 3))]
+    results = storm(replicas)
+    assert_no_over_commit(results)
+    daemons = {daemon.name: daemon for daemon in lxd.daemons}
+    granted = [(body["host"], name) for name, (status, body) in zip(range(REQUESTS), results) if status == 200]
+
+    done, asked = threading.Event(), []
+
+    def keep_asking(replica):
+        number = 0
+        while not done.is_set() and len(asked) < 1000:
+            response = replica.schedule(1, 64, instance_name=f"late-{replica.name}-{number}")
+            asked.append((replica.name, response.status_code, response.json()))
+            number += 1
+            time.sleep(0.02)
+
+    askers = [threading.Thread(target=keep_asking, args=(replica,)) for replica in replicas]
+    for thread in askers:
+        thread.start()
+    try:
+        with ThreadPoolExecutor(2) as creators:  # the callers create what they were granted, limits as reserved
+            list(creators.map(lambda item: daemons[item[0]].create(f"vm-{item[1]}", cpu=1, memory="64MiB"), granted))
+        time.sleep(2 * 3 + 1)  # until every replica has read every instance (a read is used for at most two TTLs)
+    finally:
+        done.set()
+        for thread in askers:
+            thread.join()
+    statuses = collections.Counter((name, status) for name, status, _body in asked)
+    assert {status for _name, status in statuses} == {409}, statuses
+    assert {name for name, _status in statuses} == {"replica-a", "replica-b"}
+    for replica in replicas:  # LXD now counts every instance; no reservation counts twice or not at all
+        hosts = {h["name"]: h for h in replica.request("GET", "/hosts").json()["hosts"]}
+        assert {name: (h["used_cores"], h["reserved_cores"], h["free_cores"]) for name, h in hosts.items()} == {
+            "lxd1": (ROOM, 0, 0), "lxd2": (ROOM, 0, 0)}
+        # The named reservations stay stored until they expire: a read older than their instance still needs them.
+        assert len(replica.request("GET", "/reservations").json()["reservations"]) == 2 * ROOM
 
 
 def test_replicas_without_a_shared_store_do_over_commit(lxd, start_scheduler):
