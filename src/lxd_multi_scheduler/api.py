@@ -36,6 +36,7 @@ from .scheduler import Ask, NoSuitableHost, Scheduler
 
 LOG = logging.getLogger("lxd_multi_scheduler.api")
 API_KEY_HEADER = "x-api-key"
+BEARER = b"bearer "  # ``Authorization: Bearer <key>`` carries the key too (what Prometheus' ``authorization`` sends)
 OPEN_PATHS = frozenset({"/healthz"})
 KNOWN_PATHS = frozenset({"/schedule", "/hosts", "/reservations", "/healthz", "/metrics", "/openapi.json", "/docs"})
 
@@ -192,9 +193,10 @@ class _Middleware:  # pylint: disable=too-few-public-methods
                 status["code"] = message["status"]
             await send(message)
 
-        if path not in OPEN_PATHS and not self.service.authorized(_header(scope, API_KEY_HEADER)):
-            missing = _header(scope, API_KEY_HEADER) is None
-            body = {"error": "missing API key: send it in the X-API-Key header" if missing else "invalid API key"}
+        if path not in OPEN_PATHS and not self.service.authorized(_api_key(scope)):
+            missing = _api_key(scope) is None
+            body = {"error": "missing API key: send it in the X-API-Key header (or as Authorization: Bearer)" if missing
+                    else "invalid API key"}
             await JSONResponse(body, status_code=401)(scope, receive, send_wrapper)
         else:
             await self.app(scope, receive, send_wrapper)
@@ -211,6 +213,17 @@ def _header(scope, name: str) -> bytes | None:
     for key, value in scope.get("headers", []):
         if key.lower() == wanted:
             return value
+    return None
+
+
+def _api_key(scope) -> bytes | None:
+    """The key a request presents: ``X-API-Key``, else the token of ``Authorization: Bearer``."""
+    key = _header(scope, API_KEY_HEADER)
+    if key is not None:
+        return key
+    authorization = _header(scope, "authorization")
+    if authorization is not None and authorization[:len(BEARER)].lower() == BEARER:
+        return authorization[len(BEARER):].strip()
     return None
 
 

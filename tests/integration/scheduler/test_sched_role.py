@@ -90,6 +90,9 @@ def test_bad_input_fails_before_any_change(target):
     assert "lxd_multi_scheduler_source (what to pip install) and lxd_multi_scheduler_hosts (the LXD servers) are required" in output
     code, output, _counters = play(target, lxd_multi_scheduler_api_keys=["a,b"])
     assert code != 0 and "a,b" not in output
+    code, output, counters = play(target, lxd_multi_scheduler_cache_ttl=30)  # default reservation_ttl 60
+    assert code != 0 and counters["failed"] == 1 and counters["changed"] == 0
+    assert "lxd_multi_scheduler_reservation_ttl (60 s) must be 0 or longer than twice lxd_multi_scheduler_cache_ttl (30 s)" in output
     assert not os.path.exists(target["vars"]["lxd_multi_scheduler_venv"])
 
 

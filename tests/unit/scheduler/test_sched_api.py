@@ -154,13 +154,17 @@ def test_api_keys(start):
     url = start(api_keys=["key-one", "key-two"])
     missing = schedule(url, REQ)
     assert missing.status_code == 401
-    assert missing.json() == {"error": "missing API key: send it in the X-API-Key header"}
+    assert missing.json() == {"error": "missing API key: send it in the X-API-Key header (or as Authorization: Bearer)"}
     wrong = schedule(url, REQ, headers={"X-API-Key": "key-three"})
     assert wrong.status_code == 401 and wrong.json() == {"error": "invalid API key"}
     assert requests.get(url + "/metrics", timeout=10).status_code == 401
     assert requests.get(url + "/openapi.json", timeout=10).status_code == 401
     assert requests.get(url + "/healthz", timeout=10).status_code == 200  # probes need no key
     assert schedule(url, REQ, headers={"X-API-Key": "key-two"}).status_code == 200
+    # A Prometheus scrape job sends the key as a bearer token (its "authorization" setting).
+    assert requests.get(url + "/metrics", headers={"Authorization": "Bearer key-one"}, timeout=10).status_code == 200
+    assert requests.get(url + "/metrics", headers={"Authorization": "Bearer key-three"}, timeout=10).status_code == 401
+    assert requests.get(url + "/metrics", headers={"Authorization": "Basic a2V5LW9uZQ=="}, timeout=10).json() == missing.json()
 
 
 def test_logs_are_json_lines_without_secrets(lxd, start):
