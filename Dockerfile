@@ -2,8 +2,16 @@
 #
 #   docker build -t lxd-multi-scheduler .
 #   docker run -p 8080:8080 \
-#     -e LXD_MULTI_HOSTS='[{"host": "https://10.0.0.1:8443", "client_cert": "/certs/client.crt", "client_key": "/certs/client.key"}]' \
+#     -e LXD_MULTI_HOSTS='[{"host": "https://10.0.0.1:8443", "name": "lxd-a", "server_cert": "/certs/lxd-a.crt",
+#                          "client_cert": "/certs/client.crt", "client_key": "/certs/client.key"}]' \
+#     -e LXD_MULTI_SCHEDULER_API_KEYS=... \
 #     -v /path/to/certs:/certs:ro lxd-multi-scheduler
+#
+# TLS towards LXD is always verified: give each server "server_cert" (its own certificate, pinned,
+# copied from /var/snap/lxd/common/lxd/server.crt or /var/lib/lxd/server.crt) or "ca_cert". Without
+# either, the system CA store must vouch for the server's name, which LXD's self-signed certificate
+# never passes. A host list taken from shoes-lxd-multi (which skips verification) needs them added:
+# docs/lxd-multi-scheduler.md, "Coming from shoes-lxd-multi".
 #
 # Configuration: docs/lxd-multi-scheduler.md (environment variables, or a file mounted and named
 # by LXD_MULTI_SCHEDULER_CONFIG). Probes: GET /healthz.
