@@ -415,24 +415,29 @@ maas_log:
 """
 
 import base64
+import contextlib
 import re
 import time
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
     ALLOCATED,
+    COMMISSIONING,
     DEPLOYED,
     DEPLOYING,
     FAILED_STATES,
+    NEW,
     READY,
     RELEASING,
     MaasConflict,
     MaasError,
+    MaasGone,
     MaasRetriesExhausted,
     MaasUnavailable,
     MaasValidationError,
     machine_reason,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
+    CLUSTER_TAG_PREFIX,
     MANAGED_TAG,
     TAG_RE,
     MaasModule,
@@ -468,6 +473,8 @@ RELEASABLE = frozenset([ALLOCATED, DEPLOYED, DEPLOYING, "Failed deployment", "Br
 LINKABLE = frozenset(["New", READY, ALLOCATED, "Broken", "Failed testing"])
 # Statuses a machine passes through on its own on the way to Ready.
 ON_THE_WAY_TO_READY = frozenset(["New", "Commissioning", "Testing", RELEASING, "Disk erasing"])
+# Statuses of a VM that was composed and never taken further (what a run that died right after compose leaves).
+JUST_COMPOSED = frozenset([NEW, COMMISSIONING, READY])
 BARE_METAL_AGENT = "lxdcp:"
 
 
@@ -619,8 +626,13 @@ class Spec(object):
 
     @property
     def wanted_tags(self):
-        """Ownership tags plus the user's tags, without repeats."""
-        return list(dict.fromkeys(self.owner_tags + self.tags))
+        """Ownership tags plus the user's tags, without repeats, in the order they are added.
+
+        The cluster tag goes first and lxdcp-managed after it (``state: absent`` removes them the other
+        way round), so a machine carrying this cluster's tag alone is one whose tagging or untagging by
+        this task was interrupted: see ``VmTask.half_tagged``.
+        """
+        return list(dict.fromkeys(self.owner_tags[::-1] + self.tags))
 
     def compose_disks(self):
         """Disks to compose: the given ones or the default root disk."""
@@ -685,6 +697,11 @@ def machine_ips(machine):
 def is_vm(machine):
     """Whether the machine is a VM composed on a MAAS VM host."""
     return bool(machine.get("pod"))
+
+
+def lxdcp_tags(machine):
+    """The lxdcp ownership tags the machine carries (of any cluster)."""
+    return [t for t in machine.get("tag_names") or [] if t == MANAGED_TAG or t.startswith(CLUSTER_TAG_PREFIX)]
 
 
 def provider_id(machine):
@@ -797,6 +814,25 @@ def diff_view(machine, state=None):
     )
 
 
+def wanted_view(machine, drift, spec):
+    """What --diff shows as "after" for a machine with ``drift``: its fields with the wanted values in place."""
+    after = diff_view(machine)
+    for item in drift:
+        field, wanted = item["field"], item["wanted"]
+        if field == "zone" and len(wanted) == 1:
+            wanted = wanted[0]
+        if field in after:
+            after[field] = wanted
+    if any(item["field"] == "interfaces" or item["field"].startswith("ip of ") for item in drift):
+        current = machine_ips(machine)
+        named = set(i["name"] for i in spec.interfaces)
+        ips = [ip for name, found in current.items() if name not in named for ip in found]
+        for interface in spec.interfaces:
+            ips.extend([interface["ip"]] if interface["ip"] else current.get(interface["name"], []))
+        after["ip_addresses"] = sorted(set(ips))
+    return after
+
+
 # --------------------------------------------------------------------------------------------
 # The task
 
@@ -818,6 +854,8 @@ class VmTask(object):
         self.before = None
         self.after_state = None
         self.allocated = False
+        self.finishing = False  # adopting what an earlier run of this task left untagged
+        self.wanted_after = None  # --diff "after" of a failed run that knows what was wanted (drift)
         self.existing_zones = {}
         self.pool_id = None
         self.domain_id = None
@@ -839,7 +877,7 @@ class VmTask(object):
 
     def fail(self, msg, **extra):
         """Fail the task with everything known so far."""
-        result = self.result(None)
+        result = self.result(None, failed=True)
         result.update(extra)
         self.module.fail_json(msg, **result)
 
@@ -854,8 +892,8 @@ class VmTask(object):
         return self.client.wait_for_machine(machine["system_id"], targets, self.remaining(),
                                             what=what or "%s to become %s" % (self.spec.hostname, " or ".join(sorted(targets))))
 
-    def result(self, machine):
-        """The module result."""
+    def result(self, machine, failed=False):
+        """The module result (``failed``: for fail_json, when the machine is not known any more)."""
         view = machine_view(machine)
         result = dict(
             changed=self.changed,
@@ -868,7 +906,13 @@ class VmTask(object):
             result["placement"] = self.placement
         result.update(self.extra)
         if self.module.diff_mode:
-            after = diff_view(machine, self.after_state) if machine is not None else self.predicted_after()
+            if machine is not None:
+                after = diff_view(machine, self.after_state)
+            elif failed:
+                # A failed task changed nothing it knows of: "after" is "before", or what was wanted (drift).
+                after = self.wanted_after if self.wanted_after is not None else (self.before or {})
+            else:
+                after = self.predicted_after()
             result["diff"] = dict(before=self.before or {}, after=after)
         return result
 
@@ -907,7 +951,13 @@ class VmTask(object):
         if machine is not None:
             self.check_kind(machine)
             if not self.owned(machine):
-                if spec.lxd or not self.adoptable(machine):
+                if self.left_untagged(machine):
+                    self.finishing = True
+                    self.module.warn(
+                        "%s (%s) lacks the ownership tags, but it is what a run of this task leaves when it fails between "
+                        "%s and tagging; adopting it" % (spec.hostname, machine["system_id"],
+                                                         "compose" if spec.lxd else "allocation"))
+                elif not self.adoptable(machine):
                     self.refuse(machine)
             self.drift = find_drift(machine, spec)
             if self.drift:
@@ -922,9 +972,10 @@ class VmTask(object):
                 machine = self.allocate_bare_metal()
             if machine is None:  # check mode
                 return None
-        elif not self.owned(machine):
+        elif self.owned(machine) or self.finishing:
+            machine = self.ensure_tags(machine)
+        else:
             machine = self.adopt(machine)
-        machine = self.ensure_tags(machine)
         return self.converge(machine)
 
     # -- ownership -------------------------------------------------------------------------
@@ -934,19 +985,54 @@ class VmTask(object):
         tags = machine.get("tag_names") or []
         return all(tag in tags for tag in self.spec.owner_tags)
 
-    def refuse(self, machine):
+    def refuse(self, machine, hint=None):
         """Fail: the machine exists but was not created by lxdcp.maas for this cluster."""
         tags = machine.get("tag_names") or []
         missing = [tag for tag in self.spec.owner_tags if tag not in tags]
-        clusters = [t[len("lxdcp-cluster-"):] for t in tags if t.startswith("lxdcp-cluster-")]
+        clusters = [t[len(CLUSTER_TAG_PREFIX):] for t in tags if t.startswith(CLUSTER_TAG_PREFIX)]
         detail = (" it belongs to cluster %s" % ", ".join(clusters)) if clusters and self.spec.cluster else ""
         self.fail(
-            "Refusing to manage %s (%s): it lacks the ownership tag(s) %s, so it was not created by lxdcp.maas%s%s. "
-            "Choose another hostname, or tag the machine in MAAS if it really is this task's."
+            "Refusing to manage %s (%s): it lacks the ownership tag(s) %s, so it was not created by lxdcp.maas%s%s. %s"
             % (self.spec.hostname, machine["system_id"], ", ".join(missing),
-               " for cluster %s" % self.spec.cluster if self.spec.cluster else "", ";" + detail if detail else ""),
+               " for cluster %s" % self.spec.cluster if self.spec.cluster else "", ";" + detail if detail else "",
+               hint or "Choose another hostname, or tag the machine in MAAS if it really is this task's."),
             machine=machine_view(machine),
         )
+
+    def half_tagged(self, machine):
+        """Whether the machine carries no lxdcp tag, or only this task's cluster tag (tagging was interrupted)."""
+        return all(tag in self.spec.owner_tags[1:] for tag in lxdcp_tags(machine))
+
+    def left_untagged(self, machine):
+        """Whether ``machine`` is what a run of this task leaves when it dies between creating it and tagging it.
+
+        An LXD VM: composed (``pod`` set), no owner, New, Commissioning or Ready. A bare-metal machine:
+        Allocated to the API user with this task's ``agent_name``. Both ``half_tagged``.
+        """
+        if not self.half_tagged(machine):
+            return False
+        if self.spec.lxd:
+            return is_vm(machine) and not machine.get("owner") and machine.get("status_name") in JUST_COMPOSED
+        if is_vm(machine) or machine.get("status_name") != ALLOCATED:
+            return False
+        return machine["system_id"] in [m["system_id"] for m in self.untagged_allocations()]
+
+    def untagged_allocations(self):
+        """Bare-metal machines Allocated to the API user with this task's ``agent_name`` and no lxdcp tag.
+
+        ``op=allocate`` is sent with ``agent_name`` ``lxdcp:<hostname>``; MAAS keeps it until release.
+        """
+        found = [m for m in self.client.list_machines(agent_name=[self.agent_name], status=["allocated"])
+                 if not is_vm(m) and self.half_tagged(m)]
+        if not found:
+            return []
+        user = self.client.whoami().get("username")
+        return [m for m in found if m.get("owner") == user]
+
+    @property
+    def agent_name(self):
+        """The ``agent_name`` this task allocates bare-metal machines with."""
+        return BARE_METAL_AGENT + self.spec.hostname
 
     def check_kind(self, machine):
         """Fail when the machine is of the other provisioning mode."""
@@ -958,19 +1044,60 @@ class VmTask(object):
                       % (self.spec.hostname, machine["pod"].get("name")), machine=machine_view(machine))
 
     def adoptable(self, machine):
-        """A free, Ready bare-metal machine named as asked can be taken (allocated and tagged)."""
+        """A free, Ready bare-metal machine named as asked, of no other cluster, can be taken (allocated and tagged)."""
         return (not self.spec.lxd and self.spec.state in ("present", "deployed")
-                and machine.get("status_name") == READY and not machine.get("owner"))
+                and machine.get("status_name") == READY and not machine.get("owner") and self.half_tagged(machine))
 
     def adopt(self, machine):
-        """Allocate a free Ready bare-metal machine by system id (before tagging it)."""
+        """Allocate a free Ready bare-metal machine by system id and tag it (released again if tagging fails)."""
         self.allocated = True
         self.act("allocate %s (%s, free and Ready)" % (self.spec.hostname, machine["system_id"]))
         if self.check:
-            return machine
-        return self.client.allocate(dict(system_id=machine["system_id"], agent_name=BARE_METAL_AGENT + self.spec.hostname,
-                                         comment="lxdcp.maas %s" % self.spec.hostname),
-                                    verify=self.allocated_verifier(machine["system_id"]))
+            return self.ensure_tags(machine)
+        machine = self.client.allocate(dict(system_id=machine["system_id"], agent_name=self.agent_name,
+                                            comment="lxdcp.maas %s" % self.spec.hostname),
+                                       verify=self.allocated_verifier(machine["system_id"]))
+        with self.undo_on_failure(machine["system_id"]):
+            return self.ensure_tags(machine)
+
+    @contextlib.contextmanager
+    def undo_on_failure(self, system_id):
+        """Roll back this run's compose or allocation of ``system_id`` when a request inside the block fails.
+
+        Until it is tagged, a machine this run created is ours only by this run's memory: left as it is,
+        every later run would refuse it. So it is deleted (VM) or released (bare metal), best effort,
+        and the task fails saying what happened.
+        """
+        try:
+            yield
+        except MaasError as exc:
+            self.roll_back(system_id, exc)
+
+    def roll_back(self, system_id, error):
+        """Delete the VM (or release the machine) this run created but could not tag, then fail."""
+        spec = self.spec
+        done, undo = ("composed", "deleted") if spec.lxd else ("allocated", "released")
+        what = "%s %s (%s) but could not tag it: %s" % (done.capitalize(), spec.hostname, system_id, error)
+        self.log("%s; rolling back" % what)
+        try:
+            # Waiting (with wait: true) lets the next run start from a settled MAAS: no machine, or a free one.
+            if spec.lxd:
+                self.act("delete %s (%s) again: composed by this run, not tagged" % (spec.hostname, system_id))
+                self.client.delete_machine(system_id)
+                if spec.wait:
+                    self.client.wait_for_machine_gone(system_id, self.remaining(), hostname=spec.hostname)
+            else:
+                self.act("release %s (%s) again: allocated by this run, not tagged" % (spec.hostname, system_id))
+                self.client.release(system_id, {"comment": "lxdcp.maas rollback: tagging failed"})
+                if spec.wait:
+                    self.client.wait_for_machine(system_id, [READY], self.remaining())
+        except MaasError as undo_error:
+            self.fail("%s. Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
+                      "in MAAS, or run the task again with state: present, which adopts it." % (
+                          what, undo_error, system_id, "delete" if spec.lxd else "release"),
+                      error=error.to_dict())
+        self.fail("%s. It was %s again; run the task again." % (what, undo),
+                  error=error.to_dict())
 
     # -- drift -----------------------------------------------------------------------------
 
@@ -978,6 +1105,7 @@ class VmTask(object):
         """Fail on drift, or delete the VM for recreation (returns None then)."""
         text = "; ".join("%s is %s, wanted %s" % (d["field"], d["current"], d["wanted"]) for d in self.drift)
         if not self.spec.recreate:
+            self.wanted_after = wanted_view(machine, self.drift, self.spec)
             self.fail("%s differs from the task: %s. Set recreate: true to delete and compose it again "
                       "(its data is lost), or change the task to match." % (self.spec.hostname, text),
                       machine=machine_view(machine))
@@ -988,7 +1116,7 @@ class VmTask(object):
     # -- composing -------------------------------------------------------------------------
 
     def create_vm(self):
-        """Choose a host, compose, and return the new machine (None in check mode)."""
+        """Choose a host, compose, tag, and return the new machine (None in check mode)."""
         spec = self.spec
         hosts, excluded = self.candidate_hosts()
         attempts = []
@@ -1017,7 +1145,8 @@ class VmTask(object):
                 self.log("MAAS reported a failure but created %s (%s); using it" % (spec.hostname, answer["system_id"]))
             attempts.append(dict(host=chosen["name"], ok=True, error=None))
             self.log("composed %s as %s on %s" % (spec.hostname, answer["system_id"], chosen["name"]))
-            return self.client.get_machine(answer["system_id"])
+            with self.undo_on_failure(answer["system_id"]):
+                return self.ensure_tags(self.client.get_machine(answer["system_id"]))
 
     @staticmethod
     def host_specific(exc):
@@ -1244,10 +1373,9 @@ class VmTask(object):
 
     def allocated_verifier(self, system_id=None):
         """A verify callable for allocate: the machine this task's earlier attempt allocated, if any."""
-        agent = BARE_METAL_AGENT + self.spec.hostname
 
         def verify():
-            found = self.client.list_machines(agent_name=[agent], status=["allocated"])
+            found = self.client.list_machines(agent_name=[self.agent_name], status=["allocated"])
             if system_id is not None:
                 found = [m for m in found if m["system_id"] == system_id]
             return found[0] if found else None
@@ -1257,7 +1385,7 @@ class VmTask(object):
     def bare_metal_constraints(self, zone):
         """``op=allocate`` constraints for one zone (or any)."""
         spec = self.spec
-        data = dict(agent_name=BARE_METAL_AGENT + spec.hostname, comment="lxdcp.maas %s" % spec.hostname)
+        data = dict(agent_name=self.agent_name, comment="lxdcp.maas %s" % spec.hostname)
         if spec.cores:
             data["cpu_count"] = spec.cores
         if spec.memory:
@@ -1274,9 +1402,18 @@ class VmTask(object):
         return data
 
     def allocate_bare_metal(self):
-        """Allocate a machine by constraints, zone by zone (fewest replicas of the cluster first), and name it."""
+        """Allocate a machine by constraints, zone by zone (fewest replicas of the cluster first), name and tag it.
+
+        A machine an earlier run allocated for this task but could not name or tag is taken instead.
+        """
         spec = self.spec
         self.check_places()
+        earlier = self.untagged_allocations()
+        if earlier:
+            machine = earlier[0]
+            self.module.warn("%s (%s) was allocated for %s by an earlier run of this task that could not name or tag it; "
+                             "adopting it" % (machine["hostname"], machine["system_id"], spec.hostname))
+            return self.name_and_tag(machine)
         zones = [None]
         if spec.zones:
             counts = self.cluster_replicas([])[1]
@@ -1302,12 +1439,19 @@ class VmTask(object):
                 refusals.append("%s: %s" % (zone or "any zone", exc))
                 continue
             self.act("allocate %s (%s) in %s" % (machine["hostname"], machine["system_id"], (machine.get("zone") or {}).get("name")))
-            if machine["hostname"] != spec.hostname:
-                self.act("rename %s to %s" % (machine["hostname"], spec.hostname))
-                machine = self.client.update_machine(machine["system_id"], {"hostname": spec.hostname})
-            return machine
+            return self.name_and_tag(machine)
         self.fail("No bare-metal machine can be allocated for %s: %s" % (spec.hostname, "; ".join(refusals)))
         return None
+
+    def name_and_tag(self, machine):
+        """Rename an allocated machine to the hostname and tag it; it is released again when either fails."""
+        spec = self.spec
+        with self.undo_on_failure(machine["system_id"]):
+            if machine["hostname"] != spec.hostname:
+                self.act("rename %s to %s" % (machine["hostname"], spec.hostname))
+                if not self.check:
+                    machine = self.client.update_machine(machine["system_id"], {"hostname": spec.hostname})
+            return self.ensure_tags(machine)
 
     def predict_allocation(self, constraints):
         """Check mode: the machine MAAS would allocate (its cheapest Ready match), read with filters only."""
@@ -1448,19 +1592,46 @@ class VmTask(object):
                 self.extra.update(released_ips=[], capacity_restored=None)
             return None
         if not self.owned(machine):
-            self.refuse(machine)
+            if self.released_bare_metal(machine):
+                return self.finish_bare_metal_absent(machine)
+            hint = None
+            if self.left_untagged(machine):
+                hint = ("It looks like a %s a run of this task %s but could not tag; run the task with state: present first "
+                        "to adopt it, then with state: absent." % (("VM", "composed") if spec.lxd else ("machine", "allocated")))
+            self.refuse(machine, hint)
         self.check_kind(machine)
         if spec.lxd:
             self.delete_vm(machine, reason="state=absent")
             return None
         return self.release_bare_metal(machine)
 
+    def released_bare_metal(self, machine):
+        """Whether a bare-metal machine without our tags is free: Ready, owned by nobody, no other cluster's tag.
+
+        That is what ``state: absent`` leaves (released and untagged); an interrupted ``absent`` can
+        leave the cluster tag alone, which is removed on the next run.
+        """
+        if self.spec.lxd or is_vm(machine) or machine.get("status_name") != READY or machine.get("owner"):
+            return False
+        return self.half_tagged(machine)
+
+    def finish_bare_metal_absent(self, machine):
+        """``absent`` for a free bare-metal machine: remove a cluster tag left behind, else nothing to do."""
+        if lxdcp_tags(machine):
+            return self.release_bare_metal(machine)
+        self.log("%s (%s) is Ready, owned by nobody and carries no lxdcp tag: absent already" % (
+            self.spec.hostname, machine["system_id"]))
+        if self.params_delete():
+            self.module.warn("%s (%s) carries no ownership tag, so its machine record is not deleted (delete_bare_metal): "
+                             "it is not known to be this task's" % (self.spec.hostname, machine["system_id"]))
+        return machine
+
     def delete_vm(self, machine, reason):
         """Release, delete, check the addresses are free and the host's capacity came back."""
         system_id = machine["system_id"]
         ips = sorted(ip for ips in machine_ips(machine).values() for ip in ips)
         pod = machine.get("pod") or {}
-        host_before = self.client.get_vm_host(pod["id"]) if pod.get("id") is not None else None
+        host_before = self.vm_host_before_delete(pod)
         status = machine.get("status_name")
         if status in RELEASABLE:
             self.act("release %s (%s)" % (self.spec.hostname, status))
@@ -1478,6 +1649,22 @@ class VmTask(object):
         self.extra["released_ips"] = self.free_addresses(system_id, ips)
         if host_before is not None:
             self.extra["capacity_restored"] = self.capacity_back(machine, host_before)
+
+    def vm_host_before_delete(self, pod):
+        """The VM host of a VM about to be deleted, to check its capacity afterwards; None when MAAS has none any more.
+
+        A MAAS without VM hosts (after 3.8) answers 410 on /vm-hosts/ but still lists and deletes the
+        machines composed before: the capacity check is skipped then, not the deletion.
+        """
+        if pod.get("id") is None:
+            return None
+        try:
+            return self.client.get_vm_host(pod["id"])
+        except MaasGone:
+            self.module.warn("MAAS answers 410 Gone for VM host %s (VM hosts were removed after MAAS 3.8): %s is deleted "
+                             "without checking that the host gets its capacity back" % (pod.get("name") or pod["id"],
+                                                                                        self.spec.hostname))
+            return None
 
     def free_addresses(self, system_id, ips):
         """Release addresses of a deleted VM that MAAS still holds for it; return them."""
@@ -1589,7 +1776,7 @@ def main():
     try:
         machine = task.run()
     except MaasError as exc:
-        result = task.result(None)
+        result = task.result(None, failed=True)
         module.fail_from(exc, **result)
     module.exit_json(**task.result(machine))
 

@@ -75,7 +75,7 @@ def test_spec_parses_sizes_and_defaults():
     assert spec.disks == [{"size": 40 * GIB, "pool": None}, {"size": 100 * 10 ** 9, "pool": "hdd"}]
     assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11"},
                                {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None}]
-    assert spec.wanted_tags == ["lxdcp-managed", "lxdcp-cluster-prod", "k8s"]
+    assert spec.wanted_tags == ["lxdcp-cluster-prod", "lxdcp-managed", "k8s"]
     assert spec.summary() == "4 cores, 8192 MiB, 40 GiB + 93.13 GiB"
     assert vm.Spec(params()).summary() == "2 cores, 4096 MiB, 20 GiB"
 
@@ -200,7 +200,7 @@ class World(object):
             ("PUT", "machines", 2, None): lambda: self.update(parts[1], call.form),
             ("DELETE", "machines", 2, None): lambda: self.delete(parts[1]),
             ("POST", "machines", 2, "deploy"): lambda: self.transition(parts[1], "Deploying", "Deployed"),
-            ("POST", "machines", 2, "release"): lambda: self.transition(parts[1], "Releasing", "Ready"),
+            ("POST", "machines", 2, "release"): lambda: self.release(parts[1]),
             ("POST", "machines", 1, "allocate"): lambda: self.allocate(call.form),
             ("GET", "tags", 2, None): lambda: (200, {"name": parts[1]}) if parts[1] in self.tags else (404, "No Tag matches"),
             ("POST", "tags", 1, None): lambda: self.create_tag(call.form["name"][0]),
@@ -275,6 +275,11 @@ class World(object):
         machine["status_name"] = now
         machine["_next"] = [later]
         return 200, self.public(machine)
+
+    def release(self, system_id):
+        machine = self.machines[system_id]
+        machine.update(owner=None, agent_name="")  # MAAS's _finalize_release clears both
+        return self.transition(system_id, "Releasing", "Ready")
 
     def delete(self, system_id):
         machine = self.machines.pop(system_id)
@@ -370,8 +375,8 @@ def world():
     return maas
 
 
-def run(world, monkeypatch, check_mode=False, diff=False, **args):
-    return run_module(vm.main, args, world.fake, monkeypatch, check_mode=check_mode, diff=diff)
+def run(world, monkeypatch, check_mode=False, diff=False, verbosity=0, **args):
+    return run_module(vm.main, args, world.fake, monkeypatch, check_mode=check_mode, diff=diff, verbosity=verbosity)
 
 
 def writes(world):
@@ -601,7 +606,8 @@ def test_recreate_deletes_and_composes_again(world, monkeypatch):
 
 
 def test_refuses_a_machine_it_did_not_create(world, monkeypatch):
-    world.add_machine(data.machine("vm7", "cp-1", host=world.hosts[1], tags=["pod-console-logging"]))
+    world.add_machine(data.machine("vm7", "cp-1", status="Deployed", owner="alice", host=world.hosts[1],
+                                   tags=["pod-console-logging"]))
     for state in ("present", "absent", "deployed"):
         result = run(world, monkeypatch, state=state, **SPEC)
         assert result["failed"] and "Refusing to manage cp-1 (vm7)" in result["msg"]
@@ -663,6 +669,149 @@ def test_vm_host_project_must_match(world, monkeypatch):
     assert missing["failed"] and "no LXD VM host uses LXD project 'other'" in missing["msg"]
 
 
+def test_drift_diff_shows_the_wanted_values_after(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    result = run(world, monkeypatch, diff=True, **spec(cores=4, memory="8G", zone=["az3"]))
+    assert result["failed"]
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert (before["cores"], before["memory"], before["zone"]) == (2, 4096, "az2")
+    assert (after["cores"], after["memory"], after["zone"]) == (4, 8192, "az3")
+    assert after["hostname"] == "cp-1" and after["vm_host"] == "lxd-b" and after["disks"] == before["disks"]
+
+
+def test_refusal_diff_shows_no_change(world, monkeypatch):
+    world.add_machine(data.machine("vm7", "cp-1", status="Deployed", owner="alice", host=world.hosts[1]))
+    result = run(world, monkeypatch, diff=True, state="absent", **SPEC)
+    assert result["failed"] and result["diff"]["after"] == result["diff"]["before"] != {}
+
+
+def untagged_vm(world, status="Ready", **extra):
+    """What a run that died between compose and tagging leaves: a VM with only its host's tags, owned by nobody."""
+    return world.add_machine(data.machine("vm7", "cp-1", status=status, host=world.hosts[2], zone_name="az2", zone_id=2,
+                                          tags=["pod-console-logging"], **extra))
+
+
+@pytest.mark.parametrize("status", ["New", "Commissioning", "Ready"])
+def test_a_vm_left_untagged_by_a_failed_run_is_adopted(world, monkeypatch, status):
+    machine = untagged_vm(world, status=status)
+    machine["_next"] = ["Ready"]
+    result = run(world, monkeypatch, verbosity=3, **SPEC)
+    assert result["changed"] is True and result["machine"]["system_id"] == "vm7", result.get("msg")
+    assert {"lxdcp-managed", "lxdcp-cluster-prod"} <= set(result["machine"]["tags"])
+    assert result["actions"] == ["tag cp-1 lxdcp-cluster-prod", "tag cp-1 lxdcp-managed"]
+    assert any("warning: cp-1 (vm7) lacks the ownership tags, but it is what a run of this task leaves when it fails "
+               "between compose and tagging; adopting it" in line for line in result["maas_log"])
+    assert not world.fake.find("POST", "vm-hosts/2/", "compose")
+    assert run(world, monkeypatch, **SPEC)["changed"] is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"owner": "alice", "status_name": "Allocated"},
+        {"status_name": "Deployed", "owner": "alice"},
+        {"tag_names": ["pod-console-logging", "lxdcp-cluster-dev"]},
+        {"tag_names": ["lxdcp-managed"]},
+        {"pod": None},
+    ],
+)
+def test_only_exactly_that_leftover_is_adopted(world, monkeypatch, change):
+    untagged_vm(world).update(change)
+    result = run(world, monkeypatch, **SPEC)
+    assert result["failed"], result
+    assert ("Refusing to manage cp-1 (vm7)" in result["msg"]) or ("is a bare-metal machine" in result["msg"])
+    assert writes(world) == []
+
+
+def test_absent_refuses_a_vm_left_untagged_and_says_to_adopt_it_first(world, monkeypatch):
+    untagged_vm(world)
+    result = run(world, monkeypatch, state="absent", **SPEC)
+    assert result["failed"] and "Refusing to manage cp-1 (vm7)" in result["msg"]
+    assert "run the task with state: present first to adopt it, then with state: absent" in result["msg"]
+    assert writes(world) == []
+
+
+def test_tagging_failure_after_compose_deletes_the_vm_again(world, monkeypatch):
+    world.fake.add("POST", "tags/lxdcp-managed/", op="update_nodes", status=503, text="busy", headers={"Retry-After": "1"})
+    result = run(world, monkeypatch, retries=0, **SPEC)
+    assert result["failed"] and result["changed"] is True
+    assert result["msg"].startswith("Composed cp-1 (vm0001) but could not tag it: Gave up on POST /tags/lxdcp-managed/"
+                                    "?op=update_nodes after 1 attempt(s)")
+    assert result["msg"].endswith("It was deleted again; run the task again.")
+    assert result["error"]["type"] == "MaasRetriesExhausted"
+    assert world.fake.find("DELETE", "machines/vm0001/") and "vm0001" not in world.machines
+    assert result["actions"][-1] == "delete cp-1 (vm0001) again: composed by this run, not tagged"
+
+
+def test_failed_rollback_names_the_vm_and_the_next_run_adopts_it(world, monkeypatch):
+    world.fake.add("POST", "tags/", status=503, text="busy", headers={"Retry-After": "1"}, times=1)
+    world.fake.add("DELETE", "machines/vm0001/", status=503, text="busy", headers={"Retry-After": "1"}, times=1)
+    result = run(world, monkeypatch, retries=0, **SPEC)
+    assert result["failed"] and "Composed cp-1 (vm0001) but could not tag it: Gave up on POST /tags/" in result["msg"]
+    assert ("Rolling back failed too (Gave up on DELETE /machines/vm0001/ after 1 attempt(s)" in result["msg"]
+            and "machine vm0001 is still in MAAS without ownership tags: delete it in MAAS, or run the task again "
+                "with state: present, which adopts it." in result["msg"])
+    assert world.machines["vm0001"]["tag_names"] == ["pod-console-logging"]
+    again = run(world, monkeypatch, **SPEC)
+    assert again["changed"] is True and again["machine"]["system_id"] == "vm0001", again.get("msg")
+    assert "lxdcp-cluster-prod" in again["machine"]["tags"]
+    assert len(world.fake.find("POST", "vm-hosts/2/", "compose")) == 1
+
+
+def test_absent_without_vm_hosts_still_deletes_the_vm(world, monkeypatch):
+    created = run(world, monkeypatch, **SPEC)
+    world.fake.add("GET", "vm-hosts/2/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    result = run(world, monkeypatch, verbosity=3, state="absent", **SPEC)
+    assert result["changed"] is True and result["machine"] is None, result.get("msg")
+    assert created["machine"]["system_id"] not in world.machines
+    assert result["capacity_restored"] is None and result["released_ips"] == []
+    assert any("warning: MAAS answers 410 Gone for VM host lxd-b (VM hosts were removed after MAAS 3.8): cp-1 is deleted "
+               "without checking that the host gets its capacity back" in line for line in result["maas_log"])
+
+
+def test_capacity_not_coming_back_is_reported(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    original = world.delete
+
+    def delete_but_keep_the_load(system_id):  # the host keeps counting the VM's cores and memory
+        host = world.hosts[world.machines[system_id]["pod"]["id"]]
+        used = dict(host["used"])
+        answer = original(system_id)
+        host["used"].update(used)
+        return answer
+
+    world.delete = delete_but_keep_the_load
+    result = run(world, monkeypatch, verbosity=3, state="absent", **SPEC)
+    assert result["changed"] is True and result["capacity_restored"] is False, result.get("msg")
+    assert any("warning: VM host lxd-b did not get its capacity back: Timed out" in line for line in result["maas_log"])
+
+
+def test_addresses_left_behind_by_the_deleted_vm_are_released(world, monkeypatch):
+    created = run(world, monkeypatch, interfaces=[{"ip": "10.10.0.50"}], **SPEC)
+    system_id = created["machine"]["system_id"]
+    world.machines[system_id]["interface_set"][0]["links"].append(data.link(98, "auto", "10.10.0.51"))
+    leftovers = {
+        # A reservation MAAS kept after deleting the VM's interfaces: no interface holds it.
+        "10.10.0.50": [{"ip": "10.10.0.50", "alloc_type": 4, "alloc_type_name": "User reserved", "interface_set": []}],
+        # Taken meanwhile by another machine: not ours to release.
+        "10.10.0.51": [{"ip": "10.10.0.51", "alloc_type": 1, "alloc_type_name": "Sticky",
+                        "interface_set": [{"system_id": "other"}]}],
+    }
+    world.addresses = lambda ip: leftovers.get(ip, [])
+
+    def release(ip):
+        leftovers.pop(ip, None)
+        return 204, None
+
+    world.release_reservation = release
+    result = run(world, monkeypatch, state="absent", **SPEC)
+    assert result["changed"] is True and result["released_ips"] == ["10.10.0.50"], result.get("msg")
+    assert "release 10.10.0.50 left behind by cp-1 (User reserved)" in result["actions"]
+    releases = [c.form for c in world.fake.find("POST", "ipaddresses/", "release")]
+    assert releases == [{"ip": ["10.10.0.50"], "force": ["true"]}]
+    assert system_id not in world.machines and "10.10.0.51" in leftovers
+
+
 # -- bare metal --------------------------------------------------------------------------------
 
 
@@ -703,6 +852,83 @@ def test_bare_metal_absent_releases_and_untags_but_keeps_the_record(bare_world, 
     assert "bm2" in bare_world.machines and bare_world.machines["bm2"]["status_name"] == "Ready"
     assert "lxdcp-managed" not in bare_world.machines["bm2"]["tag_names"]
     assert not bare_world.fake.find("DELETE", "machines/bm2/")
+    before = len(bare_world.fake.writes())
+    for delete in (False, True):
+        again = run(bare_world, monkeypatch, state="absent", delete_bare_metal=delete, **BARE)
+        assert not again.get("failed") and again["changed"] is False, again.get("msg")
+        assert again["machine"]["system_id"] == "bm2" and again["actions"] == []
+    assert len(bare_world.fake.writes()) == before and "bm2" in bare_world.machines
+
+
+def test_bare_metal_absent_finishes_an_interrupted_untagging(bare_world, monkeypatch):
+    run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    bare_world.fake.add("POST", "tags/lxdcp-cluster-prod/", op="update_nodes", status=503, text="busy",
+                        headers={"Retry-After": "1"}, times=1)
+    failed = run(bare_world, monkeypatch, state="absent", retries=0, **BARE)
+    assert failed["failed"] and bare_world.machines["bm2"]["tag_names"] == ["lxdcp-cluster-prod"]
+    result = run(bare_world, monkeypatch, state="absent", **BARE)
+    assert result["changed"] is True and result["actions"] == ["untag cp-4 lxdcp-cluster-prod"], result.get("msg")
+    assert bare_world.machines["bm2"]["tag_names"] == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status_name": "Allocated", "owner": "alice"},
+        {"status_name": "Deployed", "owner": "alice"},
+        {"tag_names": ["lxdcp-managed", "lxdcp-cluster-dev"]},
+        {"tag_names": ["lxdcp-cluster-dev"]},
+        {"tag_names": ["lxdcp-managed"]},
+    ],
+)
+def test_bare_metal_absent_still_refuses_what_is_not_free_or_another_clusters(bare_world, monkeypatch, change):
+    bare_world.machines["bm1"].update(hostname="cp-4", **change)
+    result = run(bare_world, monkeypatch, state="absent", **BARE)
+    assert result["failed"] and "Refusing to manage cp-4 (bm1)" in result["msg"], result
+    assert writes(bare_world) == []
+
+
+def test_bare_metal_tagging_failure_releases_the_machine_again(bare_world, monkeypatch):
+    bare_world.fake.add("POST", "tags/lxdcp-managed/", op="update_nodes", status=503, text="busy",
+                        headers={"Retry-After": "1"}, times=1)
+    result = run(bare_world, monkeypatch, zone=["az2"], retries=0, **BARE)
+    assert result["failed"] and result["msg"].startswith("Allocated cp-4 (bm2) but could not tag it: Gave up on POST")
+    assert result["msg"].endswith("It was released again; run the task again.")
+    assert bare_world.fake.find("POST", "machines/bm2/", "release")
+    assert bare_world.machines["bm2"]["owner"] is None
+    again = run(bare_world, monkeypatch, zone=["az2"], **BARE)  # the renamed, free machine is taken
+    assert again["changed"] is True and again["machine"]["system_id"] == "bm2", again.get("msg")
+    assert again["actions"][0] == "allocate cp-4 (bm2, free and Ready)"
+
+
+def test_bare_metal_left_allocated_and_untagged_is_adopted(bare_world, monkeypatch):
+    bare_world.fake.add("POST", "tags/", status=503, text="busy", headers={"Retry-After": "1"}, times=1)
+    bare_world.fake.add("POST", "machines/bm2/", op="release", status=503, text="busy", headers={"Retry-After": "1"}, times=1)
+    result = run(bare_world, monkeypatch, zone=["az2"], retries=0, **BARE)
+    assert result["failed"] and "Rolling back failed too" in result["msg"]
+    assert "release it in MAAS, or run the task again with state: present, which adopts it" in result["msg"]
+    machine = bare_world.machines["bm2"]
+    assert machine["status_name"] == "Allocated" and machine["hostname"] == "cp-4" and machine["tag_names"] == []
+    refused = run(bare_world, monkeypatch, state="absent", **BARE)
+    assert refused["failed"] and "run the task with state: present first to adopt it" in refused["msg"]
+    adopted = run(bare_world, monkeypatch, zone=["az2"], verbosity=3, **BARE)
+    assert adopted["changed"] is True and adopted["machine"]["system_id"] == "bm2", adopted.get("msg")
+    assert adopted["actions"] == ["tag cp-4 lxdcp-cluster-prod", "tag cp-4 lxdcp-managed"]
+    assert any("between allocation and tagging; adopting it" in line for line in adopted["maas_log"])
+    assert len(bare_world.fake.find("POST", "machines/", "allocate")) == 1
+
+
+def test_bare_metal_left_allocated_under_its_old_name_is_adopted(bare_world, monkeypatch):
+    bare_world.fake.add("PUT", "machines/bm2/", status=503, text="busy", headers={"Retry-After": "1"}, times=1)
+    bare_world.fake.add("POST", "machines/bm2/", op="release", status=503, text="busy", headers={"Retry-After": "1"}, times=1)
+    result = run(bare_world, monkeypatch, zone=["az2"], retries=0, **BARE)
+    assert result["failed"] and "Allocated cp-4 (bm2) but could not tag it: Gave up on PUT /machines/bm2/" in result["msg"]
+    assert bare_world.machines["bm2"]["hostname"] == "node-18"
+    again = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    assert again["changed"] is True and again["machine"]["system_id"] == "bm2", again.get("msg")
+    assert again["machine"]["hostname"] == "cp-4" and "lxdcp-managed" in again["machine"]["tags"]
+    assert len(bare_world.fake.find("POST", "machines/", "allocate")) == 1
+    assert run(bare_world, monkeypatch, zone=["az2"], **BARE)["changed"] is False
 
 
 def test_bare_metal_record_deleted_only_when_asked(bare_world, monkeypatch):
@@ -714,6 +940,14 @@ def test_bare_metal_record_deleted_only_when_asked(bare_world, monkeypatch):
 def test_bare_metal_no_match_reports_maas_answer(bare_world, monkeypatch):
     result = run(bare_world, monkeypatch, zone=["az3"], **BARE)
     assert result["failed"] and "No bare-metal machine can be allocated for cp-4: az3: MAAS refused" in result["msg"]
+
+
+@pytest.mark.parametrize("tags", [["lxdcp-cluster-dev"], ["lxdcp-managed"], ["lxdcp-managed", "lxdcp-cluster-dev"]])
+def test_bare_metal_does_not_take_a_free_machine_of_another_owner(bare_world, monkeypatch, tags):
+    bare_world.machines["bm1"].update(hostname="cp-4", tag_names=tags)
+    result = run(bare_world, monkeypatch, **BARE)
+    assert result["failed"] and "Refusing to manage cp-4 (bm1)" in result["msg"], result
+    assert writes(bare_world) == []
 
 
 def test_bare_metal_adopts_a_free_ready_machine_of_that_name(bare_world, monkeypatch):
