@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -76,10 +77,14 @@ def test_pool_without_lxd_hosts(playbook, maas_sim):
 
 def test_unreachable_url(playbook):
     url = "http://127.0.0.1:%d/MAAS" % free_port()
-    run = playbook.run({"lxdcp.maas.maas_lxd_vm": dict(VM, url=url, retries=1)})
+    run = playbook.run({"lxdcp.maas.maas_lxd_vm": dict(VM, url=url, retries=0)})
     assert not run.ok
-    assert "Cannot reach MAAS at %s" % url in run.result["msg"] and "Connection refused" in run.result["msg"]
-    assert run.requests == []
+    expected = (r"Gave up on GET /machines/ after 1 attempt\(s\) in [\d.]+ s: Cannot reach MAAS at {url} for GET /machines/: "
+                r"HTTPConnection\(host='127\.0\.0\.1', port={port}\): Failed to establish a new connection: \[Errno 111\] "
+                r"Connection refused\. Check url \(MAAS_URL\), that the MAAS region controller runs and that this host can "
+                r"reach it\.").format(url=re.escape(url), port=url.split(":")[2].split("/")[0])
+    assert re.fullmatch(expected, run.result["msg"]), run.result["msg"]
+    assert run.result["error"]["type"] == "MaasRetriesExhausted" and run.result["changed"] is False
 
 
 def test_tls_failure_with_a_self_signed_certificate(playbook, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_machines
 from simharness import SimServer, default_scenario_path  # pylint: disable=import-error
 
@@ -61,7 +62,88 @@ def test_absent_releases_untags_and_keeps_the_record(bare):
     record = next(m for m in sim_machines(sim) if m["system_id"] == system_id)
     assert record["status"] == 4 and "lxdcp-managed" not in removed.result["machine"]["tags"]
     again = playbook.run(task(state="absent"))
-    assert again.result["changed"] is False and again.writes == []
+    assert again.ok, again.result.get("msg")
+    assert again.result["changed"] is False and again.writes == [], again.write_summary()
+    assert again.result["machine"]["system_id"] == system_id
+
+
+def test_absent_still_refuses_a_machine_someone_else_allocated(bare):
+    sim, playbook = bare
+    node = next(m for m in sim_machines(sim) if m["hostname"] == "node-1")
+    MaasClient(sim.url, sim.user_api_key).allocate({"system_id": node["system_id"]})
+    MaasClient(sim.url, sim.api_key).update_machine(node["system_id"], {"hostname": "cp-4"})  # renaming needs an admin
+    run = playbook.run(task(state="absent"))
+    assert not run.ok and "Refusing to manage cp-4 (%s)" % node["system_id"] in run.result["msg"]
+    assert run.writes == [], run.write_summary()
+
+
+def test_present_allocates_once_and_reruns_send_no_write(bare):
+    sim, playbook = bare
+    first = playbook.run(task(zone=["az1"]))
+    assert first.ok and first.result["changed"] is True, first.result.get("msg")
+    machine = first.result["machine"]
+    assert machine["status"] == "Allocated" and machine["hostname"] == "cp-4" and machine["zone"] == "az1"
+    assert [w["op"] for w in first.writes if w["op"] == "allocate"] == ["allocate"]
+    again = playbook.run(task(zone=["az1"]))
+    assert again.ok and again.result["changed"] is False and again.writes == [], again.write_summary()
+    checked = playbook.run(task(zone=["az1"]), check=True)
+    assert checked.ok and checked.result["changed"] is False and checked.writes == [], checked.write_summary()
+    assert [m["system_id"] for m in sim_machines(sim, "cp-4")] == [machine["system_id"]]
+
+
+def test_released_releases_keeps_the_tags_and_reruns_send_no_write(bare):
+    _sim, playbook = bare
+    playbook.run(task(state="deployed", zone=["az3"]))
+    checked = playbook.run(task(state="released"), check=True)
+    assert checked.ok and checked.result["changed"] is True and checked.writes == [], checked.write_summary()
+    assert checked.result["actions"] == ["would release cp-4 (Deployed)"]
+    released = playbook.run(task(state="released"))
+    assert released.ok and released.result["changed"] is True, released.result.get("msg")
+    assert released.result["machine"]["status"] == "Ready"
+    assert {"lxdcp-managed", "lxdcp-cluster-prod"} <= set(released.result["machine"]["tags"])
+    again = playbook.run(task(state="released"))
+    assert again.ok and again.result["changed"] is False and again.writes == [], again.write_summary()
+    checked = playbook.run(task(state="released"), check=True)
+    assert checked.ok and checked.result["changed"] is False and checked.writes == [], checked.write_summary()
+
+
+def test_failed_tagging_after_allocation_releases_the_machine_again(bare):
+    sim, playbook = bare
+    sim.faults(fail_next=[{"count": 1, "status": 503, "method": "POST", "path": "/tags/lxdcp-managed/$", "op": "update_nodes"}])
+    failed = playbook.run(task(zone=["az2"], retries=0))
+    assert not failed.ok
+    system_id = next(m["system_id"] for m in sim_machines(sim) if m["hostname"] == "cp-4")
+    assert failed.result["msg"].startswith("Allocated cp-4 (%s) but could not tag it: Gave up on POST /tags/lxdcp-managed/"
+                                           "?op=update_nodes" % system_id)
+    assert failed.result["msg"].endswith("It was released again; run the task again.")
+    record = next(m for m in sim_machines(sim) if m["system_id"] == system_id)
+    assert record["status"] == 4 and record["owner_id"] is None
+    again = playbook.run(task(zone=["az2"]))
+    assert again.ok and again.result["machine"]["system_id"] == system_id, again.result.get("msg")
+    assert {"lxdcp-managed", "lxdcp-cluster-prod"} <= set(again.result["machine"]["tags"])
+
+
+def test_machine_left_allocated_and_untagged_is_adopted_by_present(bare):
+    sim, playbook = bare
+    sim.faults(fail_next=[
+        {"count": 1, "status": 503, "method": "POST", "path": "/tags/lxdcp-managed/$", "op": "update_nodes"},
+        {"count": 1, "status": 503, "method": "POST", "op": "release"},
+    ])
+    failed = playbook.run(task(zone=["az2"], retries=0))
+    assert not failed.ok and "Rolling back failed too" in failed.result["msg"], failed.result.get("msg")
+    system_id = next(m["system_id"] for m in sim_machines(sim) if m["hostname"] == "cp-4")
+    assert "machine %s is still in MAAS without ownership tags: release it in MAAS, or run the task again with state: " \
+           "present, which adopts it" % system_id in failed.result["msg"]
+    refused = playbook.run(task(state="absent"))
+    assert not refused.ok and "run the task with state: present first to adopt it" in refused.result["msg"]
+    assert refused.writes == [], refused.write_summary()
+    adopted = playbook.run(task(zone=["az2"]))
+    assert adopted.ok and adopted.result["machine"]["system_id"] == system_id, adopted.result.get("msg")
+    assert adopted.result["actions"] == ["tag cp-4 lxdcp-managed"]  # the cluster tag was added before the failure
+    assert any("adopting it" in w for w in adopted.result.get("warnings", [])), adopted.result.get("warnings")
+    assert [w["op"] for w in adopted.writes if w["op"] == "allocate"] == []
+    removed = playbook.run(task(state="absent"))
+    assert removed.ok and removed.result["changed"] is True, removed.result.get("msg")
 
 
 def test_no_matching_machine_reports_maas_answer(bare):

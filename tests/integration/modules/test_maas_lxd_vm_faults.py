@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_machines
 
 MODULE = "lxdcp.maas.maas_lxd_vm"
@@ -139,3 +141,47 @@ def test_failed_commissioning_is_reported(playbook, maas_sim):
     again = playbook.run(vm_task())
     assert not again.ok and "cp-1 is in state 'Failed commissioning'" in again.result["msg"]
     assert again.writes == [], again.write_summary()
+
+
+def test_failed_tagging_after_compose_deletes_the_vm_again(playbook, maas_sim):
+    maas_sim.faults(fail_next=[{"count": 1, "status": 503, "method": "POST", "path": "/tags/lxdcp-cluster-prod/$",
+                                "op": "update_nodes"}])
+    run = playbook.run(vm_task(retries=0))
+    assert not run.ok
+    message = run.result["msg"]
+    assert re.match(r"Composed cp-1 \(\w+\) but could not tag it: Gave up on POST /tags/lxdcp-cluster-prod/\?op=update_nodes "
+                    r"after 1 attempt\(s\)", message), message
+    assert message.endswith("It was deleted again; run the task again.")
+    assert run.result["changed"] is True and run.result["error"]["type"] == "MaasRetriesExhausted"
+    assert sim_machines(maas_sim, "cp-1") == []
+    again = playbook.run(vm_task())
+    assert again.ok and again.result["changed"] is True, again.result.get("msg")
+    assert len(sim_machines(maas_sim, "cp-1")) == 1
+
+
+def test_vm_left_untagged_is_refused_by_absent_and_adopted_by_present(playbook, maas_sim):
+    maas_sim.faults(fail_next=[
+        {"count": 1, "status": 503, "method": "POST", "path": "/tags/$"},
+        {"count": 1, "status": 503, "method": "DELETE", "path": "/machines/"},
+    ])
+    failed = playbook.run(vm_task(retries=0))
+    assert not failed.ok
+    system_id = sim_machines(maas_sim, "cp-1")[0]["system_id"]
+    assert ("Composed cp-1 (%s) but could not tag it: Gave up on POST /tags/ after 1 attempt(s)" % system_id) in failed.result["msg"]
+    assert ("Rolling back failed too (Gave up on DELETE /machines/%s/ after 1 attempt(s)" % system_id) in failed.result["msg"]
+    assert "delete it in MAAS, or run the task again with state: present, which adopts it." in failed.result["msg"]
+
+    refused = playbook.run(vm_task(state="absent"))
+    assert not refused.ok and "Refusing to manage cp-1 (%s)" % system_id in refused.result["msg"]
+    assert "run the task with state: present first to adopt it, then with state: absent" in refused.result["msg"]
+    assert refused.writes == [], refused.write_summary()
+
+    adopted = playbook.run(vm_task())
+    assert adopted.ok and adopted.result["machine"]["system_id"] == system_id, adopted.result.get("msg")
+    assert adopted.result["actions"] == ["tag cp-1 lxdcp-cluster-prod", "tag cp-1 lxdcp-managed"]
+    assert any("lacks the ownership tags, but it is what a run of this task leaves when it fails between compose and tagging"
+               in warning for warning in adopted.result["warnings"])
+    assert [e for e in adopted.writes if e.get("op") == "compose"] == []
+    removed = playbook.run(vm_task(state="absent"))
+    assert removed.ok and removed.result["changed"] is True, removed.result.get("msg")
+    assert sim_machines(maas_sim, "cp-1") == []

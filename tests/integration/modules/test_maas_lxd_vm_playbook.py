@@ -85,7 +85,19 @@ def test_released_then_idempotent(playbook):
     assert released.result["machine"]["status"] == "Ready"
     assert released.result["actions"] == ["release cp-1 (Deployed)"]
     again = playbook.run(vm_task(state="released"))
-    assert again.result["changed"] is False and again.writes == [], again.write_summary()
+    assert again.ok and again.result["changed"] is False and again.writes == [], again.write_summary()
+    checked = playbook.run(vm_task(state="released"), check=True)
+    assert checked.ok and checked.result["changed"] is False and checked.writes == [], checked.write_summary()
+
+
+def test_released_in_check_mode_sends_no_write(playbook, maas_sim):
+    playbook.run(vm_task(state="deployed"))
+    checked = playbook.run(vm_task(state="released"), check=True, diff=True)
+    assert checked.ok and checked.result["changed"] is True, checked.result.get("msg")
+    assert checked.result["actions"] == ["would release cp-1 (Deployed)"]
+    assert checked.result["diff"]["before"]["status"] == "Deployed" and checked.result["diff"]["after"]["status"] == "Ready"
+    assert checked.writes == [], checked.write_summary()
+    assert sim_machines(maas_sim, "cp-1")[0]["status"] == 6  # still Deployed
 
 
 def test_absent_deletes_frees_capacity_and_is_idempotent(playbook, maas_sim):
@@ -100,7 +112,7 @@ def test_absent_deletes_frees_capacity_and_is_idempotent(playbook, maas_sim):
     assert pod_used(maas_sim, host) == (used_with_vm[0] - 2, used_with_vm[1] - 4096)
     assert sim_ips(maas_sim, "10.10.0.41") == []
     again = playbook.run(vm_task(state="absent"))
-    assert again.result["changed"] is False and again.writes == [], again.write_summary()
+    assert again.ok and again.result["changed"] is False and again.writes == [], again.write_summary()
 
 
 def test_absent_in_check_mode_sends_no_write(playbook, maas_sim):
@@ -118,7 +130,10 @@ def test_drift_fails_without_writes_and_recreate_replaces_the_vm(playbook, maas_
     assert "cp-1 differs from the task: cores is 2, wanted 4; memory is 4096, wanted 8192" in result["msg"]
     assert [d["field"] for d in result["drift"]] == ["cores", "memory"]
     assert drifted.writes == [], drifted.write_summary()
-    assert result["diff"]["before"]["cores"] == 2
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert (before["cores"], before["memory"]) == (2, 4096)
+    assert (after["cores"], after["memory"]) == (4, 8192) and after["hostname"] == "cp-1"
+    assert after["vm_host"] == before["vm_host"] and after["disks"] == before["disks"]
 
     recreated = playbook.run(vm_task(cores=4, memory="8G", recreate=True))
     assert recreated.ok, recreated.result.get("msg")
