@@ -23,6 +23,11 @@ description:
   - Check mode sends no write request and predicts the outcome, including the VM host that would be chosen.
   - Machines it creates carry the tag C(lxdcp-managed), plus C(lxdcp-cluster-<cluster>) with O(cluster);
     it only changes or removes machines that carry them.
+  - If tagging fails right after the task composed (or allocated) the machine, the machine is deleted (or released)
+    again and the task fails saying so. A machine that a failed run left without the tags - a composed VM that is
+    V(New), V(Commissioning) or V(Ready) and owned by nobody, or a bare-metal machine allocated to the API user with
+    this task's C(agent_name) - is adopted (tagged, with a warning) by the next run that does not remove it;
+    O(state=absent) refuses it until then.
 author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
@@ -55,7 +60,8 @@ options:
       - V(absent) - in V(lxd) mode the VM is released, deleted (MAAS destroys it on the LXD host), its IP addresses
         are checked to be free and the host's capacity is checked to have come back. In V(bare-metal) mode the
         machine is released and the ownership tags are removed; the machine record is only deleted with
-        O(delete_bare_metal=true).
+        O(delete_bare_metal=true). A free (V(Ready), unowned) bare-metal machine of that name without ownership tags
+        is absent already (no change); one allocated by someone else or tagged for another cluster is refused.
     type: str
     choices: [present, deployed, released, absent]
     default: present
@@ -64,7 +70,8 @@ options:
       - V(lxd) composes an LXD VM on a MAAS VM host; V(bare-metal) allocates a machine MAAS manages.
       - In V(bare-metal) mode a missing machine is allocated by constraints (O(cores) and O(memory) as minimums,
         O(zone), O(pool), O(host_tags) as machine tags, O(disks) sizes) and renamed to O(hostname); an existing
-        machine of that name is used if it carries the ownership tags, or if it is V(Ready) and not owned by anyone.
+        machine of that name is used if it carries the ownership tags, or if it is V(Ready), not owned by anyone
+        and carries no other cluster's tag.
     type: str
     choices: [lxd, bare-metal]
     default: lxd
