@@ -410,8 +410,10 @@ released_ips:
   type: list
   elements: str
 capacity_restored:
-  description: Whether the VM host's used cores and memory went down by the VM's size after deletion
-    (V(null) when not checked: in check mode, with O(wait=false), or when the VM was already gone).
+  description:
+    - Whether the VM host's used cores and memory went down by the VM's size after deletion.
+    - V(null) when not checked - in check mode, with O(wait=false), when the VM was already gone, or when MAAS
+      answers 410 for VM hosts (MAAS after 3.8; the VM is deleted all the same, with a warning).
   returned: when O(state=absent) in V(lxd) mode
   type: bool
 maas_log:
