@@ -1,0 +1,116 @@
+"""The release role (playbooks/teardown.yml) against maas-sim: what it deletes is the cluster's, and it says what it did.
+
+- The API endpoint's DNS record is deleted by the role, before the machines, when every address it holds is
+  one of the cluster's (its machines' addresses and static IPs); a record holding any other address is kept.
+- A static IP's reservation is released only when the API user made it for the machine (its DNS name is the
+  machine's hostname); any other holder keeps it.
+- A VM host that does not get the VM's capacity back fails the role with a clear message.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
+from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import dns_record, machines_named, record_ips
+
+SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}
+DELETE_RECORD = "Delete the API endpoint's DNS record when it holds only this cluster's addresses"
+
+
+def summary(run):
+    """The role's closing message."""
+    return next(iter(run.by_host("Show what was removed").values()))["msg"]
+
+
+def test_the_role_deletes_the_record_before_the_machines_and_says_so(cluster, maas, inventory):
+    inv = inventory("rel", {"rel-cp-1": "10.10.0.71", "rel-cp-2": "10.10.0.72"}, **SMALL)
+    inv["all"]["vars"]["lxdcp_api_dns_name"] = "k8s-rel"
+    assert cluster.up(inv).ok
+    assert record_ips(maas, "k8s-rel.maas") == ["10.10.0.71", "10.10.0.72"]
+
+    run = cluster.down(inv, check=True)
+    assert run.ok and run.writes == [], run.write_summary()
+    assert summary(run).endswith("DNS record k8s-rel.maas would be removed (10.10.0.71, 10.10.0.72).")
+    assert record_ips(maas, "k8s-rel.maas") == ["10.10.0.71", "10.10.0.72"]
+
+    run = cluster.down(inv)
+    assert run.ok, run
+    assert [result["action"] for result in run.by_host(DELETE_RECORD).values()] == ["delete"]
+    assert record_ips(maas, "k8s-rel.maas") is None and machines_named(maas, ["rel-cp-1", "rel-cp-2"]) == []
+    assert summary(run).endswith("DNS record k8s-rel.maas removed (10.10.0.71, 10.10.0.72).")
+    # The record went first, while the machines still held its addresses (MAAS would otherwise drop it with them).
+    writes = run.write_summary()
+    record_deleted = next(i for i, w in enumerate(writes) if w.startswith("DELETE /MAAS/api/2.0/dnsresources/"))
+    first_release = next(i for i, w in enumerate(writes) if w.endswith("op=release"))
+    assert record_deleted < first_release, writes
+
+    run = cluster.down(inv)
+    assert run.ok and run.writes == [], run.write_summary()
+    assert summary(run) == "Cluster rel: no machine to remove; DNS record k8s-rel.maas absent."
+
+
+def test_a_record_that_also_holds_another_address_is_kept(cluster, maas, inventory):
+    inv = inventory("fx", {"fx-cp-1": "10.10.0.73"}, **SMALL)
+    assert cluster.up(inv).ok
+    record = dns_record(maas, "fx-api.maas")
+    maas.put("dnsresources/%s/" % record["id"], {"ip_addresses": "10.10.0.73 10.10.0.52"})  # 10.10.0.52: worker-01's
+
+    run = cluster.down(inv)
+    assert run.ok, run
+    assert machines_named(maas, ["fx-cp-1"]) == []
+    assert not [w for w in run.write_summary() if "/dnsresources/" in w]
+    assert record_ips(maas, "fx-api.maas") == ["10.10.0.52"]  # MAAS took the cluster's address away with the machine
+    assert summary(run).endswith(
+        "DNS record fx-api.maas kept: it holds 10.10.0.52, which is not an address of this cluster's machines or static IPs, "
+        "so it is not this cluster's to delete.")
+
+
+def test_a_record_named_by_mistake_is_not_deleted(cluster, maas, inventory):
+    # registry.maas (10.10.0.30) belongs to the scenario, not to this cluster, which has no machine at all.
+    inv = inventory("oops", {"oops-cp-1": "10.10.0.74"})
+    inv["all"]["vars"]["lxdcp_api_dns_name"] = "registry"
+    run = cluster.down(inv)
+    assert run.ok, run
+    assert run.writes == [], run.write_summary()
+    assert record_ips(maas, "registry.maas") == ["10.10.0.30"]
+    assert "DNS record registry.maas kept: it holds 10.10.0.30, which is not an address" in summary(run)
+
+
+def test_only_reservations_made_for_the_machine_are_released(cluster, maas, maas_sim, inventory):
+    other_user = MaasClient(maas_sim.url, maas_sim.user_api_key)
+    maas.post("ipaddresses/", data={"ip": "10.10.0.91", "hostname": "own-1"}, op="reserve")  # for this machine
+    maas.post("ipaddresses/", data={"ip": "10.10.0.92", "hostname": "vip"}, op="reserve")  # for another name
+    maas.post("ipaddresses/", data={"ip": "10.10.0.93"}, op="reserve")  # for no name: not known to be own-3's
+    other_user.post("ipaddresses/", data={"ip": "10.10.0.94", "hostname": "own-4"}, op="reserve")  # another user's
+    inv = inventory("own", {"own-%d" % i: "10.10.0.9%d" % i for i in range(1, 6)})
+
+    run = cluster.down(inv)
+    assert run.ok, run
+    assert run.write_summary() == ["POST /MAAS/api/2.0/ipaddresses/ op=release"]
+    held = sorted(address["ip"] for address in maas.ip_addresses(all_users=True) if address["ip"].startswith("10.10.0.9"))
+    assert held == ["10.10.0.92", "10.10.0.93", "10.10.0.94"]
+    text = summary(run)
+    assert "static IP reservations released: 10.10.0.91; " in text
+    assert "10.10.0.92 kept: address 10.10.0.92 is already in use by a reservation of user lxdcp for DNS name vip.maas" in text
+    assert "10.10.0.93 kept: reserved by the API user without a DNS name, so it is not known to be own-3's" in text
+    assert "10.10.0.94 kept: address 10.10.0.94 is already in use by a reservation of user user" in text
+    assert "10.10.0.95" not in text  # free: nothing to say
+
+    run = cluster.down(inv)
+    assert run.ok and run.writes == [], run.write_summary()
+
+
+def test_capacity_not_restored_fails_clearly(cluster, maas, inventory):
+    inv = inventory("cap", {"cap-cp-1": "10.10.0.75"}, **SMALL)
+    assert cluster.up(inv).ok
+    # MAAS's record of the VM now claims more cores than its host ever gave it (the host's usage comes from the
+    # VM itself), so the host cannot free that much when the VM goes: what a VM host that is out of step looks like.
+    machine = machines_named(maas, ["cap-cp-1"])[0]
+    maas.update_machine(machine["system_id"], {"cpu_count": 512})
+
+    run = cluster.down(inv, extra_vars={"release_wait_timeout": 5})
+    assert not run.ok
+    assert run.failures() == {"cap-cp-1": "cap-cp-1 was deleted but its VM host did not get its capacity back; check the VM host "
+                                          "in MAAS (a refresh of the VM host may be needed)."}
+    assert machines_named(maas, ["cap-cp-1"]) == []
+    assert run.by_host("Release and delete the machine (bare metal is released; deleted only with release_delete_bare_metal)")[
+        "cap-cp-1"]["capacity_restored"] is False
