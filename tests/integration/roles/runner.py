@@ -13,6 +13,7 @@ callback that writes every task result to a JSON file) comes from the module tes
 
 from __future__ import annotations
 
+import json
 import os
 
 import yaml
@@ -78,12 +79,15 @@ class ClusterRunner(object):
         return inventory
 
     def run(self, playbook, inventory, check=False, extra_vars=None, timeout=600):
-        """Run ``playbooks/<playbook>`` with ``inventory``; return a ``Run``."""
+        """Run ``playbooks/<playbook>`` (or a playbook at an absolute path) with ``inventory``; return a ``Run``.
+
+        ``extra_vars`` (a dict) are passed as one JSON ``-e``, so they keep their types.
+        """
         options = ["-i", self.inventory(inventory)]
         if check:
             options.append("--check")
-        for key, value in (extra_vars or {}).items():
-            options += ["-e", "%s=%s" % (key, value)]
+        if extra_vars:
+            options += ["-e", json.dumps(extra_vars)]  # JSON keeps lists, numbers and booleans as they are
         env = {"MAAS_URL": self.sim.url, "MAAS_API_KEY": self.sim.api_key, "ANSIBLE_PIPELINING": "true"}
         return self.base.execute(os.path.join(PLAYBOOKS, playbook), options, env=env, timeout=timeout, result_class=Run)
 

@@ -135,18 +135,6 @@ def test_custom_endpoint_and_port_skip_the_dns_record(cluster, maas, inventory):
     assert machines_named(maas, ["lb-cp-1"]) == []
 
 
-def test_preferred_subnet_addresses_go_into_the_record(cluster, maas, inventory):
-    inv = inventory("pref", {"pref-cp-1": "10.10.0.161", "pref-cp-2": None})
-    inv["all"]["vars"]["deploy_preferred_subnets"] = ["10.10.0.0/24"]
-    run = cluster.up(inv)
-    assert run.ok, run
-    machines = {m["hostname"]: m for m in cluster_machines(maas, "pref")}
-    record = dns_record(maas, "pref-api.maas")
-    expected = sorted([machines["pref-cp-1"]["ip_addresses"][0], machines["pref-cp-2"]["ip_addresses"][0]])
-    assert sorted(ip["ip"] for ip in record["ip_addresses"]) == expected
-    assert "10.10.0.161" in expected
-
-
 # -- bad input fails before anything is changed ------------------------------------------------------
 
 
