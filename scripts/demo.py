@@ -10,9 +10,13 @@
 4. Leaves maas-sim running, so that the VMs can be looked at and torn down, and prints the
    commands for both; ``python scripts/demo.py --stop`` stops it.
 
-Usage: ``python scripts/demo.py [--port N]``, ``python scripts/demo.py --stop``.
+Usage: ``python scripts/demo.py [--port N] [--state-dir DIR]``, ``python scripts/demo.py --stop [--state-dir DIR]``.
 ``--serve [--scenario FILE] [--state-dir DIR]`` only starts a fresh maas-sim in the background and
 prints its URL (the molecule scenarios use it with ``--stop --state-dir DIR``).
+
+Every mode keeps the simulator's pid, URL and log in ``--state-dir`` (default: one directory per user
+under the system's temporary directory) and only ever stops the maas-sim recorded there, so demos
+with their own state directories run side by side.
 """
 
 from __future__ import annotations
@@ -208,10 +212,17 @@ def table(output):
 # -- the demo -------------------------------------------------------------------------------------
 
 
-def demo(port):
-    """Run the demo; return the process exit code."""
+def stop_command(sim):
+    """The command that stops ``sim`` (a ``Background``), relative to the repository, as the user would type it."""
+    command = "%s scripts/demo.py --stop" % os.path.relpath(sys.executable, ROOT)
+    if os.path.abspath(sim.state_dir) != os.path.abspath(STATE_DIR):
+        command += " --state-dir %s" % sim.state_dir
+    return command
+
+
+def demo(port, sim):
+    """Run the demo with the maas-sim ``sim`` (a ``Background``); return the process exit code."""
     started = time.monotonic()
-    sim = Background()
     previous = sim.stop()
     if previous:
         say("Stopped the maas-sim of an earlier demo (pid %d): every demo starts from a fresh MAAS." % previous)
@@ -253,7 +264,7 @@ def demo(port):
     say("    curl -s %s/_sim/state | python3 -m json.tool | less      # the simulated MAAS" % url.rsplit("/MAAS", 1)[0])
     say("    %s %s -i %s %s      # tear the control plane down" % (
         env, os.path.relpath(playbook_command(TEARDOWN)[0], ROOT), INVENTORY, TEARDOWN))
-    say("    %s scripts/demo.py --stop      # stop maas-sim (log: %s)" % (os.path.relpath(sys.executable, ROOT), sim.log_file))
+    say("    %s      # stop maas-sim (log: %s)" % (stop_command(sim), sim.log_file))
     return 0
 
 
@@ -265,10 +276,12 @@ def main(argv=None):
     parser.add_argument("--serve", action="store_true",
                         help="only start a fresh maas-sim in the background (stopping the previous one), print its URL and exit")
     parser.add_argument("--scenario", help="with --serve: maas-sim scenario file (default: the packaged default scenario)")
-    parser.add_argument("--state-dir", default=STATE_DIR, help="where the pid, URL and log files live (default %(default)s)")
+    parser.add_argument("--state-dir", default=STATE_DIR,
+                        help="where the pid, URL and log files of maas-sim live, in every mode; only the maas-sim recorded there "
+                             "is ever stopped (default %(default)s)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    sim = Background(args.state_dir)
+    sim = Background(os.path.abspath(args.state_dir))
     if args.stop:
         pid = sim.stop()
         say("Stopped maas-sim (pid %d)." % pid if pid else "No maas-sim of %s is running." % args.state_dir)
@@ -279,16 +292,16 @@ def main(argv=None):
             url, _pid = sim.start(args.port if port_is_free(args.port) else 0, args.scenario)
             say(url)
             return 0
-        return demo(args.port)
+        return demo(args.port, sim)
     except DemoError as exc:
         say()
         say("demo failed: %s" % exc)
         if sim.running_pid():
-            say("maas-sim is still running; stop it with: python scripts/demo.py --stop")
+            say("maas-sim is still running; stop it with: %s" % stop_command(sim))
         return 1
     except KeyboardInterrupt:
         say()
-        say("Interrupted; maas-sim is still running. Stop it with: python scripts/demo.py --stop")
+        say("Interrupted; maas-sim is still running. Stop it with: %s" % stop_command(sim))
         return 130
 
 
