@@ -220,6 +220,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError,
 
 display = Display()
 
+
 class LookupModule(LookupBase):
     """Plan placements; see DOCUMENTATION."""
 
