@@ -405,7 +405,7 @@ drift:
   elements: dict
   sample: [{field: cores, current: 2, wanted: 4}]
 released_ips:
-  description: Addresses left behind by the deleted VM that the task released (normally empty).
+  description: Reservations of the API user on the deleted VM's addresses that nothing uses any more, released by the task (normally empty).
   returned: when O(state=absent)
   type: list
   elements: str
@@ -1676,15 +1676,21 @@ class VmTask(object):
             return None
 
     def free_addresses(self, system_id, ips):
-        """Release addresses of a deleted VM that MAAS still holds for it; return them."""
+        """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.
+
+        MAAS deletes a machine's own addresses with its interfaces; what can stay behind is a
+        reservation of the API user (USER_RESERVED, for example one a DNS record created). Only
+        those are released (``GET /ipaddresses/`` without ``all`` lists exactly them), never an
+        address of another user or one an interface holds by now.
+        """
         released = []
         for ip in ips:
-            for address in self.client.ip_addresses(ip=ip, all_users=True):
+            for address in self.client.ip_addresses(ip=ip):
                 holders = [i.get("system_id") for i in address.get("interface_set") or []]
                 if holders and any(h != system_id for h in holders):
-                    continue  # someone else's now
+                    continue  # in use again
                 self.act("release %s left behind by %s (%s)" % (ip, self.spec.hostname, address.get("alloc_type_name")))
-                self.client.release_ip(ip, force=True)
+                self.client.release_ip(ip)
                 released.append(ip)
         return released
 

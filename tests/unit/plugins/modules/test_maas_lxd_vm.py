@@ -210,7 +210,7 @@ class World(object):
             ("GET", "domains", 1, None): lambda: (200, [{"id": 0, "name": "maas"}, {"id": 3, "name": "k8s.example"}]),
             ("GET", "subnets", 1, None): lambda: (200, self.subnets),
             ("GET", "ipranges", 1, None): lambda: (200, self.ipranges),
-            ("GET", "ipaddresses", 1, None): lambda: (200, self.addresses(call.query["ip"][0])),
+            ("GET", "ipaddresses", 1, None): lambda: (200, self.addresses(call.query["ip"][0], "all" in call.query)),
             ("GET", "subnets", 2, "ip_addresses"): lambda: (200, self.subnet_addresses()),
             ("GET", "users", 1, "whoami"): lambda: (200, {"username": "admin", "is_superuser": True}),
             ("POST", "ipaddresses", 1, "release"): lambda: self.release_reservation(call.form["ip"][0]),
@@ -321,7 +321,10 @@ class World(object):
             self.machines[system_id]["tag_names"].remove(name)
         return 200, {"added": len(form.get("add", [])), "removed": len(form.get("remove", []))}
 
-    def addresses(self, ip):
+    def addresses(self, ip, all_users=False):
+        """``GET /ipaddresses/?ip=``: without ``all`` MAAS lists only the caller's reservations (none here)."""
+        if not all_users:
+            return []
         found = []
         for machine in self.machines.values():
             for interface in machine["interface_set"]:
@@ -790,14 +793,17 @@ def test_addresses_left_behind_by_the_deleted_vm_are_released(world, monkeypatch
     created = run(world, monkeypatch, interfaces=[{"ip": "10.10.0.50"}], **SPEC)
     system_id = created["machine"]["system_id"]
     world.machines[system_id]["interface_set"][0]["links"].append(data.link(98, "auto", "10.10.0.51"))
+    world.machines[system_id]["interface_set"][0]["links"].append(data.link(99, "auto", "10.10.0.52"))
     leftovers = {
-        # A reservation MAAS kept after deleting the VM's interfaces: no interface holds it.
+        # The API user's reservation that outlived the VM's interfaces: no interface holds it.
         "10.10.0.50": [{"ip": "10.10.0.50", "alloc_type": 4, "alloc_type_name": "User reserved", "interface_set": []}],
-        # Taken meanwhile by another machine: not ours to release.
-        "10.10.0.51": [{"ip": "10.10.0.51", "alloc_type": 1, "alloc_type_name": "Sticky",
+        # The API user's reservation taken meanwhile by another machine: not ours to release.
+        "10.10.0.51": [{"ip": "10.10.0.51", "alloc_type": 4, "alloc_type_name": "User reserved",
                         "interface_set": [{"system_id": "other"}]}],
     }
-    world.addresses = lambda ip: leftovers.get(ip, [])
+    # Another user's reservation of a former address: MAAS lists it only with all=true, which the module never asks for.
+    others = {"10.10.0.52": [{"ip": "10.10.0.52", "alloc_type": 4, "alloc_type_name": "User reserved", "interface_set": []}]}
+    world.addresses = lambda ip, all_users=False: leftovers.get(ip, []) + (others.get(ip, []) if all_users else [])
 
     def release(ip):
         leftovers.pop(ip, None)
@@ -808,8 +814,9 @@ def test_addresses_left_behind_by_the_deleted_vm_are_released(world, monkeypatch
     assert result["changed"] is True and result["released_ips"] == ["10.10.0.50"], result.get("msg")
     assert "release 10.10.0.50 left behind by cp-1 (User reserved)" in result["actions"]
     releases = [c.form for c in world.fake.find("POST", "ipaddresses/", "release")]
-    assert releases == [{"ip": ["10.10.0.50"], "force": ["true"]}]
+    assert releases == [{"ip": ["10.10.0.50"]}]
     assert system_id not in world.machines and "10.10.0.51" in leftovers
+    assert all("all" not in c.query for c in world.fake.find("GET", "ipaddresses/"))
 
 
 # -- bare metal --------------------------------------------------------------------------------
