@@ -3,7 +3,8 @@
 Status codes of ``POST /schedule``:
 
 - 200: ``{"host": NAME, "url": URL, "reservation_id": ID, ...}``;
-- 400: malformed body, ``{"error": ..., "field": "instance_requirements.cpu", "details": [...]}``;
+- 400: malformed body, or an allow-list ``hosts`` naming no server of this service,
+  ``{"error": ..., "field": "instance_requirements.cpu", "details": [...]}``;
 - 401: API keys are configured and ``X-API-Key`` is missing or wrong;
 - 409: every readable server is too full, ``{"error": "no suitable node found", "reason": ..., "details": [per host]}``;
 - 503: no server could be read (same body), or the reservation store (Redis) is unavailable.
@@ -21,7 +22,7 @@ from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from lxdcp_maas_core import placement
 
@@ -32,7 +33,7 @@ from .logs import log
 from .lxd import ServerState
 from .metrics import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
 from .reservations import ReservationStore, StoreUnavailable, make_store
-from .scheduler import Ask, NoSuitableHost, Scheduler
+from .scheduler import Ask, NoSuitableHost, Scheduler, UnknownHosts
 
 LOG = logging.getLogger("lxd_multi_scheduler.api")
 API_KEY_HEADER = "x-api-key"
@@ -65,12 +66,26 @@ class ScheduleBody(BaseModel):
     zones: list[str] | None = Field(None, description="only hosts of these zones (host setting 'zone')")
     pool: str | None = Field(None, description="only hosts of this pool (host setting 'pool')")
     tags: list[str] = Field(default_factory=list, description="only hosts carrying all these tags (host setting 'tags')")
+    hosts: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        None, min_length=1, examples=[["lxd-a", "lxd-b"]],
+        description="only these hosts (their 'name'; default every host); the others are rejected with code 'hosts', a name the "
+                    "service does not know with code 'unknown', and a list of unknown names only is a 400")
+    max_skew: StrictInt = Field(1, ge=1, description="largest allowed difference between the numbers of instances of this request "
+                                                      "in two zones; a worse spread is a warning")
 
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value):
         if value is not None and value not in placement.STRATEGIES:
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(sorted(placement.STRATEGIES))}")
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _distinct_hosts(cls, value):
+        repeated = sorted({name for name in value or () if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"host names must be unique; repeated: {', '.join(repeated)}")
         return value
 
 
@@ -247,10 +262,15 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
             message = "a JSON body is required, e.g. {\"instance_requirements\": {\"cpu\": 2, \"memory\": 2048}}"
         details.append({"field": field, "message": message})
     first = details[0] if details else {"field": "body", "message": "invalid"}
-    body = {"error": f"invalid request: {first['field']}: {first['message']}", "field": first["field"], "details": details}
+    body = _invalid(first["field"], first["message"], details)
     if request.url.path == "/schedule":
         request.app.state.service.schedules.inc(result="invalid")
     return JSONResponse(body, status_code=400)
+
+
+def _invalid(field: str, message: str, details: list[dict] | None = None) -> dict[str, Any]:
+    """The body of a 400 answer: the first problem in ``error`` and ``field``, every problem in ``details``."""
+    return {"error": f"invalid request: {field}: {message}", "field": field, "details": details or [{"field": field, "message": message}]}
 
 
 def create_app(settings: Settings, inventory: Inventory | None = None, store: ReservationStore | None = None) -> FastAPI:
@@ -271,9 +291,10 @@ def create_app(settings: Settings, inventory: Inventory | None = None, store: Re
     app.add_middleware(_Middleware, service=service)
     app.add_exception_handler(RequestValidationError, _validation_error)
     errors: dict[int | str, dict[str, Any]] = {
-        400: {"model": ErrorBody, "description": "Malformed request; `field` names the offending field."},
+        400: {"model": ErrorBody, "description": "Malformed request, or `hosts` names no host of this service; `field` names the offending field."},
         401: {"model": ErrorBody, "description": "API key missing or wrong."},
-        409: {"model": ErrorBody, "description": "No readable server has room; `details` gives the reason per host."},
+        409: {"model": ErrorBody, "description": "No readable server has room; `details` gives the reason per host "
+                                                 "(hosts left out by `hosts` included, with code `hosts` or `unknown`)."},
         503: {"model": ErrorBody, "description": "No server could be read, or the reservation store is unavailable."},
     }
 
@@ -282,9 +303,13 @@ def create_app(settings: Settings, inventory: Inventory | None = None, store: Re
         """Choose the LXD server for new instance(s) and reserve the room."""
         req = body.instance_requirements
         ask = Ask(cores=req.cpu, memory=req.memory, count=body.count, strategy=body.strategy, instance_name=body.instance_name,
-                  reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags))
+                  reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags),
+                  hosts=tuple(body.hosts) if body.hosts is not None else None, max_skew=body.max_skew)
         try:
             answer = service.scheduler.schedule(ask)
+        except UnknownHosts as exc:
+            service.schedules.inc(result="invalid")
+            return JSONResponse(_invalid("hosts", str(exc)), status_code=400)
         except NoSuitableHost as exc:
             service.schedules.inc(result="no_fit" if exc.status == 409 else "unavailable")
             return JSONResponse(exc.body(), status_code=exc.status)

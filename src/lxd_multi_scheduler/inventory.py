@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 
 from .config import HostConfig, Settings
@@ -74,16 +74,20 @@ class Inventory:
         """The last known states, without reading anything (servers never read are left out)."""
         return [entry.state for entry in self._entries.values() if entry.state is not None]
 
-    def snapshot(self) -> list[ServerState]:
-        """Current states of all servers, reading those whose cached state is older than the TTL."""
+    def snapshot(self, names: Collection[str] | None = None) -> list[ServerState]:
+        """Current states of all servers, or of those in ``names`` (in configuration order).
+
+        Those whose cached state is older than the TTL are read first; servers outside ``names`` are not read.
+        """
+        entries = [entry for entry in self._entries.values() if names is None or entry.name in names]
         now = time.monotonic()
-        stale = [entry for entry in self._entries.values()
+        stale = [entry for entry in entries
                  if (entry.state is None or entry.expires <= now) and (self._must_wait(entry, now) or not entry.lock.locked())]
         if len(stale) == 1:
             self._refresh(stale[0])
         elif stale:
             list(self._pool.map(self._refresh, stale))
-        return [entry.state for entry in self._entries.values()]
+        return [entry.state for entry in entries]
 
     def invalidate(self) -> None:
         """Forget every cached state (the next snapshot reads all servers)."""

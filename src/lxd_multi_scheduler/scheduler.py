@@ -84,17 +84,30 @@ class Ask:
     zones: tuple[str, ...] | None = None
     pool: str | None = None
     tags: tuple[str, ...] = ()
+    hosts: tuple[str, ...] | None = None  # allow-list of server names; None: every server
+    max_skew: int = 1
+
+
+class UnknownHosts(ValueError):
+    """Every name of the request's allow-list is unknown to this service (a 400: the request can never be met)."""
+
+    def __init__(self, unknown: list[str], known: list[str]):
+        super().__init__(f"none of {', '.join(unknown)} is a host of this scheduler (its hosts: {', '.join(known) or 'none'})")
 
 
 class NoSuitableHost(Exception):
-    """No server can take the request; ``status`` is 409 (all full) or 503 (no server readable)."""
+    """No server can take the request; ``status`` is 409 (all full) or 503 (no server readable).
 
-    def __init__(self, status: int, error: placement.PlacementError, single: bool = False):
+    ``left_out`` are the rejections of the servers the request's allow-list leaves out or names
+    without knowing them (see :meth:`Scheduler.allowed`); they are listed after the placement core's.
+    """
+
+    def __init__(self, status: int, error: placement.PlacementError, single: bool = False, left_out: list[placement.Rejection] = ()):
         self.message = request_wording(error.message, single)
         super().__init__(self.message)
         self.status = status
         self.reason = request_wording(error.reason, single)
-        self.details = [rejection.as_dict() for rejection in error.rejected]
+        self.details = [rejection.as_dict() for rejection in list(error.rejected) + list(left_out)]
 
     def body(self) -> dict[str, Any]:
         """The JSON error body: ``details`` has one entry per rejected host (``host``, ``code``, ``reason``)."""
@@ -135,11 +148,33 @@ class Scheduler:
         """Placement hosts for ``states`` with the reservations' per-host ``totals`` counted."""
         return [self.to_host(state, *totals.get(state.name, (0, 0))) for state in states]
 
+    def allowed(self, names: tuple[str, ...] | None) -> tuple[list[str] | None, list[placement.Rejection]]:
+        """The servers an allow-list admits (None: all), and the rejections of the others.
+
+        A configured server the list leaves out is rejected with code ``hosts``; a listed name that
+        is no server of this service with code ``unknown`` (reported, never silently dropped). A list
+        of unknown names only raises :class:`UnknownHosts`.
+        """
+        if names is None:
+            return None, []
+        known = [name for name in self._hosts if name in names]
+        unknown = [name for name in names if name not in self._hosts]
+        if not known:
+            raise UnknownHosts(unknown, list(self._hosts))
+        rejected = [placement.Rejection(host=name, host_id=config.host, zone=config.zone, code="hosts",
+                                        reason="not in the request's hosts")
+                    for name, config in sorted(self._hosts.items()) if name not in names]
+        rejected += [placement.Rejection(host=name, host_id=None, zone=None, code="unknown",
+                                         reason="not a host of this scheduler (GET /hosts lists them)")
+                     for name in unknown]
+        return known, rejected
+
     # --- operations ---------------------------------------------------------------------------
 
     def schedule(self, ask: Ask) -> dict[str, Any]:
-        """Choose host(s) for ``ask`` and reserve the room; raise :class:`NoSuitableHost`."""
-        states = self.inventory.snapshot()  # LXD reads happen before the lock: the lock only covers the decision
+        """Choose host(s) for ``ask`` and reserve the room; raise :class:`NoSuitableHost` or :class:`UnknownHosts`."""
+        names, left_out = self.allowed(ask.hosts)
+        states = self.inventory.snapshot(names)  # LXD reads happen before the lock: the lock only covers the decision
         strategy = ask.strategy or self.settings.strategy
         request = placement.Request(
             count=ask.count,
@@ -149,6 +184,7 @@ class Scheduler:
             pool=ask.pool,
             tags=tuple(ask.tags),
             strategy=strategy,
+            max_skew=ask.max_skew,
         )
         reserve = ask.reserve and self.settings.reservation_ttl > 0
         with self.store.locked() as view:
@@ -156,9 +192,9 @@ class Scheduler:
                 plan = placement.plan(self.hosts(states, reserved(view.totals, view.named, states)), request)
             except placement.PlacementError as exc:
                 status = 503 if states and not any(state.ok for state in states) else 409
-                error = NoSuitableHost(status, exc, single=ask.count == 1)
+                error = NoSuitableHost(status, exc, single=ask.count == 1, left_out=left_out)
                 log(LOG, logging.INFO, "no suitable host", event="schedule", result="no_fit", cores=ask.cores, memory_mib=ask.memory,
-                    count=ask.count, strategy=strategy, reason=error.reason, details=error.details)
+                    count=ask.count, strategy=strategy, max_skew=ask.max_skew, allowed=ask.hosts, reason=error.reason, details=error.details)
                 raise error from None
             reservations = []
             if reserve:
@@ -171,9 +207,10 @@ class Scheduler:
                 except StoreUnavailable:
                     view.release([r.id for r in reservations])  # all or nothing
                     raise
-        return self._answer(plan, reservations, ask, strategy)
+        return self._answer(plan, reservations, ask, strategy, left_out)
 
-    def _answer(self, plan, reservations: list[Reservation], ask: Ask, strategy: str) -> dict[str, Any]:
+    def _answer(self, plan, reservations: list[Reservation], ask: Ask, strategy: str,
+                left_out: list[placement.Rejection]) -> dict[str, Any]:
         by_host = {name: self._hosts[name].host for name in self._hosts}
         placements = []
         single = ask.count == 1
@@ -189,14 +226,15 @@ class Scheduler:
             "explanation": placements[0]["reason"],
             "strategy": strategy,
             "placements": placements,
-            "rejected": plan_dict.get("rejected", []),
+            "rejected": plan_dict.get("rejected", []) + [rejection.as_dict() for rejection in left_out],
             "warnings": [request_wording(warning) for warning in plan_dict.get("warnings", [])],
         }
         if reservations:
             answer["reservation_id"] = reservations[0].id
             answer["reservation_expires_in"] = self.settings.reservation_ttl
         log(LOG, logging.INFO, "scheduled", event="schedule", result="scheduled", hosts=[p["host"] for p in placements],
-            cores=ask.cores, memory_mib=ask.memory, count=ask.count, strategy=strategy, instance_name=ask.instance_name,
+            cores=ask.cores, memory_mib=ask.memory, count=ask.count, strategy=strategy, max_skew=ask.max_skew,
+            allowed=ask.hosts, instance_name=ask.instance_name,
             reservations=[r.id for r in reservations])
         return answer
 

@@ -189,3 +189,113 @@ def test_logs_are_json_lines_without_secrets(lxd, start):
     assert {("http_request", 200), ("http_request", 401), ("schedule", "scheduled")} <= events
     assert any(r.get("event") == "lxd_read" and r["level"] == "warning" and r["host"] == "lxd2" for r in records)
     assert "secret-key" not in stream.getvalue()
+
+
+# -- the allow-list (hosts) and max_skew ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("hosts, message", [
+    ([], "List should have at least 1 item after validation, not 0"),
+    (["lxd1", "lxd1"], "host names must be unique; repeated: lxd1"),
+    (["lxd1", ""], "String should have at least 1 character"),
+    ("lxd1", "Input should be a valid list"),
+])
+def test_malformed_hosts_are_400(start, hosts, message):
+    response = schedule(start(), {**REQ, "hosts": hosts})
+    assert response.status_code == 400
+    error = response.json()
+    assert error["field"].startswith("hosts") and message in error["error"]
+
+
+@pytest.mark.parametrize("value, message", [
+    (0, "Input should be greater than or equal to 1"),
+    (1.5, "Input should be a valid integer"),
+    ("2", "Input should be a valid integer"),
+])
+def test_malformed_max_skew_is_400(start, value, message):
+    response = schedule(start(), {**REQ, "max_skew": value})
+    assert response.status_code == 400
+    assert response.json()["error"] == f"invalid request: max_skew: {message}"
+
+
+def test_hosts_allow_list_limits_the_choice_and_reports_the_others(lxd, start):
+    lxd.set("lxd1", used_cores=6)  # lxd2 has the fewest allocated cores, but only lxd1 is allowed
+    url = start()
+    body = schedule(url, {**REQ, "hosts": ["lxd1"], "reserve": False}).json()
+    assert [p["host"] for p in body["placements"]] == ["lxd1"]
+    assert body["rejected"] == [{"host": "lxd2", "host_id": "https://lxd2.test:8443", "zone": "default", "code": "hosts",
+                                 "reason": "not in the request's hosts"}]
+    assert schedule(url, {**REQ, "reserve": False}).json()["host"] == "lxd2"  # without the list, every host
+
+
+def test_hosts_left_out_are_not_read(lxd, start):
+    lxd.down["lxd2"] = "refused"
+    url = start()
+    assert schedule(url, {**REQ, "hosts": ["lxd1"], "reserve": False}).status_code == 200
+    assert lxd.reads["lxd2"] == 0 and lxd.reads["lxd1"] == 1
+
+
+def test_unknown_host_names_are_reported_not_dropped(start):
+    url = start()
+    body = schedule(url, {**REQ, "hosts": ["lxd2", "lxd9"], "reserve": False}).json()
+    assert body["host"] == "lxd2"
+    assert [(r["host"], r["code"], r["reason"]) for r in body["rejected"]] == [
+        ("lxd1", "hosts", "not in the request's hosts"),
+        ("lxd9", "unknown", "not a host of this scheduler (GET /hosts lists them)"),
+    ]
+    only_unknown = schedule(url, {**REQ, "hosts": ["lxd8", "lxd9"]})
+    assert only_unknown.status_code == 400
+    assert only_unknown.json() == {
+        "error": "invalid request: hosts: none of lxd8, lxd9 is a host of this scheduler (its hosts: lxd1, lxd2)",
+        "field": "hosts",
+        "details": [{"field": "hosts", "message": "none of lxd8, lxd9 is a host of this scheduler (its hosts: lxd1, lxd2)"}],
+    }
+    assert requests.get(url + "/reservations", timeout=10).json()["reservations"] == []
+
+
+def test_no_room_on_the_allowed_hosts_is_409_listing_the_others_too(lxd, start):
+    lxd.set("lxd1", used_cores=8)
+    response = schedule(start(), {**REQ, "hosts": ["lxd1", "lxd9"]})
+    assert response.status_code == 409
+    assert [(d["host"], d["code"]) for d in response.json()["details"]] == [("lxd1", "cpu"), ("lxd2", "hosts"), ("lxd9", "unknown")]
+
+
+def test_no_readable_allowed_host_is_503_even_when_others_are_up(lxd, start):
+    lxd.down["lxd1"] = "refused"
+    response = schedule(start(), {**REQ, "hosts": ["lxd1"]})
+    assert response.status_code == 503
+    assert [(d["host"], d["code"]) for d in response.json()["details"]] == [("lxd1", "unhealthy"), ("lxd2", "hosts")]
+
+
+def test_max_skew_lets_anti_affinity_win_over_the_zone_spread(lxd, start):
+    # az1 has three servers, az2 one. Four instances: with max_skew 1 the fourth must go to az2 (2 + 2),
+    # sharing lxd4 with the second; with max_skew 2 it may go to lxd3, still empty, in az1 (3 + 1).
+    for name in ("lxd3", "lxd4"):
+        lxd.set(name)
+    zones = {"lxd1": "az1", "lxd2": "az1", "lxd3": "az1", "lxd4": "az2"}
+    url = start(names=tuple(zones), hosts_extra={name: {"zone": zone} for name, zone in zones.items()})
+    body = {**REQ, "count": 4, "reserve": False}
+    default = schedule(url, body).json()
+    assert sorted(p["host"] for p in default["placements"]) == ["lxd1", "lxd2", "lxd4", "lxd4"]
+    assert schedule(url, {**body, "max_skew": 1}).json()["placements"] == default["placements"]
+    wider = schedule(url, {**body, "max_skew": 2}).json()
+    assert sorted(p["host"] for p in wider["placements"]) == ["lxd1", "lxd2", "lxd3", "lxd4"]
+    assert wider["warnings"] == []
+
+
+def test_max_skew_decides_the_spread_warning(lxd, start):
+    lxd.set("lxd3", used_cores=8)  # az2's only server is full
+    zones = {"lxd1": "az1", "lxd2": "az1", "lxd3": "az2"}
+    url = start(names=tuple(zones), hosts_extra={name: {"zone": zone} for name, zone in zones.items()})
+    body = {**REQ, "count": 2, "reserve": False}
+    [warning] = schedule(url, body).json()["warnings"]
+    assert warning.startswith("zone spread is 2 (az1: 2, az2: 0), asked for at most 1: zone az2 ran out of room")
+    assert schedule(url, {**body, "max_skew": 2}).json()["warnings"] == []
+
+
+def test_openapi_documents_hosts_and_max_skew(start):
+    spec = requests.get(start() + "/openapi.json", timeout=10).json()
+    properties = spec["components"]["schemas"]["ScheduleBody"]["properties"]
+    assert "code 'unknown'" in properties["hosts"]["description"]
+    assert properties["max_skew"]["default"] == 1 and properties["max_skew"]["minimum"] == 1
+    assert "code `hosts`" in spec["paths"]["/schedule"]["post"]["responses"]["409"]["description"]
