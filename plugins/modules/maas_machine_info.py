@@ -1,0 +1,368 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read MAAS machines, filtered by MAAS, with their addresses, provider ids and lxdcp ownership."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maas_machine_info
+short_description: Read MAAS machines with their addresses, provider ids and lxdcp.maas ownership
+version_added: 1.0.0
+description:
+  - Reads machines (LXD VMs and bare metal) with one C(GET /machines/) that MAAS filters by host name, zone, resource
+    pool, status and tag. A filter is never applied to a downloaded list of every machine; without any filter, every
+    machine the API user can see is returned.
+  - For each machine it returns what M(lxdcp.maas.maas_lxd_vm) returns for one (status, zone, pool, VM host, cores,
+    memory, tags, interfaces, provider id), its addresses as a flat list, and whether it carries the lxdcp.maas
+    ownership tags (RV(machines[].managed), RV(machines[].cluster)).
+  - A typical use is to look up every machine of a cluster before changing anything, for example in the
+    C(lxdcp.maas.release) role.
+  - The module changes nothing.
+author:
+  - lxdcp.maas maintainers (@lxdcp)
+extends_documentation_fragment:
+  - lxdcp.maas.auth
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
+    details: The module changes nothing.
+  platform:
+    platforms: all
+options:
+  hostname:
+    description:
+      - Only machines with these host names (short names, as MAAS's C(hostname) filter matches them).
+    type: list
+    elements: str
+  cluster:
+    description:
+      - Only machines of this cluster, those carrying the ownership tag C(lxdcp-cluster-<cluster>) that
+        M(lxdcp.maas.maas_lxd_vm) sets.
+      - A cluster whose tag does not exist in MAAS has no machine; that is not an error.
+    type: str
+  tags:
+    description:
+      - Only machines carrying all of these tags. A tag MAAS does not have matches no machine.
+      - MAAS filters on the first tag (on the cluster's tag when O(cluster) is given); further tags are checked on
+        the machines it returns.
+    type: list
+    elements: str
+  zone:
+    description:
+      - Only machines in these zones. A zone MAAS does not have is an error.
+    type: list
+    elements: str
+  pool:
+    description:
+      - Only machines in these resource pools. A pool MAAS does not have is an error.
+    type: list
+    elements: str
+  status:
+    description:
+      - Only machines in these states, as MAAS's C(status) filter names them (V(deployed), V(ready),
+        V(failed_deployment), ...).
+      - MAAS before 3.3 accepts one status only.
+    type: list
+    elements: str
+    choices: [new, commissioning, failed_commissioning, missing, ready, reserved, deployed, retired, broken, deploying,
+              allocated, failed_deployment, releasing, failed_releasing, disk_erasing, failed_disk_erasing, rescue_mode,
+              entering_rescue_mode, failed_entering_rescue_mode, exiting_rescue_mode, failed_exiting_rescue_mode,
+              testing, failed_testing]
+notes:
+  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(zone), O(pool) or
+    O(status) mean any of them; several O(tags) mean all of them.
+  - Non-admin API users see only the machines MAAS shows them (unowned machines and their own).
+seealso:
+  - module: lxdcp.maas.maas_lxd_vm
+  - module: lxdcp.maas.maas_vmhost_info
+  - name: MAAS API, machines
+    description: The C(GET /machines/) filters.
+    link: https://canonical.com/maas/docs/api#machines
+"""
+
+EXAMPLES = r"""
+- name: The machines of cluster prod
+  lxdcp.maas.maas_machine_info:
+    url: http://maas.example.com:5240/MAAS
+    api_key: "{{ maas_api_key }}"
+    cluster: prod
+  register: prod
+
+- name: Their provider ids, for the Kubernetes node objects
+  ansible.builtin.debug:
+    msg: "{{ prod.machines | items2dict(key_name='hostname', value_name='provider_id') }}"
+
+- name: Look a few machines up by name, whoever they belong to
+  lxdcp.maas.maas_machine_info:
+    hostname: [cp-1, cp-2, cp-3]
+  register: found
+
+- name: Stop if one of them belongs to another cluster
+  ansible.builtin.assert:
+    that: found.machines | rejectattr('cluster', 'in', [none, 'prod']) | list | length == 0
+    fail_msg: "{{ found.machines | rejectattr('cluster', 'in', [none, 'prod']) | map(attribute='hostname') | join(', ') }}
+      belong to another cluster"
+
+- name: Deployed LXD VMs in zone az1 tagged k8s
+  lxdcp.maas.maas_machine_info:
+    zone: [az1]
+    status: [deployed]
+    tags: [k8s]
+"""
+
+RETURN = r"""
+machines:
+  description: The matching machines, sorted by host name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    system_id:
+      description: MAAS system id.
+      type: str
+      sample: pwtk7e
+    hostname:
+      description: Host name.
+      type: str
+      sample: cp-1
+    fqdn:
+      description: Fully qualified name.
+      type: str
+      sample: cp-1.maas
+    domain:
+      description: DNS domain.
+      type: str
+      sample: maas
+    status:
+      description: MAAS status name (V(Ready), V(Deployed), ...).
+      type: str
+      sample: Deployed
+    status_message:
+      description: MAAS's last event for the machine.
+      type: str
+      sample: Deployed
+    zone:
+      description: Zone name.
+      type: str
+      sample: az1
+    pool:
+      description: Resource pool name.
+      type: str
+      sample: default
+    vm_host:
+      description: VM host the VM runs on (C(id), C(name)), V(null) for bare metal.
+      type: dict
+      sample: {id: 1, name: lxd-az1-a}
+    cores:
+      description: CPU cores.
+      type: int
+      sample: 4
+    memory:
+      description: Memory in MiB.
+      type: int
+      sample: 8192
+    disks:
+      description: Disks (C(name), C(size) in bytes, C(size_gb) decimal GB), root disk first.
+      type: list
+      elements: dict
+      sample: [{name: sda, size: 42949672960, size_gb: 42.95}]
+    interfaces:
+      description:
+        - Interfaces with C(name), C(mac_address), C(type) and C(links); each link has C(id), C(mode) (V(static),
+          V(auto), V(dhcp) or V(link_up)), C(ip_address), C(subnet) (CIDR) and C(gateway).
+      type: list
+      elements: dict
+    addresses:
+      description:
+        - Every address on the machine's interface links, with C(ip), C(mode) (V(static) for a sticky address,
+          V(auto) for one MAAS picks at deployment, V(dhcp)), C(subnet) (CIDR) and C(interface) (its name).
+        - An C(auto) link has an address only while the machine is deployed.
+      type: list
+      elements: dict
+      sample: [{ip: 10.10.0.21, mode: static, subnet: 10.10.0.0/24, interface: eth0}]
+    ip_addresses:
+      description: IP addresses MAAS reports for the machine (including addresses it saw a DHCP client take).
+      type: list
+      elements: str
+      sample: [10.10.0.21]
+    gateway:
+      description: Default IPv4 gateway.
+      type: str
+      sample: 10.10.0.1
+    dns_servers:
+      description: DNS servers of the machine's subnets (MAAS serves DNS itself when empty).
+      type: list
+      elements: str
+    tags:
+      description: Machine tags.
+      type: list
+      elements: str
+      sample: [lxdcp-managed, lxdcp-cluster-prod, virtual]
+    managed:
+      description: Whether the machine carries the tag C(lxdcp-managed) (it was created or taken by lxdcp.maas).
+      type: bool
+      sample: true
+    cluster:
+      description:
+        - The cluster named by the machine's C(lxdcp-cluster-<cluster>) tag; V(null) when it has none.
+        - A machine carrying several cluster tags (set by hand) is reported with the first in alphabetical order;
+          RV(machines[].tags) lists them all.
+      type: str
+      sample: prod
+    osystem:
+      description: Deployed operating system (empty unless deployed).
+      type: str
+    distro_series:
+      description: Deployed release (empty unless deployed).
+      type: str
+    hwe_kernel:
+      description: Kernel of the deployment.
+      type: str
+    power_state:
+      description: Power state.
+      type: str
+      sample: "on"
+    owner:
+      description: User the machine is allocated to (V(null) when free).
+      type: str
+      sample: admin
+    provider_id:
+      description: C(maas-lxd://<zone>/<system_id>) for LXD VMs, C(maas://<zone>/<system_id>) for bare metal.
+      type: str
+      sample: maas-lxd://az1/pwtk7e
+missing:
+  description: Host names of O(hostname) that no returned machine has (no such machine, or it fails another filter).
+  returned: when O(hostname) is given
+  type: list
+  elements: str
+  sample: [cp-3]
+maas_log:
+  description: Requests and decisions of the run, without secrets (with C(-vvv)).
+  returned: when verbosity >= 3
+  type: list
+  elements: str
+"""
+
+from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
+    CLUSTER_TAG_PREFIX,
+    MANAGED_TAG,
+    TAG_RE,
+    MaasModule,
+    cluster_members,
+    interface_links,
+    machine_view,
+)
+
+STATUSES = [
+    "new", "commissioning", "failed_commissioning", "missing", "ready", "reserved", "deployed", "retired", "broken",
+    "deploying", "allocated", "failed_deployment", "releasing", "failed_releasing", "disk_erasing", "failed_disk_erasing",
+    "rescue_mode", "entering_rescue_mode", "failed_entering_rescue_mode", "exiting_rescue_mode",
+    "failed_exiting_rescue_mode", "testing", "failed_testing",
+]
+
+
+def input_problems(params):
+    """What is wrong with the filters, found without MAAS."""
+    problems = []
+    for name in params["hostname"] or []:
+        if "." in name or not ipaddr.valid_hostname(name):
+            problems.append(ipaddr.hostname_error(name) + " (give the short host name, without the domain)")
+    if params["cluster"] is not None and not TAG_RE.match(params["cluster"]):
+        problems.append("cluster %r may only use letters, digits, _ and - (it names the tag %s<cluster>)"
+                        % (params["cluster"], CLUSTER_TAG_PREFIX))
+    for tag in params["tags"] or []:
+        if not TAG_RE.match(tag):
+            problems.append("tag %r is not a MAAS tag name (letters, digits, _ and -)" % tag)
+    return problems
+
+
+def read_machines(client, params, log):
+    """The machines passing the filters, with one filtered ``GET /machines/``."""
+    filters = dict((key, params[key]) for key in ("hostname", "zone", "pool", "status") if params[key])
+    tags = list(params["tags"] or [])
+    if params["cluster"] is not None:
+        machines = cluster_members(client, params["cluster"], **filters)
+    elif tags:
+        machines = client.list_machines_tagged(tags.pop(0), **filters)
+    else:
+        machines = client.list_machines(**filters)
+    if tags:
+        machines = [m for m in machines if all(tag in (m.get("tag_names") or []) for tag in tags)]
+    log("%d machine(s) match %s" % (len(machines), describe_filters(params)))
+    return machines
+
+
+def describe_filters(params):
+    """``hostname=cp-1,cp-2 cluster=prod`` for the log; ``no filter`` without any."""
+    parts = []
+    for key in ("hostname", "cluster", "tags", "zone", "pool", "status"):
+        value = params[key]
+        if value:
+            parts.append("%s=%s" % (key, ",".join(value) if isinstance(value, list) else value))
+    return " ".join(parts) or "no filter"
+
+
+def addresses(machine):
+    """``[{ip, mode, subnet, interface}]``: the addresses on the machine's interface links."""
+    found = []
+    for interface in machine.get("interface_set") or []:
+        for link in interface_links(interface):
+            if link["ip_address"]:
+                found.append(dict(ip=link["ip_address"], mode=link["mode"], subnet=link["subnet"],
+                                  interface=interface.get("name")))
+    return found
+
+
+def ownership(machine):
+    """``(managed, cluster)`` from the machine's lxdcp.maas tags."""
+    tags = machine.get("tag_names") or []
+    clusters = sorted(t[len(CLUSTER_TAG_PREFIX):] for t in tags if t.startswith(CLUSTER_TAG_PREFIX))
+    return MANAGED_TAG in tags, (clusters[0] if clusters else None)
+
+
+def info(machine):
+    """The machine as this module returns it."""
+    view = machine_view(machine)
+    view["managed"], view["cluster"] = ownership(machine)
+    view["addresses"] = addresses(machine)
+    return view
+
+
+def main():
+    """Entry point."""
+    module = MaasModule(
+        argument_spec=dict(
+            hostname=dict(type="list", elements="str"),
+            cluster=dict(type="str"),
+            tags=dict(type="list", elements="str"),
+            zone=dict(type="list", elements="str"),
+            pool=dict(type="list", elements="str"),
+            status=dict(type="list", elements="str", choices=STATUSES),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    problems = input_problems(params)
+    if problems:
+        module.fail_json("; ".join(problems), machines=[])
+    try:
+        machines = read_machines(module.client(), params, module.log)
+    except MaasError as exc:
+        module.fail_from(exc, machines=[])
+    result = sorted((info(m) for m in machines), key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
+    extra = {}
+    if params["hostname"]:
+        found = set(m["hostname"] for m in result)
+        extra["missing"] = [name for name in dict.fromkeys(params["hostname"]) if name not in found]
+    module.exit_json(changed=False, machines=result, **extra)
+
+
+if __name__ == "__main__":
+    main()
