@@ -25,6 +25,9 @@ description:
   - "A reservation is never sent twice: when MAAS's answer is lost, the module looks the address up before retrying."
   - The validation reads C(GET /subnets/), C(GET /ipranges/), one C(GET /subnets/{id}/?op=ip_addresses) per subnet the
     addresses are in, and C(GET /users/?op=whoami) only when an address is a user reservation.
+  - "O(state=absent) with a host name releases a reservation only when the API user made it for that host name, so a
+    teardown never frees an address that merely happens to be listed: who holds each address is read from its subnet
+    (C(GET /subnets/ip:<address>/?op=ip_addresses) for one address, C(GET /subnets/) and one read per subnet for more)."
 author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
@@ -39,7 +42,11 @@ options:
         its host name, is left as it is. A reservation of the API user without the requested host name or MAC is
         released and made again with them.
       - V(absent) releases the API user's reservations of the addresses; addresses not reserved by the API user are
-        left alone (they are reported with C(state=absent)). Only O(addresses[].address) is used.
+        left alone (they are reported with C(state=absent)). Only O(addresses[].address) and O(addresses[].hostname)
+        are used.
+      - With O(addresses[].hostname) (or O(hostname)), V(absent) releases a reservation only when the API user made it
+        for that host name (every DNS name of the reservation is that host name); any other holder keeps the address,
+        which is reported with C(state=kept) and the reason, and does not fail the task.
     type: str
     choices: [validated, present, absent]
     default: present
@@ -78,6 +85,9 @@ options:
           - With O(state=present) it becomes the DNS name of the reservation (MAAS creates or extends a DNS record of
             that name, in the default domain unless one is given).
           - An address held by the machine or device of this name, or reserved by the API user for it, is not a conflict.
+          - With O(state=absent), the reservation is released only when the API user made it for this host name; a
+            reservation without a DNS name or for another name, another user's, or an address held by a machine is
+            kept (RV(addresses[].state=kept), with RV(addresses[].reason)). Defaults to O(hostname).
         type: str
       mac:
         description:
@@ -97,6 +107,10 @@ options:
       - Default for O(addresses[].dns_servers).
     type: list
     elements: str
+  hostname:
+    description:
+      - Default for O(addresses[].hostname), for example the one host all the addresses are for.
+    type: str
 notes:
   - MAAS refuses to reserve an address inside a dynamic range without a MAC and any address inside a reserved range; this
     module refuses both, and also the subnet's gateway and DNS server addresses, which MAAS would accept.
@@ -159,6 +173,19 @@ EXAMPLES = r"""
     addresses:
       - {address: 10.10.0.20}
       - {address: 10.10.0.40}
+
+- name: Release cp-1's reservation only if it was made for cp-1 (a teardown)
+  lxdcp.maas.maas_static_ip:
+    state: absent
+    hostname: cp-1
+    addresses:
+      - {address: 10.10.0.21}
+  register: cp1_ip
+
+- name: Say why an address was kept
+  ansible.builtin.debug:
+    msg: "{{ item.address }} kept: {{ item.reason }}"
+  loop: "{{ cp1_ip.addresses | selectattr('state', 'equalto', 'kept') }}"
 """
 
 RETURN = r"""
@@ -183,10 +210,20 @@ addresses:
     state:
       description:
         - V(free) (O(state=validated) only; nothing holds it), V(reserved) (reserved by the API user, or to be),
-          V(assigned) (held by the machine or device of its host name), V(released) (released by this run) or
-          V(absent) (not reserved by the API user). An address held by anything else is an error, never a state.
+          V(assigned) (held by the machine or device of its host name), V(released) (released by this run, or to be in
+          check mode) or V(absent) (not reserved by the API user; with a host name, nothing in MAAS holds it).
+        - V(kept) (O(state=absent) with a host name only) is an address held by anything but the API user's reservation
+          for that host name; RV(addresses[].reason) says by what. Otherwise an address held by anything else is an
+          error, never a state.
       type: str
+      choices: [free, reserved, assigned, released, absent, kept]
       sample: reserved
+    reason:
+      description: Why the address was released or left alone (for example C(a reservation of user admin for DNS name
+        vip.maas, not for cp-1)).
+      type: str
+      returned: when O(state=absent)
+      sample: a reservation of user admin (no DNS name), so it is not known to be cp-1's
     action:
       description: What this run did (or would do in check mode) to the address.
       type: str
@@ -254,7 +291,7 @@ import re
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasError, MaasNotFound
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import MaasModule
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$", re.IGNORECASE)
@@ -311,7 +348,7 @@ class StaticIP(object):
         entries = []
         for entry in self.params["addresses"]:
             merged = dict((key, value) for key, value in entry.items() if value is not None)
-            for key in ("subnet", "gateway", "dns_servers"):
+            for key in ("subnet", "gateway", "dns_servers", "hostname"):
                 if merged.get(key) is None and self.params.get(key) is not None:
                     merged[key] = self.params[key]
             entries.append(merged)
@@ -461,45 +498,122 @@ class StaticIP(object):
     # -- absent -------------------------------------------------------------------------------
 
     def absent(self, client):
-        """state=absent: release the API user's reservations of the addresses."""
+        """state=absent: release the API user's reservations (with a host name, only those made for it)."""
         request, problems = self.local_problems()
         if problems:
             self.fail_problems(problems)
-        mine = my_reservations(client)
+        scoped = [item for item in request.planned if item.hostname]
+        mine = my_reservations(client) if len(scoped) < len(request.planned) else {}
+        holders = address_holders(client, scoped) if scoped else {}
+        user = None
+        if any(h.is_reservation for h in holders.values()):
+            user = (client.whoami() or {}).get("username")
         addresses = []
         before, after = {}, {}
         for item in request.planned:
-            address = str(item.ip)
-            reservation = mine.get(item.ip.packed)
-            entry = {"address": address, "version": item.ip.version, "hostname": item.hostname,
-                     "state": "absent", "action": "none", "holder": None}
-            if reservation is not None:
-                owner = (reservation.get("owner") or {}).get("username")
-                entry.update(state="released", action="release",
-                             holder={"ip": reservation.get("ip"), "alloc_type": reservation.get("alloc_type"),
-                                     "alloc_type_name": reservation.get("alloc_type_name"), "user": owner,
-                                     "system_id": None, "hostname": None, "node_type_name": None, "dns_names": [],
-                                     "description": "a reservation of user %s" % owner})
-                before[address], after[address] = "reserved by %s" % owner, "free"
+            if item.hostname:
+                entry = scoped_entry(item, holders.get(item.ip.packed), user)
             else:
-                before[address] = after[address] = "not reserved by you"
+                entry = unscoped_entry(item, mine.get(item.ip.packed))
+            address = entry["address"]
+            if item.hostname:
+                before[address] = entry["holder"]["description"] if entry["holder"] else "free"
+            else:
+                before[address] = "reserved by %s" % entry["holder"]["user"] if entry["holder"] else "not reserved by you"
+            after[address] = "free" if entry["action"] == "release" else before[address]
+            if entry["action"] == "none":
+                self.module.log("%s: %s, left alone: %s" % (address, entry["state"], entry["reason"]))
             addresses.append(entry)
         changed = any(a["action"] == "release" for a in addresses)
         if not self.module.check_mode:
             for entry in addresses:
                 if entry["action"] == "release":
-                    try:
-                        client.release_ip(entry["holder"]["ip"])
-                    except MaasError as exc:
-                        done = [a["address"] for a in addresses if a.get("released")]
-                        self.module.fail_json("Releasing %s failed: %s%s" % (
-                            entry["address"], exc, " (already released by this run: %s)" % ", ".join(done) if done else ""),
-                            error=exc.to_dict(), changed=bool(done), addresses=addresses)
-                    entry["released"] = True
-                    self.module.log("%s: released" % entry["address"])
+                    self.release(client, entry, addresses)
         for entry in addresses:
             entry.pop("released", None)
         return changed, addresses, {"before": {"addresses": before}, "after": {"addresses": after}}
+
+    def release(self, client, entry, addresses):
+        """Release one reservation; fail naming what this run already released."""
+        try:
+            client.release_ip(entry["holder"]["ip"])
+        except MaasError as exc:
+            done = [a["address"] for a in addresses if a.get("released")]
+            self.module.fail_json("Releasing %s failed: %s%s" % (
+                entry["address"], exc, " (already released by this run: %s)" % ", ".join(done) if done else ""),
+                error=exc.to_dict(), changed=bool(done), addresses=addresses)
+        entry["released"] = True
+        self.module.log("%s: released (%s)" % (entry["address"], entry["reason"]))
+
+
+def absent_entry(item, state, action, holder, reason):
+    """One address of an ``absent`` result."""
+    return {"address": str(item.ip), "version": item.ip.version, "hostname": item.hostname, "state": state,
+            "action": action, "holder": holder, "reason": reason}
+
+
+def unscoped_entry(item, reservation):
+    """``absent`` without a host name: the API user's reservation (from ``GET /ipaddresses/``) is released."""
+    if reservation is None:
+        return absent_entry(item, "absent", "none", None, "not reserved by you")
+    owner = (reservation.get("owner") or {}).get("username")
+    holder = {"ip": reservation.get("ip"), "alloc_type": reservation.get("alloc_type"),
+              "alloc_type_name": reservation.get("alloc_type_name"), "user": owner, "system_id": None, "hostname": None,
+              "node_type_name": None, "dns_names": [], "description": "a reservation of user %s" % owner}
+    return absent_entry(item, "released", "release", holder, "reserved by you")
+
+
+def scoped_entry(item, holder, user):
+    """``absent`` with a host name: released only when the API user reserved the address for that name alone."""
+    if holder is None:
+        return absent_entry(item, "absent", "none", None, "free (nothing in MAAS holds it)")
+    host, domain = ipaddr.split_hostname(item.hostname)
+    names = holder.dns_names
+    described = holder.as_dict()
+    text = described["description"]
+    if holder.node:
+        if ipaddr.is_ours(holder, item, user):
+            return absent_entry(item, "assigned", "none", described, "%s: the machine's own address, not a reservation" % text)
+        return absent_entry(item, "kept", "none", described, "%s, not a reservation of yours" % text)
+    if not holder.is_reservation or not user or holder.user != user:
+        return absent_entry(item, "kept", "none", described, "%s, not yours" % text)
+    if not names:
+        return absent_entry(item, "kept", "none", described, "%s, so it is not known to be %s's" % (text, item.hostname))
+    for_host = [name == host and (domain is None or zone == domain) for name, zone in names]
+    if all(for_host):
+        return absent_entry(item, "released", "release", described, text)
+    why = "not for %s alone" if any(for_host) else "not for %s"
+    return absent_entry(item, "kept", "none", described, "%s, %s" % (text, why % item.hostname))
+
+
+def address_holders(client, items):
+    """``{packed address: ipaddr.Holder}`` of what MAAS allocated among ``items``' addresses.
+
+    One address: its subnet's ``op=ip_addresses`` found by MAAS (``subnets/ip:<address>/``).
+    More: ``GET /subnets/`` and one ``op=ip_addresses`` per subnet they fall in. An address in no
+    MAAS subnet is held by nothing.
+    """
+    if len(items) == 1:
+        refs = ["ip:%s" % items[0].ip]
+    else:
+        index = ipaddr.NetworkIndex(client.list_subnets())
+        refs = []
+        for item in items:
+            subnet = index.subnet_for(item.ip)
+            if subnet is not None and str(subnet.id) not in refs:
+                refs.append(str(subnet.id))
+    found = {}
+    for ref in refs:
+        try:
+            records = client.get("subnets/%s/" % ref, op="ip_addresses", params={"with_username": 1, "with_summary": 1})
+        except MaasNotFound:
+            continue  # no MAAS subnet holds the address
+        for record in records or []:
+            try:
+                found[ipaddr.packed(record.get("ip") or "")] = ipaddr.Holder(record)
+            except (OSError, ValueError):
+                continue
+    return found
 
 
 def main():
@@ -511,6 +625,7 @@ def main():
             subnet=dict(type="str"),
             gateway=dict(type="str"),
             dns_servers=dict(type="list", elements="str"),
+            hostname=dict(type="str"),
         ),
         supports_check_mode=True,
     )

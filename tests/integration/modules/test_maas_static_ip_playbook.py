@@ -138,3 +138,41 @@ def test_ipv6_subnet(sim_factory, sim_playbook):
     assert playbook.run(task(addresses=wanted)).writes == []
     bad = playbook.run(task(state="validated", addresses=[{"address": "2001:db8:42::"}, {"address": "2001:db8:42::1a00"}]))
     assert not bad.ok and [p["rule"] for p in bad.result["problems"]] == ["subnet-router-anycast", "dynamic-range"]
+
+
+def test_absent_with_a_host_name_releases_only_what_was_reserved_for_it(playbook, maas_sim):
+    mine = [{"address": "10.10.0.40", "hostname": "cp-1"}, {"address": "10.10.0.41", "hostname": "vip"}, {"address": "10.10.0.42"}]
+    reserved = playbook.run(task(addresses=mine))
+    assert reserved.ok, reserved.result.get("msg")
+    plan = [{"address": "10.10.0.40", "hostname": "cp-1"}, {"address": "10.10.0.41", "hostname": "cp-2"},
+            {"address": "10.10.0.42", "hostname": "cp-3"}, {"address": "10.10.0.31", "hostname": "cp-4"},
+            {"address": "10.10.0.50", "hostname": "db-01"}, {"address": "10.10.0.43", "hostname": "cp-5"}]
+
+    checked = playbook.run(task(state="absent", addresses=plan), check=True)
+    assert checked.ok and checked.result["changed"] is True and checked.writes == [], checked.write_summary()
+
+    run = playbook.run(task(state="absent", addresses=plan))
+    assert run.ok, run.result.get("msg")
+    assert run.result["changed"] is True
+    assert run.write_summary() == ["POST /MAAS/api/2.0/ipaddresses/ op=release"]
+    assert reservations(maas_sim) == {"10.10.0.41": (4, ["vip"]), "10.10.0.42": (4, [])}
+    states = {a["address"]: (a["state"], a["reason"]) for a in run.result["addresses"]}
+    assert states["10.10.0.40"] == ("released", "a reservation of user lxdcp for DNS name cp-1.maas")
+    assert states["10.10.0.41"] == ("kept", "a reservation of user lxdcp for DNS name vip.maas, not for cp-2")
+    assert states["10.10.0.42"] == ("kept", "a reservation of user lxdcp (no DNS name), so it is not known to be cp-3's")
+    assert states["10.10.0.31"][0] == "kept" and states["10.10.0.31"][1].startswith("a reservation of user user")
+    assert states["10.10.0.50"][0] == "assigned"  # db-01's own address
+    assert states["10.10.0.43"] == ("absent", "free (nothing in MAAS holds it)")
+    assert sim_ips(maas_sim, "10.10.0.31") and sim_ips(maas_sim, "10.10.0.50")
+
+    again = playbook.run(task(state="absent", addresses=plan))
+    assert again.ok and again.result["changed"] is False and again.writes == []
+
+
+def test_absent_for_one_host_reads_only_its_subnet(playbook, maas_sim):
+    assert playbook.run(task(addresses=[{"address": "10.10.0.44", "hostname": "cp-4"}])).ok
+    run = playbook.run(task(state="absent", hostname="cp-4", addresses=[{"address": "10.10.0.44"}]))
+    assert run.ok and run.result["addresses"][0]["state"] == "released", run.result.get("msg")
+    reads = [(r["path"], r.get("op")) for r in run.requests if r["method"] == "GET"]
+    assert reads == [("/MAAS/api/2.0/subnets/ip:10.10.0.44/", "ip_addresses"), ("/MAAS/api/2.0/users/", "whoami")]
+    assert reservations(maas_sim) == {}

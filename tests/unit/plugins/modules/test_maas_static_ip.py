@@ -303,3 +303,102 @@ def test_absent_matches_ipv6_spelling(monkeypatch):
     net = Net(reservations={"2001:db8:42::21": {"names": [], "mac": None}}).script_writes()
     result = run(net, monkeypatch, state="absent", addresses=[{"address": "2001:DB8:42:0::21"}])
     assert result["changed"] is True and net.reservations == {}
+
+
+# -- absent with a host name: only the reservation made for it ---------------------------------------
+
+
+def found_by_ip(net):
+    """Answer ``GET /subnets/ip:<address>/?op=ip_addresses`` (MAAS finds the subnet holding the address)."""
+
+    def answer(call):
+        ip = call.path[len("subnets/ip:"):].rstrip("/") if call.path.startswith("subnets/ip:") else ""
+        if call.op == "ip_addresses" and ip.startswith("10.10.0."):
+            return 200, net.subnet_addresses("10.10.0.")
+        if call.op == "ip_addresses" and ip.startswith("2001:db8:42:"):
+            return 200, net.subnet_addresses("2001:")
+        return 404, "No Subnet matches the given query."
+
+    net.fake.fallback = answer
+    return net
+
+
+def paths(net):
+    return [(c.method, c.path, c.op) for c in net.fake.calls]
+
+
+def test_scoped_absent_releases_the_reservation_made_for_the_host(monkeypatch):
+    net = found_by_ip(Net(reservations={"10.10.0.21": {"names": ["cp-1"], "mac": None}}).script_writes())
+    args = dict(state="absent", hostname="cp-1", addresses=[{"address": "10.10.0.21"}])
+    checked = run(net, monkeypatch, check_mode=True, diff=True, **args)
+    assert checked["changed"] is True and writes(net) == []
+    assert paths(net) == [("GET", "subnets/ip:10.10.0.21/", "ip_addresses"), ("GET", "users/", "whoami")]
+    assert checked["diff"] == {"before": {"addresses": {"10.10.0.21": "a reservation of user admin for DNS name cp-1.maas"}},
+                               "after": {"addresses": {"10.10.0.21": "free"}}}
+
+    first = run(net, monkeypatch, **args)
+    entry = first["addresses"][0]
+    assert first["changed"] is True and (entry["state"], entry["action"], entry["hostname"]) == ("released", "release", "cp-1")
+    assert entry["reason"] == "a reservation of user admin for DNS name cp-1.maas"
+    assert writes(net) == [("POST", "ipaddresses/", "release")] and net.reservations == {}
+
+    net.fake.calls.clear()
+    second = run(net, monkeypatch, **args)
+    assert second["changed"] is False and writes(net) == []
+    assert [(a["state"], a["reason"]) for a in second["addresses"]] == [("absent", "free (nothing in MAAS holds it)")]
+    assert paths(net) == [("GET", "subnets/ip:10.10.0.21/", "ip_addresses")]  # no whoami without a reservation
+
+
+def test_scoped_absent_keeps_every_other_holder_and_says_why(monkeypatch):
+    bob = {"ip": "10.10.0.26", "alloc_type": 4, "user": "bob", "dns_records": [{"id": 9, "name": "cp-6", "domain": "maas"}]}
+    net = Net(reservations={"10.10.0.24": {"names": ["vip"], "mac": None}, "10.10.0.25": {"names": [], "mac": None},
+                            "10.10.0.27": {"names": ["cp-7", "vip"], "mac": None},
+                            "2001:db8:42::29": {"names": ["cp-9"], "mac": None}},
+              others=(MACHINE, CP2, bob)).script_writes()
+    plan = [("10.10.0.22", "cp-2"), ("10.10.0.30", "cp-3"), ("10.10.0.24", "cp-4"), ("10.10.0.25", "cp-5"),
+            ("10.10.0.26", "cp-6"), ("10.10.0.27", "cp-7"), ("10.10.0.28", "cp-8"), ("2001:db8:42::29", "cp-9.maas")]
+    result = run(net, monkeypatch, state="absent", addresses=[{"address": a, "hostname": h} for a, h in plan])
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert [(a["address"], a["state"], a["reason"]) for a in result["addresses"]] == [
+        ("10.10.0.22", "assigned", "machine cp-2 (system_id cp2sid, owner admin) on eth0 as a automatic address: the "
+                                   "machine's own address, not a reservation"),
+        ("10.10.0.30", "kept", "machine db1 (system_id kx7fqa, owner bob) on eth0 as a sticky (static) address, not a "
+                               "reservation of yours"),
+        ("10.10.0.24", "kept", "a reservation of user admin for DNS name vip.maas, not for cp-4"),
+        ("10.10.0.25", "kept", "a reservation of user admin (no DNS name), so it is not known to be cp-5's"),
+        ("10.10.0.26", "kept", "a reservation of user bob for DNS name cp-6.maas, not yours"),
+        ("10.10.0.27", "kept", "a reservation of user admin for DNS name cp-7.maas, vip.maas, not for cp-7 alone"),
+        ("10.10.0.28", "absent", "free (nothing in MAAS holds it)"),
+        ("2001:db8:42::29", "released", "a reservation of user admin for DNS name cp-9.maas"),
+    ]
+    assert [a["action"] for a in result["addresses"]].count("release") == 1
+    assert net.fake.find("POST", "ipaddresses/", "release")[0].form == {"ip": ["2001:db8:42::29"]}
+    # Several addresses: the subnets once, then one read per subnet they are in.
+    assert [c for c in paths(net) if c[0] == "GET"] == [
+        ("GET", "subnets/", None), ("GET", "subnets/1/", "ip_addresses"), ("GET", "subnets/2/", "ip_addresses"),
+        ("GET", "users/", "whoami")]
+    assert sorted(net.reservations) == ["10.10.0.24", "10.10.0.25", "10.10.0.27"]
+
+
+def test_scoped_absent_with_another_domain_keeps_the_reservation(monkeypatch):
+    net = found_by_ip(Net(reservations={"10.10.0.21": {"names": ["cp-1"], "mac": None}}).script_writes())
+    result = run(net, monkeypatch, state="absent", hostname="cp-1.example.com", addresses=[{"address": "10.10.0.21"}])
+    assert result["changed"] is False and writes(net) == []
+    assert result["addresses"][0]["reason"] == "a reservation of user admin for DNS name cp-1.maas, not for cp-1.example.com"
+
+
+def test_scoped_address_outside_every_subnet_is_absent(monkeypatch):
+    net = found_by_ip(Net().script_writes())
+    result = run(net, monkeypatch, state="absent", addresses=[{"address": "192.0.2.10", "hostname": "ext-1"}])
+    assert result["changed"] is False and result["addresses"][0]["state"] == "absent" and writes(net) == []
+
+
+def test_entries_with_and_without_a_host_name_in_one_task(monkeypatch):
+    net = found_by_ip(Net(reservations={"10.10.0.21": {"names": ["vip"], "mac": None},
+                                        "10.10.0.23": {"names": ["vip"], "mac": None}}).script_writes())
+    result = run(net, monkeypatch, state="absent", addresses=[{"address": "10.10.0.21", "hostname": "cp-1"},
+                                                              {"address": "10.10.0.23"}])
+    assert [(a["state"], a["reason"]) for a in result["addresses"]] == [
+        ("kept", "a reservation of user admin for DNS name vip.maas, not for cp-1"), ("released", "reserved by you")]
+    assert list(net.reservations) == ["10.10.0.21"]
