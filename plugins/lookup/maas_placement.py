@@ -19,8 +19,9 @@ description:
     without one, and the O(strategy) picks among the remaining hosts. See C(docs/placement.md).
   - A hostname that already exists in the cluster keeps its host, so a plan for the same names is stable across runs.
   - Only reads; sends no write to MAAS.
-  - With O(scheduler_url), the new VMs are placed by C(lxd-multi-scheduler) instead of locally; MAAS is still read to
-    map the scheduler's hosts to VM host ids and zones and to keep existing VMs where they are.
+  - With O(scheduler_url), the new VMs are placed by C(lxd-multi-scheduler) instead of locally, among the VM hosts that pass
+    MAAS's view first (LXD type, health, pool, tags, zones, and room for one VM in cores, memory and storage as MAAS counts them);
+    MAAS is still read to map the scheduler's hosts to VM host ids and zones and to keep existing VMs where they are.
   - Returns one plan (a dictionary); with the C(query) function or C(wantlist=true), a list holding it.
   - With C(-vvv) the explanation of every decision is shown.
 version_added: 1.0.0
@@ -88,11 +89,14 @@ options:
       - How to choose among hosts that are equal for the zone spread and anti-affinity.
       - V(most-free) prefers the most free cores and memory relative to the request, V(least-allocated-cpu) the
         fewest allocated cores, V(balanced) the host whose CPU and memory use stay closest after placement.
+      - Not set, a local plan uses V(most-free), and with O(scheduler_url) the scheduler's own default strategy applies
+        (C(least-allocated-cpu) unless its configuration says otherwise); only a strategy set here is sent to it.
     type: str
-    default: most-free
     choices: [most-free, least-allocated-cpu, balanced]
   max_skew:
-    description: Largest allowed difference between the replica counts of two zones; a worse spread is a warning.
+    description:
+      - Largest allowed difference between the replica counts of two zones; a worse spread is a warning.
+      - Sent to the scheduler too with O(scheduler_url).
     type: int
     default: 1
   cpu_over_commit:
@@ -107,7 +111,12 @@ options:
     description:
       - URL of an C(lxd-multi-scheduler) service, for example C(http://scheduler:8080). When set, the new VMs are placed by
         its C(POST /schedule) (it only asks, C(reserve=false), since a lookup may be evaluated more than once).
-      - The scheduler's host names must be the names of the MAAS VM hosts.
+      - The lookup first rejects what MAAS rules out, exactly as a local plan does (non-LXD, unhealthy, wrong pool,
+        missing tags, other zones, no room for one VM in MAAS's figures, O(disk) not fitting O(storage_pool)), and sends
+        the remaining VM host names as the scheduler's allow-list (C(hosts)); the scheduler then chooses by its live LXD
+        figures and reservations. O(zones), O(pool) and O(tags) are applied from MAAS and not sent.
+      - The scheduler's host names must be the names of the MAAS VM hosts; give its hosts the MAAS zones as C(zone)
+        for its zone spread. The scheduler must understand C(hosts) and C(max_skew) (this collection's version).
       - O(validate_certs) and O(ca_path) apply to this connection too.
     type: str
   scheduler_api_key:
@@ -153,7 +162,7 @@ _raw:
   elements: dict
   contains:
     strategy:
-      description: The strategy used.
+      description: The strategy used; with the scheduler, the one it reports (its default unless O(strategy) is set).
       type: str
     source:
       description: V(maas) when planned locally, V(scheduler) when lxd-multi-scheduler placed the new VMs.
@@ -174,6 +183,8 @@ _raw:
         - VM hosts that cannot take even one VM, each with C(host), C(host_id), C(zone), C(code) and C(reason).
         - C(code) is one of the placement core's (C(pool), C(tags), C(zone), C(unhealthy), C(cpu), C(memory), C(storage)),
           or C(type) for a VM host that is not an LXD host (virsh).
+        - With the scheduler, MAAS's rejections come first, then the scheduler's (for hosts MAAS allowed), whose
+          C(reason) starts with C(lxd-multi-scheduler:) and whose C(code) may also be C(unknown) (not one of its hosts).
       type: list
       elements: dict
     warnings:
@@ -195,6 +206,7 @@ _raw:
       type: int
 """
 
+import collections
 import dataclasses
 import json
 
@@ -235,7 +247,8 @@ class LookupModule(LookupBase):
         overrides = self._overrides()
         client = self._client()
         try:
-            result = Planner(client, request, names, self.get_option("cluster"), overrides, self._scheduler()).run()
+            result = Planner(client, request, names, self.get_option("cluster"), overrides, self._scheduler(),
+                             strategy_given=self.get_option("strategy") is not None).run()
         except MaasError as exc:
             raise AnsibleLookupError("maas_placement: %s" % exc) from None
         for line in result["explanation"]:
@@ -282,6 +295,7 @@ class LookupModule(LookupBase):
         if cluster is not None and not TAG_RE.match(cluster):
             raise AnsibleLookupError("maas_placement: cluster %r may only contain letters, digits, '_' and '-' (it is part of the "
                                      "MAAS tag %s)" % (cluster, cluster_tag(cluster)))
+        strategy = self.get_option("strategy")
         request = Request(
             count=count,
             cores=cores,
@@ -291,8 +305,8 @@ class LookupModule(LookupBase):
             zones=list(zones) if zones else None,
             pool=self.get_option("pool") or None,
             tags=tuple(self.get_option("tags") or ()),
-            strategy=self.get_option("strategy"),
             max_skew=max_skew,
+            **({"strategy": strategy} if strategy else {})  # unset: the placement core's default
         )
         return request, names
 
@@ -351,15 +365,19 @@ def _flatten(items):
 
 
 class Planner(object):
-    """One plan: read MAAS, keep existing VMs where they are, place the new ones (locally or by the scheduler)."""
+    """One plan: read MAAS, keep existing VMs where they are, place the new ones (locally or by the scheduler).
 
-    def __init__(self, client, request, names, cluster, overrides, scheduler=None):
+    ``strategy_given`` says whether the user chose ``request.strategy``; only then is it sent to the scheduler.
+    """
+
+    def __init__(self, client, request, names, cluster, overrides, scheduler=None, strategy_given=True):
         self.client = client
         self.request = request
         self.names = names
         self.cluster = cluster
         self.overrides = overrides
         self.scheduler = scheduler
+        self.strategy_given = strategy_given
         self.warnings = []
 
     def run(self):
@@ -371,25 +389,29 @@ class Planner(object):
         hosts = [self._host(vm_host, health, by_pod.get(vm_host.get("id"), 0)) for vm_host in vm_hosts]
         kept, new_names = self._kept(existing, hosts)
         new_count = self.request.count - len(kept)
-        rejected, warnings, placed = [], [], []
+        scheduled = self.scheduler is not None and new_count > 0
+        rejected, warnings, placed, strategy = [], [], [], self.request.strategy
         if new_count:
             names = new_names if self.names else None
             ask = dataclasses.replace(self.request, count=new_count, names=names, existing_zones=outside or None)
-            if self.scheduler is not None:
-                placed, rejected, warnings = self._schedule(ask, hosts, existing)
+            if scheduled:
+                placed, rejected, warnings, strategy = self._schedule(ask, hosts, not_lxd)
             else:
                 placed, rejected, warnings = self._plan_locally(ask, hosts, not_lxd)
         rejected = not_lxd + rejected
         placements = self._ordered(kept, placed)
         zone_counts = self._zone_counts(hosts, outside, placed)
         skew = (max(zone_counts.values()) - min(zone_counts.values())) if zone_counts else 0
-        if not new_count and skew > self.request.max_skew:
+        if skew > self.request.max_skew and (scheduled or not new_count):
+            # A local plan explains its own spread; the scheduler does not know the cluster's existing replicas or
+            # MAAS's zones, so the lookup checks what it did.
             counts = ", ".join("%s: %d" % item for item in zone_counts.items())
-            warnings.append("zone spread is %d (%s), asked for at most %d: every VM already exists and keeps its host"
-                            % (skew, counts, self.request.max_skew))
+            why = ("lxd-multi-scheduler chose among the VM hosts MAAS allows (see rejected), by its own zone labels and without "
+                   "knowing the cluster's existing replicas" if scheduled else "every VM already exists and keeps its host")
+            warnings.append("zone spread is %d (%s), asked for at most %d: %s" % (skew, counts, self.request.max_skew, why))
         result = {
-            "strategy": self.request.strategy,
-            "source": "scheduler" if self.scheduler is not None and new_count else "maas",
+            "strategy": strategy,
+            "source": "scheduler" if scheduled else "maas",
             "cluster": self.cluster,
             "placements": placements,
             "rejected": rejected,
@@ -470,13 +492,18 @@ class Planner(object):
             }
         return kept, new_names
 
-    def _plan_locally(self, ask, hosts, not_lxd):
+    @staticmethod
+    def _core_plan(hosts, request, not_lxd, context=""):
+        """``plan(hosts, request)`` with its errors as lookup errors (``context`` prefixes an impossible plan's message)."""
         try:
-            result = plan(hosts, ask)
+            return plan(hosts, request)
         except PlacementError as exc:
-            raise MaasPlanError(exc, not_lxd) from None
+            raise MaasPlanError(exc, not_lxd, context) from None
         except ValueError as exc:
             raise AnsibleLookupError("maas_placement: MAAS reported data the placement core cannot use: %s" % exc) from None
+
+    def _plan_locally(self, ask, hosts, not_lxd):
+        result = self._core_plan(hosts, ask, not_lxd)
         placed = [{
             "hostname": item.name,
             "vm_host": item.host,
@@ -489,18 +516,39 @@ class Planner(object):
         } for item in result.placements]
         return placed, [rejection.as_dict() for rejection in result.rejected], list(result.warnings)
 
-    def _schedule(self, ask, hosts, existing):
-        answer = self.scheduler.schedule(ask)
+    def _schedule(self, ask, hosts, not_lxd):
+        """Place the new VMs with lxd-multi-scheduler, among the VM hosts MAAS would compose one of them on.
+
+        Returns the placements, the rejections (MAAS's, then the scheduler's), the warnings and the strategy used.
+        """
+        allowed, maas_rejected = self._maas_candidates(ask, hosts, not_lxd)
         by_name = {host.name: host for host in hosts}
-        placed = []
-        for index, item in enumerate(answer.get("placements") or []):
+        try:
+            answer = self.scheduler.schedule(ask, [host.name for host in allowed], ask.strategy if self.strategy_given else None)
+        except SchedulerRefused as exc:
+            rejected = not_lxd + maas_rejected + _scheduler_rejections(exc.details, by_name)
+            raise AnsibleLookupError("\n".join([exc.summary] + rejection_lines(rejected))) from None
+        placed, warnings = self._scheduled(ask, answer.get("placements") or [], [host.name for host in allowed], by_name)
+        self._check_room(ask, placed, by_name)
+        warnings = ["lxd-multi-scheduler: %s" % to_text(w) for w in answer.get("warnings") or []] + warnings
+        rejected = maas_rejected + _scheduler_rejections(answer.get("rejected"), by_name)
+        return placed, rejected, warnings, answer.get("strategy")
+
+    @staticmethod
+    def _scheduled(ask, items, allowed_names, by_name):
+        """The scheduler's placements as the lookup's, and a warning for each that shares a host with the cluster."""
+        if len(items) != ask.count:
+            raise AnsibleLookupError("maas_placement: lxd-multi-scheduler answered %d placement(s) for %d VM(s)" % (len(items), ask.count))
+        placed, warnings = [], []
+        for index, item in enumerate(items):
             host = by_name.get(item.get("host"))
-            if host is None:
+            if host is None or host.name not in allowed_names:
                 raise AnsibleLookupError(
-                    "maas_placement: the scheduler chose host %r, which is not a MAAS VM host (MAAS has: %s); name the scheduler's "
-                    "hosts after the MAAS VM hosts" % (item.get("host"), ", ".join(sorted(by_name)) or "none"))
+                    "maas_placement: the scheduler chose host %r, which is not one of the MAAS VM hosts it was allowed (%s); name the "
+                    "scheduler's hosts after the MAAS VM hosts" % (item.get("host"), ", ".join(allowed_names)))
+            hostname = ask.names[index] if ask.names else None
             placed.append({
-                "hostname": ask.names[index] if ask.names else None,
+                "hostname": hostname,
                 "vm_host": host.name,
                 "vm_host_id": host.id,
                 "zone": host.zone,
@@ -509,11 +557,30 @@ class Planner(object):
                 "existing": False,
                 "system_id": None,
             })
-        warnings = [to_text(w) for w in answer.get("warnings") or []]
-        if any((m.get("pod") or {}).get("id") is not None for m in existing.values()):
-            warnings.append("lxd-multi-scheduler placed the new VMs without knowing the cluster's existing replicas; "
-                            "check zone_counts for the spread")
-        return placed, list(answer.get("rejected") or []), warnings
+            if host.replicas:
+                warnings.append("%s goes to %s, which already runs %d VM(s) of the cluster: lxd-multi-scheduler does not know them" % (
+                    hostname or "VM %d" % index, host.name, host.replicas))
+        return placed, warnings
+
+    def _maas_candidates(self, ask, hosts, not_lxd):
+        """The VM hosts MAAS would compose one VM of ``ask`` on, and the rejections of the others.
+
+        The placement core's own filters decide, as for a local plan (pool, tags, zones, health, then cores, memory and
+        storage as MAAS counts them, which MAAS checks again when it composes): a plan for one VM rejects exactly the
+        hosts that cannot take any.
+        """
+        result = self._core_plan(hosts, dataclasses.replace(ask, count=1, names=None), not_lxd,
+                                 "no MAAS VM host can take one of the VMs, so lxd-multi-scheduler was not asked: ")
+        rejected = {rejection.host for rejection in result.rejected}
+        return [host for host in hosts if host.name not in rejected], [rejection.as_dict() for rejection in result.rejected]
+
+    def _check_room(self, ask, placed, by_name):
+        """Fail when the scheduler put more VMs on a host than MAAS, which composes them one by one, has room for there."""
+        for name, count in sorted(collections.Counter(item["vm_host"] for item in placed).items()):
+            if count > 1:  # one VM fits: the host passed _maas_candidates
+                one_host = dataclasses.replace(ask, count=count, names=None, zones=None, existing_zones=None)
+                self._core_plan([by_name[name]], one_host, (),
+                                "lxd-multi-scheduler put %d VMs on %s, more than MAAS has room for there: " % (count, name))
 
     def _ordered(self, kept, placed):
         if not self.names:
@@ -550,14 +617,39 @@ class MaasPlanError(AnsibleLookupError):
     ``not_lxd`` are the rejections of VM hosts that are not LXD hosts, which the placement core never saw.
     """
 
-    def __init__(self, error, not_lxd=()):
-        lines = ["maas_placement: %s" % error.message]
+    def __init__(self, error, not_lxd=(), context=""):
+        lines = ["maas_placement: %s%s" % (context, error.message)]
         for item in error.placements:
             lines.append("  would place VM %s on %s in %s" % (item.name or item.index, item.host, item.zone))
-        for rejection in list(not_lxd) + [rejection.as_dict() for rejection in error.rejected]:
-            lines.append("  rejected %s (%s): %s" % (rejection["host"], rejection["zone"], rejection["reason"]))
+        lines.extend(rejection_lines(list(not_lxd) + [rejection.as_dict() for rejection in error.rejected]))
         super(MaasPlanError, self).__init__("\n".join(lines))
         self.reason = error.reason
+
+
+def rejection_lines(rejected):
+    """The indented ``rejected <host> (<zone>): <reason>`` lines of an error message."""
+    return ["  rejected %s (%s): %s" % (item["host"], item["zone"], item["reason"]) for item in rejected]
+
+
+def _scheduler_rejections(items, by_name):
+    """The scheduler's rejections with MAAS VM host ids and zones, the reason marked as the scheduler's.
+
+    Those of hosts outside the allow-list (code ``hosts``) are left out: they are MAAS's rejections, listed already
+    with MAAS's reason, or scheduler hosts that are no MAAS VM hosts.
+    """
+    rejected = []
+    for item in items or []:
+        if not isinstance(item, dict) or item.get("code") == "hosts":
+            continue
+        host = by_name.get(item.get("host"))
+        rejected.append({
+            "host": item.get("host"),
+            "host_id": host.id if host else None,
+            "zone": host.zone if host else item.get("zone"),
+            "code": item.get("code"),
+            "reason": "lxd-multi-scheduler: %s" % item.get("reason"),
+        })
+    return rejected
 
 
 def explain(result):
@@ -565,7 +657,7 @@ def explain(result):
     placements = result["placements"]
     new = [item for item in placements if not item["existing"]]
     lines = ["%s: %d VM(s), %d new, %d kept; %d host(s) rejected" % (
-        "lxd-multi-scheduler" if result["source"] == "scheduler" else "strategy %s" % result["strategy"],
+        ("lxd-multi-scheduler, strategy %s" if result["source"] == "scheduler" else "strategy %s") % result["strategy"],
         len(placements), len(new), len(placements) - len(new), len(result["rejected"]))]
     for item in placements:
         label = item["hostname"] or "VM %d" % item["index"]
@@ -605,19 +697,21 @@ class Scheduler(object):
     def __repr__(self):
         return "Scheduler(url=%r)" % self.url
 
-    def schedule(self, request):
-        """Ask (without reserving) where ``request.count`` VMs go; return the decoded answer."""
+    def schedule(self, request, hosts, strategy=None):
+        """Ask (without reserving) where ``request.count`` VMs go among ``hosts``; return the decoded answer.
+
+        ``strategy`` None leaves the choice to the scheduler's default. Raises :class:`SchedulerRefused` for an
+        error answer, :class:`AnsibleLookupError` when the scheduler cannot be reached or answers no JSON.
+        """
         body = {
             "instance_requirements": {"cpu": request.cores, "memory": request.memory},
             "count": request.count,
-            "strategy": request.strategy,
             "reserve": False,
-            "tags": list(request.tags),
+            "hosts": list(hosts),
+            "max_skew": request.max_skew,
         }
-        if request.zones:
-            body["zones"] = list(request.zones)
-        if request.pool:
-            body["pool"] = request.pool
+        if strategy:
+            body["strategy"] = strategy
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["X-API-Key"] = self._api_key
@@ -627,8 +721,7 @@ class Scheduler(object):
                                   validate_certs=self.validate_certs, ca_path=self.ca_path, timeout=self.timeout)
             return json.loads(response.read())
         except HTTPError as exc:
-            raise AnsibleLookupError("maas_placement: lxd-multi-scheduler at %s refused the request: %s" % (
-                self.url, self._http_error(exc))) from None
+            raise SchedulerRefused(self.url, exc) from None
         except (URLError, OSError) as exc:
             raise AnsibleLookupError("maas_placement: cannot reach lxd-multi-scheduler at %s: %s" % (
                 self.url, getattr(exc, "reason", exc))) from None
@@ -636,18 +729,25 @@ class Scheduler(object):
             raise AnsibleLookupError("maas_placement: lxd-multi-scheduler at %s answered something that is not JSON: %s" % (
                 self.url, exc)) from None
 
-    @staticmethod
-    def _http_error(exc):
+
+class SchedulerRefused(AnsibleLookupError):
+    """lxd-multi-scheduler answered an error. ``summary`` says what it said (and what to do); ``details`` are its
+    per-host rejections (409 and 503 answers), which the planner lists together with MAAS's."""
+
+    # Request fields this lookup needs that a scheduler older than this collection rejects as unknown.
+    NEW_FIELDS = ("hosts", "max_skew")
+
+    def __init__(self, url, error):
         try:
-            body = json.loads(exc.read())
+            body = json.loads(error.read())
         except (ValueError, AttributeError, TypeError):
             body = None
-        if not isinstance(body, dict):
-            return "%d %s" % (exc.code, exc.reason)
-        text = "%d %s" % (exc.code, body.get("message") or body.get("error") or exc.reason)
-        if exc.code == 401:
+        body = body if isinstance(body, dict) else {}
+        text = "%d %s" % (error.code, body.get("message") or body.get("error") or error.reason)
+        if error.code == 401:
             text += "; check scheduler_api_key (LXD_MULTI_SCHEDULER_API_KEY)"
-        for detail in body.get("details") or []:
-            if isinstance(detail, dict) and detail.get("host"):
-                text += "\n  rejected %s: %s" % (detail.get("host"), detail.get("reason"))
-        return text
+        if error.code == 400 and body.get("field") in self.NEW_FIELDS and "unknown field" in text:
+            text += "; this lxd-multi-scheduler is older than the lookup, which sends %s: upgrade it" % " and ".join(self.NEW_FIELDS)
+        self.summary = "maas_placement: lxd-multi-scheduler at %s refused the request: %s" % (url, text)
+        self.details = [item for item in body.get("details") or [] if isinstance(item, dict) and item.get("host")]
+        super(SchedulerRefused, self).__init__(self.summary)

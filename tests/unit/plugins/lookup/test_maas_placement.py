@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import urllib.error
 
 import pytest
@@ -416,11 +417,14 @@ def test_vvv_shows_the_explanation(run, monkeypatch):
     json.dumps(plan)  # JSON-safe
 
 
-# -- lxd-multi-scheduler -----------------------------------------------------------------------
+# -- lxd-multi-scheduler ---------------------------------------------------------------------
 
 
 class FakeScheduler(object):
-    """Stands in for ansible's open_url: records the request and answers like POST /schedule."""
+    """Stands in for ansible's open_url: records the request and answers like POST /schedule.
+
+    ``body`` is the answer, or ``callable(sent body) -> answer``.
+    """
 
     def __init__(self, status=200, body=None):
         self.status = status
@@ -428,53 +432,197 @@ class FakeScheduler(object):
         self.requests = []
 
     def __call__(self, url, data=None, headers=None, method=None, **kwargs):
-        self.requests.append(dict(url=url, body=json.loads(data), headers=headers, method=method, **kwargs))
-        payload = json.dumps(self.body).encode()
+        sent = json.loads(data)
+        self.requests.append(dict(url=url, body=sent, headers=headers, method=method, **kwargs))
+        payload = json.dumps(self.body(sent) if callable(self.body) else self.body).encode()
         if self.status >= 400:
             raise urllib.error.HTTPError(url, self.status, "Conflict", {}, io.BytesIO(payload))
         return io.BytesIO(payload)
 
 
-def test_scheduler_places_the_new_vms(run, monkeypatch):
-    answer = {
-        "host": "lxd-3", "url": "https://10.0.0.3:8443", "explanation": "x", "strategy": "balanced",
-        "placements": [{"host": "lxd-3", "url": "https://10.0.0.3:8443", "reason": "most room", "score": 0.1},
-                       {"host": "lxd-6", "url": "https://10.0.0.6:8443", "reason": "next", "score": 0.2}],
-        "rejected": [], "warnings": [],
-    }
-    scheduler = FakeScheduler(body=answer)
-    monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(scheduler))
+def answer_on(*hosts, strategy="least-allocated-cpu", rejected=(), warnings=()):
+    """A 200 answer of POST /schedule placing one instance on each of ``hosts``."""
+    placements = [{"host": host, "url": "https://%s:8443" % host, "reason": "reason %d" % index, "score": float(index)}
+                  for index, host in enumerate(hosts)]
+    return {"host": hosts[0], "url": placements[0]["url"], "explanation": "reason 0", "strategy": strategy,
+            "placements": placements, "rejected": list(rejected), "warnings": list(warnings)}
+
+
+@pytest.fixture(name="scheduler")
+def fixture_scheduler(monkeypatch):
+    """``scheduler(status=200, body=None)`` -> the FakeScheduler the lookup's open_url now is."""
+
+    def install(status=200, body=None):
+        fake = FakeScheduler(status, body)
+        monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(fake))
+        return fake
+
+    return install
+
+
+SCHED = dict(scheduler_url="http://sched:8080/", scheduler_api_key="sched-secret")
+
+
+def test_scheduler_places_the_new_vms(run, scheduler):
+    fake_scheduler = scheduler(body=answer_on("lxd-3", "lxd-6", strategy="balanced"))
     tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
     fake = script(FakeMaas(), six_hosts(), existing=[machine("vm1", "cp-1", "az1", pod=(1, "lxd-1"), tags=tags)])
-    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo", strategy="balanced", zones=["az2", "az3"],
-               scheduler_url="http://sched:8080/", scheduler_api_key="sched-secret")
-    sent = scheduler.requests[0]
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo", strategy="balanced", zones=["az1", "az2", "az3"], **SCHED)
+    sent = fake_scheduler.requests[0]
     assert sent["url"] == "http://sched:8080/schedule" and sent["method"] == "POST"
+    # zones, pool and tags are applied from MAAS: the allow-list carries the result.
     assert sent["body"] == {"instance_requirements": {"cpu": 2, "memory": 4096}, "count": 2, "strategy": "balanced",
-                            "reserve": False, "tags": [], "zones": ["az2", "az3"]}
+                            "reserve": False, "hosts": ["lxd-1", "lxd-2", "lxd-3", "lxd-4", "lxd-5", "lxd-6"], "max_skew": 1}
     assert sent["headers"]["X-API-Key"] == "sched-secret" and sent["validate_certs"] is True
     placements = plan["placements"]
     assert placements[0]["existing"] is True and placements[0]["vm_host"] == "lxd-1"
-    assert [(p["hostname"], p["vm_host"], p["vm_host_id"], p["zone"]) for p in placements[1:]] == [
-        ("cp-2", "lxd-3", 3, "az2"), ("cp-3", "lxd-6", 6, "az3")]
-    assert plan["source"] == "scheduler" and plan["requests"] == 4
-    assert any("without knowing the cluster's existing replicas" in w for w in plan["warnings"])
+    assert [(p["hostname"], p["vm_host"], p["vm_host_id"], p["zone"], p["reason"]) for p in placements[1:]] == [
+        ("cp-2", "lxd-3", 3, "az2", "lxd-multi-scheduler: reason 0"), ("cp-3", "lxd-6", 6, "az3", "lxd-multi-scheduler: reason 1")]
+    assert plan["source"] == "scheduler" and plan["strategy"] == "balanced" and plan["requests"] == 4
+    assert plan["zone_counts"] == {"az1": 1, "az2": 1, "az3": 1} and plan["warnings"] == [] and plan["rejected"] == []
+    assert plan["explanation"][0] == "lxd-multi-scheduler, strategy balanced: 3 VM(s), 2 new, 1 kept; 0 host(s) rejected"
 
 
-def test_scheduler_refusal_is_explained_without_the_key(run, monkeypatch):
-    body = {"error": "no suitable node found", "reason": "cpu", "message": "cannot place 1 VM: no host has room",
-            "details": [{"host": "lxd-1", "code": "cpu", "reason": "no room: needs 2 cores"}]}
-    monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(FakeScheduler(409, body)))
-    fake = script(FakeMaas(), six_hosts())
+def maas_says_no_hosts():
+    """Seven VM hosts, each but lxd-6 ruled out by MAAS for another reason (for pool=default, tags=[ssd], disk=20G)."""
+    ssd = dict(tags=["ssd"])
+    hosts = six_hosts({0: dict(ssd, kind="virsh"), 1: ssd, 2: dict(ssd, pool="spare"), 4: dict(ssd, storage=10 * GIB), 5: ssd})
+    return hosts + [vm_host(7, "lxd-7", "az3", used_cores=16, tags=["ssd"])]
+
+
+def test_scheduler_chooses_only_among_the_hosts_maas_allows(run, scheduler):
+    fake_scheduler = scheduler(body=answer_on("lxd-6", rejected=[
+        {"host": "lxd-%d" % index, "host_id": "https://lxd-%d:8443" % index, "zone": "default", "code": "hosts",
+         "reason": "not in the request's hosts"} for index in (1, 2, 3, 4, 5, 7)]))
+    fake = script(FakeMaas(), maas_says_no_hosts(), states={"host2": ("Deployed", "error")})
+    plan = run(fake, "cp-1", pool="default", tags=["ssd"], disk="20G", **SCHED)
+    assert fake_scheduler.requests[0]["body"]["hosts"] == ["lxd-6"]
+    assert [(p["hostname"], p["vm_host"]) for p in plan["placements"]] == [("cp-1", "lxd-6")]
+    # Every host MAAS rules out is rejected with MAAS's reason; the scheduler's "not in the request's hosts" is not repeated.
+    assert [(r["host"], r["code"]) for r in plan["rejected"]] == [
+        ("lxd-1", "type"), ("lxd-2", "unhealthy"), ("lxd-3", "pool"), ("lxd-4", "tags"), ("lxd-5", "storage"), ("lxd-7", "cpu")]
+    reasons = {r["host"]: r["reason"] for r in plan["rejected"]}
+    assert reasons["lxd-2"] == "unhealthy: backing machine kvm-lxd-2 is powered error"
+    assert reasons["lxd-5"] == "storage pool 'default': needs 20 GiB, has 10 GiB"
+
+
+def test_scheduler_is_not_asked_when_maas_rules_out_every_host(run, scheduler):
+    fake_scheduler = scheduler(body=answer_on("lxd-1"))
     with pytest.raises(AnsibleLookupError) as caught:
-        run(fake, "a", scheduler_url="http://sched:8080", scheduler_api_key="sched-secret")
+        run(script(FakeMaas(), six_hosts()), "cp-1", "cp-2", disk="900G", **SCHED)
     text = str(caught.value)
-    assert "409 cannot place 1 VM: no host has room" in text and "rejected lxd-1: no room" in text
-    assert "sched-secret" not in text
+    assert text.startswith("maas_placement: no MAAS VM host can take one of the VMs, so lxd-multi-scheduler was not asked: "
+                           "cannot place 1 VM (2 cores, 4096 MiB, 900 GiB): no host has room; tightest constraint: storage")
+    assert "rejected lxd-1 (az1): storage pool 'default': needs 900 GiB, has 500 GiB" in text
+    assert fake_scheduler.requests == []
 
 
-def test_scheduler_host_unknown_to_maas_fails(run, monkeypatch):
-    answer = {"placements": [{"host": "elsewhere", "url": "https://x:8443", "reason": "r", "score": 1}], "rejected": [], "warnings": []}
-    monkeypatch.setattr(maas_placement.LookupModule, "open_url", staticmethod(FakeScheduler(body=answer)))
-    with pytest.raises(AnsibleLookupError, match="'elsewhere', which is not a MAAS VM host"):
-        run(script(FakeMaas(), six_hosts()), "a", scheduler_url="http://sched:8080")
+def test_unhealthy_maas_hosts_are_never_sent(run, scheduler):
+    fake_scheduler = scheduler(body=lambda sent: answer_on(*sent["hosts"][:sent["count"]]))
+    fake = script(FakeMaas(), six_hosts(), states={"host1": ("Deployed", "off"), "host4": ("Broken", "on")})
+    plan = run(fake, "a", "b", "c", **SCHED)
+    assert fake_scheduler.requests[0]["body"]["hosts"] == ["lxd-2", "lxd-3", "lxd-5", "lxd-6"]
+    assert [p["vm_host"] for p in plan["placements"]] == ["lxd-2", "lxd-3", "lxd-5"]
+    assert [(r["host"], r["code"]) for r in plan["rejected"]] == [("lxd-1", "unhealthy"), ("lxd-4", "unhealthy")]
+
+
+def test_scheduler_default_strategy_applies_unless_one_is_set(run, scheduler):
+    fake_scheduler = scheduler(body=answer_on("lxd-1"))
+    plan = run(script(FakeMaas(), six_hosts()), "a", **SCHED)
+    assert "strategy" not in fake_scheduler.requests[0]["body"]
+    assert plan["strategy"] == "least-allocated-cpu"  # what the scheduler reports it used
+    assert plan["explanation"][0].startswith("lxd-multi-scheduler, strategy least-allocated-cpu: 1 VM(s)")
+    run(script(FakeMaas(), six_hosts()), "a", strategy=None, **SCHED)  # what a role passes for "not set"
+    assert "strategy" not in fake_scheduler.requests[-1]["body"]
+    run(script(FakeMaas(), six_hosts()), "a", strategy="most-free", max_skew=2, **SCHED)
+    assert fake_scheduler.requests[-1]["body"]["strategy"] == "most-free"
+    assert fake_scheduler.requests[-1]["body"]["max_skew"] == 2
+    # Locally the placement core's default still applies.
+    assert run(script(FakeMaas(), six_hosts()), "a")["strategy"] == "most-free"
+
+
+def test_scheduler_rejections_are_added_with_maas_ids_and_zones(run, scheduler):
+    scheduler(body=answer_on("lxd-6", rejected=[
+        {"host": "lxd-1", "host_id": "https://lxd-1:8443", "zone": "default", "code": "hosts", "reason": "not in the request's hosts"},
+        {"host": "lxd-3", "host_id": "https://lxd-3:8443", "zone": "default", "code": "memory", "reason": "no room: needs 4096 MiB"},
+        {"host": "lxd-4", "host_id": None, "zone": None, "code": "unknown", "reason": "not a host of this scheduler"},
+    ]))
+    fake = script(FakeMaas(), six_hosts(), states={"host1": ("Broken", "on")})
+    plan = run(fake, "a", **SCHED)
+    assert plan["rejected"] == [
+        {"host": "lxd-1", "host_id": 1, "zone": "az1", "code": "unhealthy", "reason": "unhealthy: backing machine kvm-lxd-1 is Broken"},
+        {"host": "lxd-3", "host_id": 3, "zone": "az2", "code": "memory", "reason": "lxd-multi-scheduler: no room: needs 4096 MiB"},
+        {"host": "lxd-4", "host_id": 4, "zone": "az2", "code": "unknown", "reason": "lxd-multi-scheduler: not a host of this scheduler"},
+    ]
+    assert "rejected lxd-4 (az2): lxd-multi-scheduler: not a host of this scheduler" in plan["explanation"]
+
+
+def test_scheduler_refusal_lists_both_sides_without_the_key(run, scheduler):
+    body = {"error": "no suitable node found", "reason": "cpu", "message": "cannot place 1 instance: no host has room",
+            "details": [{"host": "lxd-2", "code": "cpu", "reason": "no room: needs 2 cores"},
+                        {"host": "lxd-1", "code": "hosts", "reason": "not in the request's hosts"}]}
+    scheduler(409, body)
+    fake = script(FakeMaas(), six_hosts()[:2], states={"host1": ("Deployed", "error")})
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(fake, "a", **SCHED)
+    assert str(caught.value) == (
+        "maas_placement: lxd-multi-scheduler at http://sched:8080/schedule refused the request: 409 cannot place 1 instance: no host has room\n"
+        "  rejected lxd-1 (az1): unhealthy: backing machine kvm-lxd-1 is powered error\n"
+        "  rejected lxd-2 (az1): lxd-multi-scheduler: no room: needs 2 cores")
+
+
+@pytest.mark.parametrize("status, body, expected", [
+    (401, {"error": "invalid API key"}, "401 invalid API key; check scheduler_api_key (LXD_MULTI_SCHEDULER_API_KEY)"),
+    (400, {"error": "invalid request: hosts: unknown field", "field": "hosts"},
+     "400 invalid request: hosts: unknown field; this lxd-multi-scheduler is older than the lookup, which sends hosts and max_skew: "
+     "upgrade it"),
+    (400, {"error": "invalid request: hosts: none of lxd-1 is a host of this scheduler (its hosts: a, b)", "field": "hosts"},
+     "400 invalid request: hosts: none of lxd-1 is a host of this scheduler (its hosts: a, b)"),
+])
+def test_scheduler_errors_say_what_to_do(run, scheduler, status, body, expected):
+    scheduler(status, body)
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(script(FakeMaas(), six_hosts()[:1]), "a", **SCHED)
+    assert str(caught.value) == "maas_placement: lxd-multi-scheduler at http://sched:8080/schedule refused the request: " + expected
+    assert "sched-secret" not in str(caught.value)
+
+
+def test_more_vms_on_a_host_than_maas_has_room_for_fails(run, scheduler):
+    hosts = [vm_host(1, "lxd-1", "az1", storage=30 * GIB)]
+    scheduler(body=answer_on("lxd-1", "lxd-1"))
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(script(FakeMaas(), hosts), "a", "b", disk="20G", **SCHED)
+    assert str(caught.value).startswith(
+        "maas_placement: lxd-multi-scheduler put 2 VMs on lxd-1, more than MAAS has room for there: cannot place 2 VMs "
+        "(2 cores, 4096 MiB, 20 GiB): only 1 host has room, for 1 of the 2 VMs; tightest constraint (after placing 1): storage")
+    # With room for both, two VMs on one host are accepted (the scheduler's own warning says why it shared).
+    hosts = [vm_host(1, "lxd-1", "az1")]
+    scheduler(body=answer_on("lxd-1", "lxd-1", warnings=["instance 1 shares host lxd-1 with 1 other instance of this request"]))
+    plan = run(script(FakeMaas(), hosts), "a", "b", disk="20G", **SCHED)
+    assert [p["vm_host"] for p in plan["placements"]] == ["lxd-1", "lxd-1"]
+    assert plan["warnings"] == ["lxd-multi-scheduler: instance 1 shares host lxd-1 with 1 other instance of this request"]
+
+
+def test_existing_replicas_the_scheduler_ignored_are_warnings(run, scheduler):
+    tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
+    existing = [machine("vm1", "cp-1", "az1", pod=(1, "lxd-1"), tags=tags)]
+    scheduler(body=answer_on("lxd-1"))
+    plan = run(script(FakeMaas(), six_hosts(), existing=existing), "cp-1", "cp-2", cluster="demo", **SCHED)
+    assert plan["zone_counts"] == {"az1": 2, "az2": 0, "az3": 0} and plan["skew"] == 2
+    assert plan["warnings"] == [
+        "cp-2 goes to lxd-1, which already runs 1 VM(s) of the cluster: lxd-multi-scheduler does not know them",
+        "zone spread is 2 (az1: 2, az2: 0, az3: 0), asked for at most 1: lxd-multi-scheduler chose among the VM hosts MAAS "
+        "allows (see rejected), by its own zone labels and without knowing the cluster's existing replicas",
+    ]
+
+
+@pytest.mark.parametrize("body, message", [
+    (answer_on("elsewhere"), "the scheduler chose host 'elsewhere', which is not one of the MAAS VM hosts it was allowed (lxd-2)"),
+    (answer_on("lxd-1"), "the scheduler chose host 'lxd-1', which is not one of the MAAS VM hosts it was allowed (lxd-2)"),
+    (answer_on("lxd-2", "lxd-2"), "lxd-multi-scheduler answered 2 placement(s) for 1 VM(s)"),
+])
+def test_scheduler_answers_outside_the_request_fail(run, scheduler, body, message):
+    scheduler(body=body)
+    fake = script(FakeMaas(), six_hosts()[:2], states={"host1": ("Broken", "on")})
+    with pytest.raises(AnsibleLookupError, match=re.escape(message)):
+        run(fake, "a", **SCHED)
