@@ -27,6 +27,10 @@ description:
     removed from the record. This module releases the API user's reservations that no DNS record and no interface uses
     any more after it removed them from the record or deleted the record (RV(released)), so every MAAS version ends in
     the same state and no orphan reservation is left."
+  - "With O(only_if_addresses_within), O(state=absent) deletes the record only when it is the caller's by its
+    addresses: a record holding any other address is kept (RV(kept) names the addresses, with a warning), so a
+    teardown never deletes a record that also serves something else."
+  - RV(before) is the record as it was before the run, so callers need no diff to know what was there.
 author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
@@ -63,6 +67,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  only_if_addresses_within:
+    description:
+      - With O(state=absent), delete the record only when every address it holds is in this list, for example the
+        addresses of a cluster's machines and static IPs. Otherwise the record is kept, RV(kept) lists the addresses
+        that are not in the list, and the task warns and reports no change.
+      - A record that holds no address, or holds other data (a CNAME, TXT, MX or SRV record), is kept too, since its
+        addresses cannot show whose it is.
+      - An empty list keeps every record. Without this option, O(state=absent) deletes the record whatever it holds.
+      - Only valid with O(state=absent).
+    type: list
+    elements: str
 notes:
   - Creating, updating and deleting DNS records need a MAAS administrator's API key.
   - A record that also holds a CNAME cannot get addresses; the module fails before writing.
@@ -101,6 +116,18 @@ EXAMPLES = r"""
   lxdcp.maas.maas_dns_record:
     fqdn: k8s-api.maas
     state: absent
+
+- name: Remove the endpoint only if it points at nothing but our nodes
+  lxdcp.maas.maas_dns_record:
+    fqdn: k8s-api.maas
+    state: absent
+    only_if_addresses_within: [10.10.0.21, 10.10.0.22, 10.10.0.23]
+  register: endpoint
+
+- name: Say why it was kept
+  ansible.builtin.debug:
+    msg: "k8s-api.maas kept: {{ endpoint.reason }}"
+  when: endpoint.reason is defined
 """
 
 RETURN = r"""
@@ -109,6 +136,7 @@ record:
   returned: always
   type: dict
   contains:
+
     id:
       description: MAAS id of the DNS resource (null for a record check mode would create).
       type: int
@@ -130,6 +158,14 @@ record:
       description: API path of the record.
       type: str
       sample: /MAAS/api/2.0/dnsresources/3/
+before:
+  description:
+    - The record before the run, with the fields of RV(record) (C(id), C(fqdn), C(addresses), C(ttl), C(resource_uri));
+      null when there was none.
+  returned: always
+  type: dict
+  sample: {id: 3, fqdn: k8s-api.maas, addresses: [10.10.0.21, 10.10.0.22], ttl: null,
+           resource_uri: /MAAS/api/2.0/dnsresources/3/}
 action:
   description: What the run did (or would do in check mode).
   returned: always
@@ -149,6 +185,19 @@ released:
   type: list
   elements: str
   sample: [10.10.0.20]
+kept:
+  description:
+    - The record's addresses that are not in O(only_if_addresses_within), when the record was kept for them (sorted,
+      IPv4 first); empty otherwise.
+  returned: always
+  type: list
+  elements: str
+  sample: [10.10.0.52]
+reason:
+  description: Why O(only_if_addresses_within) kept the record.
+  returned: when the record was kept by O(only_if_addresses_within)
+  type: str
+  sample: it holds 10.10.0.52, which is not in only_if_addresses_within
 problems:
   description: Every problem found with O(addresses), when the module fails on them.
   returned: on failure caused by the addresses
@@ -172,6 +221,8 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasError
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import MaasModule
 
 TTL_MAX = (1 << 31) - 1
+GUARD = "only_if_addresses_within"
+ADDRESS_RRTYPES = ("A", "AAAA")
 
 
 class InputError(ValueError):
@@ -231,6 +282,7 @@ class DnsRecord(object):
         self.fqdn = None
         self.wanted = None
         self.request = None
+        self.allowed = None
         self._user = None
 
     def fail(self, msg, **result):
@@ -248,6 +300,10 @@ class DnsRecord(object):
         ttl = params.get("ttl")
         if ttl is not None and not 0 <= ttl <= TTL_MAX:
             self.fail("ttl %d is out of range: MAAS accepts 0 to %d seconds" % (ttl, TTL_MAX))
+        if params.get(GUARD) is not None:
+            if params["state"] != "absent":
+                self.fail("%s only applies to state=absent (it decides whether a record may be deleted)" % GUARD)
+            self.allowed = self.guard_addresses(params[GUARD])
         if params["state"] == "absent":
             return
         if not params.get("addresses"):
@@ -256,6 +312,18 @@ class DnsRecord(object):
         if self.request.problems:
             self.fail_problems(self.request.problems)
         self.wanted = dict((item.ip.packed, str(item.ip)) for item in self.request.planned)
+
+    def guard_addresses(self, values):
+        """The packed addresses of ``only_if_addresses_within``; fails naming every one that is not an address."""
+        allowed, bad = set(), []
+        for index, value in enumerate(values):
+            try:
+                allowed.add(ipaddr.parse_address(value, "%s[%d]" % (GUARD, index)).packed)
+            except ipaddr.AddressError as exc:
+                bad.append(exc.message)
+        if bad:
+            self.fail("; ".join(bad))
+        return allowed
 
     def fail_problems(self, problems):
         """Fail listing every problem with the addresses."""
@@ -374,7 +442,7 @@ class DnsRecord(object):
         maas_reserved = self.validate_added(client, added) if added else []
         after_ttl = ttl if ttl is not None else (record.get("address_ttl") if record else None)
         wanted_texts = sorted(self.wanted.values(), key=sort_key)
-        result = dict(maas_reserved=maas_reserved, released=[])
+        result = dict(maas_reserved=maas_reserved, released=[], before=view(record), kept=[])
         if record is None:
             action = "create"
         elif added or removed or ttl_changes:
@@ -408,18 +476,39 @@ class DnsRecord(object):
         return dict(result, changed=True, action=action, record=view(answer, self.fqdn), released=released,
                     diff=self.diff(record, answer))
 
+    def not_ours(self, record):
+        """``(reason, foreign addresses)`` when ``only_if_addresses_within`` keeps ``record``, else ``(None, [])``."""
+        held = addresses_of(record)
+        foreign = sorted((text for key, text in held.items() if key not in self.allowed), key=sort_key)
+        if foreign:
+            return "it holds %s, which %s not in %s" % (", ".join(foreign), "is" if len(foreign) == 1 else "are", GUARD), foreign
+        other = ["%s %s" % (r.get("rrtype"), r.get("rrdata")) for r in record.get("resource_records") or []
+                 if r.get("rrtype") not in ADDRESS_RRTYPES]
+        if other:
+            return "it also holds %s, which %s cannot vouch for" % (", ".join(other), GUARD), []
+        if not held:
+            return "it holds no address, so %s cannot show that it is yours" % GUARD, []
+        return None, []
+
     def absent(self, client):
-        """Delete the record, then release the reservations it leaves unused."""
+        """Delete the record (unless ``only_if_addresses_within`` keeps it), then release the reservations it leaves unused."""
         record = self.find(client)[0]
         if record is None:
-            return dict(changed=False, action="none", record=None, maas_reserved=[], released=[],
+            return dict(changed=False, action="none", record=None, before=None, kept=[], maas_reserved=[], released=[],
                         diff=self.diff(None, None))
+        if self.allowed is not None:
+            reason, foreign = self.not_ours(record)
+            if reason:
+                self.module.warn("DNS record %s kept: %s" % (self.fqdn, reason))
+                return dict(changed=False, action="none", record=view(record), before=view(record), kept=foreign,
+                            reason=reason, maas_reserved=[], released=[], diff=self.diff(record, record))
+        before = view(record)
         candidates = self.candidates(record, addresses_of(record))
         self.module.log("delete %s (id %s)" % (self.fqdn, record["id"]))
         if self.check_mode:
             released = self.orphans(client, candidates, record["id"], after_write=False) if candidates else []
-            return dict(changed=True, action="delete", record=None, maas_reserved=[], released=released,
-                        diff=self.diff(record, None))
+            return dict(changed=True, action="delete", record=None, before=before, kept=[], maas_reserved=[],
+                        released=released, diff=self.diff(record, None))
         try:
             client.delete("dnsresources/%s/" % record["id"])
         except MaasNotFound:
@@ -428,8 +517,8 @@ class DnsRecord(object):
         if candidates:
             released = self.release(client, self.orphans(client, candidates, record["id"], after_write=True),
                                     "deleting %s" % self.fqdn)
-        return dict(changed=True, action="delete", record=None, maas_reserved=[], released=released,
-                    diff=self.diff(record, None))
+        return dict(changed=True, action="delete", record=None, before=before, kept=[], maas_reserved=[],
+                    released=released, diff=self.diff(record, None))
 
     def diff(self, before, after):
         """FQDN, sorted addresses and TTL before and after."""
@@ -451,6 +540,7 @@ def main():
             addresses=dict(type="list", elements="str"),
             ttl=dict(type="int"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
+            only_if_addresses_within=dict(type="list", elements="str"),
         ),
         mutually_exclusive=[("fqdn", "name"), ("fqdn", "domain")],
         required_one_of=[("fqdn", "name")],

@@ -110,3 +110,35 @@ def test_name_and_domain(playbook, maas_sim):
     run = playbook.run({"name": "by name", MODULE: {"name": "k8s-api", "domain": "maas", "addresses": NODES[:2]}})
     assert run.ok and run.result["record"]["fqdn"] == FQDN
     assert playbook.run(task(addresses=NODES[:2])).writes == []
+
+
+def test_absent_with_a_guard_deletes_only_a_record_of_listed_addresses(playbook, maas_sim):
+    assert playbook.run(task(addresses=NODES)).ok
+    guarded = task(state="absent", only_if_addresses_within=NODES[:2] + ["10.10.0.99"])
+    for check in (True, False):
+        kept = playbook.run(guarded, check=check)
+        assert kept.ok, kept.result.get("msg")
+        assert kept.result["changed"] is False and kept.result["kept"] == ["10.10.0.52"] and kept.writes == []
+        assert kept.result["record"] == kept.result["before"] and kept.result["before"]["addresses"] == NODES
+        assert kept.result["warnings"] == ["DNS record k8s-api.maas kept: it holds 10.10.0.52, which is not in "
+                                           "only_if_addresses_within"]
+        assert [(r["method"], r["path"]) for r in kept.requests] == [("GET", "/MAAS/api/2.0/dnsresources/")]
+    assert records(maas_sim)["k8s-api"][0] == NODES
+
+    owned = task(state="absent", only_if_addresses_within=list(reversed(NODES)))
+    checked = playbook.run(owned, check=True)
+    assert checked.ok and checked.result["changed"] is True and checked.writes == []
+    gone = playbook.run(owned)
+    assert gone.ok and gone.result["changed"] is True and gone.result["action"] == "delete"
+    assert gone.result["before"]["addresses"] == NODES and gone.result["record"] is None and gone.result["kept"] == []
+    assert [(w["method"], w["path"].rsplit("/", 3)[-3]) for w in gone.writes] == [("DELETE", "dnsresources")], gone.write_summary()
+    assert "k8s-api" not in records(maas_sim)
+    again = playbook.run(owned)
+    assert again.ok and again.result["changed"] is False and again.result["before"] is None and again.writes == []
+
+
+def test_a_guard_with_state_present_is_refused_before_any_request(playbook):
+    run = playbook.run(task(addresses=NODES, only_if_addresses_within=NODES))
+    assert not run.ok
+    assert run.result["msg"] == "only_if_addresses_within only applies to state=absent (it decides whether a record may be deleted)"
+    assert run.requests == []

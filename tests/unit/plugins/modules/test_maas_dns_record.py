@@ -156,6 +156,11 @@ def writes(dns):
         ({"fqdn": "k8s-api.maas", "addresses": ["10.10.0.21", "10.10.0.21"]}, "addresses[1]: address 10.10.0.21 is requested more than once"),
         ({"fqdn": "k8s-api.maas", "addresses": ["224.0.0.1"]}, "is a multicast address"),
         ({"fqdn": "k8s-api.maas", "addresses": ["10.10.0.21/24"]}, "has a prefix length"),
+        ({"fqdn": "k8s-api.maas", "addresses": ["10.10.0.21"], "only_if_addresses_within": ["10.10.0.21"]},
+         "only_if_addresses_within only applies to state=absent"),
+        ({"fqdn": "k8s-api.maas", "state": "absent", "only_if_addresses_within": ["10.10.0.21", "cp-1", "10.1.1.1/24"]},
+         "only_if_addresses_within[1] 'cp-1' is not a valid IP address; only_if_addresses_within[2] '10.1.1.1/24' has a "
+         "prefix length"),
     ],
 )
 def test_bad_input_fails_before_any_request(monkeypatch, args, message):
@@ -362,3 +367,74 @@ def test_absent_delete_already_gone_on_retry(monkeypatch):
     result = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent")
     assert result["changed"] is True and not result.get("failed"), result
     assert dns.records == {} and len(dns.fake.find("DELETE", "dnsresources/1/")) == 2
+
+
+def test_absent_returns_the_record_as_it_was(monkeypatch):
+    dns = Dns()
+    dns.add_record("k8s-api", ["10.10.0.22", "10.10.0.21"], ttl=30)
+    result = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent")
+    assert result["record"] is None and result["kept"] == []
+    assert result["before"] == {"id": 1, "fqdn": "k8s-api.maas", "addresses": ["10.10.0.21", "10.10.0.22"], "ttl": 30,
+                                "resource_uri": "/MAAS/api/2.0/dnsresources/1/"}
+    again = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent")
+    assert again["before"] is None and again["record"] is None
+
+
+def test_present_returns_the_record_before_too(monkeypatch):
+    dns = Dns()
+    created = run(dns, monkeypatch, fqdn="k8s-api.maas", addresses=["10.10.0.21"])
+    assert created["before"] is None and created["kept"] == []
+    updated = run(dns, monkeypatch, fqdn="k8s-api.maas", addresses=["10.10.0.22"])
+    assert updated["before"]["addresses"] == ["10.10.0.21"] and updated["record"]["addresses"] == ["10.10.0.22"]
+
+
+# -- absent with only_if_addresses_within ----------------------------------------------------------------
+
+
+def test_guard_deletes_a_record_holding_only_listed_addresses(monkeypatch):
+    dns = Dns()
+    dns.add_record("k8s-api", ["10.10.0.21", "2001:db8:42::21"])
+    args = dict(fqdn="k8s-api.maas", state="absent", only_if_addresses_within=["2001:DB8:42::21", "10.10.0.21", "10.10.0.23"])
+    checked = run(dns, monkeypatch, check_mode=True, **args)
+    assert checked["changed"] is True and checked["action"] == "delete" and writes(dns) == []
+    assert checked["before"]["addresses"] == ["10.10.0.21", "2001:db8:42::21"] and checked["kept"] == []
+    result = run(dns, monkeypatch, **args)
+    assert result["changed"] is True and dns.records == {}
+    assert writes(dns)[0] == ("DELETE", "dnsresources/1/", None)
+    again = run(dns, monkeypatch, **args)
+    assert again["changed"] is False and again["before"] is None
+
+
+def test_guard_keeps_a_record_with_a_foreign_address_and_warns(monkeypatch):
+    warnings = []
+    monkeypatch.setattr("ansible.module_utils.basic.AnsibleModule.warn", lambda self, msg: warnings.append(msg))
+    dns = Dns()
+    dns.add_record("k8s-api", ["10.10.0.23", "10.10.0.21", "10.10.0.22"])
+    for check_mode in (True, False):
+        result = run(dns, monkeypatch, check_mode=check_mode, diff=True, fqdn="k8s-api.maas", state="absent",
+                     only_if_addresses_within=["10.10.0.21"])
+        assert not result.get("failed"), result
+        assert result["changed"] is False and result["action"] == "none"
+        assert result["kept"] == ["10.10.0.22", "10.10.0.23"]
+        assert result["reason"] == "it holds 10.10.0.22, 10.10.0.23, which are not in only_if_addresses_within"
+        assert result["record"] == result["before"] and result["record"]["addresses"] == ["10.10.0.21", "10.10.0.22", "10.10.0.23"]
+        assert result["diff"]["before"] == result["diff"]["after"]
+    assert writes(dns) == [] and list(dns.records) == [1]
+    assert warnings == ["DNS record k8s-api.maas kept: it holds 10.10.0.22, 10.10.0.23, which are not in only_if_addresses_within"] * 2
+
+
+@pytest.mark.parametrize(
+    "ips, rrdata, allowed, reason",
+    [
+        ([], [], ["10.10.0.21"], "it holds no address, so only_if_addresses_within cannot show that it is yours"),
+        (["10.10.0.21"], [{"rrtype": "TXT", "rrdata": "owner=team-a"}], ["10.10.0.21"],
+         "it also holds TXT owner=team-a, which only_if_addresses_within cannot vouch for"),
+        (["10.10.0.21"], [], [], "it holds 10.10.0.21, which is not in only_if_addresses_within"),
+    ],
+    ids=["no-address", "other-data", "empty-list"],
+)
+def test_guard_keeps_records_it_cannot_vouch_for(monkeypatch, ips, rrdata, allowed, reason):
+    dns = Dns()
+    dns.add_record("k8s-api", ips, rrdata=rrdata)
+    result = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent", only_if_addresses_within=allowed)
+    assert result["changed"] is False and result["reason"] == reason and writes(dns) == []
