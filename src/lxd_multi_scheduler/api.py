@@ -70,8 +70,8 @@ class ScheduleBody(BaseModel):
         None, min_length=1, examples=[["lxd-a", "lxd-b"]],
         description="only these hosts (their 'name'; default every host); the others are rejected with code 'hosts', a name the "
                     "service does not know with code 'unknown', and a list of unknown names only is a 400")
-    max_skew: StrictInt = Field(1, ge=1, description="largest allowed difference between the numbers of instances of this request "
-                                                      "in two zones; a worse spread is a warning")
+    max_skew: StrictInt = Field(
+        1, ge=1, description="largest allowed difference between the numbers of instances of this request in two zones; a worse spread is a warning")
 
     @field_validator("strategy")
     @classmethod
