@@ -526,6 +526,8 @@ class Planner(object):
         try:
             answer = self.scheduler.schedule(ask, [host.name for host in allowed], ask.strategy if self.strategy_given else None)
         except SchedulerRefused as exc:
+            if not exc.details:  # not a placement refusal (key, request): the hosts do not matter
+                raise
             rejected = not_lxd + maas_rejected + _scheduler_rejections(exc.details, by_name)
             raise AnsibleLookupError("\n".join([exc.summary] + rejection_lines(rejected))) from None
         placed, warnings = self._scheduled(ask, answer.get("placements") or [], [host.name for host in allowed], by_name)

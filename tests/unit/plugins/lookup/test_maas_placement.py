@@ -582,7 +582,7 @@ def test_scheduler_refusal_lists_both_sides_without_the_key(run, scheduler):
 def test_scheduler_errors_say_what_to_do(run, scheduler, status, body, expected):
     scheduler(status, body)
     with pytest.raises(AnsibleLookupError) as caught:
-        run(script(FakeMaas(), six_hosts()[:1]), "a", **SCHED)
+        run(script(FakeMaas(), six_hosts()[:2], states={"host2": ("Broken", "on")}), "a", **SCHED)
     assert str(caught.value) == "maas_placement: lxd-multi-scheduler at http://sched:8080/schedule refused the request: " + expected
     assert "sched-secret" not in str(caught.value)
 
