@@ -506,7 +506,7 @@ class StaticIP(object):
         mine = my_reservations(client) if len(scoped) < len(request.planned) else {}
         holders = address_holders(client, scoped) if scoped else {}
         user = None
-        if any(h.is_reservation for h in holders.values()):
+        if any(holders.get(item.ip.packed) is not None and holders[item.ip.packed].is_reservation for item in scoped):
             user = (client.whoami() or {}).get("username")
         addresses = []
         before, after = {}, {}

@@ -349,6 +349,13 @@ def test_scoped_absent_releases_the_reservation_made_for_the_host(monkeypatch):
     assert paths(net) == [("GET", "subnets/ip:10.10.0.21/", "ip_addresses")]  # no whoami without a reservation
 
 
+def test_scoped_absent_asks_who_the_user_is_only_for_a_reservation_of_its_addresses(monkeypatch):
+    net = found_by_ip(Net(reservations={"10.10.0.24": {"names": ["vip"], "mac": None}}).script_writes())
+    result = run(net, monkeypatch, state="absent", hostname="cp-1", addresses=[{"address": "10.10.0.21"}])
+    assert result["changed"] is False and result["addresses"][0]["state"] == "absent"
+    assert paths(net) == [("GET", "subnets/ip:10.10.0.21/", "ip_addresses")]
+
+
 def test_scoped_absent_keeps_every_other_holder_and_says_why(monkeypatch):
     bob = {"ip": "10.10.0.26", "alloc_type": 4, "user": "bob", "dns_records": [{"id": 9, "name": "cp-6", "domain": "maas"}]}
     net = Net(reservations={"10.10.0.24": {"names": ["vip"], "mac": None}, "10.10.0.25": {"names": [], "mac": None},
