@@ -172,10 +172,16 @@ def test_no_room_names_the_tightest_constraint_before_any_write(cluster, invento
 
 def test_machine_of_another_cluster_is_refused(cluster, maas, inventory):
     assert cluster.up(inventory("mine", {"shared-1": "10.10.0.196"})).ok
-    run = cluster.down(inventory("theirs", {"shared-1": "10.10.0.196"}))
+    # theirs-api points at shared-1 too: the refusal comes before the record would be looked at.
+    maas.post("dnsresources/", {"fqdn": "theirs-api.maas", "ip_addresses": "10.10.0.196"})
+    run = cluster.down(inventory("theirs", {"shared-1": "10.10.0.196", "theirs-2": "10.10.0.197"}))
     assert not run.ok
-    assert "Refusing" in run.failures()["shared-1"]
-    assert [m["status_name"] for m in machines_named(maas, ["shared-1"])] == ["Deployed"]
+    machine = machines_named(maas, ["shared-1"])[0]
+    assert run.failures()["shared-1"] == (
+        "Refusing to remove shared-1 (%s): it belongs to cluster mine, not theirs. Nothing was changed; check the inventory "
+        "(lxdcp_cluster, lxdcp_hostname)." % machine["system_id"])
+    assert run.writes == [], run.write_summary()
+    assert machine["status_name"] == "Deployed" and dns_record(maas, "theirs-api.maas") is not None
 
 
 # -- mixed cluster: control plane on LXD VMs, workers on bare metal -------------------------------------

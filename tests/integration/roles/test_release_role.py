@@ -46,6 +46,10 @@ def test_the_role_deletes_the_record_before_the_machines_and_says_so(cluster, ma
     run = cluster.down(inv)
     assert run.ok and run.writes == [], run.write_summary()
     assert summary(run) == "Cluster rel: no machine to remove; DNS record k8s-rel.maas absent."
+    # Nothing left: one read of the machines for the whole cluster, the record, and who holds each static IP.
+    assert sorted((r["path"], r.get("op")) for r in run.requests) == [
+        ("/MAAS/api/2.0/dnsresources/", None), ("/MAAS/api/2.0/machines/", None),
+        ("/MAAS/api/2.0/subnets/ip:10.10.0.71/", "ip_addresses"), ("/MAAS/api/2.0/subnets/ip:10.10.0.72/", "ip_addresses")]
 
 
 def test_a_record_that_also_holds_another_address_is_kept(cluster, maas, inventory):
@@ -90,9 +94,9 @@ def test_only_reservations_made_for_the_machine_are_released(cluster, maas, maas
     assert held == ["10.10.0.92", "10.10.0.93", "10.10.0.94"]
     text = summary(run)
     assert "static IP reservations released: 10.10.0.91; " in text
-    assert "10.10.0.92 kept: address 10.10.0.92 is already in use by a reservation of user lxdcp for DNS name vip.maas" in text
-    assert "10.10.0.93 kept: reserved by the API user without a DNS name, so it is not known to be own-3's" in text
-    assert "10.10.0.94 kept: address 10.10.0.94 is already in use by a reservation of user user" in text
+    assert "10.10.0.92 kept: a reservation of user lxdcp for DNS name vip.maas, not for own-2; " in text
+    assert "10.10.0.93 kept: a reservation of user lxdcp (no DNS name), so it is not known to be own-3's; " in text
+    assert "10.10.0.94 kept: a reservation of user user for DNS name own-4.maas, not yours; " in text
     assert "10.10.0.95" not in text  # free: nothing to say
 
     run = cluster.down(inv)
