@@ -118,3 +118,16 @@ def test_capacity_not_restored_fails_clearly(cluster, maas, inventory):
     assert machines_named(maas, ["cap-cp-1"]) == []
     assert run.by_host("Release and delete the machine (bare metal is released; deleted only with release_delete_bare_metal)")[
         "cap-cp-1"]["capacity_restored"] is False
+
+
+def test_a_machine_lxdcp_did_not_create_is_refused_before_any_change(cluster, maas, inventory):
+    # db-01 is the scenario's own VM (no lxdcp tag); the play's DNS record exists and would otherwise go first.
+    maas.post("dnsresources/", {"fqdn": "db-api.maas", "ip_addresses": "10.10.0.50"})
+    run = cluster.down(inventory("db", {"db-01": ""}))
+    assert not run.ok
+    machine = machines_named(maas, ["db-01"])[0]
+    assert run.failures() == {"db-01": "Refusing to remove db-01 (%s): it lacks the ownership tags lxdcp-managed and "
+                                       "lxdcp-cluster-db, so it was not created by lxdcp.maas for cluster db. Nothing was "
+                                       "changed; check the inventory (lxdcp_cluster, lxdcp_hostname)." % machine["system_id"]}
+    assert run.writes == [], run.write_summary()
+    assert machine["status_name"] == "Deployed" and record_ips(maas, "db-api.maas") == ["10.10.0.50"]
