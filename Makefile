@@ -86,7 +86,7 @@ sanity: venv pip-bootstrap
 
 lint: venv collection-tree
 	$(BIN)/ansible-lint --profile production
-	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/antsibull-changelog lint
 
 unit: venv collection-tree
