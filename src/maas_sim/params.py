@@ -120,18 +120,26 @@ class FieldErrors:
             raise validation_error(self.errors)
 
 
-def int_field(errors: FieldErrors, params: Params, key: str, minimum=None, maximum=None, required=False):
-    """Django ``IntegerField``: returns the int, None when absent/empty, or records the error."""
+def _given(errors: FieldErrors, params: Params, key: str, required=False) -> str | None:
+    """The stripped value of a Django form field; None when absent or empty (recording REQUIRED if it must be given)."""
     raw = params.get(key)
     if raw is None or raw.strip() == "":
         if required:
             errors.add(key, REQUIRED)
         return None
+    return raw.strip()
+
+
+def int_field(errors: FieldErrors, params: Params, key: str, minimum=None, maximum=None, required=False):
+    """Django ``IntegerField``: returns the int, None when absent/empty, or records the error."""
+    raw = _given(errors, params, key, required)
+    if raw is None:
+        return None
     try:
-        value = int(raw.strip())
+        value = int(raw)
     except ValueError:
         try:
-            as_float = float(raw.strip())
+            as_float = float(raw)
         except ValueError:
             as_float = None
         if as_float is None or not as_float.is_integer():
@@ -154,8 +162,8 @@ def _bounded(errors: FieldErrors, key: str, value, minimum, maximum):
 
 def float_field(errors: FieldErrors, params: Params, key: str, minimum=None, maximum=None):
     """Django ``FloatField``."""
-    raw = params.get(key)
-    if raw is None or raw.strip() == "":
+    raw = _given(errors, params, key)
+    if raw is None:
         return None
     try:
         value = float(raw)
@@ -167,13 +175,11 @@ def float_field(errors: FieldErrors, params: Params, key: str, minimum=None, max
 
 def ip_field(errors: FieldErrors, params: Params, key: str, required=False) -> str | None:
     """Django ``GenericIPAddressField``."""
-    raw = params.get(key)
-    if raw is None or raw.strip() == "":
-        if required:
-            errors.add(key, REQUIRED)
+    raw = _given(errors, params, key, required)
+    if raw is None:
         return None
     try:
-        return str(ipaddress.ip_address(raw.strip()))
+        return str(ipaddress.ip_address(raw))
     except ValueError:
         errors.add(key, "Enter a valid IPv4 or IPv6 address.")
         return None

@@ -13,11 +13,12 @@ from .common import visible_machines
 from .machines import machine_list_response
 
 ZONE_NAME_RE = re.compile(r"^\w[ \w-]*$")
+POOL_NAME_RE = re.compile(r"^[\w-]+$")
 TAG_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
-def _named_form(ctx, kind: str, label: str, instance=None, regex=ZONE_NAME_RE) -> dict:
-    """Validate ``name``/``description`` of a zone or pool form."""
+def _named_form(ctx, kind: str, label: str, instance=None, regex=ZONE_NAME_RE, fields=("name", "description")) -> dict:
+    """Validate the unique ``name`` of a zone, pool or tag form; the given ``fields`` of the request."""
     errors = FieldErrors()
     name = ctx.data.get("name")
     if instance is None and not name:
@@ -29,7 +30,7 @@ def _named_form(ctx, kind: str, label: str, instance=None, regex=ZONE_NAME_RE) -
         if other is not None and other is not instance:
             errors.add("name", f"{label} with this Name already exists.")
     errors.raise_if_any()
-    return {key: ctx.data.get(key) for key in ("name", "description") if ctx.data.get(key) is not None}
+    return {key: ctx.data.get(key) for key in fields if ctx.data.get(key) is not None}
 
 
 class ZonesHandler(Handler):
@@ -102,7 +103,7 @@ class ResourcePoolsHandler(Handler):
         """Create a resource pool (admin)."""
         if not ctx.user.is_superuser:
             raise forbidden()
-        fields = _named_form(ctx, "pool", "Resource pool", regex=re.compile(r"^[\w-]+$"))
+        fields = _named_form(ctx, "pool", "Resource pool", regex=POOL_NAME_RE)
         pool = Pool(id=ctx.state.next_id("pool", start=0), name=fields["name"], description=fields.get("description", ""))
         ctx.state.add(pool)
         return render.pool(pool)
@@ -128,7 +129,7 @@ class ResourcePoolHandler(Handler):
         pool = self._get(ctx, id)
         if not ctx.user.is_superuser:
             raise forbidden()
-        for key, value in _named_form(ctx, "pool", "Resource pool", pool, regex=re.compile(r"^[\w-]+$")).items():
+        for key, value in _named_form(ctx, "pool", "Resource pool", pool, regex=POOL_NAME_RE).items():
             setattr(pool, key, value)
         ctx.state.touch(pool)
         return render.pool(pool)
@@ -147,18 +148,7 @@ class ResourcePoolHandler(Handler):
 
 
 def _tag_form(ctx, instance=None) -> dict:
-    errors = FieldErrors()
-    name = ctx.data.get("name")
-    if instance is None and not name:
-        errors.add("name", REQUIRED)
-    elif name is not None:
-        if not TAG_NAME_RE.match(name):
-            errors.add("name", "Enter a valid value.")
-        other = lookup.tag_named(ctx.state, name)
-        if other is not None and other is not instance:
-            errors.add("name", "Tag with this Name already exists.")
-    errors.raise_if_any()
-    return {key: ctx.data.get(key) for key in ("name", "comment", "definition", "kernel_opts") if ctx.data.get(key) is not None}
+    return _named_form(ctx, "tag", "Tag", instance, TAG_NAME_RE, ("name", "comment", "definition", "kernel_opts"))
 
 
 class TagsHandler(Handler):

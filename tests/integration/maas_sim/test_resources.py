@@ -40,6 +40,8 @@ def test_tags_crud_update_nodes_and_machines(api, user_api):
     created = api.ok("POST", "tags/", data={"name": "gpu", "comment": "Has a GPU"})
     assert created == {"name": "gpu", "definition": "", "comment": "Has a GPU", "kernel_opts": "", "resource_uri": "/MAAS/api/2.0/tags/gpu/"}
     assert api.post("tags/", data={"name": "bad name"}).json() == {"name": ["Enter a valid value."]}
+    assert api.post("tags/", data={"name": "gpu"}).json() == {"name": ["Tag with this Name already exists."]}
+    assert api.post("tags/", data={"comment": "no name"}).json() == {"name": ["This field is required."]}
     assert user_api.post("tags/", data={"name": "x"}).status_code == 403
     machines = api.ok("GET", "machines/", params={"hostname": ["db-01", "cache-01"]})
     ids = [m["system_id"] for m in machines]
