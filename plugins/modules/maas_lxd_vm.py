@@ -463,7 +463,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     vm_host_project,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, storage_pool_for
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
     GIB,
     SizeError,
@@ -1053,7 +1053,7 @@ class VmTask(object):
         hosts, excluded = self.candidate_hosts()
         attempts = []
         while True:
-            chosen, plan_view = self.choose(hosts, excluded, attempts)
+            chosen, storage_pool, plan_view = self.choose(hosts, excluded, attempts)
             self.placement = dict(plan_view, attempts=attempts)
             self.adopt_reservations()
             self.act("compose %s on %s (%s)" % (spec.hostname, chosen["name"], spec.summary()))
@@ -1064,7 +1064,7 @@ class VmTask(object):
                 self.predict_after_compose()
                 return None
             try:
-                answer = self.client.compose(chosen["id"], self.compose_data(chosen))
+                answer = self.client.compose(chosen["id"], self.compose_data(chosen, storage_pool))
             except MaasError as exc:
                 if not self.host_specific(exc):
                     raise
@@ -1097,13 +1097,13 @@ class VmTask(object):
                 not exc.fields and "pod" in (exc.body or "").lower())
         return False
 
-    def compose_data(self, host):
-        """The ``op=compose`` form for ``host``."""
+    def compose_data(self, host, storage_pool):
+        """The ``op=compose`` form for ``host``; disks without a pool go to ``storage_pool`` (else the host's default)."""
         spec = self.spec
         storage = []
         for index, disk in enumerate(spec.compose_disks()):
             label = "root" if index == 0 else "disk%d" % index
-            pool = disk["pool"] or host.get("_storage_pool") or ""
+            pool = disk["pool"] or storage_pool or ""
             storage.append("%s:%s(%s)" % (label, maas_gb(disk["size"]), pool) if pool else "%s:%s" % (label, maas_gb(disk["size"])))
         data = dict(
             hostname=spec.hostname,
@@ -1201,11 +1201,15 @@ class VmTask(object):
                        strategy=spec.strategy, existing_zones=self.existing_zones, names=[spec.hostname])
 
     def choose(self, hosts, excluded, attempts):
-        """Plan one VM over the hosts not excluded; fail clearly when none fits."""
+        """Plan one VM over the hosts not excluded: ``(vm_host, storage pool, plan view)``; fail clearly when none fits.
+
+        The storage pool is the one placement checked for room (:func:`storage_pool_for`).
+        """
         usable = [host for vm_host, host in hosts if vm_host["name"] not in excluded]
         skipped = [dict(host=name, code="excluded", reason=reason) for name, reason in sorted(excluded.items())]
+        request = self.request()
         try:
-            result = plan(usable, self.request())
+            result = plan(usable, request)
         except PlacementError as exc:
             tried = ""
             if attempts:
@@ -1217,16 +1221,12 @@ class VmTask(object):
         chosen = result.placements[0]
         for line in result.explain():
             self.log("placement: %s" % line)
-        vm_host = next(vm for vm, host in hosts if host.name == chosen.host)
-        pool = self.request().storage_pool
-        if pool is None:
-            pool = next((p["name"] for p in vm_host.get("storage_pools") or [] if p.get("default")), None)
-        vm_host["_storage_pool"] = pool
+        vm_host, host = next((vm, host) for vm, host in hosts if host.name == chosen.host)
         view = result.as_dict()
         view["excluded"] = skipped
         for warning in result.warnings:
             self.module.warn("placement: %s" % warning)
-        return vm_host, view
+        return vm_host, storage_pool_for(host, request), view
 
     def check_places(self):
         """Fail before any write on zone, pool or domain names MAAS does not know; remember their ids."""

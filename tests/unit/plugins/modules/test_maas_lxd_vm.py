@@ -456,6 +456,24 @@ def test_full_storage_pool_500_moves_to_the_next_host(world, monkeypatch):
     assert "Not enough storage space" in result["placement"]["attempts"][0]["error"]
 
 
+def test_compose_names_the_storage_pool_placement_checked(world, monkeypatch):
+    # No default pool on the host: placement counts the pool with the most room, and compose must use that one.
+    world.hosts[2]["storage_pools"] = [data.storage_pool("small", total=50 * 10 ** 9, default=False),
+                                       data.storage_pool("big", total=900 * 10 ** 9, default=False)]
+    result = run(world, monkeypatch, **SPEC)
+    assert result["machine"]["vm_host"]["name"] == "lxd-b", result.get("msg")
+    (compose,) = world.fake.find("POST", "vm-hosts/2/", "compose")
+    assert compose.form["storage"] == ["root:21.47483648(big)"]
+
+
+def test_compose_uses_the_host_default_storage_pool(world, monkeypatch):
+    world.hosts[2]["storage_pools"] = [data.storage_pool("big", total=900 * 10 ** 9, default=False),
+                                       data.storage_pool("fast", total=100 * 10 ** 9, default=True)]
+    run(world, monkeypatch, **SPEC)
+    (compose,) = world.fake.find("POST", "vm-hosts/2/", "compose")
+    assert compose.form["storage"] == ["root:21.47483648(fast)"]
+
+
 def test_compose_error_that_still_created_the_vm_uses_it(world, monkeypatch):
     original = world.compose
 
