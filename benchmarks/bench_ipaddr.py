@@ -116,7 +116,7 @@ def timed(func, repeat=REPEAT):
 def build_index(subnets, ranges, records):
     """The validator's index of what MAAS knows."""
     index = ipaddr.NetworkIndex(subnets, ranges, user="admin")
-    index.add_addresses(1, records)
+    index.add_addresses(records)
     return index
 
 

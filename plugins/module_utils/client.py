@@ -421,7 +421,7 @@ class MaasClient(object):
         # Passed with every request: a session-level value would lose to REQUESTS_CA_BUNDLE.
         self._verify = (ca_path or True) if self.validate_certs else False
         self.requests_sent = 0
-        self.writes_sent = 0
+        self._username = None
 
     def __repr__(self):
         return "MaasClient(url=%r, validate_certs=%r, timeout=%r, retries=%r)" % (
@@ -484,8 +484,6 @@ class MaasClient(object):
             sent_start = self._clock()
             try:
                 self.requests_sent += 1
-                if write:
-                    self.writes_sent += 1
                 response = self.session.request(
                     method, url, params=query, data=body, timeout=timeout or self.timeout, verify=self._verify,
                     allow_redirects=False)
@@ -694,6 +692,12 @@ class MaasClient(object):
         """The user the key belongs to (``username``, ``is_superuser``, ...)."""
         return self.get("users/", op="whoami")
 
+    def username(self):
+        """The API user's name (one ``op=whoami`` per client, asked when first needed)."""
+        if self._username is None:
+            self._username = (self.whoami() or {}).get("username")
+        return self._username
+
     # VM hosts
 
     def list_vm_hosts(self):
@@ -747,13 +751,13 @@ class MaasClient(object):
         """``GET /machines/`` with server-side filters (``hostname``, ``id``, ``zone``, ``pool``, ``tags``...)."""
         return self.get("machines/", params=filters) or []
 
-    def list_machines_tagged(self, tag, **filters):
-        """Machines carrying ``tag`` (one filtered request); none, not an error, while the tag does not exist.
+    def list_machines_tagged(self, tags, **filters):
+        """Machines carrying all of ``tags`` (one filtered request); none, not an error, while a tag does not exist.
 
         MAAS answers a filter on an unknown tag with 400 ``{"tags": ["No such tag(s): 'x'."]}``.
         """
         try:
-            return self.list_machines(tags=[tag], **filters)
+            return self.list_machines(tags=list(tags), **filters)
         except MaasValidationError as exc:
             if "tags" in (exc.fields or {}):
                 return []
@@ -883,6 +887,11 @@ class MaasClient(object):
     def list_subnets(self):
         """All subnets."""
         return self.get("subnets/") or []
+
+    def subnet_ip_addresses(self, subnet):
+        """``op=ip_addresses`` of a subnet (id or MAAS specifier such as ``ip:<address>``): its allocated addresses,
+        each with the user, the node summary and the DNS records that use it."""
+        return self.get("subnets/%s/" % subnet, op="ip_addresses", params={"with_username": 1, "with_summary": 1}) or []
 
     def ip_addresses(self, ip=None, all_users=False):
         """``GET /ipaddresses/``: by default this user's reservations; ``all_users`` (admin) lists every allocated address."""

@@ -73,12 +73,12 @@ def cluster_tag(cluster):
     return CLUSTER_TAG_PREFIX + cluster
 
 
-def cluster_members(client, cluster, **filters):
-    """The machines of ``cluster`` (those carrying its ownership tag), with one filtered request.
+def cluster_members(client, cluster, tags=(), **filters):
+    """The machines of ``cluster`` (those carrying its ownership tag and all of ``tags``), with one filtered request.
 
     ``filters`` are further ``GET /machines/`` filters (``hostname``, ``zone``, ``pool``, ``status``...).
     """
-    return client.list_machines_tagged(cluster_tag(cluster), **filters)
+    return client.list_machines_tagged([cluster_tag(cluster)] + list(tags), **filters)
 
 
 def replica_counts(members, vm_host_ids, vms=True):
@@ -112,9 +112,6 @@ class MaasLog(object):
 
     def __call__(self, message):
         self.lines.append("+%.3fs %s" % (self._clock() - self._start, message))
-
-    def __len__(self):
-        return len(self.lines)
 
 
 class MaasModule(object):
@@ -200,6 +197,23 @@ class MaasModule(object):
 
 # Power states of a backing machine that make its VM host unusable.
 _BAD_POWER_STATES = ("off", "error")
+
+
+def check_places(client, zones=None, pool=None):
+    """``(error, pool_id)``: the error text for zone or resource pool names MAAS does not know (None when they all
+    exist; a typo would otherwise match nothing), and the id of ``pool``."""
+    if zones:
+        known = sorted(z["name"] for z in client.list_zones())
+        unknown = [z for z in zones if z not in known]
+        if unknown:
+            return "unknown zone(s): %s (MAAS has: %s)" % (", ".join(unknown), ", ".join(known)), None
+    pool_id = None
+    if pool:
+        pools = dict((p["name"], p["id"]) for p in client.list_resource_pools())
+        if pool not in pools:
+            return "unknown resource pool %r (MAAS has: %s)" % (pool, ", ".join(sorted(pools))), None
+        pool_id = pools[pool]
+    return None, pool_id
 
 
 def backing_machines(client, vm_hosts):

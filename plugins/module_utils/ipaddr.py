@@ -113,15 +113,6 @@ class AddressError(ValueError):
         self.message = message
 
 
-class PlanError(ValueError):
-    """Raised by ``PlanResult.raise_for_problems``; ``problems`` lists every problem found."""
-
-    def __init__(self, message, problems):
-        super(PlanError, self).__init__(message)
-        self.message = message
-        self.problems = problems
-
-
 class Rules(object):
     """What a kind of use tolerates.
 
@@ -599,7 +590,7 @@ class NetworkIndex(object):
     """Subnets, ranges and used addresses, indexed once for fast lookups.
 
     ``subnets``: ``GET /subnets/`` objects; ``ipranges``: ``GET /ipranges/`` objects;
-    ``add_addresses(subnet_id, records)`` adds one subnet's ``op=ip_addresses`` answer;
+    ``add_addresses(records)`` adds one subnet's ``op=ip_addresses`` answer;
     ``user``: the API user's name (reservations of this user can be "ours").
     """
 
@@ -638,9 +629,8 @@ class NetworkIndex(object):
                 reach.append(top)
             self._range_reach[version] = reach
         self._used = {}
-        self.loaded_subnets = set()
 
-    def add_addresses(self, subnet_id, records):
+    def add_addresses(self, records):
         """Index one subnet's allocated addresses (``op=ip_addresses`` records)."""
         used = self._used
         for record in records or ():
@@ -651,7 +641,6 @@ class NetworkIndex(object):
                 used[packed(text)] = record
             except (OSError, ValueError):
                 continue
-        self.loaded_subnets.add(subnet_id)
 
     def find_subnet(self, spec):
         """The subnet a reference names: an id, a CIDR, a name, or MAAS's ``id:``/``cidr:``/``name:`` specifiers."""
@@ -757,11 +746,6 @@ class PlanResult(object):
     def message(self):
         """One line per problem, preceded by a count."""
         return summarize(self.problems)
-
-    def raise_for_problems(self):
-        """Raise PlanError when there are problems."""
-        if self.problems:
-            raise PlanError(self.message(), self.problems)
 
     def as_dict(self):
         """JSON-safe form."""
@@ -890,28 +874,29 @@ def validate_plan(request, index):
 # Reading MAAS
 
 
-def fetch_index(client, request):
+def fetch_index(client, request, subnets=None):
     """Read what ``request`` needs from MAAS and return a ``NetworkIndex``.
 
-    ``GET /subnets/``, ``GET /ipranges/``, one ``op=ip_addresses`` per subnet the planned
-    addresses fall in, and ``op=whoami`` only if one of them is a user reservation.
+    ``GET /subnets/`` (unless the caller has read them: ``subnets``), ``GET /ipranges/``, one
+    ``op=ip_addresses`` per subnet the planned addresses fall in, and ``op=whoami`` only if one
+    of them is a user reservation.
     """
-    index = NetworkIndex(client.list_subnets(), client.get("ipranges/") or [])
+    subnets = client.list_subnets() if subnets is None else subnets
+    index = NetworkIndex(subnets, client.get("ipranges/") or [])
     wanted = []
     for item in request.valid:
         subnet = index.subnet_of(item)
         if subnet is not None and subnet.id not in wanted:
             wanted.append(subnet.id)
     for subnet_id in wanted:
-        records = client.get("subnets/%s/" % subnet_id, op="ip_addresses", params={"with_username": 1, "with_summary": 1})
-        index.add_addresses(subnet_id, records)
+        index.add_addresses(client.subnet_ip_addresses(subnet_id))
     held = (index.holder(item.ip) for item in request.valid)
     if any(holder is not None and holder.alloc_type == USER_RESERVED for holder in held):
-        index.user = (client.whoami() or {}).get("username")
+        index.user = client.username()
     return index
 
 
-def check_with_maas(client, entries, rules=RESERVE, what="addresses"):
+def check_with_maas(client, entries, rules=RESERVE, what="addresses", subnets=None):
     """``check_request`` and, when it found nothing wrong, ``fetch_index`` + ``validate_plan``.
 
     Problems found without MAAS are returned before any request is sent.
@@ -919,4 +904,4 @@ def check_with_maas(client, entries, rules=RESERVE, what="addresses"):
     request = check_request(entries, rules, what)
     if request.problems:
         return PlanResult([], list(request.problems), [])
-    return validate_plan(request, fetch_index(client, request))
+    return validate_plan(request, fetch_index(client, request, subnets))

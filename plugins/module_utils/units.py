@@ -20,7 +20,6 @@ from __future__ import annotations
 import decimal
 import re
 
-KIB = 1024
 MIB = 1024 ** 2
 GIB = 1024 ** 3
 GB = 1000 ** 3
@@ -107,11 +106,6 @@ def maas_gb(size_bytes: int) -> str:
 def to_gb(size_bytes, digits: int = 2) -> float:
     """Bytes as decimal GB rounded for display."""
     return round(float(size_bytes) / GB, digits)
-
-
-def to_gib(size_bytes, digits: int = 2) -> float:
-    """Bytes as GiB rounded for display."""
-    return round(float(size_bytes) / GIB, digits)
 
 
 def same_size(actual: int, wanted: int, tolerance: float = 0.01) -> bool:

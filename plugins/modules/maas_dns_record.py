@@ -283,7 +283,6 @@ class DnsRecord(object):
         self.wanted = None
         self.request = None
         self.allowed = None
-        self._user = None
 
     def fail(self, msg, **result):
         """Fail; nothing was changed unless ``changed`` says so."""
@@ -343,12 +342,6 @@ class DnsRecord(object):
                 len(matches), self.fqdn, ", ".join(str(r["id"]) for r in matches)))
         return (matches[0] if matches else None), True
 
-    def user(self, client):
-        """The API user's name (asked once)."""
-        if self._user is None:
-            self._user = (client.whoami() or {}).get("username")
-        return self._user
-
     def validate_added(self, client, added):
         """Check the addresses the record does not have yet; return those MAAS would turn into reservations."""
         request = ipaddr.Request([item for item in self.request.planned if item.ip.packed in added], [], ipaddr.DNS_TARGET)
@@ -387,8 +380,7 @@ class DnsRecord(object):
                 continue
             by_subnet.setdefault(subnet_id, []).append(item)
         for subnet_id, items in sorted(by_subnet.items()):
-            records = client.get("subnets/%s/" % subnet_id, op="ip_addresses", params={"with_username": 1, "with_summary": 1})
-            known = dict((ipaddr.packed(r["ip"]), r) for r in records or [] if r.get("ip"))
+            known = dict((ipaddr.packed(r["ip"]), r) for r in client.subnet_ip_addresses(subnet_id) if r.get("ip"))
             for item in items:
                 current = known.get(ipaddr.packed(item["ip"]))
                 if current is None:
@@ -396,7 +388,7 @@ class DnsRecord(object):
                     continue
                 if current.get("alloc_type") != ipaddr.USER_RESERVED or current.get("node_summary"):
                     continue
-                if current.get("user") != self.user(client):
+                if current.get("user") != client.username():
                     self.module.log("%s: a reservation of user %s, not ours, kept" % (item["ip"], current.get("user")))
                     continue
                 users = [r for r in current.get("dns_records") or [] if after_write or r.get("id") != record_id]

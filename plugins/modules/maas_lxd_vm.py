@@ -451,6 +451,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     TAG_RE,
     MaasModule,
     backing_machines,
+    check_places,
     cluster_members,
     cluster_tag,
     interface_links,
@@ -473,7 +474,6 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
     same_size,
 )
 
-HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 INTERFACE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")
 MIN_VM_MEMORY = 1024
 DEFAULT_CORES = 2
@@ -527,7 +527,7 @@ class Spec(object):
 
     def _validate(self):
         params = self.params
-        if not HOSTNAME_RE.match(self.hostname or ""):
+        if not self.hostname or "." in self.hostname or not ipaddr.valid_hostname(self.hostname):
             hint = " (a short name: use domain for the DNS domain)" if "." in (self.hostname or "") else ""
             raise SpecError("hostname %r is not a valid MAAS hostname: letters, digits and hyphens, 1 to 63 characters, "
                             "not starting or ending with a hyphen%s" % (self.hostname, hint))
@@ -817,6 +817,10 @@ class VmTask(object):
         """Re-read a machine."""
         return self.client.get_machine(machine["system_id"])
 
+    def release(self, machine, why):
+        """``op=release`` with a comment; the machine as MAAS answers it (re-read if the answer had none)."""
+        return self.client.release(machine["system_id"], {"comment": "lxdcp.maas %s" % why}) or self.refresh(machine)
+
     def wait_for(self, machine, targets, what=None):
         """Wait (if ``wait``) until the machine is in one of ``targets``; return it."""
         if not self.spec.wait or machine.get("status_name") in targets:
@@ -958,7 +962,7 @@ class VmTask(object):
                  if not is_vm(m) and self.half_tagged(m)]
         if not found:
             return []
-        user = self.client.whoami().get("username")
+        user = self.client.username()
         return [m for m in found if m.get("owner") == user]
 
     @property
@@ -1231,16 +1235,9 @@ class VmTask(object):
     def check_places(self):
         """Fail before any write on zone, pool or domain names MAAS does not know; remember their ids."""
         spec = self.spec
-        if spec.zones:
-            known = sorted(z["name"] for z in self.client.list_zones())
-            unknown = [z for z in spec.zones if z not in known]
-            if unknown:
-                self.fail("unknown zone(s): %s (MAAS has: %s)" % (", ".join(unknown), ", ".join(known)))
-        if spec.pool:
-            pools = dict((p["name"], p["id"]) for p in self.client.list_resource_pools())
-            if spec.pool not in pools:
-                self.fail("unknown resource pool %r (MAAS has: %s)" % (spec.pool, ", ".join(sorted(pools))))
-            self.pool_id = pools[spec.pool]
+        problem, self.pool_id = check_places(self.client, spec.zones, spec.pool)
+        if problem:
+            self.fail(problem)
         if spec.domain:
             domains = dict((d["name"], d["id"]) for d in self.client.list_domains())
             if spec.domain not in domains:
@@ -1265,7 +1262,7 @@ class VmTask(object):
         entries = self.spec.address_entries(system_id=system_id)
         if not entries:
             return
-        result = ipaddr.check_with_maas(self.client, entries, ipaddr.RESERVE, what="interfaces")
+        result = ipaddr.check_with_maas(self.client, entries, ipaddr.RESERVE, what="interfaces", subnets=subnets)
         for warning in result.warnings:
             self.module.warn(warning)
         if not result.ok:
@@ -1432,8 +1429,7 @@ class VmTask(object):
             if status in RELEASABLE:
                 self.act("release %s (%s)" % (spec.hostname, status))
                 if not self.check:
-                    self.client.release(machine["system_id"], {"comment": "lxdcp.maas state=released"})
-                    machine = self.wait_for(self.refresh(machine), [READY])
+                    machine = self.wait_for(self.release(machine, "state=released"), [READY])
             self.after_state = READY
         elif spec.state == "deployed":
             machine = self.deploy(machine)
@@ -1568,8 +1564,7 @@ class VmTask(object):
         if status in RELEASABLE:
             self.act("release %s (%s)" % (self.spec.hostname, status))
             if not self.check:
-                self.client.release(system_id, {"comment": "lxdcp.maas %s" % reason})
-                self.wait_for(self.refresh(machine), [READY], what="%s to be released" % self.spec.hostname)
+                self.wait_for(self.release(machine, reason), [READY], what="%s to be released" % self.spec.hostname)
         self.act("delete %s (%s) from VM host %s, %s" % (self.spec.hostname, system_id, pod.get("name"), reason))
         self.extra.update(released_ips=[], capacity_restored=None)
         if self.check:
@@ -1646,8 +1641,7 @@ class VmTask(object):
         if status in RELEASABLE:
             self.act("release %s (%s)" % (spec.hostname, status))
             if not self.check:
-                self.client.release(machine["system_id"], {"comment": "lxdcp.maas state=absent"})
-                machine = self.wait_for(self.refresh(machine), [READY])
+                machine = self.wait_for(self.release(machine, "state=absent"), [READY])
         for tag in spec.owner_tags:
             if tag in (machine.get("tag_names") or []):
                 self.act("untag %s %s" % (spec.hostname, tag))

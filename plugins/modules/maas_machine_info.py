@@ -47,9 +47,7 @@ options:
     type: str
   tags:
     description:
-      - Only machines carrying all of these tags. A tag MAAS does not have matches no machine.
-      - MAAS filters on the first tag (on the cluster's tag when O(cluster) is given); further tags are checked on
-        the machines it returns.
+      - Only machines carrying all of these tags (MAAS filters on them). A tag MAAS does not have matches no machine.
     type: list
     elements: str
   zone:
@@ -286,15 +284,13 @@ def input_problems(params):
 def read_machines(client, params, log):
     """The machines passing the filters, with one filtered ``GET /machines/``."""
     filters = dict((key, params[key]) for key in ("hostname", "zone", "pool", "status") if params[key])
-    tags = list(params["tags"] or [])
+    tags = params["tags"] or []
     if params["cluster"] is not None:
-        machines = cluster_members(client, params["cluster"], **filters)
+        machines = cluster_members(client, params["cluster"], tags, **filters)
     elif tags:
-        machines = client.list_machines_tagged(tags.pop(0), **filters)
+        machines = client.list_machines_tagged(tags, **filters)
     else:
         machines = client.list_machines(**filters)
-    if tags:
-        machines = [m for m in machines if all(tag in (m.get("tag_names") or []) for tag in tags)]
     log("%d machine(s) match %s" % (len(machines), describe_filters(params)))
     return machines
 

@@ -504,10 +504,11 @@ class StaticIP(object):
             self.fail_problems(problems)
         scoped = [item for item in request.planned if item.hostname]
         mine = my_reservations(client) if len(scoped) < len(request.planned) else {}
-        holders = address_holders(client, scoped) if scoped else {}
+        held = address_holders(client, scoped) if scoped else ipaddr.NetworkIndex()
+        holders = dict((item.ip.packed, held.holder(item.ip)) for item in scoped)
         user = None
-        if any(holders.get(item.ip.packed) is not None and holders[item.ip.packed].is_reservation for item in scoped):
-            user = (client.whoami() or {}).get("username")
+        if any(holder is not None and holder.is_reservation for holder in holders.values()):
+            user = client.username()
         addresses = []
         before, after = {}, {}
         for item in request.planned:
@@ -587,7 +588,7 @@ def scoped_entry(item, holder, user):
 
 
 def address_holders(client, items):
-    """``{packed address: ipaddr.Holder}`` of what MAAS allocated among ``items``' addresses.
+    """An ``ipaddr.NetworkIndex`` of what MAAS allocated among ``items``' addresses (ask it ``holder(ip)``).
 
     One address: its subnet's ``op=ip_addresses`` found by MAAS (``subnets/ip:<address>/``).
     More: ``GET /subnets/`` and one ``op=ip_addresses`` per subnet they fall in. An address in no
@@ -602,18 +603,13 @@ def address_holders(client, items):
             subnet = index.subnet_for(item.ip)
             if subnet is not None and str(subnet.id) not in refs:
                 refs.append(str(subnet.id))
-    found = {}
+    held = ipaddr.NetworkIndex()
     for ref in refs:
         try:
-            records = client.get("subnets/%s/" % ref, op="ip_addresses", params={"with_username": 1, "with_summary": 1})
+            held.add_addresses(client.subnet_ip_addresses(ref))
         except MaasNotFound:
             continue  # no MAAS subnet holds the address
-        for record in records or []:
-            try:
-                found[ipaddr.packed(record.get("ip") or "")] = ipaddr.Holder(record)
-            except (OSError, ValueError):
-                continue
-    return found
+    return held
 
 
 def main():

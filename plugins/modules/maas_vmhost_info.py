@@ -197,6 +197,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     MaasError,
     MaasModule,
     backing_machines,
+    check_places,
     vm_host_health,
     vm_host_project,
     vm_host_view,
@@ -218,20 +219,6 @@ def matches(vm_host, params):
     return all(tag in tags for tag in params["tags"] or [])
 
 
-def check_places(client, params):
-    """Fail early on zone or pool names MAAS does not know (a typo would otherwise list nothing)."""
-    if params["zone"]:
-        known = sorted(z["name"] for z in client.list_zones())
-        unknown = [z for z in params["zone"] if z not in known]
-        if unknown:
-            return "unknown zone(s): %s (MAAS has: %s)" % (", ".join(unknown), ", ".join(known))
-    if params["pool"]:
-        known = sorted(p["name"] for p in client.list_resource_pools())
-        if params["pool"] not in known:
-            return "unknown resource pool %r (MAAS has: %s)" % (params["pool"], ", ".join(known))
-    return None
-
-
 def main():
     """Entry point."""
     module = MaasModule(
@@ -249,7 +236,7 @@ def main():
     params = module.params
     client = module.client()
     try:
-        problem = check_places(client, params)
+        problem = check_places(client, params["zone"], params["pool"])[0]
         if problem:
             module.fail_json(problem, vm_hosts=[])
         vm_hosts = [h for h in client.list_vm_hosts() if matches(h, params)]

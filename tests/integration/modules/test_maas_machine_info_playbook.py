@@ -66,6 +66,15 @@ def test_zone_status_and_tags_are_maas_s_filters(playbook, maas_sim):
     assert [m["hostname"] for m in tagged.result["machines"]] == ["cache-01"]
 
 
+def test_several_tags_are_one_maas_filter_matching_all(playbook, two_clusters):
+    both = info(playbook, tags=["lxdcp-managed", "lxdcp-cluster-prod"])
+    assert both.ok, both.result.get("msg")
+    assert [m["hostname"] for m in both.result["machines"]] == ["cp-1"]
+    assert [(r["method"], r["path"]) for r in both.requests] == [("GET", MACHINES_PATH)]
+    none = info(playbook, cluster="prod", tags=["lxdcp-cluster-other"])
+    assert none.ok and none.result["machines"] == [] and len(none.requests) == 1
+
+
 def test_an_unknown_cluster_has_no_machine_and_an_unknown_zone_is_an_error(playbook):
     nobody = info(playbook, cluster="nobody")
     assert nobody.ok and nobody.result["machines"] == []

@@ -152,4 +152,4 @@ def test_cluster_members_is_one_filtered_request_and_none_before_the_tag_exists(
 def test_other_filter_errors_are_not_mistaken_for_a_missing_tag():
     fake = FakeMaas().add("GET", "machines/", status=400, json={"zone": ["No such zone(s): nope."]})
     with pytest.raises(MaasValidationError, match="No such zone"):
-        fake.client().list_machines_tagged("lxdcp-cluster-x", zone="nope")
+        fake.client().list_machines_tagged(["lxdcp-cluster-x"], zone="nope")

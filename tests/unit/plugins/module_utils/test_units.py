@@ -96,7 +96,6 @@ def test_maas_gb_round_trips_through_maas_parsing(gib):
 
 def test_display_conversions():
     assert units.to_gb(21474836480) == 21.47
-    assert units.to_gib(21474836480) == 20.0
 
 
 def test_same_size_tolerates_rounding_but_not_real_change():

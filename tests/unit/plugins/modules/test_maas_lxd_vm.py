@@ -558,6 +558,12 @@ def test_ip_in_use_fails_without_writes(world, monkeypatch):
     assert writes(world) == []
 
 
+def test_static_and_subnet_interfaces_read_the_subnets_once(world, monkeypatch):
+    result = run(world, monkeypatch, check_mode=True, **spec(interfaces=[{"ip": "10.10.0.50"}, {"subnet": "10.10.0.0/24"}]))
+    assert result["changed"] is True, result.get("msg")
+    assert len(world.fake.find("GET", "subnets/")) == 1
+
+
 def test_a_reservation_of_the_user_for_this_host_is_taken_over(world, monkeypatch):
     world.reservations.append({"ip": "10.10.0.50", "dns_records": [{"name": "cp-1", "domain": "maas"}]})
     result = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
