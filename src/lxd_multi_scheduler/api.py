@@ -24,10 +24,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
 
-from lxdcp_maas_core import placement
-
 from . import __version__
-from .config import Settings
+from .config import Settings, check_strategy
 from .inventory import Inventory
 from .logs import log
 from .lxd import ServerState
@@ -76,9 +74,7 @@ class ScheduleBody(BaseModel):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value):
-        if value is not None and value not in placement.STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; known: {', '.join(sorted(placement.STRATEGIES))}")
-        return value
+        return value if value is None else check_strategy(value)
 
     @field_validator("hosts")
     @classmethod

@@ -40,6 +40,13 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names the setting and where it came from."""
 
 
+def check_strategy(value: str) -> str:
+    """``value`` if it names a strategy of the placement core; else ValueError (for the settings and the API)."""
+    if value not in placement.STRATEGIES:
+        raise ValueError(f"unknown strategy {value!r}; known: {', '.join(sorted(placement.STRATEGIES))}")
+    return value
+
+
 def _readable_file(value: str | None, what: str) -> str | None:
     if value is None:
         return None
@@ -146,9 +153,7 @@ class Settings(_Model):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value):
-        if value not in placement.STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; known: {', '.join(sorted(placement.STRATEGIES))}")
-        return value
+        return check_strategy(value)
 
     @field_validator("api_keys")
     @classmethod

@@ -26,8 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from lxdcp_maas_core import units
-
-MIB = 1024 * 1024
+from lxdcp_maas_core.units import MIB  # re-exported: lxd.MIB
 
 _PERCENT_RE = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _CPU_SET_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")

@@ -7,7 +7,8 @@ there); it is not deleted for that, since other decisions may still use an older
 ``scheduler.reserved``).
 
 Check-and-reserve must be atomic: the scheduler reads the active reservations, decides, and adds
-its own inside :meth:`ReservationStore.locked`.
+its own inside :meth:`ReservationStore.locked`. A decision that reserves nothing (``reserve:
+false``) only reads them, with :meth:`ReservationStore.summary`, and never waits for that lock.
 
 - :class:`MemoryStore`: one process; a ``threading.Lock``.
 - :class:`RedisStore`: several replicas; a Redis lock (``SET NX PX`` with a random token,
@@ -124,6 +125,14 @@ class ReservationStore(abc.ABC):
     def active(self) -> list[Reservation]:
         """Active reservations, without taking the lock (for reports)."""
 
+    def summary(self) -> tuple[Totals, list[Reservation]]:
+        """Per-host totals of the active reservations and the named ones, without taking the lock.
+
+        What :meth:`locked` hands over, for a decision that reserves nothing: it must count the
+        reservations but need not exclude concurrent ones (it promises no room).
+        """
+        return summarize(self.active())
+
     @abc.abstractmethod
     def release(self, ids: list[str]) -> int:
         """Drop reservations; return how many existed."""
@@ -165,6 +174,11 @@ class MemoryStore(ReservationStore):
         with self._lock:
             self._prune()
             return list(self._items.values())
+
+    def summary(self) -> tuple[Totals, list[Reservation]]:
+        with self._lock:  # in-process and held only for decisions: no polling, no other replica
+            self._prune()
+            return summarize(list(self._items.values()))
 
     def release(self, ids: list[str]) -> int:
         with self._lock:
@@ -309,6 +323,9 @@ class RedisStore(ReservationStore):
 
     def active(self) -> list[Reservation]:
         return self._load()
+
+    def summary(self) -> tuple[Totals, list[Reservation]]:
+        return self._summary()  # one Lua script: an atomic snapshot, without the lock
 
     def release(self, ids: list[str]) -> int:
         return self._drop(ids)

@@ -3,7 +3,8 @@
 The rule itself lives once, in the collection's placement core (``lxdcp_maas_core.placement``,
 i.e. ``plugins/module_utils/placement.py``). This module only maps LXD servers to
 ``placement.Host`` (allocated = what LXD shows + the reservations LXD does not show yet), calls
-``plan()`` inside the reservation store's lock, and records the reservations of the answer.
+``plan()`` inside the reservation store's lock, and records the reservations of the answer. A
+request that reserves nothing (``reserve: false``) counts the reservations without the lock.
 
 A named reservation is never deleted because its instance appeared: whether it still counts is
 decided per decision, from the LXD state that decision uses (:func:`reserved`). Another replica,
@@ -187,47 +188,55 @@ class Scheduler:
             max_skew=ask.max_skew,
         )
         reserve = ask.reserve and self.settings.reservation_ttl > 0
+        if not reserve:
+            # Promises no room, so it only counts the reservations, without the lock (which, with
+            # Redis, would queue it behind the reserving decisions of every replica).
+            plan = self._plan(states, *self.store.summary(), request, ask, strategy, left_out)
+            return self._answer(plan, [], ask, strategy, left_out)
         with self.store.locked() as view:
-            try:
-                plan = placement.plan(self.hosts(states, reserved(view.totals, view.named, states)), request)
-            except placement.PlacementError as exc:
-                status = 503 if states and not any(state.ok for state in states) else 409
-                error = NoSuitableHost(status, exc, single=ask.count == 1, left_out=left_out)
-                log(LOG, logging.INFO, "no suitable host", event="schedule", result="no_fit", cores=ask.cores, memory_mib=ask.memory,
-                    count=ask.count, strategy=strategy, max_skew=ask.max_skew, allowed=ask.hosts, reason=error.reason, details=error.details)
-                raise error from None
+            plan = self._plan(states, view.totals, view.named, request, ask, strategy, left_out)
             reservations = []
-            if reserve:
-                try:
-                    for item in plan.placements:
-                        reservation = Reservation.new(item.host, ask.cores, ask.memory, self.settings.reservation_ttl,
-                                                      ask.instance_name if ask.count == 1 else None)
-                        view.add(reservation)
-                        reservations.append(reservation)
-                except StoreUnavailable:
-                    view.release([r.id for r in reservations])  # all or nothing
-                    raise
+            try:
+                for item in plan.placements:
+                    reservation = Reservation.new(item.host, ask.cores, ask.memory, self.settings.reservation_ttl,
+                                                  ask.instance_name if ask.count == 1 else None)
+                    view.add(reservation)
+                    reservations.append(reservation)
+            except StoreUnavailable:
+                view.release([r.id for r in reservations])  # all or nothing
+                raise
         return self._answer(plan, reservations, ask, strategy, left_out)
 
-    def _answer(self, plan, reservations: list[Reservation], ask: Ask, strategy: str,
+    def _plan(self, states: list[ServerState], totals: Totals, named: list[Reservation], request: placement.Request,
+              ask: Ask, strategy: str, left_out: list[placement.Rejection]) -> placement.Plan:
+        """The placement core's plan over ``states`` with the reservations counted; raise :class:`NoSuitableHost`."""
+        try:
+            return placement.plan(self.hosts(states, reserved(totals, named, states)), request)
+        except placement.PlacementError as exc:
+            status = 503 if states and not any(state.ok for state in states) else 409
+            error = NoSuitableHost(status, exc, single=ask.count == 1, left_out=left_out)
+            log(LOG, logging.INFO, "no suitable host", event="schedule", result="no_fit", cores=ask.cores, memory_mib=ask.memory,
+                count=ask.count, strategy=strategy, max_skew=ask.max_skew, allowed=ask.hosts, reason=error.reason, details=error.details)
+            raise error from None
+
+    def _answer(self, plan: placement.Plan, reservations: list[Reservation], ask: Ask, strategy: str,
                 left_out: list[placement.Rejection]) -> dict[str, Any]:
-        by_host = {name: self._hosts[name].host for name in self._hosts}
         placements = []
         single = ask.count == 1
         for index, item in enumerate(plan.placements):
-            entry = {"host": item.host, "url": by_host[item.host], "reason": request_wording(item.reason, single), "score": item.score}
+            entry = {"host": item.host, "url": self._hosts[item.host].host, "reason": request_wording(item.reason, single),
+                     "score": item.score}
             if reservations:
                 entry["reservation_id"] = reservations[index].id
             placements.append(entry)
-        plan_dict = plan.as_dict()
         answer: dict[str, Any] = {
             "host": placements[0]["host"],
             "url": placements[0]["url"],
             "explanation": placements[0]["reason"],
             "strategy": strategy,
             "placements": placements,
-            "rejected": plan_dict.get("rejected", []) + [rejection.as_dict() for rejection in left_out],
-            "warnings": [request_wording(warning) for warning in plan_dict.get("warnings", [])],
+            "rejected": [rejection.as_dict() for rejection in list(plan.rejected) + list(left_out)],
+            "warnings": [request_wording(warning) for warning in plan.warnings],
         }
         if reservations:
             answer["reservation_id"] = reservations[0].id

@@ -83,3 +83,29 @@ def test_a_busy_lock_times_out_clearly(redis_server):
     finally:
         holder.close()
         waiter.close()
+
+
+def test_summary_does_not_wait_for_the_lock(redis_server):
+    prefix = f"test-{uuid.uuid4().hex}"
+    holder = RedisStore(redis_server.url, prefix=prefix)
+    reader = RedisStore(redis_server.url, prefix=prefix, lock_wait=0.2)
+    try:
+        with holder.locked() as view:
+            view.add(Reservation.new("lxd1", 2, 1024, 60))
+            view.add(Reservation.new("lxd1", 1, 512, 60, instance_name="web-1"))
+            view.add(Reservation.new("lxd2", 4, 4096, 0.2, instance_name="short"))
+            start = time.monotonic()
+            totals, named = reader.summary()  # another replica holds the lock: a read-only decision still answers
+            assert time.monotonic() - start < 0.2
+            assert totals == {"lxd1": (3, 1536), "lxd2": (4, 4096)}
+            assert sorted(r.instance_name for r in named) == ["short", "web-1"]
+            assert totals == view.totals and sorted(r.id for r in named) == sorted(r.id for r in view.named)
+            with pytest.raises(StoreUnavailable, match="not free within 0.2 s"):
+                with reader.locked():
+                    pass
+        time.sleep(0.3)
+        totals, named = reader.summary()
+        assert totals == {"lxd1": (3, 1536)} and [r.instance_name for r in named] == ["web-1"]
+    finally:
+        holder.close()
+        reader.close()

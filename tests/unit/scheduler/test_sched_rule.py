@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lxd_multi_scheduler.reservations import MemoryStore
+from lxd_multi_scheduler.reservations import MemoryStore, Reservation
 from lxd_multi_scheduler.scheduler import Ask, NoSuitableHost, Scheduler
 
 
@@ -192,6 +192,76 @@ def test_reserve_false_only_asks(lxd, build):
     assert "reservation_id" not in answer and scheduler.store.active() == []
     disabled = build(reservation_ttl=0)
     assert "reservation_id" not in disabled.schedule(Ask(cores=1, memory=1024))
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts how often its reservation lock is taken, or refuses it (``refuse``)."""
+
+    def __init__(self, refuse=False):
+        super().__init__()
+        self.refuse = refuse
+        self.locks = 0
+
+    def locked(self):
+        self.locks += 1
+        if self.refuse:
+            raise AssertionError("the reservation lock must not be taken")
+        return super().locked()
+
+
+def test_reserve_false_counts_the_reservations_without_the_lock(lxd, make_settings):
+    lxd.set("lxd1", total_cores=4)
+    lxd.set("lxd2", total_cores=0)
+    settings = make_settings()
+    store = CountingStore()
+    scheduler = Scheduler(settings, lxd.inventory(settings), store)
+    scheduler.schedule(Ask(cores=3, memory=1024))
+    assert store.locks == 1  # reserving keeps the lock: check and reserve stay atomic
+    assert scheduler.schedule(Ask(cores=1, memory=1024, reserve=False))["host"] == "lxd1"
+    with pytest.raises(NoSuitableHost) as raised:  # the active reservation counts
+        scheduler.schedule(Ask(cores=2, memory=1024, reserve=False))
+    assert raised.value.status == 409 and "reservation_id" not in scheduler.schedule(Ask(cores=1, memory=1, reserve=False))
+    assert store.locks == 1 and len(store.active()) == 1
+    store.refuse = True
+    assert scheduler.schedule(Ask(cores=1, memory=1024, reserve=False))["host"] == "lxd1"
+    with pytest.raises(AssertionError, match="must not be taken"):
+        scheduler.schedule(Ask(cores=1, memory=1024))
+
+
+def test_reserve_false_ends_a_named_reservation_like_a_reserving_decision(lxd, make_settings):
+    lxd.set("lxd1", total_cores=4)
+    lxd.set("lxd2", total_cores=0)
+    settings = make_settings(cache_ttl=0)
+    store = CountingStore()
+    scheduler = Scheduler(settings, lxd.inventory(settings), store)
+    scheduler.schedule(Ask(cores=3, memory=1024, instance_name="web-1"))
+    store.refuse = True
+    with pytest.raises(NoSuitableHost):
+        scheduler.schedule(Ask(cores=2, memory=1024, reserve=False))
+    lxd.set("lxd1", total_cores=4, used_cores=3, instances=["web-1"])  # LXD now counts the instance, the reservation not
+    assert scheduler.schedule(Ask(cores=1, memory=1024, reserve=False))["host"] == "lxd1"
+    with pytest.raises(NoSuitableHost):
+        scheduler.schedule(Ask(cores=2, memory=1024, reserve=False))
+
+
+def test_disabled_reservations_never_take_the_lock(lxd, make_settings):
+    settings = make_settings(reservation_ttl=0)
+    store = CountingStore(refuse=True)
+    answer = Scheduler(settings, lxd.inventory(settings), store).schedule(Ask(cores=1, memory=1024))
+    assert "reservation_id" not in answer and store.active() == []
+
+
+def test_memory_store_summary_matches_the_locked_view():
+    store = MemoryStore()
+    with store.locked() as view:
+        view.add(Reservation.new("lxd1", 2, 1024, 60))
+        view.add(Reservation.new("lxd1", 1, 512, 60, instance_name="web-1"))
+        view.add(Reservation.new("lxd2", 4, 4096, 0.05, instance_name="short"))
+    time.sleep(0.1)
+    totals, named = store.summary()
+    assert totals == {"lxd1": (3, 1536)} and [r.instance_name for r in named] == ["web-1"]
+    with store.locked() as view:
+        assert (view.totals, view.named) == (totals, named)
 
 
 def test_strategies_are_selectable(lxd, build):
