@@ -17,6 +17,7 @@ from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import cluster_machines, record_ips, scenario_with_metal
 
 SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}
+LOOKUP_TASK = "Look up the machines the provision role did not return in this play (one filtered read)"
 
 
 def user_data(sim, hostname):
@@ -66,6 +67,8 @@ def test_the_dns_record_follows_the_cluster_from_three_to_five_nodes(cluster, ma
     run = cluster.up(inventory("grow", three, **SMALL))
     assert run.ok, run
     assert record_ips(maas, "grow-api.maas") == sorted(three.values())
+    # The provision role ran in the play: the deploy role does not look the machines up again.
+    assert all("skip_reason" in result for result in run.by_host(LOOKUP_TASK).values()), run.by_host(LOOKUP_TASK)
 
     run = cluster.up(inventory("grow", nodes, **SMALL))
     assert run.ok, run
@@ -109,3 +112,40 @@ def test_preferred_subnet_addresses_go_into_the_record_in_order_of_preference(si
     run = runner.run(deploy, inv, extra_vars={"deploy_preferred_subnets": ["10.10.0.0/24", "10.20.0.0/24"]})
     assert run.ok, run
     assert record_ips(maas, "pref-api.maas") == ["10.10.0.161", "10.10.0.162", "10.10.0.163"]
+
+
+
+def machine_reads(run):
+    """The ``GET .../machines/`` requests of the run."""
+    return [e for e in run.requests if e["method"] == "GET" and e["path"].endswith("/machines/")]
+
+
+def test_deploy_alone_stops_before_any_write_at_a_machine_the_provision_role_did_not_create(cluster, maas, inventory,
+                                                                                               tmp_path):
+    inv = inventory("alone", {"alone-cp-1": "10.10.0.121"}, **SMALL)
+    assert cluster.run(role_playbook(tmp_path, "provision"), inv).ok
+    deploy = role_playbook(tmp_path, "deploy")
+
+    # alone-cp-2 was never provisioned: the role stops there, not in maas_lxd_vm's placement, and no machine is deployed.
+    run = cluster.run(deploy, inventory("alone", {"alone-cp-1": "10.10.0.121", "alone-cp-2": "10.10.0.122"}, **SMALL))
+    assert not run.ok
+    assert run.failures() == {"alone-cp-2": (
+        "alone-cp-2 is not a machine in MAAS, so it is not a machine of cluster alone; run the provision role first "
+        "(playbooks/control_plane.yml runs both), or check lxdcp_cluster and lxdcp_hostname.")}, run.failures()
+    assert run.writes == [], run.write_summary()
+    assert len(machine_reads(run)) == 1 and not [e for e in run.requests if "/vm-hosts/" in e["path"]], run.requests
+    assert [m["status_name"] for m in cluster_machines(maas, "alone")] == ["Ready"]
+
+    # Another cluster's machine of that name is refused the same way.
+    run = cluster.run(deploy, inventory("other", {"alone-cp-1": "10.10.0.121"}, **SMALL))
+    assert run.failures() == {"alone-cp-1": (
+        "alone-cp-1 belongs to cluster alone, not other, so it is not a machine of cluster other; run the provision role "
+        "first (playbooks/control_plane.yml runs both), or check lxdcp_cluster and lxdcp_hostname.")}, run.failures()
+    assert run.writes == [], run.write_summary()
+
+    # The cluster's own machine: one read finds it, and it is deployed.
+    run = cluster.run(deploy, inv)
+    assert run.ok, run
+    assert next(iter(run.by_host(LOOKUP_TASK).values()))["machines"][0]["hostname"] == "alone-cp-1"
+    assert [m["status_name"] for m in cluster_machines(maas, "alone")] == ["Deployed"]
+
