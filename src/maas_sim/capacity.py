@@ -40,9 +40,8 @@ def local_storage(pod) -> int:
     return sum(p["total"] for p in pod.storage_pools)
 
 
-def over_commit_message(state: State, pod, cores: int, memory: int) -> str:
-    """``Pod.check_over_commit_ratios``: empty when the request fits, else MAAS's message(s)."""
-    used = usage(state, pod)
+def over_commit_message(pod, used: Usage, cores: int, memory: int) -> str:
+    """``Pod.check_over_commit_ratios`` given the host's ``usage``: empty when the request fits, else MAAS's message(s)."""
     message = ""
     if pod.cores * pod.cpu_over_commit_ratio - (used.cores + cores) < 0:
         message = (

@@ -77,21 +77,9 @@ class Request:
         self.zone = self._model(errors, params, "zone", "zone") or lookup.default_zone(state)
         self.pool = self._model(errors, params, "pool", "pool") or state.get("pool", pod.pool_id)
         self.storage = params.get("storage") or DEFAULT_STORAGE
-        if not constraints.storage_is_valid(self.storage):
-            errors.add("storage", f'Malformed storage constraint, "{self.storage}".')
-        self.interfaces = None
+        constraints.check_storage(errors, "storage", self.storage)
         raw_interfaces = params.get("interfaces")
-        if raw_interfaces:
-            try:
-                self.interfaces = constraints.parse_labeled_map(raw_interfaces)
-            except ValueError as exc:
-                errors.add("interfaces", str(exc))
-            else:
-                for values in self.interfaces.values():
-                    unknown = [key for key in values if key not in constraints.NETWORKING_KEYS and key != "mode"]
-                    if unknown:
-                        errors.add("interfaces", f"Unknown interfaces constraint: '{unknown[0]}")
-                        break
+        self.interfaces = constraints.check_interfaces(errors, "interfaces", raw_interfaces) if raw_interfaces else None
         self.skip_commissioning = form_bool(params, "skip_commissioning")
         errors.raise_if_any()
         self.cores = len(self.pinned_cores) if self.pinned_cores else (self.cores or DEFAULT_CORES)
@@ -103,7 +91,7 @@ class Request:
         raw = params.get(key)
         if raw is None or raw == "":
             return None
-        obj = self.state.get(kind, int(raw)) if raw.isdigit() else None
+        obj = lookup.by_id(self.state, kind, raw)
         if obj is None:
             errors.add(key, model_invalid_choice())
         return obj
@@ -140,10 +128,7 @@ def check_addresses(state: State, plan: list[dict]) -> None:
             subnet = lookup.best_subnet_for_ip(state, address)
             if subnet is None:
                 raise ApiError(403, "Could not find an appropriate subnet.")
-            existing = state.ip_by_address(address)
-            if existing is not None and existing.alloc_type != IPType.DISCOVERED:
-                raise ApiError(404, f"The IP address {address} is already in use.")
-            netlogic.validate_static_ip(state, subnet, address)
+            netlogic.check_requested_ip(state, subnet, address)
 
 
 def compose(state: State, pod, user, params: Params, faults, dynamic: bool = False, skip_commissioning: bool | None = None):
@@ -152,14 +137,14 @@ def compose(state: State, pod, user, params: Params, faults, dynamic: bool = Fal
         raise validation_error("VM host does not support composability.")
     request = Request(state, pod, params)
     plan = request.nic_plan()
-    message = capacity.over_commit_message(state, pod, request.cores, request.memory)
+    used = capacity.usage(state, pod)
+    message = capacity.over_commit_message(pod, used, request.cores, request.memory)
     if message:
         raise unavailable(f"Unable to compose KVM instance in '{pod.name}'. {message}")
     if pod.name in faults["vmhost_offline"]:
         raise unavailable(f"Unable to compose machine because: {offline_message(pod)}")
     if pod.name in faults["compose_fail"]:
         raise unavailable(f"Unable to compose machine because: {faults['compose_fail'][pod.name]}")
-    used = capacity.usage(state, pod)
     claimed: dict = {}
     disks = []
     for _label, size, tags in constraints.parse_storage(request.storage):

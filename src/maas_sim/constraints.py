@@ -89,6 +89,29 @@ def parse_labeled_map(value: str) -> dict:
     return result
 
 
+def check_storage(errors: FieldErrors, key: str, value: str) -> bool:
+    """Validate a ``storage`` constraint: True, or False after adding MAAS's form error to ``errors``."""
+    if storage_is_valid(value):
+        return True
+    errors.add(key, f'Malformed storage constraint, "{value}".')
+    return False
+
+
+def check_interfaces(errors: FieldErrors, key: str, value: str) -> dict | None:
+    """Validate an ``interfaces`` constraint: its label map, or None after adding MAAS's form error to ``errors``."""
+    try:
+        parsed = parse_labeled_map(value)
+    except ValueError as exc:
+        errors.add(key, str(exc))
+        return None
+    for constraints in parsed.values():
+        for name in constraints:
+            if name not in NETWORKING_KEYS:
+                errors.add(key, f"Unknown interfaces constraint: '{name}")
+                return None
+    return parsed
+
+
 class NodeFilter:
     """A validated filter/constraint form."""
 
@@ -172,23 +195,12 @@ class NodeFilter:
                 self.cleaned[key] = [v.lower().replace("-", ":") for v in values]
         elif kind == "storage":
             value = values[-1]
-            if value and not storage_is_valid(value):
-                self.errors.add(key, f'Malformed storage constraint, "{value}".')
-            elif value:
+            if value and check_storage(self.errors, key, value):
                 self.cleaned[key] = value
         elif kind == "interfaces":
             value = values[-1]
-            try:
-                parsed = parse_labeled_map(value)
-            except ValueError as exc:
-                self.errors.add(key, str(exc))
-                return
-            for constraints in parsed.values():
-                for name in constraints:
-                    if name not in NETWORKING_KEYS:
-                        self.errors.add(key, f"Unknown interfaces constraint: '{name}")
-                        return
-            self.cleaned[key] = value
+            if check_interfaces(self.errors, key, value) is not None:
+                self.cleaned[key] = value
         elif kind == "text":
             self.cleaned[key] = values[-1]
         else:

@@ -65,16 +65,14 @@ def piston_not_found() -> ApiError:
     return error
 
 
-def conflict(message: str, retry_after: int | None = None) -> ApiError:
+def conflict(message: str) -> ApiError:
     """``NodeStateViolation`` / ``NodesNotAvailable`` / ``StaticIPAddressConflict``: 409."""
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return ApiError(409, message, headers=headers)
+    return ApiError(409, message)
 
 
-def unavailable(message: str, retry_after: int | None = None) -> ApiError:
+def unavailable(message: str) -> ApiError:
     """``PodProblem`` / ``StaticIPAddressExhaustion`` / ``PowerProblem``: 503."""
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return ApiError(503, message, headers=headers)
+    return ApiError(503, message)
 
 
 def ip_unavailable(message: str) -> ApiError:

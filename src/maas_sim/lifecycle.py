@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from . import netlogic
+from . import capacity, netlogic
 from .enums import STATUS_NAMES, NodeStatus, transition_error
 from .errors import conflict
 from .state import State
@@ -124,7 +124,16 @@ def delete_machine(state: State, machine) -> None:
     for interface in state.interfaces_of(machine.system_id):
         netlogic.delete_interface_links(state, interface)
         state.remove(interface)
-    for vm in list(state.tables["vm"].values()):
-        if vm.machine_id == machine.system_id:
-            state.remove(vm)
+    vm = state.vm_of_machine(machine.system_id)
+    if vm is not None:
+        state.remove(vm)
     state.remove(machine)
+
+
+def delete_pod(state: State, pod) -> None:
+    """Delete a VM host: its machines (as ``delete_machine``), its other VMs, then the host."""
+    for machine in [m for m in state.all("machine") if m.pod_id == pod.id]:
+        delete_machine(state, machine)
+    for vm in capacity.vms_of(state, pod):
+        state.remove(vm)
+    state.remove(pod)

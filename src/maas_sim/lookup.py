@@ -24,6 +24,26 @@ def default_domain(state: State):
     return state.get("domain", wanted) or next(iter(state.tables["domain"].values()), None)
 
 
+def by_id(state: State, kind: str, value: str):
+    """Object of ``kind`` by a numeric id given as text; None when missing or not a number."""
+    return state.get(kind, int(value)) if value.isdigit() else None
+
+
+def by_id_or_404(state: State, kind: str, value: str, model: str):
+    """``by_id``, or 404 ``No <model> matches the given query.``"""
+    obj = by_id(state, kind, value)
+    if obj is None:
+        raise not_found(model)
+    return obj
+
+
+def fabric_by_id_or_name(state: State, value: str | None):
+    """Fabric by numeric id, else by name; None when no match."""
+    if value and value.isdigit():
+        return state.get("fabric", int(value))
+    return state.find("fabric", name=value)
+
+
 def zone_named(state: State, name: str):
     """Zone by name, or None."""
     return state.find("zone", name=name)

@@ -72,15 +72,22 @@ def next_free_ip(state: State, subnet) -> str:
 
 def validate_static_ip(state: State, subnet, address: str) -> None:
     """``Subnet.validate_static_ip`` with reserved ranges restricted."""
-    ip = ipaddress.ip_address(address)
-    if ip not in lookup.subnet_network(subnet):
+    if ipaddress.ip_address(address) not in lookup.subnet_network(subnet):
         raise ip_out_of_range(f"{address} is not within subnet CIDR: {subnet.cidr}")
-    for item in lookup.dynamic_ranges(state, subnet):
-        if ipaddress.ip_address(item.start_ip) <= ip <= ipaddress.ip_address(item.end_ip):
-            raise ip_unavailable(f"{address} is within the dynamic range from {item.start_ip} to {item.end_ip}")
-    for item in lookup.reserved_ranges(state, subnet):
-        if ipaddress.ip_address(item.start_ip) <= ip <= ipaddress.ip_address(item.end_ip):
-            raise ip_unavailable(f"{address} is within the reserved range from {item.start_ip} to {item.end_ip}")
+    dynamic = lookup.range_containing(lookup.dynamic_ranges(state, subnet), address)
+    if dynamic is not None:
+        raise ip_unavailable(f"{address} is within the dynamic range from {dynamic.start_ip} to {dynamic.end_ip}")
+    reserved = lookup.range_containing(lookup.reserved_ranges(state, subnet), address)
+    if reserved is not None:
+        raise ip_unavailable(f"{address} is within the reserved range from {reserved.start_ip} to {reserved.end_ip}")
+
+
+def check_requested_ip(state: State, subnet, address: str) -> None:
+    """``allocate_new`` with a requested address: 404 when another row holds it or it is in a dynamic/reserved range."""
+    existing = state.ip_by_address(address)
+    if existing is not None and existing.alloc_type != IPType.DISCOVERED:
+        raise ip_unavailable(f"The IP address {address} is already in use.")
+    validate_static_ip(state, subnet, address)
 
 
 def allocate(state: State, subnet, alloc_type: int, user_id: int | None, requested: str | None = None, interface_id: int | None = None):
@@ -89,10 +96,7 @@ def allocate(state: State, subnet, alloc_type: int, user_id: int | None, request
         address = next_free_ip(state, subnet)
     else:
         address = str(ipaddress.ip_address(requested))
-        existing = state.ip_by_address(address)
-        if existing is not None and existing.alloc_type != IPType.DISCOVERED:
-            raise ip_unavailable(f"The IP address {address} is already in use.")
-        validate_static_ip(state, subnet, address)
+        check_requested_ip(state, subnet, address)
     return builders.create_ip(state, alloc_type, address, subnet.id, user_id, interface_id)
 
 

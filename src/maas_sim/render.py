@@ -343,7 +343,8 @@ def machine(state: State, obj) -> dict:
     interfaces = ordered_interfaces(state, obj)
     rendered = {i.id: interface(state, i) for i in interfaces}
     pod_obj = state.get("pod", obj.pod_id) if obj.pod_id is not None else None
-    vm = next((v for v in capacity.vms_of(state, pod_obj) if v.machine_id == obj.system_id), None) if pod_obj else None
+    vm = state.vm_of_machine(obj.system_id) if pod_obj else None
+    vm = vm if vm is not None and vm.pod_id == pod_obj.id else None
     disks = [block_device(obj, disk) for disk in obj.disks]
     result_status = _result_status(obj)
     result_name = TEST_STATUS_NAMES[result_status]

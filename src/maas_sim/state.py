@@ -9,6 +9,10 @@ the set of records to write, the per-machine JSON cache used by
 ``GET /machines/`` (a machine's JSON depends on its interfaces and addresses,
 and on the zones, pools, subnets... it points at) and the lazily rebuilt
 interface/address indexes.
+
+Adding or changing an interface or address marks those indexes stale; removing
+one does not: ids are never reused, and every index reader skips ids that are
+no longer in their table, so an index built before a removal stays right.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import sqlite3
 import time
 
-from .model import MODELS, Machine, from_record, to_record
+from .model import MODELS, Machine, VirtualMachine, from_record, to_record
 
 # Kinds whose change can alter any machine's JSON (rendered nested in machines).
 _SHARED_KINDS = {"zone", "pool", "domain", "fabric", "vlan", "subnet", "pod", "user", "dnsresource"}
@@ -90,8 +94,11 @@ class State:
         self._indexed_at = -1
         self._interfaces_by_node: dict = {}
         self._ips_by_interface: dict = {}
-        self._ip_by_address: dict = {}
+        # address -> ids of the rows holding it, in creation order (the last one present wins).
+        self._ips_by_address: dict = {}
         self._hostnames: dict[str, str] = {}
+        # machine system_id -> id of the VM record that backs it.
+        self._vm_of_machine: dict[str, int] = {}
         self._heap: list[tuple[float, str]] = []
 
     # --- ids -----------------------------------------------------------------
@@ -125,19 +132,41 @@ class State:
         """Insert a new object."""
         self.tables[obj.KIND][obj.key] = obj
         self.touch(obj)
+        self._index_object(obj)
+
+    def _index_object(self, obj) -> None:
+        """Enter a new object in the hostname, VM and pending-transition indexes."""
         if isinstance(obj, Machine):
             self._hostnames[obj.hostname] = obj.system_id
             if obj.pending:
                 self.schedule(obj)
+        elif isinstance(obj, VirtualMachine) and obj.machine_id is not None:
+            self._vm_of_machine.setdefault(obj.machine_id, obj.id)
 
     def remove(self, obj) -> None:
-        """Delete an object."""
-        self.touch(obj)
+        """Delete an object.
+
+        Removing an interface or address keeps the interface/address indexes
+        (their readers skip missing ids) but still drops the owner's cached JSON.
+        """
+        if obj.KIND in _INDEXED_KINDS:
+            self._dirty.add((obj.KIND, obj.key))
+            self._invalidate_owner(obj)
+        else:
+            self.touch(obj)
         self.tables[obj.KIND].pop(obj.key, None)
         if isinstance(obj, Machine):
             self._machine_json.pop(obj.system_id, None)
             if self._hostnames.get(obj.hostname) == obj.system_id:
                 del self._hostnames[obj.hostname]
+        elif isinstance(obj, VirtualMachine) and obj.machine_id is not None:
+            if self._vm_of_machine.get(obj.machine_id) == obj.id:
+                del self._vm_of_machine[obj.machine_id]
+
+    def vm_of_machine(self, system_id: str):
+        """The VM record backing a machine, or None."""
+        key = self._vm_of_machine.get(system_id)
+        return self.tables["vm"].get(key) if key is not None else None
 
     def machine_named(self, hostname: str):
         """The machine with this hostname, or None."""
@@ -201,10 +230,10 @@ class State:
         for sip in self.tables["staticip"].values():
             by_interface.setdefault(sip.interface_id, []).append(sip.id)
             if sip.ip:
-                by_address[sip.ip] = sip.id
+                by_address.setdefault(sip.ip, []).append(sip.id)
         self._interfaces_by_node = by_node
         self._ips_by_interface = by_interface
-        self._ip_by_address = by_address
+        self._ips_by_address = by_address
         self._indexed_at = self._index_version
 
     def interfaces_of(self, system_id: str | None) -> list:
@@ -220,10 +249,13 @@ class State:
         return [table[i] for i in sorted(self._ips_by_interface.get(interface_id, ())) if i in table]
 
     def ip_by_address(self, address: str):
-        """The ``StaticIP`` holding ``address``, or None."""
+        """The ``StaticIP`` holding ``address`` (the newest when several do), or None."""
         self._reindex()
-        key = self._ip_by_address.get(address)
-        return self.tables["staticip"].get(key) if key is not None else None
+        table = self.tables["staticip"]
+        for key in reversed(self._ips_by_address.get(address, ())):
+            if key in table:
+                return table[key]
+        return None
 
     # --- timed transitions ---------------------------------------------------
 
@@ -281,10 +313,7 @@ class State:
             objects.sort(key=lambda obj: obj.id)
             for obj in objects:
                 state.tables[kind][obj.key] = obj
-                if kind == "machine":
-                    state._hostnames[obj.hostname] = obj.system_id  # pylint: disable=protected-access
-                    if obj.pending:
-                        state.schedule(obj)
+                state._index_object(obj)  # pylint: disable=protected-access
         return state
 
     # --- OAuth nonces ----------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..errors import forbidden, not_found
 
 VIEW, EDIT, ADMIN = "view", "edit", "admin"
+# Unlocking: superusers only, and (unlike ADMIN) a locked machine is no obstacle.
+UNLOCK = "unlock"
 
 
 def can_view(user, machine) -> bool:
@@ -23,16 +25,16 @@ def has_perm(user, machine, perm: str) -> bool:
         return can_view(user, machine)
     if perm == EDIT:
         return can_edit(user, machine)
+    if perm == UNLOCK:
+        return user.is_superuser
     return user.is_superuser and not machine.locked
 
 
-def machine_or_404(ctx, system_id: str, perm: str):
-    """``Machine.objects.get_node_or_404``: 404 when missing, empty 403 without the permission."""
+def machine_or_404(ctx, system_id: str, perm: str, model: str = "Machine"):
+    """``<Model>.objects.get_node_or_404``: 404 ``No <model> matches...`` when missing, empty 403 without the permission."""
     machine = ctx.state.get("machine", system_id)
     if machine is None:
-        raise not_found("Machine")
-    if perm == EDIT and machine.locked:
-        raise forbidden()
+        raise not_found(model)
     if not has_perm(ctx.user, machine, perm):
         raise forbidden()
     return machine

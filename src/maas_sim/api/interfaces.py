@@ -9,7 +9,7 @@ from ..enums import LINK_EDIT_STATUSES, LINK_MODES, IPType
 from ..errors import conflict, forbidden, ip_unavailable, not_found, validation_error
 from ..params import REQUIRED, FieldErrors, compose_invalid_choice_text, form_bool, ip_field, model_invalid_choice, string_bool
 from ..routing import Handler, operation
-from .common import ADMIN, VIEW, has_perm
+from .common import ADMIN, VIEW, has_perm, machine_or_404
 
 
 def _subnet_label(state, subnet) -> str:
@@ -45,11 +45,7 @@ class InterfacesHandler(Handler):
 
     def read(self, ctx, system_id):
         """List the node's interfaces."""
-        machine = ctx.state.get("machine", system_id)
-        if machine is None:
-            raise not_found("Node")
-        if not has_perm(ctx.user, machine, VIEW):
-            raise forbidden()
+        machine_or_404(ctx, system_id, VIEW, model="Node")
         return [render.interface(ctx.state, i) for i in ctx.state.interfaces_of(system_id)]
 
 

@@ -6,10 +6,10 @@ import re
 
 from .. import compose, constraints, lifecycle, lookup, netlogic, render
 from ..enums import RELEASABLE_STATUSES, STATUS_NAMES, TRANSITIONS, IPType, NodeStatus
-from ..errors import ApiError, bad_request, conflict, forbidden, not_found, validation_error
+from ..errors import ApiError, bad_request, conflict, forbidden, validation_error
 from ..params import FieldErrors, Params, compose_invalid_choice_text, form_bool, hostname_error, int_field, model_invalid_choice, string_bool
 from ..routing import NO_CONTENT, Handler, Raw, operation
-from .common import ADMIN, EDIT, VIEW, machine_or_404, visible_machines
+from .common import ADMIN, EDIT, UNLOCK, VIEW, machine_or_404, visible_machines
 
 HWE_KERNEL_RE = re.compile(r"^(ga|hwe)-\d{2}\.\d{2}(-edge|-lowlatency)*$")
 
@@ -55,11 +55,7 @@ def _check_hosted_pods(state, machine, force: bool) -> None:
     if pods and not force:
         raise bad_request("The following VM hosts must be removed first: " + ", ".join(pod.name for pod in pods))
     for pod in pods:
-        for composed in [m for m in state.all("machine") if m.pod_id == pod.id]:
-            lifecycle.delete_machine(state, composed)
-        for vm in [vm for vm in state.all("vm") if vm.pod_id == pod.id]:
-            state.remove(vm)
-        state.remove(pod)
+        lifecycle.delete_pod(state, pod)
 
 
 def _is_registered(ctx) -> bool:
@@ -442,11 +438,7 @@ class MachineHandler(Handler):
     @operation(idempotent=False)
     def unlock(self, ctx, system_id):
         """Unlock a machine."""
-        machine = ctx.state.get("machine", system_id)
-        if machine is None:
-            raise not_found("Machine")
-        if not ctx.user.is_superuser:
-            raise forbidden()
+        machine = machine_or_404(ctx, system_id, UNLOCK)
         machine.locked = False
         ctx.state.touch(machine)
         return Raw(render.machine_json(ctx.state, machine))

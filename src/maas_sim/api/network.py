@@ -42,7 +42,7 @@ class FabricsHandler(Handler):
 
 def fabric_or_404(ctx, fabric_id: str):
     """Fabric by id (or name)."""
-    fabric = ctx.state.get("fabric", int(fabric_id)) if fabric_id.isdigit() else ctx.state.find("fabric", name=fabric_id)
+    fabric = lookup.fabric_by_id_or_name(ctx.state, fabric_id)
     if fabric is None:
         raise not_found("Fabric")
     return fabric
@@ -91,11 +91,7 @@ class VlanHandler(Handler):
     path = "vlans/{vlan_id}/"
 
     def _get(self, ctx, **kwargs):
-        vlan_id = kwargs["vlan_id"]
-        vlan = ctx.state.get("vlan", int(vlan_id)) if vlan_id.isdigit() else None
-        if vlan is None:
-            raise not_found("VLAN")
-        return vlan
+        return lookup.by_id_or_404(ctx.state, "vlan", kwargs["vlan_id"], "VLAN")
 
     def read(self, ctx, **kwargs):
         """Read a VLAN."""
@@ -159,12 +155,11 @@ def _subnet_form(ctx, instance=None) -> dict:
     network = network or (ipaddress.ip_network(instance.cidr) if instance else None)
     vlan = None
     if data.get("vlan"):
-        vlan = state.get("vlan", int(data.get("vlan"))) if data.get("vlan").isdigit() else None
+        vlan = lookup.by_id(state, "vlan", data.get("vlan"))
         if vlan is None:
             errors.add("vlan", model_invalid_choice())
     elif data.get("fabric") or data.get("vid") is not None:
-        fabric = state.get("fabric", int(data.get("fabric"))) if (data.get("fabric") or "").isdigit() else state.find("fabric", name=data.get("fabric"))
-        fabric = fabric or state.all("fabric")[0]
+        fabric = lookup.fabric_by_id_or_name(state, data.get("fabric")) or state.all("fabric")[0]
         vlan = state.find("vlan", fabric_id=fabric.id, vid=int(data.get("vid") or 0))
         if vlan is None:
             errors.add("vid", "No VLAN with the specified VID in the fabric.")
@@ -282,17 +277,22 @@ class SubnetHandler(Handler):
         with_summary = string_bool(ctx.query, "with_summary", default=True)
         if string_bool(ctx.query, "with_node_summary", default=True) is False:
             with_summary = False
+        resources_by_ip: dict = {}
+        if with_summary:
+            for resource in state.all("dnsresource"):
+                for ip_id in dict.fromkeys(resource.ip_ids):
+                    resources_by_ip.setdefault(ip_id, []).append(resource)
         result = []
         for sip in state.all("staticip"):
             if sip.subnet_id != subnet.id or not sip.ip:
                 continue
-            result.append(_ip_summary(state, sip, bool(with_username), bool(with_summary)))
+            result.append(_ip_summary(state, sip, bool(with_username), bool(with_summary), resources_by_ip))
         result.sort(key=lambda item: ipaddress.ip_address(item["ip"]))
         return result
 
 
-def _ip_summary(state, sip, with_username: bool, with_summary: bool) -> dict:
-    """``StaticIPAddress.render_json``."""
+def _ip_summary(state, sip, with_username: bool, with_summary: bool, resources_by_ip: dict) -> dict:
+    """``StaticIPAddress.render_json``; ``resources_by_ip`` maps address ids to the DNS resources naming them."""
     when = "%a, %d %b. %Y %H:%M:%S"
     data = {"ip": sip.ip, "alloc_type": sip.alloc_type, "created": _strftime(sip.created, when), "updated": _strftime(sip.updated, when)}
     user = state.get("user", sip.user_id) if sip.user_id is not None else None
@@ -309,7 +309,7 @@ def _ip_summary(state, sip, with_username: bool, with_summary: bool) -> dict:
             if with_username and owner is not None:
                 data["user"] = owner.username
         records = [{"id": r.id, "name": r.name, "domain": state.get("domain", r.domain_id).name}
-                   for r in state.all("dnsresource") if sip.id in r.ip_ids]
+                   for r in resources_by_ip.get(sip.id, ())]
         if records:
             data["dns_records"] = records
     return data
@@ -415,9 +415,7 @@ class IPRangeHandler(Handler):
     path = "ipranges/{id}/"
 
     def _get(self, ctx, id, edit=False):  # pylint: disable=redefined-builtin
-        item = ctx.state.get("iprange", int(id)) if id.isdigit() else None
-        if item is None:
-            raise not_found("IPRange")
+        item = lookup.by_id_or_404(ctx.state, "iprange", id, "IPRange")
         if edit and not ctx.user.is_superuser and item.user_id != ctx.user.id:
             raise forbidden("Unable to modify IP range. You don't own the IP range.")
         return item
@@ -695,9 +693,7 @@ class DNSResourceHandler(Handler):
     path = "dnsresources/{id}/"
 
     def _get(self, ctx, id, admin=False):  # pylint: disable=redefined-builtin
-        resource = ctx.state.get("dnsresource", int(id)) if id.isdigit() else None
-        if resource is None:
-            raise not_found("DNSResource")
+        resource = lookup.by_id_or_404(ctx.state, "dnsresource", id, "DNSResource")
         if admin and not ctx.user.is_superuser:
             raise forbidden()
         return resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import builders, compose, lifecycle, lookup, render
 from ..errors import bad_request, internal_error, not_found, piston_not_found, unavailable, validation_error
 from ..model import Pod
-from ..params import REQUIRED, FieldErrors, float_field, form_bool, mandatory, model_invalid_choice
+from ..params import REQUIRED, FieldErrors, float_field, form_bool, invalid_choice, mandatory, model_invalid_choice
 from ..routing import API_ROOT, NO_CONTENT, Handler, admin_method, operation
 from ..scenario import POD_CAPABILITIES
 
@@ -36,7 +36,7 @@ def _pod_form(ctx, instance=None) -> dict:
         if not kind:
             errors.add("type", REQUIRED)
         elif kind not in ("lxd", "virsh"):
-            errors.add("type", f"Select a valid choice. {kind} is not one of the available choices.")
+            errors.add("type", invalid_choice(kind))
         if not data.get("power_address"):
             errors.add("power_address", REQUIRED)
     elif kind and kind != instance.type:
@@ -73,7 +73,7 @@ def _pod_form(ctx, instance=None) -> dict:
     if data.get("default_macvlan_mode") is not None:
         mode = data.get("default_macvlan_mode")
         if mode not in ("", "bridge", "passthru", "private", "vepa"):
-            errors.add("default_macvlan_mode", f"Select a valid choice. {mode} is not one of the available choices.")
+            errors.add("default_macvlan_mode", invalid_choice(mode))
         fields["default_macvlan_mode"] = mode or None
     errors.raise_if_any()
     parameters = dict(instance.power_parameters) if instance else {}
@@ -171,14 +171,9 @@ class VmHostHandler(Handler):
     @admin_method
     def delete(self, ctx, id):  # pylint: disable=redefined-builtin
         """Delete a VM host; its machines are removed from MAAS (``decompose`` also destroys the VMs)."""
-        state = ctx.state
         pod = pod_or_404(ctx, id)
         form_bool(ctx.query, "decompose")
-        for machine in [m for m in state.all("machine") if m.pod_id == pod.id]:
-            lifecycle.delete_machine(state, machine)
-        for vm in [vm for vm in state.all("vm") if vm.pod_id == pod.id]:
-            state.remove(vm)
-        state.remove(pod)
+        lifecycle.delete_pod(ctx.state, pod)
         return NO_CONTENT
 
     @admin_method
