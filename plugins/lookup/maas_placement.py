@@ -227,7 +227,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     replica_counts,
     vm_host_health,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, zone_spread
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 
 display = Display()
@@ -400,8 +400,8 @@ class Planner(object):
                 placed, rejected, warnings = self._plan_locally(ask, hosts, not_lxd)
         rejected = not_lxd + rejected
         placements = self._ordered(kept, placed)
-        zone_counts = self._zone_counts(hosts, outside, placed)
-        skew = (max(zone_counts.values()) - min(zone_counts.values())) if zone_counts else 0
+        zone_counts, skew = zone_spread(hosts, dataclasses.replace(self.request, existing_zones=outside or None),
+                                        [item["zone"] for item in placed])
         if skew > self.request.max_skew and (scheduled or not new_count):
             # A local plan explains its own spread; the scheduler does not know the cluster's existing replicas or
             # MAAS's zones, so the lookup checks what it did.
@@ -594,24 +594,6 @@ class Planner(object):
             placements.append(item)
         return placements
 
-    def _zone_counts(self, hosts, outside, placed):
-        """Replicas per zone after the plan, over the zones the cluster spreads on."""
-        counts = dict(outside)
-        for host in hosts:
-            if host.replicas:
-                counts[host.zone] = counts.get(host.zone, 0) + host.replicas
-        for item in placed:
-            counts[item["zone"]] = counts.get(item["zone"], 0) + 1
-        if self.request.zones is not None:
-            for zone in self.request.zones:
-                counts.setdefault(zone, 0)
-        else:
-            in_scope = [host for host in hosts if (self.request.pool is None or host.pool == self.request.pool)
-                        and all(tag in host.tags for tag in self.request.tags)]
-            for host in in_scope:
-                counts.setdefault(host.zone, 0)
-        return dict(sorted(counts.items()))
-
 
 class MaasPlanError(AnsibleLookupError):
     """The request cannot be placed; the message names the tightest constraint and every rejected host.
@@ -625,7 +607,6 @@ class MaasPlanError(AnsibleLookupError):
             lines.append("  would place VM %s on %s in %s" % (item.name or item.index, item.host, item.zone))
         lines.extend(rejection_lines(list(not_lxd) + [rejection.as_dict() for rejection in error.rejected]))
         super(MaasPlanError, self).__init__("\n".join(lines))
-        self.reason = error.reason
 
 
 def rejection_lines(rejected):

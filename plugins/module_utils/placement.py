@@ -35,6 +35,7 @@ __all__ = [
     "STRATEGIES",
     "REJECTION_CODES",
     "plan",
+    "zone_spread",
     "free_cores",
     "free_memory",
     "free_storage",
@@ -712,11 +713,7 @@ class _Planner:
         self.rejected.append(Rejection(host=host.name, host_id=host.id, zone=host.zone, code=code, reason=reason))
 
     def _spread_zones(self):
-        """Zones the cluster spreads over: the requested ones, else every zone with a host in scope or a replica."""
-        if self.request.zones is not None:
-            return list(self.request.zones)
-        zones = set(self.zone_hosts) | {zone for zone, count in self.counts.items() if count}
-        return sorted(zones)
+        return _spread_zones(self.request, self.zone_hosts, self.counts)
 
     def _entry(self, candidate):
         key = self.strategy(candidate.view, self.request)
@@ -963,6 +960,40 @@ def request_summary(request):
     if request.disk:
         text += f", {format_bytes(request.disk)}"
     return text
+
+
+def _spread_zones(request, scope_zones, counts):
+    """Zones the cluster spreads over: the requested ones, else every zone with a host in scope or a replica."""
+    if request.zones is not None:
+        return list(request.zones)
+    return sorted(set(scope_zones) | {zone for zone, count in counts.items() if count})
+
+
+def zone_spread(hosts, request, placed_zones=()):
+    """``(zone_counts, skew)`` of the cluster with one more replica in each of ``placed_zones``, as :func:`plan` reports them.
+
+    Replicas already there are ``host.replicas`` and ``request.existing_zones``; the skew is measured over the
+    zones the cluster spreads over (the requested ones, else those with a host in the request's scope or a
+    replica). For plans made elsewhere (a scheduler) or when no VM is placed.
+    """
+    request = _validated_request(request)
+    checked = [_validated_host(host) for host in hosts]
+    zones = set(request.zones) if request.zones is not None else None
+    counts = dict(request.existing_zones)
+    scope = set()
+    for host in checked:
+        if host.replicas:
+            counts[host.zone] = counts.get(host.zone, 0) + host.replicas
+        static = _static_problem(host, request, zones)
+        if static is None or static[0] == "unhealthy":
+            scope.add(host.zone)
+    for zone in placed_zones:
+        counts[zone] = counts.get(zone, 0) + 1
+    spread = _spread_zones(request, scope, counts)
+    for zone in spread:
+        counts.setdefault(zone, 0)
+    values = [counts[zone] for zone in spread]
+    return dict(sorted(counts.items())), (max(values) - min(values) if values else 0)
 
 
 def plan(hosts, request):

@@ -24,6 +24,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.placement import (
     plan,
     register_strategy,
     storage_pool_for,
+    zone_spread,
 )
 
 GB = 10 ** 9
@@ -658,3 +659,13 @@ def test_bad_input_is_reported_before_anything_else():
     # An unknown strategy is reported even though no host could take the VM anyway.
     with pytest.raises(ValueError, match="unknown strategy"):
         plan([host("a", used=16)], request(strategy="nope"))
+
+
+def test_zone_spread_counts_only_the_zones_the_cluster_spreads_over():
+    # Three replicas left in az3, outside the requested zones, do not make the spread over az1/az2 uneven.
+    hosts = [host("a", zone="az1"), host("b", zone="az2"), host("c", zone="az3", replicas=3)]
+    counts, skew = zone_spread(hosts, request(count=2, zones=["az1", "az2"]), ["az1", "az2"])
+    assert counts == {"az1": 1, "az2": 1, "az3": 3} and skew == 0
+    assert zone_spread(hosts, request(count=2, zones=["az1", "az2"]), ["az1"]) == ({"az1": 1, "az2": 0, "az3": 3}, 1)
+    assert zone_spread(hosts, request(count=1, existing_zones={"az4": 2}), []) == (
+        {"az1": 0, "az2": 0, "az3": 3, "az4": 2}, 3)

@@ -17,7 +17,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, plan, zone_spread
 
 GB = 10 ** 9
 ZONES = ("az1", "az2", "az3", "az4")
@@ -150,6 +150,16 @@ def test_fails_exactly_when_the_hosts_cannot_hold_the_request(hosts, request):
         assert isinstance(result, PlacementError)
         assert len(result.placements) == capacity
         assert result.reason and result.reason in str(result)
+
+
+@PROPERTY_SETTINGS
+@given(hosts=hosts_lists(), request=requests())
+def test_zone_spread_of_the_placed_zones_is_what_the_plan_reports(hosts, request):
+    # The lookup measures plans made elsewhere (the scheduler) with zone_spread: it must agree with plan().
+    result = attempt(hosts, request)
+    if isinstance(result, PlacementError):
+        return
+    assert zone_spread(hosts, request, [item.zone for item in result.placements]) == (result.zone_counts, result.skew)
 
 
 @PROPERTY_SETTINGS
