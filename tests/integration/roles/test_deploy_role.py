@@ -114,14 +114,13 @@ def test_preferred_subnet_addresses_go_into_the_record_in_order_of_preference(si
     assert record_ips(maas, "pref-api.maas") == ["10.10.0.161", "10.10.0.162", "10.10.0.163"]
 
 
-
 def machine_reads(run):
     """The ``GET .../machines/`` requests of the run."""
     return [e for e in run.requests if e["method"] == "GET" and e["path"].endswith("/machines/")]
 
 
-def test_deploy_alone_stops_before_any_write_at_a_machine_the_provision_role_did_not_create(cluster, maas, inventory,
-                                                                                               tmp_path):
+def test_deploy_alone_stops_before_any_write_at_a_machine_the_provision_role_did_not_create(
+        cluster, maas, inventory, tmp_path):
     inv = inventory("alone", {"alone-cp-1": "10.10.0.121"}, **SMALL)
     assert cluster.run(role_playbook(tmp_path, "provision"), inv).ok
     deploy = role_playbook(tmp_path, "deploy")
@@ -148,4 +147,3 @@ def test_deploy_alone_stops_before_any_write_at_a_machine_the_provision_role_did
     assert run.ok, run
     assert next(iter(run.by_host(LOOKUP_TASK).values()))["machines"][0]["hostname"] == "alone-cp-1"
     assert [m["status_name"] for m in cluster_machines(maas, "alone")] == ["Deployed"]
-
