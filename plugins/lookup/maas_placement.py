@@ -217,7 +217,8 @@ from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient, MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     TAG_RE,
     backing_machines,

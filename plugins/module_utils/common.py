@@ -27,14 +27,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
-    DEPLOYED,
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import DEPLOYED
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.transport import (
     HAS_REQUESTS,
     HAS_REQUESTS_OAUTHLIB,
     REQUESTS_IMPORT_ERROR,
     REQUESTS_OAUTHLIB_IMPORT_ERROR,
-    MaasClient,
-    MaasError,
     parse_api_key,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, free_cores, free_memory

@@ -882,7 +882,7 @@ def fetch_index(client, request, subnets=None):
     of them is a user reservation.
     """
     subnets = client.list_subnets() if subnets is None else subnets
-    index = NetworkIndex(subnets, client.get("ipranges/") or [])
+    index = NetworkIndex(subnets, client.list_ipranges())
     wanted = []
     for item in request.valid:
         subnet = index.subnet_of(item)

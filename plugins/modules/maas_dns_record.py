@@ -217,7 +217,7 @@ maas_log:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasError, MaasNotFound
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError, MaasNotFound
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import MaasModule
 
 TTL_MAX = (1 << 31) - 1

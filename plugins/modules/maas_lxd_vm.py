@@ -428,7 +428,15 @@ import contextlib
 import re
 import time
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
+    MaasConflict,
+    MaasError,
+    MaasGone,
+    MaasRetriesExhausted,
+    MaasUnavailable,
+    MaasValidationError,
+)
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
     ALLOCATED,
     COMMISSIONING,
     DEPLOYED,
@@ -437,12 +445,6 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
     NEW,
     READY,
     RELEASING,
-    MaasConflict,
-    MaasError,
-    MaasGone,
-    MaasRetriesExhausted,
-    MaasUnavailable,
-    MaasValidationError,
     machine_reason,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
@@ -464,6 +466,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     vm_host_project,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, storage_pool_for
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
     GIB,
@@ -825,7 +828,7 @@ class VmTask(object):
         """Wait (if ``wait``) until the machine is in one of ``targets``; return it."""
         if not self.spec.wait or machine.get("status_name") in targets:
             return machine
-        return self.client.wait_for_machine(machine["system_id"], targets, self.remaining(),
+        return waiters.wait_for_machine(self.client, machine["system_id"], targets, self.remaining(),
                                             what=what or "%s to become %s" % (self.spec.hostname, " or ".join(sorted(targets))))
 
     def result(self, machine, failed=False):
@@ -1021,12 +1024,12 @@ class VmTask(object):
                 self.act("delete %s (%s) again: composed by this run, not tagged" % (spec.hostname, system_id))
                 self.client.delete_machine(system_id)
                 if spec.wait:
-                    self.client.wait_for_machine_gone(system_id, self.remaining(), hostname=spec.hostname)
+                    waiters.wait_for_machine_gone(self.client, system_id, self.remaining(), hostname=spec.hostname)
             else:
                 self.act("release %s (%s) again: allocated by this run, not tagged" % (spec.hostname, system_id))
                 self.client.release(system_id, {"comment": "lxdcp.maas rollback: tagging failed"})
                 if spec.wait:
-                    self.client.wait_for_machine(system_id, [READY], self.remaining())
+                    waiters.wait_for_machine(self.client, system_id, [READY], self.remaining())
         except MaasError as undo_error:
             self.fail("%s. Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
                       "in MAAS, or run the task again with state: present, which adopts it." % (
@@ -1456,7 +1459,7 @@ class VmTask(object):
             self.act("release %s after its failed deployment%s" % (spec.hostname, machine_reason(machine)))
             if not self.check:
                 self.client.release(machine["system_id"], {"comment": "lxdcp.maas redeploy"})
-                machine = self.client.wait_for_machine(machine["system_id"], [READY], self.remaining())
+                machine = waiters.wait_for_machine(self.client, machine["system_id"], [READY], self.remaining())
         self.act("deploy %s%s" % (spec.hostname, " " + spec.params["distro_series"] if spec.params["distro_series"] else ""))
         if self.check:
             return machine
@@ -1572,7 +1575,7 @@ class VmTask(object):
         self.client.delete_machine(system_id)
         if not self.spec.wait:
             return
-        self.client.wait_for_machine_gone(system_id, self.remaining(), hostname=self.spec.hostname)
+        waiters.wait_for_machine_gone(self.client, system_id, self.remaining(), hostname=self.spec.hostname)
         self.extra["released_ips"] = self.free_addresses(system_id, ips)
         if host_before is not None:
             self.extra["capacity_restored"] = self.capacity_back(machine, host_before)
@@ -1627,7 +1630,7 @@ class VmTask(object):
             return done, host, "used %s cores, %s MiB" % (now.get("cores"), now.get("memory"))
 
         try:
-            self.client.poll(probe, min(self.remaining(), 60), "VM host %s to free %d cores and %d MiB"
+            waiters.poll(self.client, probe, min(self.remaining(), 60), "VM host %s to free %d cores and %d MiB"
                              % (host_before.get("name"), cores, memory))
         except MaasError as exc:
             self.module.warn("VM host %s did not get its capacity back: %s" % (host_before.get("name"), exc))

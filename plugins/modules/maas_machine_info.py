@@ -247,7 +247,7 @@ maas_log:
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     CLUSTER_TAG_PREFIX,
     MANAGED_TAG,

@@ -192,7 +192,7 @@ maas_log:
   elements: str
 """
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasAuthError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError
 from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     MaasError,
     MaasModule,

@@ -16,7 +16,7 @@ import yaml
 
 from simharness import SimServer, default_scenario_path  # pylint: disable=import-error
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook
 
 NAMES = ["cp-1", "cp-2", "cp-3"]

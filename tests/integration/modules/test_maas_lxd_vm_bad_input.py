@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_machines
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import TLSServer
 

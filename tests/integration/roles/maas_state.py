@@ -11,7 +11,7 @@ import yaml
 
 from simharness import default_scenario_path  # pylint: disable=import-error
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasValidationError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasValidationError
 
 
 def scenario_with_metal(count=3):

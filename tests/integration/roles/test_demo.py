@@ -15,7 +15,7 @@ import subprocess
 import sys
 import urllib.request
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import ROOT
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import record_ips
 

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import dns_record, machines_named, record_ips
 
 SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}

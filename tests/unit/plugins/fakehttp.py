@@ -35,7 +35,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import common
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 
 BASE = "http://maas.test:5240/MAAS"
 API_PREFIX = "/MAAS/api/2.0/"

@@ -8,7 +8,7 @@ import socket
 import pytest
 import requests
 
-from ansible_collections.lxdcp.maas.plugins.module_utils import client as maas
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas import api, errors, retries, transport, waiters
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import (
     API_KEY,
     BASE,
@@ -48,7 +48,7 @@ def machine(status, **extra):
     ],
 )
 def test_url_is_normalized_to_the_maas_root(url, root):
-    assert maas.normalize_url(url) == root
+    assert transport.normalize_url(url) == root
 
 
 @pytest.mark.parametrize(
@@ -65,8 +65,8 @@ def test_url_is_normalized_to_the_maas_root(url, root):
     ],
 )
 def test_bad_urls_are_rejected_before_any_request(url, message):
-    with pytest.raises(maas.MaasConfigError, match=message) as info:
-        maas.normalize_url(url)
+    with pytest.raises(errors.MaasConfigError, match=message) as info:
+        transport.normalize_url(url)
     assert "pw" not in str(info.value)
 
 
@@ -81,8 +81,8 @@ def test_bad_urls_are_rejected_before_any_request(url, message):
     ],
 )
 def test_malformed_api_keys_are_rejected_without_echo(key, parts):
-    with pytest.raises(maas.MaasConfigError) as info:
-        maas.MaasClient(BASE, key)
+    with pytest.raises(errors.MaasConfigError) as info:
+        api.MaasClient(BASE, key)
     text = str(info.value)
     assert "api_key is malformed" in text and parts in text
     for piece in re.split(r"[: ]", key):
@@ -91,15 +91,15 @@ def test_malformed_api_keys_are_rejected_without_echo(key, parts):
 
 
 def test_api_key_with_surrounding_whitespace_is_accepted():
-    assert maas.parse_api_key("  a:b:c\n") == ("a", "b", "c")
-    with pytest.raises(maas.MaasConfigError, match="api_key is missing"):
-        maas.parse_api_key("")
+    assert transport.parse_api_key("  a:b:c\n") == ("a", "b", "c")
+    with pytest.raises(errors.MaasConfigError, match="api_key is missing"):
+        transport.parse_api_key("")
 
 
 @pytest.mark.parametrize("kwargs, message", [({"timeout": 0}, "timeout"), ({"retries": -1}, "retries")])
 def test_bad_numbers_are_rejected(kwargs, message):
-    with pytest.raises(maas.MaasConfigError, match=message):
-        maas.MaasClient(BASE, API_KEY, **kwargs)
+    with pytest.raises(errors.MaasConfigError, match=message):
+        api.MaasClient(BASE, API_KEY, **kwargs)
 
 
 # -- request shape -----------------------------------------------------------------------------
@@ -180,8 +180,8 @@ def test_503_is_retried_with_exponential_backoff_and_jitter(fake):
 
 
 def test_jitter_stays_between_half_and_full_delay():
-    low = maas.MaasClient(BASE, API_KEY, rand=lambda: 0.0)
-    high = maas.MaasClient(BASE, API_KEY, rand=lambda: 0.999999)
+    low = api.MaasClient(BASE, API_KEY, rand=lambda: 0.0)
+    high = api.MaasClient(BASE, API_KEY, rand=lambda: 0.999999)
     for attempt in range(1, 12):
         full = min(30, 0.5 * 2 ** (attempt - 1))
         assert low.backoff_delay(attempt) == pytest.approx(full / 2)
@@ -205,9 +205,9 @@ def test_retry_after_is_capped_at_backoff_max(fake):
 
 
 def test_retry_after_http_date_is_understood():
-    assert maas.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == pytest.approx(10)
-    assert maas.parse_retry_after("soon") is None
-    assert maas.parse_retry_after(None) is None
+    assert retries.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == pytest.approx(10)
+    assert retries.parse_retry_after("soon") is None
+    assert retries.parse_retry_after(None) is None
 
 
 def test_409_with_retry_after_is_retried(fake):
@@ -221,7 +221,7 @@ def test_409_with_retry_after_is_retried(fake):
 def test_409_without_retry_after_is_a_state_conflict_and_not_retried(fake):
     fake.add("POST", "machines/abc123/", op="deploy", status=409, text="Can't deploy a machine that is in the 'New' state")
     fake.add("GET", "machines/abc123/", json=machine("New"))
-    with pytest.raises(maas.MaasConflict) as info:
+    with pytest.raises(errors.MaasConflict) as info:
         fake.client().deploy("abc123", {})
     assert len(fake.find("POST", "machines/abc123/", "deploy")) == 1
     assert "Can't deploy a machine that is in the 'New' state" in str(info.value)
@@ -249,18 +249,18 @@ def test_connection_errors_and_timeouts_are_retried_for_reads(fake):
 def test_spent_budget_fails_clearly_with_the_attempt_count(fake):
     fake.add("GET", "machines/", status=503, text="Unable to connect to any rack controller", headers={"Retry-After": "1"})
     client = fake.client(retries=2)
-    with pytest.raises(maas.MaasRetriesExhausted) as info:
+    with pytest.raises(errors.MaasRetriesExhausted) as info:
         client.list_machines()
     error = info.value
     assert len(fake.calls) == 3 and error.attempts == 3
     assert "Gave up on GET /machines/ after 3 attempt(s)" in str(error)
     assert "Unable to connect to any rack controller" in str(error)
-    assert isinstance(error.last_error, maas.MaasUnavailable) and error.status == 503
+    assert isinstance(error.last_error, errors.MaasUnavailable) and error.status == 503
 
 
 def test_retries_zero_means_one_attempt(fake):
     fake.add("GET", "machines/", status=503, text="busy")
-    with pytest.raises(maas.MaasRetriesExhausted):
+    with pytest.raises(errors.MaasRetriesExhausted):
         fake.client(retries=0).list_machines()
     assert len(fake.calls) == 1
 
@@ -312,7 +312,7 @@ def test_compose_waits_longer_than_maas_driver_timeout(fake, monkeypatch):
     monkeypatch.setattr(fake, "send", send)
     client.compose(3, {"hostname": "cp-1"})
     client.list_zones()
-    assert seen == [maas.COMPOSE_TIMEOUT, 20]
+    assert seen == [api.COMPOSE_TIMEOUT, 20]
 
 
 def test_compose_that_did_not_take_effect_is_sent_again(fake):
@@ -336,7 +336,7 @@ def test_compose_retried_after_503_with_retry_after_checks_first(fake):
 def test_compose_503_without_retry_after_is_maas_final_answer(fake):
     text = "Unable to compose KVM instance in 'lxd-1'. CPU overcommit ratio is 1.0 and there are 2 available resources; 4 requested."
     fake.add("POST", "vm-hosts/3/", op="compose", status=503, text=text)
-    with pytest.raises(maas.MaasUnavailable) as info:
+    with pytest.raises(errors.MaasUnavailable) as info:
         fake.client().compose(3, {"hostname": "cp-1"})
     assert text in str(info.value) and len(fake.calls) == 1
 
@@ -353,20 +353,20 @@ def test_compose_resent_while_the_first_still_ran_recovers_from_the_hostname_cla
 
 def test_compose_hostname_clash_on_the_first_attempt_is_an_error(fake):
     fake.add("POST", "vm-hosts/3/", op="compose", status=400, json={"hostname": ['Node with hostname "cp-1" already exists']})
-    with pytest.raises(maas.MaasValidationError) as info:
+    with pytest.raises(errors.MaasValidationError) as info:
         fake.client().compose(3, {"hostname": "cp-1"})
     assert info.value.fields == {"hostname": ['Node with hostname "cp-1" already exists']}
     assert "hostname: Node with hostname" in str(info.value)
 
 
 def test_compose_needs_a_hostname(fake):
-    with pytest.raises(maas.MaasConfigError, match="hostname"):
+    with pytest.raises(errors.MaasConfigError, match="hostname"):
         fake.client().compose(3, {"cores": 1})
 
 
 def test_unverifiable_write_with_unknown_outcome_is_not_resent(fake):
     fake.add("POST", "ipaddresses/", op="reserve", exc=dropped)
-    with pytest.raises(maas.MaasOutcomeUnknown) as info:
+    with pytest.raises(errors.MaasOutcomeUnknown) as info:
         fake.client().post("ipaddresses/", data={"ip": "10.10.0.50"}, op="reserve")
     assert len(fake.calls) == 1
     assert "unknown outcome" in str(info.value) and "not sent again" in str(info.value)
@@ -408,7 +408,7 @@ def test_ensure_tag_accepts_a_tag_created_meanwhile_by_a_parallel_task(fake):
 def test_ensure_tag_raises_other_validation_errors(fake):
     fake.add("GET", "tags/bad tag/", status=404, text="No Tag matches the given query.")
     fake.add("POST", "tags/", status=400, json={"name": ["Enter a valid value."]})
-    with pytest.raises(maas.MaasValidationError, match="Enter a valid value"):
+    with pytest.raises(errors.MaasValidationError, match="Enter a valid value"):
         fake.client().ensure_tag("bad tag")
 
 
@@ -439,14 +439,14 @@ def test_release_ip_retry_sees_it_released(fake):
 @pytest.mark.parametrize(
     "status, body, cls, words",
     [
-        (400, {"cores": ["Ensure this value is less than or equal to 16."]}, maas.MaasValidationError,
+        (400, {"cores": ["Ensure this value is less than or equal to 16."]}, errors.MaasValidationError,
          ["400", "cores: Ensure this value is less than or equal to 16.", "Check the values"]),
-        (400, "Unrecognised signature: method=GET op=frob", maas.MaasValidationError, ["Unrecognised signature"]),
-        (401, "Authorization Error: 'Invalid access token: tk-token'", maas.MaasAuthError, ["401", "Check api_key"]),
-        (403, "This method is reserved for admin users.", maas.MaasAuthError, ["reserved for admin", "admin"]),
-        (404, "No Machine matches the given query.", maas.MaasNotFound, ["No Machine matches"]),
-        (409, "Machine cannot be released in its current state ('New').", maas.MaasConflict, ["current state"]),
-        (500, "boom", maas.MaasError, ["500", "boom", "regiond.log"]),
+        (400, "Unrecognised signature: method=GET op=frob", errors.MaasValidationError, ["Unrecognised signature"]),
+        (401, "Authorization Error: 'Invalid access token: tk-token'", errors.MaasAuthError, ["401", "Check api_key"]),
+        (403, "This method is reserved for admin users.", errors.MaasAuthError, ["reserved for admin", "admin"]),
+        (404, "No Machine matches the given query.", errors.MaasNotFound, ["No Machine matches"]),
+        (409, "Machine cannot be released in its current state ('New').", errors.MaasConflict, ["current state"]),
+        (500, "boom", errors.MaasError, ["500", "boom", "regiond.log"]),
     ],
 )
 def test_status_codes_map_to_typed_errors(fake, status, body, cls, words):
@@ -467,7 +467,7 @@ def test_status_codes_map_to_typed_errors(fake, status, body, cls, words):
 
 def test_410_on_vm_hosts_explains_the_removal(fake):
     fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
-    with pytest.raises(maas.MaasGone) as info:
+    with pytest.raises(errors.MaasGone) as info:
         fake.client().list_vm_hosts()
     text = str(info.value)
     assert "no longer supports VM hosts" in text and "after 3.8" in text
@@ -477,27 +477,27 @@ def test_410_on_vm_hosts_explains_the_removal(fake):
 
 def test_html_404_suggests_the_maas_root(fake):
     fake.add("GET", "machines/", status=404, text="<html><body>Not Found</body></html>")
-    with pytest.raises(maas.MaasNotFound, match="url is the MAAS root"):
+    with pytest.raises(errors.MaasNotFound, match="url is the MAAS root"):
         fake.client().list_machines()
 
 
 def test_redirects_are_not_followed(fake):
     fake.add("POST", "machines/abc123/", op="release", status=301, headers={"Location": "https://maas/MAAS/api/2.0/x/"})
-    with pytest.raises(maas.MaasError, match="redirect .301. to https://maas/MAAS"):
+    with pytest.raises(errors.MaasError, match="redirect .301. to https://maas/MAAS"):
         fake.client().release("abc123")
     assert len(fake.calls) == 1
 
 
 def test_long_bodies_are_shortened(fake):
     fake.add("GET", "machines/", status=500, text="x" * 5000)
-    with pytest.raises(maas.MaasError) as info:
+    with pytest.raises(errors.MaasError) as info:
         fake.client().list_machines()
     assert "(5000 characters)" in str(info.value) and len(str(info.value)) < 1200
 
 
 def test_error_to_dict_is_json_safe(fake):
     fake.add("GET", "zones/", status=404, text="nope")
-    with pytest.raises(maas.MaasNotFound) as info:
+    with pytest.raises(errors.MaasNotFound) as info:
         fake.client().list_zones()
     assert info.value.to_dict() == {"type": "MaasNotFound", "status": 404, "method": "GET", "path": "zones/",
                                     "op": None, "body": "nope"}
@@ -505,7 +505,7 @@ def test_error_to_dict_is_json_safe(fake):
 
 def test_duplicate_hostnames_are_reported(fake):
     fake.add("GET", "machines/", json=[MACHINE, dict(MACHINE, system_id="zzz")])
-    with pytest.raises(maas.MaasError, match="2 machines named 'cp-1'"):
+    with pytest.raises(errors.MaasError, match="2 machines named 'cp-1'"):
         fake.client().find_machine("cp-1")
 
 
@@ -520,20 +520,20 @@ def free_port():
 
 def test_unreachable_url_is_retried_then_fails_clearly():
     sleeps = []
-    client = maas.MaasClient("http://127.0.0.1:%d/MAAS" % free_port(), API_KEY, retries=1, sleep=sleeps.append)
-    with pytest.raises(maas.MaasRetriesExhausted) as info:
+    client = api.MaasClient("http://127.0.0.1:%d/MAAS" % free_port(), API_KEY, retries=1, sleep=sleeps.append)
+    with pytest.raises(errors.MaasRetriesExhausted) as info:
         client.version()
     text = str(info.value)
     assert "Cannot reach MAAS at http://127.0.0.1:" in text and "Connection refused" in text
     assert "after 2 attempt(s)" in text and len(sleeps) == 1
-    assert isinstance(info.value.last_error, maas.MaasConnectionError)
+    assert isinstance(info.value.last_error, errors.MaasConnectionError)
     assert "object at 0x" not in text
 
 
 def test_tls_self_signed_certificate_is_refused_by_default(tmp_path):
     with TLSServer(tmp_path) as server:
-        client = maas.MaasClient(server.url, API_KEY, sleep=lambda s: None)
-        with pytest.raises(maas.MaasTLSError) as info:
+        client = api.MaasClient(server.url, API_KEY, sleep=lambda s: None)
+        with pytest.raises(errors.MaasTLSError) as info:
             client.version()
         text = str(info.value)
         assert "TLS connection to MAAS at %s failed" % server.url in text
@@ -546,8 +546,8 @@ def test_tls_self_signed_certificate_is_refused_by_default(tmp_path):
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_with_ca_path_or_without_validation_works(tmp_path):
     with TLSServer(tmp_path) as server:
-        assert maas.MaasClient(server.url, API_KEY, ca_path=server.cert).version()["version"] == "3.6.1"
-        assert maas.MaasClient(server.url, API_KEY, validate_certs=False).version()["version"] == "3.6.1"
+        assert api.MaasClient(server.url, API_KEY, ca_path=server.cert).version()["version"] == "3.6.1"
+        assert api.MaasClient(server.url, API_KEY, validate_certs=False).version()["version"] == "3.6.1"
 
 
 # -- secrets -----------------------------------------------------------------------------------
@@ -559,7 +559,7 @@ def test_no_secret_in_repr_logs_or_errors(fake):
     fake.add("GET", "machines/", exc=dropped, times=1)
     fake.add("GET", "machines/", status=401, text="Authorization Error: 'Invalid access token: tk-token'")
     client = fake.client(logger=lines.append)
-    with pytest.raises(maas.MaasError) as info:
+    with pytest.raises(errors.MaasError) as info:
         client.list_machines()
     texts = [repr(client), str(info.value), repr(info.value), repr(info.value.to_dict()), repr(client.session.auth.client)]
     texts += lines
@@ -574,7 +574,7 @@ def test_piston_wrong_signature_answer_does_not_leak_the_secret(fake):
     fake.add("GET", "machines/abc123/", status=401, text=body, headers={"WWW-Authenticate": 'OAuth realm="OAuth"'})
     lines = []
     client = fake.client(logger=lines.append)
-    with pytest.raises(maas.MaasAuthError) as info:
+    with pytest.raises(errors.MaasAuthError) as info:
         client.get_machine("abc123")
     error = info.value
     assert "Expected signature base string: <redacted>" in error.message and "Check api_key" in error.message
@@ -589,7 +589,7 @@ def test_secrets_echoed_in_retried_answers_are_redacted_everywhere(fake):
     fake.add("GET", "machines/", status=503, text=body, headers={"Retry-After": "1"})
     lines = []
     client = fake.client(logger=lines.append, retries=1)
-    with pytest.raises(maas.MaasRetriesExhausted) as info:
+    with pytest.raises(errors.MaasRetriesExhausted) as info:
         client.list_machines()
     error = info.value
     assert 'oauth_token="<redacted>", oauth_signature="<redacted>"' in error.body
@@ -612,7 +612,7 @@ def test_secrets_echoed_in_retried_answers_are_redacted_everywhere(fake):
     ],
 )
 def test_redact_secrets(text, expected):
-    assert maas.redact_secrets(text, ("mine-%2Fsecret", "mine-/secret")) == expected
+    assert errors.redact_secrets(text, ("mine-%2Fsecret", "mine-/secret")) == expected
 
 
 # -- polling -----------------------------------------------------------------------------------
@@ -622,7 +622,7 @@ def test_wait_for_machine_polls_with_growing_delays(fake):
     statuses = iter(["New", "Commissioning", "Commissioning", "Commissioning", "Ready"])
     fake.add("GET", "machines/abc123/", handler=lambda call: (200, machine(next(statuses))))
     client = fake.client()
-    result = client.wait_for_machine("abc123", "Ready", timeout=600)
+    result = waiters.wait_for_machine(client, "abc123", "Ready", timeout=600)
     assert result["status_name"] == "Ready"
     assert client.sleeps == [0.5, 0.75, 1.125, 1.6875]
 
@@ -630,8 +630,8 @@ def test_wait_for_machine_polls_with_growing_delays(fake):
 def test_wait_delays_are_capped_and_cut_to_the_deadline(fake):
     fake.add("GET", "machines/abc123/", json=machine("Deploying", status_message="Deploying - curtin"))
     client = fake.client()
-    with pytest.raises(maas.MaasWaitError) as info:
-        client.wait_for_machine("abc123", "Deployed", timeout=60)
+    with pytest.raises(errors.MaasWaitError) as info:
+        waiters.wait_for_machine(client, "abc123", "Deployed", timeout=60)
     assert max(client.sleeps) == 10.0
     assert sum(client.sleeps) == pytest.approx(60, abs=0.2)
     error = info.value
@@ -645,8 +645,8 @@ def test_wait_stops_on_a_failed_state_with_maas_reasons(fake):
     fake.add("GET", "machines/abc123/", handler=lambda call: (200, machine(
         next(statuses), status_message="Failed deployment", error_description="curtin failed: no disk")))
     client = fake.client()
-    with pytest.raises(maas.MaasWaitError) as info:
-        client.wait_for_machine("abc123", ["Deployed"], timeout=600)
+    with pytest.raises(errors.MaasWaitError) as info:
+        waiters.wait_for_machine(client, "abc123", ["Deployed"], timeout=600)
     text = str(info.value)
     assert "reached 'Failed deployment'" in text and "curtin failed: no disk" in text
     assert info.value.state == "Failed deployment" and not info.value.timed_out
@@ -657,6 +657,6 @@ def test_wait_for_machine_gone(fake):
     answers = iter([[machine("Ready")], [machine("Ready")], []])
     fake.add("GET", "machines/", handler=lambda call: (200, next(answers)))
     client = fake.client()
-    assert client.wait_for_machine_gone("abc123", timeout=30) is None
+    assert waiters.wait_for_machine_gone(client, "abc123", timeout=30) is None
     assert fake.calls[0].query == {"id": ["abc123"]}
     assert len(client.sleeps) == 2

@@ -6,7 +6,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import common
-from ansible_collections.lxdcp.maas.plugins.module_utils.client import MaasConfigError, MaasValidationError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConfigError, MaasValidationError
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, SECRET, FakeMaas, run_module
 
 

@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one exception the collection's domain code raises.
+
+Modules turn it into ``fail_json`` in one place (``module.MaasModule.run``); the lookup into
+``AnsibleLookupError``. ``result`` holds the fields a module returns with the failure (the machine
+as far as it is known, the actions taken, ...). The MAAS client's errors
+(``maas.errors.MaasError``) are a kind of it.
+"""
+
+from __future__ import annotations
+
+
+class LxdcpError(Exception):
+    """A task cannot be carried out; ``message`` says why and what to do, ``result`` carries the module's fields."""
+
+    def __init__(self, message, **result):
+        super(LxdcpError, self).__init__(message)
+        self.message = message
+        self.result = result
+
+    def __str__(self):
+        return self.message

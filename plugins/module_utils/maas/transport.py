@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The MAAS REST API (2.0) transport: one signed ``requests.Session``, retries, answers and errors.
+
+One session per client (connection reuse), OAuth 1.0 PLAINTEXT signing
+(``consumer_key:token_key:token_secret``, empty consumer secret, as MAAS expects), TLS verified
+by default, and the retry rules of ``retries.py``. Write requests that are not idempotent
+(compose, allocate, deploy, create, reserve) are never re-sent blindly: the caller passes
+``verify``, a callable that looks up whether the first attempt took effect. The API key never
+appears in a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+try:
+    import requests
+    import requests.exceptions
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+try:
+    from requests_oauthlib import OAuth1
+    HAS_REQUESTS_OAUTHLIB = True
+    REQUESTS_OAUTHLIB_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
+    OAuth1 = None
+    HAS_REQUESTS_OAUTHLIB = False
+    REQUESTS_OAUTHLIB_IMPORT_ERROR = exc
+
+try:
+    from urllib3.exceptions import ConnectTimeoutError as _Urllib3ConnectTimeout
+    from urllib3.exceptions import NewConnectionError as _Urllib3NewConnection
+    _NEVER_CONNECTED = (_Urllib3NewConnection, _Urllib3ConnectTimeout)
+except ImportError:  # pragma: no cover - urllib3 comes with requests
+    _NEVER_CONNECTED = ()
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
+    MaasConfigError,
+    MaasConnectionError,
+    MaasOutcomeUnknown,
+    MaasRetriesExhausted,
+    MaasTLSError,
+    describe_request,
+    error_from_answer,
+    first_line,
+    redact_secrets,
+    redact_url,
+    short,
+)
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.retries import (
+    answer_may_have_acted,
+    backoff_delay,
+    parse_retry_after,
+)
+
+API_PATH = "api/2.0/"
+USER_AGENT = "lxdcp.maas"
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+
+
+def parse_api_key(api_key):
+    """Split ``consumer_key:token_key:token_secret``; raise MaasConfigError without echoing the key."""
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise MaasConfigError("api_key is missing: set the api_key option or the MAAS_API_KEY environment variable.")
+    parts = api_key.strip().split(":")
+    if len(parts) != 3 or not all(parts) or any(c.isspace() for c in api_key.strip()):
+        raise MaasConfigError(
+            "api_key is malformed: MAAS API keys have three non-empty parts separated by ':' "
+            "(consumer_key:token_key:token_secret); the value given has %d part(s)%s. "
+            "Copy the whole key from the MAAS UI (user preferences > API keys) or `maas apikey --username <user>`."
+            % (len(parts), "" if len(parts) != 3 else ", one of them empty or containing whitespace")
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def normalize_url(url):
+    """Return the MAAS root URL without a trailing slash (``http://maas:5240/MAAS``).
+
+    Accepts the root or the API URL (``.../MAAS/api/2.0/``). Raises MaasConfigError for
+    anything that is not an absolute http(s) URL, or one carrying credentials or a query.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise MaasConfigError("url is missing: set the url option or the MAAS_URL environment variable "
+                              "(for example http://maas.example.com:5240/MAAS).")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MaasConfigError(
+            "url %r is not an absolute http(s) URL; give the MAAS root, for example http://maas.example.com:5240/MAAS"
+            % redact_url(url.strip())
+        )
+    if parts.username or parts.password:
+        raise MaasConfigError("url must not contain credentials (user:password@); authenticate with api_key instead.")
+    if parts.query or parts.fragment:
+        raise MaasConfigError("url %r must not have a query string or fragment; give the MAAS root, "
+                              "for example http://maas.example.com:5240/MAAS" % redact_url(url.strip()))
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise MaasConfigError("url %r has an invalid port" % redact_url(url.strip()))
+    path = parts.path.rstrip("/")
+    for suffix in ("/api/2.0", "/api"):
+        if path.endswith(suffix):
+            path = path[:-len(suffix)]
+            break
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def encode_params(params):
+    """Turn a dict into form/query pairs: lists repeat the key, booleans become true/false, None is dropped."""
+    pairs = []
+    if not params:
+        return pairs
+    items = params.items() if isinstance(params, dict) else params
+    for key, value in items:
+        if value is None:
+            continue
+        values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+        for item in values:
+            if item is None:
+                continue
+            if isinstance(item, bool):
+                item = "true" if item else "false"
+            pairs.append((key, str(item)))
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------
+# The transport
+
+
+class MaasTransport(object):
+    """Signed requests to one MAAS with retries; see docs/design.md ("MAAS client contract").
+
+    ``logger`` is a callable taking one string (or None). ``sleep``, ``clock`` and ``rand``
+    exist so that tests can replace time and jitter; production code leaves them alone.
+    """
+
+    def __init__(self, url, api_key, validate_certs=True, ca_path=None, timeout=30, retries=5,
+                 backoff_base=0.5, backoff_max=30, logger=None, sleep=None, clock=None, rand=None, session=None):
+        if not HAS_REQUESTS:
+            raise MaasConfigError("the Python library 'requests' is required: %s" % REQUESTS_IMPORT_ERROR)
+        if not HAS_REQUESTS_OAUTHLIB:
+            raise MaasConfigError("the Python library 'requests-oauthlib' is required: %s" % REQUESTS_OAUTHLIB_IMPORT_ERROR)
+        self.url = normalize_url(url)
+        self.api_url = self.url + "/" + API_PATH
+        consumer_key, token_key, token_secret = parse_api_key(api_key)
+        # Redacted from every answer kept in an error, a message or a log line.
+        self._secrets = tuple(sorted({token_secret, quote(token_secret, safe="")}, key=len, reverse=True))
+        if timeout is None or timeout <= 0:
+            raise MaasConfigError("timeout must be a positive number of seconds, not %r" % (timeout,))
+        if retries is None or retries < 0:
+            raise MaasConfigError("retries must be 0 or more, not %r" % (retries,))
+        if ca_path and not os.path.exists(ca_path):
+            raise MaasConfigError("ca_path %s does not exist; give the PEM file of the CA that signed the certificate "
+                                  "of MAAS" % ca_path)
+        self.validate_certs = bool(validate_certs)
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self.retries = int(retries)
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self._logger = logger
+        self.sleep = sleep or time.sleep
+        self.clock = clock or time.monotonic
+        self._rand = rand or random.random
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["Accept"] = "application/json"
+        self.session.auth = OAuth1(
+            consumer_key,
+            client_secret="",
+            resource_owner_key=token_key,
+            resource_owner_secret=token_secret,
+            signature_method="PLAINTEXT",
+            signature_type="AUTH_HEADER",
+        )
+        # Passed with every request: a session-level value would lose to REQUESTS_CA_BUNDLE.
+        self._verify = (ca_path or True) if self.validate_certs else False
+        self.requests_sent = 0
+
+    def __repr__(self):
+        return "%s(url=%r, validate_certs=%r, timeout=%r, retries=%r)" % (
+            type(self).__name__, self.url, self.validate_certs, self.timeout, self.retries)
+
+    def log(self, message):
+        """Send one troubleshooting line to the logger (never pass secrets)."""
+        if self._logger is not None:
+            self._logger(message)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def get(self, path, params=None, op=None):
+        """GET ``path`` (relative to api/2.0/) and return the decoded answer."""
+        return self.request("GET", path, params=params, op=op)
+
+    def post(self, path, data=None, op=None, idempotent=False, verify=None, params=None, timeout=None):
+        """POST a form to ``path``; see ``request`` for ``idempotent``, ``verify`` and ``timeout``."""
+        return self.request("POST", path, params=params, data=data, op=op, idempotent=idempotent, verify=verify,
+                            timeout=timeout)
+
+    def put(self, path, data=None):
+        """PUT a form to ``path`` (an update: safe to repeat)."""
+        return self.request("PUT", path, data=data)
+
+    def delete(self, path, params=None):
+        """DELETE ``path``; parameters go in the query string, as MAAS reads them there."""
+        return self.request("DELETE", path, params=params)
+
+    def request(self, method, path, params=None, data=None, op=None, idempotent=None, verify=None, timeout=None):
+        """Send one API request with retries and return the decoded body (None for 204).
+
+        ``timeout`` (seconds) replaces the client's read timeout for this request.
+
+        Retried (``retries.py``): connection errors and timeouts, 502, 503, 504, and 409 carrying
+        Retry-After, up to ``retries`` extra attempts. ``idempotent`` defaults to True for
+        everything but POST. A non-idempotent POST is re-sent only after ``verify()`` returned None
+        (the first attempt did not take effect); when ``verify()`` returns a value, that value is the
+        result. Without ``verify`` it is retried only when MAAS certainly did not act on it (no
+        connection was made, or MAAS answered 409/503 with Retry-After); otherwise
+        ``MaasOutcomeUnknown`` is raised.
+        """
+        if idempotent is None:
+            idempotent = method != "POST"
+        what = describe_request(method, path, op)
+        url = self.api_url + path.lstrip("/")
+        if not url.endswith("/"):
+            url += "/"
+        query = ([("op", op)] if op else []) + encode_params(params)
+        body = encode_params(data) if data is not None else None
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = None
+            sent_start = self.clock()
+            try:
+                self.requests_sent += 1
+                response = self.session.request(
+                    method, url, params=query, data=body, timeout=timeout or self.timeout, verify=self._verify,
+                    allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise self._tls_error(exc, what)
+            except requests.exceptions.RequestException as exc:
+                # Connection errors, timeouts, and answers cut off mid-body (ChunkedEncodingError):
+                # only a failed connect proves that MAAS never saw the request.
+                failure = self._connection_error(exc, what, timeout)
+                reached = not _never_connected(exc)
+                self.log("%s -> %s (attempt %d)" % (what, failure.reason, attempt))
+            else:
+                status = response.status_code
+                self.log("%s -> %d (attempt %d, %.3f s)" % (what, status, attempt, self.clock() - sent_start))
+                if status < 300:
+                    return self._decode(response)
+                failure = self._http_error(response, method, path, op)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                reached = answer_may_have_acted(status, idempotent, retry_after)
+                if reached is None:
+                    raise failure
+            if attempt > self.retries:
+                raise MaasRetriesExhausted(
+                    "Gave up on %s after %d attempt(s) in %.1f s: %s" % (
+                        what, attempt, self.clock() - started, failure.message),
+                    last_error=failure, attempts=attempt, status=failure.status, method=method, path=path, op=op,
+                    body=failure.body,
+                )
+            if not idempotent:
+                if verify is not None:
+                    found = verify()
+                    if found is not None:
+                        self.log("%s: the earlier attempt took effect (verified), not sending it again" % what)
+                        return found
+                    self.log("%s: verified that the earlier attempt did not take effect" % what)
+                elif reached:
+                    raise MaasOutcomeUnknown(
+                        "%s failed with an unknown outcome (%s) and cannot be verified, so it is not sent again. "
+                        "Check MAAS for its effect before re-running." % (what, failure.message),
+                        status=failure.status, method=method, path=path, op=op, body=failure.body,
+                    )
+            delay = self.backoff_delay(attempt, retry_after)
+            self.log("retry %d/%d of %s in %.2f s%s: %s" % (
+                attempt, self.retries, what, delay,
+                " (Retry-After %.0f s)" % retry_after if retry_after is not None else "", first_line(failure.message)))
+            self.sleep(delay)
+
+    def backoff_delay(self, attempt, retry_after=None):
+        """Delay before retry number ``attempt`` (1-based) with this client's settings (``retries.backoff_delay``)."""
+        return backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rand, retry_after)
+
+    # -- answers and errors ----------------------------------------------------------------
+
+    @staticmethod
+    def _decode(response):
+        if response.status_code == 204 or not response.content:
+            return None
+        if "json" not in response.headers.get("Content-Type", "").lower():
+            return response.text
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def _http_error(self, response, method, path, op):
+        return error_from_answer(
+            response.status_code, response.reason, redact_secrets(response.text or "", self._secrets), method, path, op,
+            location=redact_secrets(response.headers.get("Location", ""), self._secrets))
+
+    def _connection_error(self, exc, what, timeout=None):
+        if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
+            reason = "no answer within %s s (timeout)" % (timeout or self.timeout)
+        else:
+            reason = _root_reason(exc)
+        error = MaasConnectionError(
+            "Cannot reach MAAS at %s for %s: %s. Check url (MAAS_URL), that the MAAS region controller runs and that "
+            "this host can reach it." % (self.url, what, reason)
+        )
+        error.reason = reason
+        return error
+
+    def _tls_error(self, exc, what):
+        return MaasTLSError(
+            "TLS connection to MAAS at %s failed for %s: %s. If MAAS uses a private CA, set ca_path to its CA "
+            "bundle; validate_certs: false turns verification off (not recommended)." % (self.url, what, _root_reason(exc))
+        )
+
+
+def _never_connected(exc):
+    """True when the request certainly never reached the server (refused, DNS failure, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    return any(_NEVER_CONNECTED and isinstance(cause, _NEVER_CONNECTED) for cause in _causes(exc))
+
+
+def _root_reason(exc):
+    """The innermost readable reason of a requests/urllib3 error, without addresses of Python objects."""
+    text = str(list(_causes(exc))[-1]).replace("\n", " ")
+    # urllib3 prefixes the connection object repr: "<urllib3.connection.HTTPConnection object at 0x..>: Failed to ..."
+    if text.startswith("<") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return short(text, 300)
+
+
+def _causes(exc):
+    """``exc`` and the errors it wraps (``reason`` or a first argument that is an exception), outermost first."""
+    seen = set()
+    current = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        args = getattr(current, "args", ())
+        current = reason if isinstance(reason, BaseException) else (
+            args[0] if args and isinstance(args[0], BaseException) else None)
