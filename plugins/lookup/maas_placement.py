@@ -219,15 +219,9 @@ from ansible.utils.display import Display
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
-    TAG_RE,
-    backing_machines,
-    cluster_members,
-    cluster_tag,
-    placement_host,
-    replica_counts,
-    vm_host_health,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import backing_machines, cluster_members, replica_counts
+from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error
+from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import placement_host, vm_host_health
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, zone_spread
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 
@@ -293,9 +287,8 @@ class LookupModule(LookupBase):
         if zones is not None and not zones:
             raise AnsibleLookupError("maas_placement: zones must not be empty; leave it unset for every zone")
         cluster = self.get_option("cluster")
-        if cluster is not None and not TAG_RE.match(cluster):
-            raise AnsibleLookupError("maas_placement: cluster %r may only contain letters, digits, '_' and '-' (it is part of the "
-                                     "MAAS tag %s)" % (cluster, cluster_tag(cluster)))
+        if cluster is not None and cluster_error(cluster):
+            raise AnsibleLookupError("maas_placement: %s" % cluster_error(cluster))
         strategy = self.get_option("strategy")
         request = Request(
             count=count,

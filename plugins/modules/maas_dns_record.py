@@ -218,7 +218,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError, MaasNotFound
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 
 TTL_MAX = (1 << 31) - 1
 GUARD = "only_if_addresses_within"

@@ -50,11 +50,12 @@ options:
       - Only machines carrying all of these tags (MAAS filters on them). A tag MAAS does not have matches no machine.
     type: list
     elements: str
-  zone:
+  zones:
     description:
       - Only machines in these zones. A zone MAAS does not have is an error.
     type: list
     elements: str
+    aliases: [zone]
   pool:
     description:
       - Only machines in these resource pools. A pool MAAS does not have is an error.
@@ -108,7 +109,7 @@ EXAMPLES = r"""
 
 - name: Deployed LXD VMs in zone az1 tagged k8s
   lxdcp.maas.maas_machine_info:
-    zone: [az1]
+    zones: [az1]
     status: [deployed]
     tags: [k8s]
 """
@@ -246,17 +247,8 @@ maas_log:
   elements: str
 """
 
-from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
-    CLUSTER_TAG_PREFIX,
-    MANAGED_TAG,
-    TAG_RE,
-    MaasModule,
-    cluster_members,
-    interface_links,
-    machine_view,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.info import machine_info
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 
 STATUSES = [
     "new", "commissioning", "failed_commissioning", "missing", "ready", "reserved", "deployed", "retired", "broken",
@@ -265,99 +257,19 @@ STATUSES = [
     "failed_exiting_rescue_mode", "testing", "failed_testing",
 ]
 
-
-def input_problems(params):
-    """What is wrong with the filters, found without MAAS."""
-    problems = []
-    for name in params["hostname"] or []:
-        if "." in name or not ipaddr.valid_hostname(name):
-            problems.append(ipaddr.hostname_error(name) + " (give the short host name, without the domain)")
-    if params["cluster"] is not None and not TAG_RE.match(params["cluster"]):
-        problems.append("cluster %r may only use letters, digits, _ and - (it names the tag %s<cluster>)"
-                        % (params["cluster"], CLUSTER_TAG_PREFIX))
-    for tag in params["tags"] or []:
-        if not TAG_RE.match(tag):
-            problems.append("tag %r is not a MAAS tag name (letters, digits, _ and -)" % tag)
-    return problems
-
-
-def read_machines(client, params, log):
-    """The machines passing the filters, with one filtered ``GET /machines/``."""
-    filters = dict((key, params[key]) for key in ("hostname", "zone", "pool", "status") if params[key])
-    tags = params["tags"] or []
-    if params["cluster"] is not None:
-        machines = cluster_members(client, params["cluster"], tags, **filters)
-    elif tags:
-        machines = client.list_machines_tagged(tags, **filters)
-    else:
-        machines = client.list_machines(**filters)
-    log("%d machine(s) match %s" % (len(machines), describe_filters(params)))
-    return machines
-
-
-def describe_filters(params):
-    """``hostname=cp-1,cp-2 cluster=prod`` for the log; ``no filter`` without any."""
-    parts = []
-    for key in ("hostname", "cluster", "tags", "zone", "pool", "status"):
-        value = params[key]
-        if value:
-            parts.append("%s=%s" % (key, ",".join(value) if isinstance(value, list) else value))
-    return " ".join(parts) or "no filter"
-
-
-def addresses(machine):
-    """``[{ip, mode, subnet, interface}]``: the addresses on the machine's interface links."""
-    found = []
-    for interface in machine.get("interface_set") or []:
-        for link in interface_links(interface):
-            if link["ip_address"]:
-                found.append(dict(ip=link["ip_address"], mode=link["mode"], subnet=link["subnet"],
-                                  interface=interface.get("name")))
-    return found
-
-
-def ownership(machine):
-    """``(managed, cluster)`` from the machine's lxdcp.maas tags."""
-    tags = machine.get("tag_names") or []
-    clusters = sorted(t[len(CLUSTER_TAG_PREFIX):] for t in tags if t.startswith(CLUSTER_TAG_PREFIX))
-    return MANAGED_TAG in tags, (clusters[0] if clusters else None)
-
-
-def info(machine):
-    """The machine as this module returns it."""
-    view = machine_view(machine)
-    view["managed"], view["cluster"] = ownership(machine)
-    view["addresses"] = addresses(machine)
-    return view
+ARGUMENT_SPEC = dict(
+    hostname=dict(type="list", elements="str"),
+    cluster=dict(type="str"),
+    tags=dict(type="list", elements="str"),
+    zones=dict(type="list", elements="str", aliases=["zone"]),
+    pool=dict(type="list", elements="str"),
+    status=dict(type="list", elements="str", choices=STATUSES),
+)
 
 
 def main():
     """Entry point."""
-    module = MaasModule(
-        argument_spec=dict(
-            hostname=dict(type="list", elements="str"),
-            cluster=dict(type="str"),
-            tags=dict(type="list", elements="str"),
-            zone=dict(type="list", elements="str"),
-            pool=dict(type="list", elements="str"),
-            status=dict(type="list", elements="str", choices=STATUSES),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    problems = input_problems(params)
-    if problems:
-        module.fail_json("; ".join(problems), machines=[])
-    try:
-        machines = read_machines(module.client(), params, module.log)
-    except MaasError as exc:
-        module.fail_from(exc, machines=[])
-    result = sorted((info(m) for m in machines), key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
-    extra = {}
-    if params["hostname"]:
-        found = set(m["hostname"] for m in result)
-        extra["missing"] = [name for name in dict.fromkeys(params["hostname"]) if name not in found]
-    module.exit_json(changed=False, machines=result, **extra)
+    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(machine_info, machines=[])
 
 
 if __name__ == "__main__":

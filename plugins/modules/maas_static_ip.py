@@ -292,7 +292,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError, MaasNotFound
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$", re.IGNORECASE)
 

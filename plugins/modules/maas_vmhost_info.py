@@ -38,20 +38,22 @@ options:
       - Only hosts with these names or ids.
     type: list
     elements: str
-  zone:
+  zones:
     description:
       - Only hosts in these zones. Unknown zone names are an error.
     type: list
     elements: str
+    aliases: [zone]
   pool:
     description:
       - Only hosts in this resource pool. An unknown pool is an error.
     type: str
-  tags:
+  host_tags:
     description:
       - Only hosts that carry all of these tags.
     type: list
     elements: str
+    aliases: [tags]
   type:
     description:
       - Only hosts of this type; V(any) lists every type.
@@ -82,7 +84,7 @@ EXAMPLES = r"""
   lxdcp.maas.maas_vmhost_info:
     url: http://maas.example.com:5240/MAAS
     api_key: "{{ maas_api_key }}"
-    zone: [az1]
+    zones: [az1]
   register: hosts
 
 - name: Hosts with room for an 8-core VM
@@ -192,77 +194,23 @@ maas_log:
   elements: str
 """
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError
-from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
-    MaasError,
-    MaasModule,
-    backing_machines,
-    check_places,
-    vm_host_health,
-    vm_host_project,
-    vm_host_view,
+from ansible_collections.lxdcp.maas.plugins.module_utils.info import vm_host_info
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="list", elements="str"),
+    zones=dict(type="list", elements="str", aliases=["zone"]),
+    pool=dict(type="str"),
+    host_tags=dict(type="list", elements="str", aliases=["tags"]),
+    type=dict(type="str", choices=["lxd", "virsh", "any"], default="lxd"),
+    include_health=dict(type="bool", default=True),
+    include_project=dict(type="bool", default=False),
 )
-
-
-def matches(vm_host, params):
-    """Whether a MAAS VM host passes the module's filters."""
-    names = params["name"]
-    if names and vm_host.get("name") not in names and str(vm_host.get("id")) not in names:
-        return False
-    if params["type"] != "any" and vm_host.get("type") != params["type"]:
-        return False
-    if params["zone"] and (vm_host.get("zone") or {}).get("name") not in params["zone"]:
-        return False
-    if params["pool"] and (vm_host.get("pool") or {}).get("name") != params["pool"]:
-        return False
-    tags = vm_host.get("tags") or []
-    return all(tag in tags for tag in params["tags"] or [])
 
 
 def main():
     """Entry point."""
-    module = MaasModule(
-        argument_spec=dict(
-            name=dict(type="list", elements="str"),
-            zone=dict(type="list", elements="str"),
-            pool=dict(type="str"),
-            tags=dict(type="list", elements="str"),
-            type=dict(type="str", choices=["lxd", "virsh", "any"], default="lxd"),
-            include_health=dict(type="bool", default=True),
-            include_project=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    client = module.client()
-    try:
-        problem = check_places(client, params["zone"], params["pool"])[0]
-        if problem:
-            module.fail_json(problem, vm_hosts=[])
-        vm_hosts = [h for h in client.list_vm_hosts() if matches(h, params)]
-        vm_hosts.sort(key=lambda h: h.get("id") or 0)
-        module.log("%d VM host(s) match the filters" % len(vm_hosts))
-        machines = backing_machines(client, vm_hosts) if params["include_health"] and vm_hosts else {}
-        result = []
-        project_refused = False
-        for vm_host in vm_hosts:
-            if params["include_health"]:
-                system_id = (vm_host.get("host") or {}).get("system_id")
-                health = vm_host_health(vm_host, machines.get(system_id))
-            else:
-                health = {"healthy": True, "state": "unknown", "reason": "not checked (include_health: false)"}
-            project = None
-            if params["include_project"] and not project_refused:
-                try:
-                    project = vm_host_project(client, vm_host)
-                except MaasAuthError:
-                    project_refused = True
-            result.append(vm_host_view(vm_host, health, project, params["include_project"]))
-        if project_refused:
-            module.warn("the LXD project of the VM hosts could not be read: op=parameters needs a MAAS admin key")
-    except MaasError as exc:
-        module.fail_from(exc, vm_hosts=[])
-    module.exit_json(changed=False, vm_hosts=result)
+    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(vm_host_info, vm_hosts=[])
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lxdcp.maas.plugins.module_utils import common
+from ansible_collections.lxdcp.maas.plugins.module_utils import module as base
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 
 BASE = "http://maas.test:5240/MAAS"
@@ -296,7 +296,7 @@ def run_module(main, args, fake, monkeypatch, check_mode=False, diff=False, verb
         result.update(msg=msg, failed=True)
         raise ModuleExit(result, failed=True)
 
-    monkeypatch.setattr(common.MaasModule, "client_class", staticmethod(factory))
+    monkeypatch.setattr(base.MaasModule, "client_class", staticmethod(factory))
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     full = dict(url=BASE, api_key=API_KEY)

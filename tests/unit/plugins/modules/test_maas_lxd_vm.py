@@ -18,7 +18,7 @@ GIB = 1024 ** 3
 def params(**overrides):
     """Module params as AnsibleModule would fill them (defaults included)."""
     base = dict(hostname="cp-1", state="present", provisioning_mode="lxd", cluster=None, cores=None, memory=None,
-                disks=None, vm_host=None, zone=None, pool=None, host_tags=None, strategy="most-free", project=None,
+                disks=None, vm_host=None, zones=None, pool=None, host_tags=None, strategy="most-free", project=None,
                 interfaces=None, user_data=None, osystem=None, distro_series=None, hwe_kernel=None, tags=None,
                 domain=None, wait=True, wait_timeout=1800, recreate=False, delete_bare_metal=False)
     base.update(overrides)
@@ -41,7 +41,7 @@ def params(**overrides):
         ({"disks": [{"size": "big"}]}, "disks[0].size 'big' is not a size"),
         ({"disks": []}, "disks must list at least the root disk"),
         ({"hostname": "cp_1"}, "hostname 'cp_1' is not a valid MAAS hostname"),
-        ({"hostname": "cp-1.maas"}, "(a short name: use domain for the DNS domain)"),
+        ({"hostname": "cp-1.maas"}, "(a short name, without the DNS domain)"),
         ({"hostname": "-cp"}, "not a valid MAAS hostname"),
         ({"cluster": "prod cluster"}, "cluster 'prod cluster' may only contain"),
         ({"tags": ["bad tag"]}, "tag 'bad tag' is not a valid MAAS tag name"),
@@ -104,7 +104,7 @@ def test_drift_compares_only_what_the_task_sets():
     assert vm.find_drift(machine, vm.Spec(params())) == []
     assert vm.find_drift(machine, vm.Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}]))) == []
     drift = vm.find_drift(machine, vm.Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}], vm_host="lxd-b",
-                                                  zone=["az2"], pool="k8s")))
+                                                  zones=["az2"], pool="k8s")))
     assert [d["field"] for d in drift] == ["cores", "memory", "disks", "vm_host", "zone", "pool"]
     assert drift[0] == {"field": "cores", "current": 2, "wanted": 4}
 

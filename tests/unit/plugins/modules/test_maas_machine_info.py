@@ -122,10 +122,10 @@ def test_an_unknown_zone_is_maas_s_error(monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ({"hostname": ["cp-1.maas"]}, "hostname 'cp-1.maas' is not a valid DNS name"),
-        ({"hostname": ["cp_1"]}, "hostname 'cp_1' is not a valid DNS name"),
-        ({"cluster": "prod cluster"}, "cluster 'prod cluster' may only use letters, digits, _ and -"),
-        ({"tags": ["ok", "no way"]}, "tag 'no way' is not a MAAS tag name"),
+        ({"hostname": ["cp-1.maas"]}, "hostname 'cp-1.maas' is not a valid MAAS hostname"),
+        ({"hostname": ["cp_1"]}, "hostname 'cp_1' is not a valid MAAS hostname"),
+        ({"cluster": "prod cluster"}, "cluster 'prod cluster' may only contain letters, digits, '_' and '-'"),
+        ({"tags": ["ok", "no way"]}, "tag 'no way' is not a valid MAAS tag name"),
         ({"status": ["Deployed"]}, "value of status must be one or more of"),
     ],
 )

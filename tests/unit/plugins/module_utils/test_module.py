@@ -1,32 +1,34 @@
-"""common.py: the auth argument spec, building the client from module params, maas_log and failures."""
+"""module.py (the module base), maas_view.py and ownership.py: auth options, the client from module params, maas_log,
+failures from LxdcpError, cluster members and replica counts."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lxdcp.maas.plugins.module_utils import common
+from ansible_collections.lxdcp.maas.plugins.module_utils import maas_view, module as base, ownership
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConfigError, MaasValidationError
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, SECRET, FakeMaas, run_module
 
 
 def probe_main():
     """A minimal module: one GET, then exit with the answer."""
-    module = common.MaasModule(argument_spec=dict(name=dict(type="str")), supports_check_mode=True)
-    try:
-        zones = module.client().list_zones()
-    except common.MaasError as exc:
-        module.fail_from(exc, name=module.params["name"])
-    module.exit_json(changed=False, zones=zones, name=module.params["name"])
+    module = base.MaasModule(argument_spec=dict(name=dict(type="str")), supports_check_mode=True)
+
+    def task(context):
+        return dict(changed=False, zones=context.client().list_zones(), name=context.params["name"])
+
+    module.run(task, name=module.params["name"])
 
 
 def test_argument_spec_merges_auth_and_module_options():
-    spec = common.maas_argument_spec(name=dict(type="str"))
+    spec = base.maas_argument_spec(name=dict(type="str"))
     assert set(spec) == {"url", "api_key", "validate_certs", "ca_path", "timeout", "retries", "name"}
     assert spec["api_key"]["no_log"] is True
     assert spec["validate_certs"]["default"] is True
     # The shared spec is not modified by a module adding options.
-    assert "name" not in common.AUTH_ARGUMENT_SPEC
+    assert "name" not in base.AUTH_ARGUMENT_SPEC
 
 
 def test_module_runs_a_request_and_returns(monkeypatch):
@@ -55,16 +57,11 @@ def test_env_fallbacks(monkeypatch):
         captured.update(settings)
         raise MaasConfigError("stop here")
 
-    monkeypatch.setattr(common.MaasModule, "client_class", staticmethod(factory))
+    monkeypatch.setattr(base.MaasModule, "client_class", staticmethod(factory))
     with patch_module_args({}):
-        module = common.MaasModule(argument_spec={})
-
-    def fail_json(**result):
-        raise SystemExit(result["msg"])
-
-    monkeypatch.setattr(module.module, "fail_json", fail_json)
-    with pytest.raises(SystemExit, match="stop here"):
-        module.client()
+        module = base.MaasModule(argument_spec={})
+    with pytest.raises(MaasConfigError, match="stop here"):
+        module.context.client()
     assert captured["url"] == "http://maas.env:5240/MAAS" and captured["api_key"] == API_KEY
     assert fake.calls == []
 
@@ -100,8 +97,8 @@ def test_token_secret_is_masked_by_ansible(monkeypatch):
     fake = FakeMaas().add("GET", "zones/", json=[])
 
     def main():
-        module = common.MaasModule(argument_spec={})
-        module.client()
+        module = base.MaasModule(argument_spec={})
+        module.context.client()
         seen.update(values=set(module.module.no_log_values))
         module.exit_json()
 
@@ -114,9 +111,9 @@ def test_insecure_https_warns(monkeypatch):
     fake = FakeMaas().add("GET", "zones/", json=[])
 
     def main():
-        module = common.MaasModule(argument_spec={})
-        monkeypatch.setattr(module.module, "warn", warnings.append)
-        module.client()
+        module = base.MaasModule(argument_spec={})
+        monkeypatch.setattr(module.context, "_warn", warnings.append)
+        module.context.client()
         module.exit_json()
 
     run_module(main, {"url": "https://maas:5443/MAAS", "validate_certs": False}, fake, monkeypatch)
@@ -124,7 +121,7 @@ def test_insecure_https_warns(monkeypatch):
 
 
 def test_cluster_tag():
-    assert common.cluster_tag("prod") == "lxdcp-cluster-prod"
+    assert ownership.cluster_tag("prod") == "lxdcp-cluster-prod"
 
 
 def _member(hostname, pod=None, zone="az1"):
@@ -133,23 +130,35 @@ def _member(hostname, pod=None, zone="az1"):
 
 def test_replica_counts_counts_vms_per_host_and_elsewhere_per_zone():
     members = [_member("cp-1", pod=1), _member("cp-2", pod=1), _member("cp-3", pod=9, zone="az3"), _member("worker-1", zone="az2")]
-    assert common.replica_counts(members, {1, 2}) == ({1: 2}, {"az3": 1})
+    assert maas_view.replica_counts(members, {1, 2}) == ({1: 2}, {"az3": 1})
 
 
 def test_replica_counts_for_bare_metal_ignores_the_vms():
     members = [_member("cp-1", pod=1), _member("worker-1", zone="az2"), _member("worker-2", zone="az2")]
-    assert common.replica_counts(members, {1}, vms=False) == ({}, {"az2": 2})
+    assert maas_view.replica_counts(members, {1}, vms=False) == ({}, {"az2": 2})
 
 
 def test_cluster_members_is_one_filtered_request_and_none_before_the_tag_exists():
     fake = FakeMaas().add("GET", "machines/", json=[_member("cp-1", pod=1)])
-    assert [m["hostname"] for m in common.cluster_members(fake.client(), "prod")] == ["cp-1"]
+    assert [m["hostname"] for m in maas_view.cluster_members(fake.client(), "prod")] == ["cp-1"]
     assert fake.calls[-1].query["tags"] == ["lxdcp-cluster-prod"] and len(fake.calls) == 1
     missing = FakeMaas().add("GET", "machines/", status=400, json={"tags": ["No such tag(s): 'lxdcp-cluster-new'."]})
-    assert common.cluster_members(missing.client(), "new") == []
+    assert maas_view.cluster_members(missing.client(), "new") == []
 
 
 def test_other_filter_errors_are_not_mistaken_for_a_missing_tag():
     fake = FakeMaas().add("GET", "machines/", status=400, json={"zone": ["No such zone(s): nope."]})
     with pytest.raises(MaasValidationError, match="No such zone"):
         fake.client().list_machines_tagged(["lxdcp-cluster-x"], zone="nope")
+
+
+def test_a_domain_error_fails_the_module_with_its_result_fields(monkeypatch):
+    def main():
+        def task(context):
+            raise LxdcpError("cannot do it", machine={"hostname": "cp-1"})
+
+        base.MaasModule(argument_spec={}).run(task, machine=None, changed=False)
+
+    result = run_module(main, {}, FakeMaas(), monkeypatch)
+    assert result["failed"] and result["msg"] == "cannot do it"
+    assert result["machine"] == {"hostname": "cp-1"} and result["changed"] is False and "error" not in result

@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runners of the info modules: ``maas_vmhost_info`` and ``maas_machine_info`` (read only)."""
+
+from __future__ import annotations
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_addresses, machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import backing_machines, check_places, cluster_members, vm_host_project
+from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error, hostname_error, tag_error
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import ownership
+from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import vm_host_health, vm_host_view
+
+# Filters of maas_machine_info that MAAS applies itself, in the order the log names them.
+MACHINE_FILTERS = ("hostname", "cluster", "tags", "zones", "pool", "status")
+
+
+def vm_host_info(context):
+    """``maas_vmhost_info``: the VM hosts passing the filters, with capacity, health and (opt-in) project."""
+    params = context.params
+    client = context.client()
+    check_places(client, params["zones"], params["pool"])
+    vm_hosts = sorted((h for h in client.list_vm_hosts() if _vm_host_matches(h, params)), key=lambda h: h.get("id") or 0)
+    context.log("%d VM host(s) match the filters" % len(vm_hosts))
+    machines = backing_machines(client, vm_hosts) if params["include_health"] and vm_hosts else {}
+    result = []
+    project_refused = False
+    for vm_host in vm_hosts:
+        if params["include_health"]:
+            health = vm_host_health(vm_host, machines.get((vm_host.get("host") or {}).get("system_id")))
+        else:
+            health = {"healthy": True, "state": "unknown", "reason": "not checked (include_health: false)"}
+        project = None
+        if params["include_project"] and not project_refused:
+            try:
+                project = vm_host_project(client, vm_host)
+            except MaasAuthError:
+                project_refused = True
+        result.append(vm_host_view(vm_host, health, project, params["include_project"]))
+    if project_refused:
+        context.warn("the LXD project of the VM hosts could not be read: op=parameters needs a MAAS admin key")
+    return dict(changed=False, vm_hosts=result)
+
+
+def _vm_host_matches(vm_host, params):
+    names = params["name"]
+    if names and vm_host.get("name") not in names and str(vm_host.get("id")) not in names:
+        return False
+    if params["type"] != "any" and vm_host.get("type") != params["type"]:
+        return False
+    if params["zones"] and (vm_host.get("zone") or {}).get("name") not in params["zones"]:
+        return False
+    if params["pool"] and (vm_host.get("pool") or {}).get("name") != params["pool"]:
+        return False
+    tags = vm_host.get("tags") or []
+    return all(tag in tags for tag in params["host_tags"] or [])
+
+
+def machine_info(context):
+    """``maas_machine_info``: the machines passing the filters (one filtered ``GET /machines/``), with ownership."""
+    params = context.params
+    problems = [hostname_error(name) for name in params["hostname"] or []]
+    problems.append(cluster_error(params["cluster"]) if params["cluster"] is not None else None)
+    problems.extend(tag_error(tag) for tag in params["tags"] or [])
+    problems = [text for text in problems if text]
+    if problems:
+        raise LxdcpError("; ".join(problems))
+    client = context.client()
+    filters = dict(hostname=params["hostname"], zone=params["zones"], pool=params["pool"], status=params["status"])
+    filters = dict((key, value) for key, value in filters.items() if value)
+    tags = params["tags"] or []
+    if params["cluster"] is not None:
+        machines = cluster_members(client, params["cluster"], tags, **filters)
+    elif tags:
+        machines = client.list_machines_tagged(tags, **filters)
+    else:
+        machines = client.list_machines(**filters)
+    context.log("%d machine(s) match %s" % (len(machines), _describe_filters(params)))
+    found = sorted((_machine_info(m) for m in machines), key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
+    result = dict(changed=False, machines=found)
+    if params["hostname"]:
+        names = set(m["hostname"] for m in found)
+        result["missing"] = [name for name in dict.fromkeys(params["hostname"]) if name not in names]
+    return result
+
+
+def _describe_filters(params):
+    """``hostname=cp-1,cp-2 cluster=prod`` for the log; ``no filter`` without any."""
+    parts = []
+    for key in MACHINE_FILTERS:
+        value = params[key]
+        if value:
+            parts.append("%s=%s" % (key, ",".join(value) if isinstance(value, list) else value))
+    return " ".join(parts) or "no filter"
+
+
+def _machine_info(machine):
+    view = machine_view(machine)
+    view["managed"], view["cluster"] = ownership(machine)
+    view["addresses"] = machine_addresses(machine)
+    return view

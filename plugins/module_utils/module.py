@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's module base: the auth options, the task context, and the one place failures become fail_json.
+
+A module does::
+
+    def main():
+        module = MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+        module.run(lambda context: SomeRunner(context).run())
+
+The runner gets a :class:`TaskContext` (parameters, check and diff mode, the client, the log and
+warnings), returns the module result, and raises :class:`LxdcpError` (carrying the result fields of
+the failure) when the task cannot be done: ``run`` turns it into ``fail_json``. With ``-vvv`` every
+result carries ``maas_log``, the requests (with attempt numbers, retry delays) and decisions of the
+run. No secret is ever logged.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.connection import connect, token_secret
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.transport import (
+    HAS_REQUESTS,
+    HAS_REQUESTS_OAUTHLIB,
+    REQUESTS_IMPORT_ERROR,
+    REQUESTS_OAUTHLIB_IMPORT_ERROR,
+)
+
+AUTH_ARGUMENT_SPEC = dict(
+    url=dict(type="str", required=True, fallback=(env_fallback, ["MAAS_URL"])),
+    api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["MAAS_API_KEY"])),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="int", default=30),
+    retries=dict(type="int", default=5),
+)
+
+LOG_VERBOSITY = 3
+
+
+def maas_argument_spec(**options):
+    """The auth options plus the module's own ``options``."""
+    spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
+    spec.update(options)
+    return spec
+
+
+class MaasLog(object):
+    """Collects troubleshooting lines, each prefixed with the seconds since the module started."""
+
+    def __init__(self, clock=None):
+        self._clock = clock or time.monotonic
+        self._start = self._clock()
+        self.lines = []
+
+    def __call__(self, message):
+        self.lines.append("+%.3fs %s" % (self._clock() - self._start, message))
+
+
+class TaskContext(object):
+    """What domain code sees of a module run; it has no way to end the run (it raises LxdcpError instead)."""
+
+    def __init__(self, params, client_factory, check_mode=False, diff_mode=False, log=None, warn=None):
+        self.params = params
+        self.check_mode = check_mode
+        self.diff_mode = diff_mode
+        self.log = log or MaasLog()
+        self._warn = warn
+        self._client_factory = client_factory
+        self._client = None
+
+    def client(self):
+        """The MAAS client of this run, built once; MaasConfigError on bad settings."""
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def warn(self, message):
+        """A warning for the user, also logged."""
+        self.log("warning: %s" % message)
+        if self._warn is not None:
+            self._warn(message)
+
+
+class MaasModule(object):
+    """``AnsibleModule`` with the MAAS auth options, a lazily built client and ``maas_log`` in results."""
+
+    # Unit tests replace this to put a fake transport under the client.
+    client_class = MaasClient
+
+    def __init__(self, argument_spec=None, **kwargs):
+        self.module = AnsibleModule(argument_spec=maas_argument_spec(**(argument_spec or {})), **kwargs)
+        self.params = self.module.params
+        self.context = TaskContext(self.params, self._connect, check_mode=self.module.check_mode,
+                                   diff_mode=bool(getattr(self.module, "_diff", False)), warn=self.module.warn)
+        self.log = self.context.log
+
+    @property
+    def verbose(self):
+        """Whether the play runs with -vvv or more (then results carry ``maas_log``)."""
+        return getattr(self.module, "_verbosity", 0) >= LOG_VERBOSITY
+
+    def _connect(self):
+        if not HAS_REQUESTS:
+            raise LxdcpError(missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+        if not HAS_REQUESTS_OAUTHLIB:
+            raise LxdcpError(missing_required_lib("requests-oauthlib"), exception=str(REQUESTS_OAUTHLIB_IMPORT_ERROR))
+        # The token secret alone would escape Ansible's masking of the whole api_key value.
+        self.module.no_log_values.add(token_secret(self.params["api_key"]))
+        return connect(self.params, logger=self.log, warn=self.context.warn, client_class=self.client_class)
+
+    # Transitional: the modules not yet split into a runner use these.
+
+    @property
+    def check_mode(self):
+        return self.context.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.context.diff_mode
+
+    def client(self):
+        try:
+            return self.context.client()
+        except LxdcpError as exc:
+            self.fail(exc)
+
+    def warn(self, message):
+        self.context.warn(message)
+
+    def fail_json(self, msg, **result):
+        self.fail(LxdcpError(msg), **result)
+
+    def fail_from(self, error, **result):
+        self.fail(error, **result)
+
+    def run(self, task, **failure_result):
+        """``task(context)`` returns the result; an LxdcpError becomes ``fail_json`` with ``failure_result`` and its own."""
+        try:
+            result = task(self.context)
+        except LxdcpError as exc:
+            self.fail(exc, **failure_result)
+        self.exit_json(**result)
+
+    def _with_log(self, result):
+        if self.verbose:
+            result["maas_log"] = list(self.log.lines)
+        return result
+
+    def exit_json(self, **result):
+        """Finish successfully (adds ``maas_log`` with -vvv)."""
+        self.module.exit_json(**self._with_log(result))
+
+    def fail(self, exc, **result):
+        """Fail with an LxdcpError: its message and result fields, and ``error`` (status, request) for a MaasError."""
+        result.update(exc.result)
+        if isinstance(exc, MaasError):
+            result.setdefault("error", exc.to_dict())
+        self.module.fail_json(msg=str(exc), **self._with_log(result))

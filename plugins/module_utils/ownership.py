@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ownership: which machines are lxdcp.maas's, and of which cluster (docs/design.md, "Ownership").
+
+Machines the collection creates carry :data:`MANAGED_TAG`, plus ``lxdcp-cluster-<cluster>`` when
+they belong to a cluster; destructive steps act only on machines that carry them. Pure functions
+over MAAS's machine objects.
+"""
+
+from __future__ import annotations
+
+MANAGED_TAG = "lxdcp-managed"
+CLUSTER_TAG_PREFIX = "lxdcp-cluster-"
+
+
+def cluster_tag(cluster):
+    """The ownership tag of ``cluster``."""
+    return CLUSTER_TAG_PREFIX + cluster
+
+
+def owner_tags(cluster=None):
+    """The tags that make a machine lxdcp.maas's (and ``cluster``'s)."""
+    return [MANAGED_TAG] + ([cluster_tag(cluster)] if cluster else [])
+
+
+def lxdcp_tags(machine):
+    """The lxdcp ownership tags the machine carries (of any cluster)."""
+    return [t for t in machine.get("tag_names") or [] if t == MANAGED_TAG or t.startswith(CLUSTER_TAG_PREFIX)]
+
+
+def ownership(machine):
+    """``(managed, cluster)`` from the machine's tags (the first cluster by name when it has several)."""
+    tags = machine.get("tag_names") or []
+    clusters = sorted(t[len(CLUSTER_TAG_PREFIX):] for t in tags if t.startswith(CLUSTER_TAG_PREFIX))
+    return MANAGED_TAG in tags, (clusters[0] if clusters else None)
+
+
+def clusters_of(machine):
+    """Every cluster whose tag the machine carries."""
+    return [t[len(CLUSTER_TAG_PREFIX):] for t in machine.get("tag_names") or [] if t.startswith(CLUSTER_TAG_PREFIX)]
+
+
+def is_owned(machine, cluster=None):
+    """Whether the machine carries every ownership tag of ``cluster`` (or :data:`MANAGED_TAG` without one)."""
+    tags = machine.get("tag_names") or []
+    return all(tag in tags for tag in owner_tags(cluster))
+
+
+def half_tagged(machine, cluster=None):
+    """Whether the machine carries no lxdcp tag, or only ``cluster``'s tag: its tagging (or untagging) was interrupted.
+
+    Tags are added cluster tag first and removed in the other order (``maas_lxd_vm``), so a machine
+    with the cluster tag alone is one a run of this cluster's task was tagging or untagging.
+    """
+    return all(tag in owner_tags(cluster)[1:] for tag in lxdcp_tags(machine))
