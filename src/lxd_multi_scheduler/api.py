@@ -8,17 +8,27 @@ Status codes of ``POST /schedule``:
 - 401: API keys are configured and ``X-API-Key`` is missing or wrong;
 - 409: every readable server is too full, ``{"error": "no suitable node found", "reason": ..., "details": [per host]}``;
 - 503: no server could be read (same body), or the reservation store (Redis) is unavailable.
+
+Layout: the routes are module-level functions of :data:`router`, which reach the running
+:class:`Service` through the dependency :data:`ServiceDep` (``app.state.service``). Each domain
+error is turned into its answer by one exception handler (:data:`EXCEPTION_HANDLERS`); a route
+only lets it propagate. Two plain ASGI layers wrap the application: :class:`_ApiKeyGate` checks
+the API key before routing (so every path but ``OPEN_PATHS`` - unknown paths, wrong methods and
+unparseable bodies included - answers 401 without a valid key) and :class:`_AccessLog` logs and
+counts every answer. Mutual TLS is uvicorn's (``cli.py``): a client without a trusted certificate
+never reaches the application.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -183,8 +193,28 @@ class Service:
         self.store.close()
 
 
-class _Middleware:  # pylint: disable=too-few-public-methods
-    """API-key check, access log and HTTP metrics, as plain ASGI (no per-request task overhead)."""
+class _ApiKeyGate:  # pylint: disable=too-few-public-methods
+    """401 for a request without a valid API key, before routing: every path but ``OPEN_PATHS`` (plain ASGI)."""
+
+    def __init__(self, app, service: Service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = _api_key(scope)
+        if self.service.authorized(presented):
+            await self.app(scope, receive, send)
+            return
+        body = {"error": "missing API key: send it in the X-API-Key header (or as Authorization: Bearer)" if presented is None
+                else "invalid API key"}
+        await JSONResponse(body, status_code=401)(scope, receive, send)
+
+
+class _AccessLog:  # pylint: disable=too-few-public-methods
+    """Access log and HTTP metrics of every answer, as plain ASGI (no per-request task overhead)."""
 
     def __init__(self, app, service: Service):
         self.app = app
@@ -204,13 +234,7 @@ class _Middleware:  # pylint: disable=too-few-public-methods
                 status["code"] = message["status"]
             await send(message)
 
-        if path not in OPEN_PATHS and not self.service.authorized(_api_key(scope)):
-            missing = _api_key(scope) is None
-            body = {"error": "missing API key: send it in the X-API-Key header (or as Authorization: Bearer)" if missing
-                    else "invalid API key"}
-            await JSONResponse(body, status_code=401)(scope, receive, send_wrapper)
-        else:
-            await self.app(scope, receive, send_wrapper)
+        await self.app(scope, receive, send_wrapper)
         duration = time.perf_counter() - start
         self.service.http_requests.inc(method=scope["method"], path=label, status=str(status["code"]))
         self.service.http_duration.observe(duration, path=label)
@@ -236,6 +260,9 @@ def _api_key(scope) -> bytes | None:
     if authorization is not None and authorization[:len(BEARER)].lower() == BEARER:
         return authorization[len(BEARER):].strip()
     return None
+
+
+# --- error answers: one handler per error ---------------------------------------------------
 
 
 def _field(loc) -> str:
@@ -269,107 +296,151 @@ def _invalid(field: str, message: str, details: list[dict] | None = None) -> dic
     return {"error": f"invalid request: {field}: {message}", "field": field, "details": details or [{"field": field, "message": message}]}
 
 
+async def _unknown_hosts(_request: Request, exc: UnknownHosts) -> JSONResponse:
+    """400: the request's ``hosts`` names no server of this service."""
+    return JSONResponse(_invalid("hosts", str(exc)), status_code=400)
+
+
+async def _no_suitable_host(_request: Request, exc: NoSuitableHost) -> JSONResponse:
+    """409 (every readable server too full) or 503 (no server readable), with the reason per host."""
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
+    """503: the reservation store (Redis) cannot be used."""
+    return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
+
+
+EXCEPTION_HANDLERS = {
+    RequestValidationError: _validation_error,
+    UnknownHosts: _unknown_hosts,
+    NoSuitableHost: _no_suitable_host,
+    StoreUnavailable: _store_unavailable,
+}
+
+
+# --- the routes ----------------------------------------------------------------------------------
+
+
+async def get_service(request: Request) -> Service:
+    """Dependency: the :class:`Service` of the running application."""
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed request, or `hosts` names no host of this service; `field` names the offending field."},
+    401: {"model": ErrorBody, "description": "API key missing or wrong."},
+    409: {"model": ErrorBody, "description": "No readable server has room; `details` gives the reason per host "
+                                             "(hosts left out by `hosts` included, with code `hosts` or `unknown`)."},
+    503: {"model": ErrorBody, "description": "No server could be read, or the reservation store is unavailable."},
+}
+
+router = APIRouter()
+
+
+def _schedule_result(exc: Exception) -> str:
+    """The ``result`` label of ``lxd_multi_scheduler_schedule_total`` for a ``/schedule`` that raised ``exc``."""
+    if isinstance(exc, UnknownHosts):
+        return "invalid"
+    if isinstance(exc, NoSuitableHost) and exc.status == 409:
+        return "no_fit"
+    return "unavailable"
+
+
+@router.post("/schedule", response_model=ScheduleAnswer, responses=ERRORS)
+def schedule(body: ScheduleBody, service: ServiceDep):
+    """Choose the LXD server for new instance(s) and reserve the room."""
+    req = body.instance_requirements
+    ask = Ask(cores=req.cpu, memory=req.memory, count=body.count, strategy=body.strategy, instance_name=body.instance_name,
+              reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags),
+              hosts=tuple(body.hosts) if body.hosts is not None else None, max_skew=body.max_skew)
+    try:
+        answer = service.scheduler.schedule(ask)
+    except (UnknownHosts, NoSuitableHost, StoreUnavailable) as exc:  # answered by EXCEPTION_HANDLERS; counted (and logged) here
+        service.schedules.inc(result=_schedule_result(exc))
+        if isinstance(exc, StoreUnavailable):
+            log(LOG, logging.ERROR, "reservation store unavailable", event="schedule", result="unavailable", error=str(exc))
+        raise
+    service.schedules.inc(result="scheduled")
+    return answer
+
+
+@router.get("/hosts", responses={503: ERRORS[503]})
+def hosts(service: ServiceDep) -> dict[str, Any]:
+    """Every LXD server: capacity, allocation, reservations, room left, reachability."""
+    return service.scheduler.report()
+
+
+@router.get("/reservations", responses={503: ERRORS[503]})
+def reservations(service: ServiceDep) -> dict[str, Any]:
+    """Active reservations."""
+    return {"reservations": [item.as_dict() for item in service.store.active()], "store": service.store.kind}
+
+
+@router.delete("/reservations/{reservation_id}", status_code=204, responses={404: {"model": ErrorBody}, 503: ERRORS[503]})
+def release(reservation_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="reservation id")], service: ServiceDep):
+    """End a reservation early (the instance was created, or the caller gave up)."""
+    if not service.store.release([reservation_id]):
+        return JSONResponse({"error": f"no active reservation {reservation_id}"}, status_code=404)
+    log(LOG, logging.INFO, "reservation released", event="release", reservation=reservation_id)
+    return Response(status_code=204)
+
+
+@router.get("/healthz")
+def healthz(service: ServiceDep):
+    """Liveness and readiness: the process answers and the reservation store works (no LXD read)."""
+    states = service.inventory.cached()
+    body = {"status": "ok", "store": service.store.kind, "hosts_configured": len(service.inventory.names),
+            "hosts_up": sum(state.ok for state in states), "hosts_down": sum(not state.ok for state in states)}
+    try:
+        service.store.check()
+    except StoreUnavailable as exc:  # not an error answer: the health report itself, with status "error"
+        body.update(status="error", error=str(exc))
+        return JSONResponse(body, status_code=503)
+    return body
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(service: ServiceDep):
+    """Prometheus metrics (text format 0.0.4)."""
+    return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
+
+
+# --- the application -----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    service = app.state.service
+    settings = service.settings
+    log(LOG, logging.INFO, "scheduler started", event="start", hosts=service.inventory.names, store=service.store.kind,
+        strategy=settings.strategy, cache_ttl=settings.cache_ttl, reservation_ttl=settings.reservation_ttl,
+        auth="api-key" if settings.api_keys else "none", mtls=bool(settings.tls and settings.tls.client_ca))
+    yield
+    service.close()
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, without FastAPI's 422 answers (validation errors are answered with 400)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(settings: Settings, inventory: Inventory | None = None, store: ReservationStore | None = None) -> FastAPI:
     """Build the ASGI application (``inventory``/``store`` default to the configured ones)."""
     service = Service(settings, inventory, store)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        log(LOG, logging.INFO, "scheduler started", event="start", hosts=service.inventory.names, store=service.store.kind,
-            strategy=settings.strategy, cache_ttl=settings.cache_ttl, reservation_ttl=settings.reservation_ttl,
-            auth="api-key" if settings.api_keys else "none", mtls=bool(settings.tls and settings.tls.client_ca))
-        yield
-        service.close()
-
-    app = FastAPI(title="lxd-multi-scheduler", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="lxd-multi-scheduler", version=__version__, lifespan=_lifespan, exception_handlers=EXCEPTION_HANDLERS,
                   description="Chooses which LXD server takes a new instance; see docs/lxd-multi-scheduler.md.")
     app.state.service = service
-    app.add_middleware(_Middleware, service=service)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    errors: dict[int | str, dict[str, Any]] = {
-        400: {"model": ErrorBody, "description": "Malformed request, or `hosts` names no host of this service; `field` names the offending field."},
-        401: {"model": ErrorBody, "description": "API key missing or wrong."},
-        409: {"model": ErrorBody, "description": "No readable server has room; `details` gives the reason per host "
-                                                 "(hosts left out by `hosts` included, with code `hosts` or `unknown`)."},
-        503: {"model": ErrorBody, "description": "No server could be read, or the reservation store is unavailable."},
-    }
-
-    @app.post("/schedule", response_model=ScheduleAnswer, responses=errors)
-    def schedule(body: ScheduleBody):
-        """Choose the LXD server for new instance(s) and reserve the room."""
-        req = body.instance_requirements
-        ask = Ask(cores=req.cpu, memory=req.memory, count=body.count, strategy=body.strategy, instance_name=body.instance_name,
-                  reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags),
-                  hosts=tuple(body.hosts) if body.hosts is not None else None, max_skew=body.max_skew)
-        try:
-            answer = service.scheduler.schedule(ask)
-        except UnknownHosts as exc:
-            service.schedules.inc(result="invalid")
-            return JSONResponse(_invalid("hosts", str(exc)), status_code=400)
-        except NoSuitableHost as exc:
-            service.schedules.inc(result="no_fit" if exc.status == 409 else "unavailable")
-            return JSONResponse(exc.body(), status_code=exc.status)
-        except StoreUnavailable as exc:
-            service.schedules.inc(result="unavailable")
-            log(LOG, logging.ERROR, "reservation store unavailable", event="schedule", result="unavailable", error=str(exc))
-            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
-        service.schedules.inc(result="scheduled")
-        return answer
-
-    @app.get("/hosts", responses={503: errors[503]})
-    def hosts() -> dict[str, Any]:
-        """Every LXD server: capacity, allocation, reservations, room left, reachability."""
-        try:
-            return service.scheduler.report()
-        except StoreUnavailable as exc:
-            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
-
-    @app.get("/reservations", responses={503: errors[503]})
-    def reservations() -> dict[str, Any]:
-        """Active reservations."""
-        try:
-            return {"reservations": [item.as_dict() for item in service.store.active()], "store": service.store.kind}
-        except StoreUnavailable as exc:
-            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
-
-    @app.delete("/reservations/{reservation_id}", status_code=204, responses={404: {"model": ErrorBody}, 503: errors[503]})
-    def release(reservation_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="reservation id")]):
-        """End a reservation early (the instance was created, or the caller gave up)."""
-        try:
-            released = service.store.release([reservation_id])
-        except StoreUnavailable as exc:
-            return JSONResponse({"error": f"reservation store unavailable: {exc}"}, status_code=503)
-        if not released:
-            return JSONResponse({"error": f"no active reservation {reservation_id}"}, status_code=404)
-        log(LOG, logging.INFO, "reservation released", event="release", reservation=reservation_id)
-        return Response(status_code=204)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness and readiness: the process answers and the reservation store works (no LXD read)."""
-        states = service.inventory.cached()
-        body = {"status": "ok", "store": service.store.kind, "hosts_configured": len(service.inventory.names),
-                "hosts_up": sum(state.ok for state in states), "hosts_down": sum(not state.ok for state in states)}
-        try:
-            service.store.check()
-        except StoreUnavailable as exc:
-            body.update(status="error", error=str(exc))
-            return JSONResponse(body, status_code=503)
-        return body
-
-    @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics():
-        """Prometheus metrics (text format 0.0.4)."""
-        return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
-
-    def openapi():
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)  # validation errors are answered with 400
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
+    app.add_middleware(_ApiKeyGate, service=service)
+    app.add_middleware(_AccessLog, service=service)  # added last, so outermost: it also logs and counts the gate's 401s
+    app.include_router(router)
+    app.openapi = functools.partial(_openapi, app)
     return app

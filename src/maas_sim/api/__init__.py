@@ -1,35 +1,27 @@
-"""The API handlers maas-sim serves, in routing order."""
+"""The API handlers maas-sim serves, in routing order.
+
+One module per MAAS resource, named like MAAS's ``maasserver/api/<name>.py`` (collection and object
+handler together); ``common.py`` holds what several of them share.
+"""
 
 from __future__ import annotations
 
-from .general import DescribeHandler, UserHandler, UsersHandler, VersionHandler
+from .dnsresources import DNSResourceHandler, DNSResourcesHandler
+from .doc_handler import DescribeHandler
+from .domains import DomainHandler, DomainsHandler
+from .fabrics import FabricHandler, FabricsHandler
 from .interfaces import InterfaceHandler, InterfacesHandler
+from .ip_addresses import IPAddressesHandler
+from .ipranges import IPRangeHandler, IPRangesHandler
 from .machines import MachineHandler, MachinesHandler
-from .network import (
-    DNSResourceHandler,
-    DNSResourcesHandler,
-    FabricHandler,
-    FabricsHandler,
-    FabricVlanHandler,
-    IPAddressesHandler,
-    IPRangeHandler,
-    IPRangesHandler,
-    SubnetHandler,
-    SubnetsHandler,
-    VlanHandler,
-    VlansHandler,
-)
-from .resources import (
-    DomainHandler,
-    DomainsHandler,
-    ResourcePoolHandler,
-    ResourcePoolsHandler,
-    TagHandler,
-    TagsHandler,
-    ZoneHandler,
-    ZonesHandler,
-)
-from .vmhosts import PodHandler, PodsHandler, VmHostHandler, VmHostsHandler
+from .pods import PodHandler, PodsHandler, VmHostHandler, VmHostsHandler
+from .resourcepools import ResourcePoolHandler, ResourcePoolsHandler
+from .subnets import SubnetHandler, SubnetsHandler
+from .tags import TagHandler, TagsHandler
+from .users import UserHandler, UsersHandler
+from .version import VersionHandler
+from .vlans import FabricVlanHandler, VlanHandler, VlansHandler
+from .zones import ZoneHandler, ZonesHandler
 
 HANDLERS = [
     VersionHandler,

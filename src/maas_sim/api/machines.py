@@ -113,7 +113,6 @@ class MachinesHandler(Handler):
         verbose = string_bool(ctx.post, "verbose")
         dry_run = string_bool(ctx.post, "dry_run")
         _allocation_options(ctx.post)
-        zone = ctx.post.get("zone")
         form.errors.raise_if_any()
         candidates = [
             m for m in state.all("machine")

@@ -1,53 +1,12 @@
-"""``version/`` and ``describe/`` (anonymous) and ``users/`` (``op=whoami``)."""
+"""``users/`` (``op=whoami``) and ``users/{username}/`` (``maasserver/api/users.py``)."""
 
 from __future__ import annotations
-
-import json
 
 from .. import render
 from ..errors import not_found
 from ..model import User
 from ..params import REQUIRED, FieldErrors
-from ..routing import Handler, Raw, admin_method, operation
-
-CAPABILITIES = [
-    "networks-management",
-    "static-ipaddresses",
-    "ipv6-deployment-ubuntu",
-    "devices-management",
-    "storage-deployment-ubuntu",
-    "network-deployment-ubuntu",
-    "bridging-interface-ubuntu",
-    "bridging-automatic-ubuntu",
-    "authenticate-api",
-]
-
-
-class VersionHandler(Handler):
-    """Information about this MAAS instance."""
-
-    path = "version/"
-    requires_auth = False
-
-    def read(self, ctx):
-        """Read version and capabilities of this MAAS instance."""
-        body = {"capabilities": CAPABILITIES, "version": ctx.state.meta.get("maas_version", "3.6.1"), "subversion": ""}
-        return Raw(json.dumps(body).encode())
-
-
-class DescribeHandler(Handler):
-    """Describe the MAAS API: every handler with its URI and operations."""
-
-    path = "describe/"
-    requires_auth = False
-    undescribed = True
-
-    def read(self, ctx):
-        """Render a description of the whole MAAS API."""
-        base = ctx.base_url
-        description = ctx.sim.router.describe(base, hide_vm_hosts=bool(ctx.sim.faults["vmhost_gone"]))
-        description["hash"] = ctx.sim.api_hash()
-        return Raw(json.dumps(description, sort_keys=True).encode(), "application/json")
+from ..routing import Handler, admin_method, operation
 
 
 class UsersHandler(Handler):
