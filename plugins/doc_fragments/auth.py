@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    """Options shared by every lxdcp.maas module (see plugins/module_utils/common.py)."""
+    """Options shared by every lxdcp.maas module (the argument spec is module_utils/module.py AUTH_ARGUMENT_SPEC)."""
 
     DOCUMENTATION = r"""
 options:

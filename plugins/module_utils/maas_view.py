@@ -81,6 +81,10 @@ def replica_counts(members, vm_host_ids, vms=True):
     return per_host, per_zone
 
 
+class NoLxdVmHost(LxdcpError):
+    """MAAS has no LXD VM host to compose on."""
+
+
 @dataclasses.dataclass
 class Candidates:
     """The LXD VM hosts of MAAS as the placement core sees them, and the cluster's machines.
@@ -124,18 +128,21 @@ def lxd_vm_hosts(client):
         })
     if not vm_hosts:
         others = "; ".join("%s: %s" % (item["host"], item["reason"]) for item in not_lxd)
-        raise LxdcpError("MAAS has no LXD VM host%s; add one (MAAS UI > KVM > Add LXD host), or use bare metal "
-                         "(provisioning_mode: bare-metal)" % (" (%s)" % others if others else ""))
+        raise NoLxdVmHost("MAAS has no LXD VM host%s; add one (MAAS UI > KVM > Add LXD host)" % (" (%s)" % others if others else ""))
     return vm_hosts, not_lxd
 
 
-def candidate_hosts(client, cluster=None, exclude=(), overrides=None):
+def candidate_hosts(client, cluster=None, exclude=(), overrides=None, vet=None):
     """The one read of placement candidates (see the module docstring); LxdcpError when MAAS has no LXD VM host.
 
     ``exclude`` are hostnames that do not count as the cluster's replicas (the VM being placed);
-    ``overrides`` replaces fields of every placement host (``cpu_over_commit``, ``memory_over_commit``).
+    ``overrides`` replaces fields of every placement host (``cpu_over_commit``, ``memory_over_commit``);
+    ``vet(vm_hosts)`` runs right after the VM hosts are read, before the other reads, to fail early on
+    what the caller can judge from them alone.
     """
     vm_hosts, not_lxd = lxd_vm_hosts(client)
+    if vet is not None:
+        vet(vm_hosts)
     machines = backing_machines(client, vm_hosts)
     members = {}
     if cluster:

@@ -27,12 +27,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpErro
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.connection import connect, token_secret
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.transport import (
-    HAS_REQUESTS,
-    HAS_REQUESTS_OAUTHLIB,
-    REQUESTS_IMPORT_ERROR,
-    REQUESTS_OAUTHLIB_IMPORT_ERROR,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.transport import IMPORT_ERROR, MISSING_LIBRARY
 
 AUTH_ARGUMENT_SPEC = dict(
     url=dict(type="str", required=True, fallback=(env_fallback, ["MAAS_URL"])),
@@ -109,10 +104,8 @@ class MaasModule(object):
         return getattr(self.module, "_verbosity", 0) >= LOG_VERBOSITY
 
     def _connect(self):
-        if not HAS_REQUESTS:
-            raise LxdcpError(missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-        if not HAS_REQUESTS_OAUTHLIB:
-            raise LxdcpError(missing_required_lib("requests-oauthlib"), exception=str(REQUESTS_OAUTHLIB_IMPORT_ERROR))
+        if MISSING_LIBRARY:
+            raise LxdcpError(missing_required_lib(MISSING_LIBRARY), exception=str(IMPORT_ERROR))
         # The token secret alone would escape Ansible's masking of the whole api_key value.
         self.module.no_log_values.add(token_secret(self.params["api_key"]))
         return connect(self.params, logger=self.log, warn=self.context.warn, client_class=self.client_class)

@@ -43,11 +43,11 @@ def valid_hostname(name):
     return isinstance(name, str) and bool(_LABEL_RE.match(name))
 
 
-def hostname_error(name, what="hostname"):
-    """The message for an invalid machine host name, or None."""
+def hostname_error(name, what="hostname", domain_hint="without the DNS domain"):
+    """The message for an invalid machine host name, or None; ``domain_hint`` tells a name with dots what to do."""
     if valid_hostname(name):
         return None
-    hint = " (a short name, without the DNS domain)" if isinstance(name, str) and "." in name else ""
+    hint = " (a short name, %s)" % domain_hint if isinstance(name, str) and "." in name else ""
     return ("%s %r is not a valid MAAS hostname: letters, digits and hyphens, 1 to 63 characters, "
             "not starting or ending with a hyphen%s" % (what, name, hint))
 

@@ -25,14 +25,7 @@ author:
 extends_documentation_fragment:
   - lxdcp.maas.auth
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-    details: The module changes nothing.
-  platform:
-    platforms: all
+  - lxdcp.maas.attributes.info_module
 options:
   hostname:
     description:
@@ -73,7 +66,7 @@ options:
               entering_rescue_mode, failed_entering_rescue_mode, exiting_rescue_mode, failed_exiting_rescue_mode,
               testing, failed_testing]
 notes:
-  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(zone), O(pool) or
+  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(zones), O(pool) or
     O(status) mean any of them; several O(tags) mean all of them.
   - Non-admin API users see only the machines MAAS shows them (unowned machines and their own).
 seealso:
@@ -116,66 +109,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 machines:
-  description: The matching machines, sorted by host name.
+  description:
+    - The matching machines, sorted by host name.
+    - Each has the fields of RV(lxdcp.maas.maas_lxd_vm#module:machine) (C(system_id), C(hostname), C(status), C(zone),
+      C(pool), C(vm_host), C(cores), C(memory), C(disks), C(interfaces), C(ip_addresses), C(tags), C(provider_id), ...)
+      and those below.
   returned: always
   type: list
   elements: dict
   contains:
-    system_id:
-      description: MAAS system id.
-      type: str
-      sample: pwtk7e
-    hostname:
-      description: Host name.
-      type: str
-      sample: cp-1
-    fqdn:
-      description: Fully qualified name.
-      type: str
-      sample: cp-1.maas
-    domain:
-      description: DNS domain.
-      type: str
-      sample: maas
-    status:
-      description: MAAS status name (V(Ready), V(Deployed), ...).
-      type: str
-      sample: Deployed
-    status_message:
-      description: MAAS's last event for the machine.
-      type: str
-      sample: Deployed
-    zone:
-      description: Zone name.
-      type: str
-      sample: az1
-    pool:
-      description: Resource pool name.
-      type: str
-      sample: default
-    vm_host:
-      description: VM host the VM runs on (C(id), C(name)), V(null) for bare metal.
-      type: dict
-      sample: {id: 1, name: lxd-az1-a}
-    cores:
-      description: CPU cores.
-      type: int
-      sample: 4
-    memory:
-      description: Memory in MiB.
-      type: int
-      sample: 8192
-    disks:
-      description: Disks (C(name), C(size) in bytes, C(size_gb) decimal GB), root disk first.
-      type: list
-      elements: dict
-      sample: [{name: sda, size: 42949672960, size_gb: 42.95}]
-    interfaces:
-      description:
-        - Interfaces with C(name), C(mac_address), C(type) and C(links); each link has C(id), C(mode) (V(static),
-          V(auto), V(dhcp) or V(link_up)), C(ip_address), C(subnet) (CIDR) and C(gateway).
-      type: list
-      elements: dict
     addresses:
       description:
         - Every address on the machine's interface links, with C(ip), C(mode) (V(static) for a sticky address,
@@ -184,24 +126,6 @@ machines:
       type: list
       elements: dict
       sample: [{ip: 10.10.0.21, mode: static, subnet: 10.10.0.0/24, interface: eth0}]
-    ip_addresses:
-      description: IP addresses MAAS reports for the machine (including addresses it saw a DHCP client take).
-      type: list
-      elements: str
-      sample: [10.10.0.21]
-    gateway:
-      description: Default IPv4 gateway.
-      type: str
-      sample: 10.10.0.1
-    dns_servers:
-      description: DNS servers of the machine's subnets (MAAS serves DNS itself when empty).
-      type: list
-      elements: str
-    tags:
-      description: Machine tags.
-      type: list
-      elements: str
-      sample: [lxdcp-managed, lxdcp-cluster-prod, virtual]
     managed:
       description: Whether the machine carries the tag C(lxdcp-managed) (it was created or taken by lxdcp.maas).
       type: bool
@@ -210,30 +134,9 @@ machines:
       description:
         - The cluster named by the machine's C(lxdcp-cluster-<cluster>) tag; V(null) when it has none.
         - A machine carrying several cluster tags (set by hand) is reported with the first in alphabetical order;
-          RV(machines[].tags) lists them all.
+          C(tags) lists them all.
       type: str
       sample: prod
-    osystem:
-      description: Deployed operating system (empty unless deployed).
-      type: str
-    distro_series:
-      description: Deployed release (empty unless deployed).
-      type: str
-    hwe_kernel:
-      description: Kernel of the deployment.
-      type: str
-    power_state:
-      description: Power state.
-      type: str
-      sample: "on"
-    owner:
-      description: User the machine is allocated to (V(null) when free).
-      type: str
-      sample: admin
-    provider_id:
-      description: C(maas-lxd://<zone>/<system_id>) for LXD VMs, C(maas://<zone>/<system_id>) for bare metal.
-      type: str
-      sample: maas-lxd://az1/pwtk7e
 missing:
   description: Host names of O(hostname) that no returned machine has (no such machine, or it fails another filter).
   returned: when O(hostname) is given
@@ -261,7 +164,8 @@ ARGUMENT_SPEC = dict(
     hostname=dict(type="list", elements="str"),
     cluster=dict(type="str"),
     tags=dict(type="list", elements="str"),
-    zones=dict(type="list", elements="str", aliases=["zone"]),
+    zones=dict(type="list", elements="str", aliases=["zone"],
+               deprecated_aliases=[dict(name="zone", version="2.0.0", collection_name="lxdcp.maas")]),
     pool=dict(type="list", elements="str"),
     status=dict(type="list", elements="str", choices=STATUSES),
 )

@@ -24,14 +24,7 @@ author:
 extends_documentation_fragment:
   - lxdcp.maas.auth
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-    details: The module changes nothing.
-  platform:
-    platforms: all
+  - lxdcp.maas.attributes.info_module
 options:
   name:
     description:
@@ -199,9 +192,11 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModul
 
 ARGUMENT_SPEC = dict(
     name=dict(type="list", elements="str"),
-    zones=dict(type="list", elements="str", aliases=["zone"]),
+    zones=dict(type="list", elements="str", aliases=["zone"],
+               deprecated_aliases=[dict(name="zone", version="2.0.0", collection_name="lxdcp.maas")]),
     pool=dict(type="str"),
-    host_tags=dict(type="list", elements="str", aliases=["tags"]),
+    host_tags=dict(type="list", elements="str", aliases=["tags"],
+                   deprecated_aliases=[dict(name="tags", version="2.0.0", collection_name="lxdcp.maas")]),
     type=dict(type="str", choices=["lxd", "virsh", "any"], default="lxd"),
     include_health=dict(type="bool", default=True),
     include_project=dict(type="bool", default=False),

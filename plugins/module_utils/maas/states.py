@@ -47,4 +47,3 @@ def state_text(machine):
     if machine.get("status_message"):
         text += " (%s)" % machine["status_message"]
     return text
-

@@ -22,21 +22,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 try:
     import requests
     import requests.exceptions
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    requests = None
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
-
-try:
     from requests_oauthlib import OAuth1
-    HAS_REQUESTS_OAUTHLIB = True
-    REQUESTS_OAUTHLIB_IMPORT_ERROR = None
+    IMPORT_ERROR = None
+    MISSING_LIBRARY = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
-    OAuth1 = None
-    HAS_REQUESTS_OAUTHLIB = False
-    REQUESTS_OAUTHLIB_IMPORT_ERROR = exc
+    requests = OAuth1 = None
+    IMPORT_ERROR = exc
+    # The distribution to install: requests, or requests-oauthlib.
+    MISSING_LIBRARY = (getattr(exc, "name", None) or "requests").split(".")[0].replace("_", "-")
 
 try:
     from urllib3.exceptions import ConnectTimeoutError as _Urllib3ConnectTimeout
@@ -151,10 +144,8 @@ class MaasTransport(object):
 
     def __init__(self, url, api_key, validate_certs=True, ca_path=None, timeout=30, retries=5,
                  backoff_base=0.5, backoff_max=30, logger=None, sleep=None, clock=None, rand=None, session=None):
-        if not HAS_REQUESTS:
-            raise MaasConfigError("the Python library 'requests' is required: %s" % REQUESTS_IMPORT_ERROR)
-        if not HAS_REQUESTS_OAUTHLIB:
-            raise MaasConfigError("the Python library 'requests-oauthlib' is required: %s" % REQUESTS_OAUTHLIB_IMPORT_ERROR)
+        if MISSING_LIBRARY:
+            raise MaasConfigError("the Python library %r is required: %s" % (MISSING_LIBRARY, IMPORT_ERROR))
         self.url = normalize_url(url)
         self.api_url = self.url + "/" + API_PATH
         consumer_key, token_key, token_secret = parse_api_key(api_key)

@@ -55,7 +55,7 @@ class Spec(object):
 
     def _validate(self):
         params = self.params
-        problem = hostname_error(self.hostname)
+        problem = hostname_error(self.hostname, domain_hint="use domain for the DNS domain")
         if problem:
             raise SpecError(problem)
         if self.cores is not None and self.cores < 1:

@@ -202,3 +202,20 @@ def test_lookup_ad_hoc(maas_sim, tmp_path):
     assert result["zone_counts"] == {"az1": 1, "az2": 1} and result["requests"] == 3
     assert [entry["write"] for entry in maas_sim.requests(mark)] == [False, False, False]
     assert maas_sim.api_key.split(":")[2] not in done.stdout + done.stderr
+
+
+# -- old option names: still accepted, with a deprecation warning ----------------------------------
+
+
+def test_old_option_names_still_work_and_are_deprecated(maas_sim, plan, tmp_path):
+    """The lookup's ``tags`` (now ``host_tags``) and the modules' ``zone`` (now ``zones``) plan and act as before."""
+    new, _run = plan(["cp-1", "cp-2"], pool="default", host_tags=["ssd"], cores=2, memory=4096)
+    old, run = plan(["cp-1", "cp-2"], pool="default", tags=["ssd"], cores=2, memory=4096)
+    assert sorted(item["vm_host"] for item in new["placements"]) == ["lxd-az1-a", "lxd-az2-a"]
+    assert old["placements"] == new["placements"] and old["rejected"] == new["rejected"]
+    assert "tags" in run.stderr + run.stdout and "host_tags" in run.stderr + run.stdout and "deprecat" in (run.stderr + run.stdout).lower()
+    tasks = [{"name": "info", "lxdcp.maas.maas_vmhost_info": {"zone": ["az1"], "tags": ["ssd"]}}]
+    info = Playbook(maas_sim, tmp_path).run(tasks)
+    assert info.ok, info.stdout[-3000:]
+    assert [host["name"] for host in info.task("info")["vm_hosts"]] == ["lxd-az1-a"]
+    assert "deprecat" in (info.stdout + info.stderr).lower() and "zone" in info.stdout + info.stderr

@@ -6,6 +6,7 @@ machines) and checks the plan, the requests sent (no write, filtered reads) and 
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import re
@@ -17,7 +18,6 @@ from ansible import constants as C
 from ansible.errors import AnsibleLookupError
 from ansible.utils.plugin_docs import merge_fragment
 
-from ansible_collections.lxdcp.maas.plugins.doc_fragments import auth
 from ansible_collections.lxdcp.maas.plugins.lookup import maas_placement
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, BASE, SECRET, FakeMaas
 
@@ -26,9 +26,11 @@ GIB = 1024 ** 3
 
 
 def _register_options():
-    """What ansible's plugin loader does: merge the doc fragment and register the options."""
+    """What ansible's plugin loader does: merge the doc fragments and register the options."""
     doc = yaml.safe_load(maas_placement.DOCUMENTATION)
-    merge_fragment(doc["options"], yaml.safe_load(auth.ModuleDocFragment.DOCUMENTATION)["options"])
+    for name in doc["extends_documentation_fragment"]:
+        fragment = importlib.import_module("ansible_collections.lxdcp.maas.plugins.doc_fragments." + name.split(".")[-1])
+        merge_fragment(doc["options"], yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["options"])
     C.config.initialize_plugin_configuration_definitions("lookup", PLUGIN, doc["options"])
 
 
@@ -333,7 +335,7 @@ def test_pool_tags_and_storage_filters(run):
         vm_host(3, "tiny-disk", "az1", tags=["ssd"], storage=10 * GIB),
         vm_host(4, "good", "az1", tags=["ssd", "fast"]),
     ]
-    plan = run(script(FakeMaas(), hosts), count=1, pool="default", tags=["ssd"], disk="20G")
+    plan = run(script(FakeMaas(), hosts), count=1, pool="default", host_tags=["ssd"], disk="20G")
     assert plan["placements"][0]["vm_host"] == "good"
     codes = {item["host"]: item["code"] for item in plan["rejected"]}
     assert codes == {"other-pool": "pool", "untagged": "tags", "tiny-disk": "storage"}
@@ -495,7 +497,7 @@ def test_scheduler_chooses_only_among_the_hosts_maas_allows(run, scheduler):
         {"host": "lxd-%d" % index, "host_id": "https://lxd-%d:8443" % index, "zone": "default", "code": "hosts",
          "reason": "not in the request's hosts"} for index in (1, 2, 3, 4, 5, 7)]))
     fake = script(FakeMaas(), maas_says_no_hosts(), states={"host2": ("Deployed", "error")})
-    plan = run(fake, "cp-1", pool="default", tags=["ssd"], disk="20G", **SCHED)
+    plan = run(fake, "cp-1", pool="default", host_tags=["ssd"], disk="20G", **SCHED)
     assert fake_scheduler.requests[0]["body"]["hosts"] == ["lxd-6"]
     assert [(p["hostname"], p["vm_host"]) for p in plan["placements"]] == [("cp-1", "lxd-6")]
     # Every host MAAS rules out is rejected with MAAS's reason; the scheduler's "not in the request's hosts" is not repeated.

@@ -8,6 +8,9 @@ import re
 
 import pytest
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import find_drift
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec, SpecError
 from ansible_collections.lxdcp.maas.plugins.modules import maas_lxd_vm as vm
 from ansible_collections.lxdcp.maas.tests.unit.plugins import maasdata as data
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import FakeMaas, dropped, run_module
@@ -41,7 +44,7 @@ def params(**overrides):
         ({"disks": [{"size": "big"}]}, "disks[0].size 'big' is not a size"),
         ({"disks": []}, "disks must list at least the root disk"),
         ({"hostname": "cp_1"}, "hostname 'cp_1' is not a valid MAAS hostname"),
-        ({"hostname": "cp-1.maas"}, "(a short name, without the DNS domain)"),
+        ({"hostname": "cp-1.maas"}, "(a short name, use domain for the DNS domain)"),
         ({"hostname": "-cp"}, "not a valid MAAS hostname"),
         ({"cluster": "prod cluster"}, "cluster 'prod cluster' may only contain"),
         ({"tags": ["bad tag"]}, "tag 'bad tag' is not a valid MAAS tag name"),
@@ -63,13 +66,13 @@ def params(**overrides):
     ],
 )
 def test_bad_arguments_fail_before_any_request(overrides, message):
-    with pytest.raises(vm.SpecError) as info:
-        vm.Spec(params(**overrides))
+    with pytest.raises(SpecError) as info:
+        Spec(params(**overrides))
     assert message in str(info.value)
 
 
 def test_spec_parses_sizes_and_defaults():
-    spec = vm.Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}, {"size": "100GB", "pool": "hdd"}],
+    spec = Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}, {"size": "100GB", "pool": "hdd"}],
                           interfaces=[{"ip": "10.10.0.11"}, {"subnet": "10.20.0.0/24"}], cluster="prod", tags=["k8s"]))
     assert spec.memory == 8192
     assert spec.disks == [{"size": 40 * GIB, "pool": None}, {"size": 100 * 10 ** 9, "pool": "hdd"}]
@@ -77,20 +80,20 @@ def test_spec_parses_sizes_and_defaults():
                                {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None}]
     assert spec.wanted_tags == ["lxdcp-cluster-prod", "lxdcp-managed", "k8s"]
     assert spec.summary() == "4 cores, 8192 MiB, 40 GiB + 93.13 GiB"
-    assert vm.Spec(params()).summary() == "2 cores, 4096 MiB, 20 GiB"
+    assert Spec(params()).summary() == "2 cores, 4096 MiB, 20 GiB"
 
 
 def test_bare_metal_memory_has_no_vm_minimum():
-    assert vm.Spec(params(provisioning_mode="bare-metal", memory="512")).memory == 512
+    assert Spec(params(provisioning_mode="bare-metal", memory="512")).memory == 512
 
 
 def test_deploy_data_sends_user_data_base64_and_os_series():
-    spec = vm.Spec(params(user_data="#cloud-config\npackages: [jq]\n", osystem="ubuntu", distro_series="jammy",
+    spec = Spec(params(user_data="#cloud-config\npackages: [jq]\n", osystem="ubuntu", distro_series="jammy",
                           hwe_kernel="hwe-22.04"))
     form = spec.deploy_data()
     assert form["distro_series"] == "ubuntu/jammy" and form["hwe_kernel"] == "hwe-22.04"
     assert base64.b64decode(form["user_data"]).decode() == "#cloud-config\npackages: [jq]\n"
-    assert vm.Spec(params(distro_series="noble")).deploy_data() == {"distro_series": "noble"}
+    assert Spec(params(distro_series="noble")).deploy_data() == {"distro_series": "noble"}
 
 
 # -- reading machines --------------------------------------------------------------------------
@@ -101,9 +104,9 @@ HOST_A = data.vm_host(1, "lxd-a", system_id="hosta")
 
 def test_drift_compares_only_what_the_task_sets():
     machine = data.machine("vm1", "cp-1", cores=2, memory=4096, disks=(20 * GIB,), host=HOST_A)
-    assert vm.find_drift(machine, vm.Spec(params())) == []
-    assert vm.find_drift(machine, vm.Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}]))) == []
-    drift = vm.find_drift(machine, vm.Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}], vm_host="lxd-b",
+    assert find_drift(machine, Spec(params())) == []
+    assert find_drift(machine, Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}]))) == []
+    drift = find_drift(machine, Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}], vm_host="lxd-b",
                                                   zones=["az2"], pool="k8s")))
     assert [d["field"] for d in drift] == ["cores", "memory", "disks", "vm_host", "zone", "pool"]
     assert drift[0] == {"field": "cores", "current": 2, "wanted": 4}
@@ -111,22 +114,22 @@ def test_drift_compares_only_what_the_task_sets():
 
 def test_disk_sizes_tolerate_hypervisor_rounding():
     machine = data.machine("vm1", "cp-1", disks=(20 * GIB - 4 * 1024 ** 2,), host=HOST_A)
-    assert vm.find_drift(machine, vm.Spec(params(disks=[{"size": "20G"}]))) == []
+    assert find_drift(machine, Spec(params(disks=[{"size": "20G"}]))) == []
     machine = data.machine("vm1", "cp-1", disks=(20 * GIB, 10 * GIB), host=HOST_A)
-    assert vm.find_drift(machine, vm.Spec(params(disks=[{"size": "20G"}])))[0]["field"] == "disks"
+    assert find_drift(machine, Spec(params(disks=[{"size": "20G"}])))[0]["field"] == "disks"
 
 
 def test_vm_host_matches_by_name_or_id():
     machine = data.machine("vm1", "cp-1", host=HOST_A)
-    assert vm.find_drift(machine, vm.Spec(params(vm_host="1"))) == []
-    assert vm.find_drift(machine, vm.Spec(params(vm_host="lxd-a"))) == []
+    assert find_drift(machine, Spec(params(vm_host="1"))) == []
+    assert find_drift(machine, Spec(params(vm_host="lxd-a"))) == []
 
 
 def test_bare_metal_cores_and_memory_are_minimums():
     machine = data.machine("bm1", "cp-4", cores=16, memory=65536)
-    spec = vm.Spec(params(provisioning_mode="bare-metal", cores=8, memory="32G"))
-    assert vm.find_drift(machine, spec) == []
-    drift = vm.find_drift(machine, vm.Spec(params(provisioning_mode="bare-metal", cores=32)))
+    spec = Spec(params(provisioning_mode="bare-metal", cores=8, memory="32G"))
+    assert find_drift(machine, spec) == []
+    drift = find_drift(machine, Spec(params(provisioning_mode="bare-metal", cores=32)))
     assert drift == [{"field": "cores", "current": 16, "wanted": ">= 32"}]
 
 
@@ -135,10 +138,10 @@ def test_ip_drift_only_when_maas_cannot_relink():
     ready = data.machine("vm1", "cp-1", host=HOST_A, interfaces=[data.interface(1, links=links)])
     deployed = copy.deepcopy(ready)
     deployed["status_name"] = "Deployed"
-    spec = vm.Spec(params(interfaces=[{"ip": "10.10.0.12"}]))
-    assert vm.find_drift(ready, spec) == []  # fixed by re-linking
-    assert vm.find_drift(deployed, spec) == [{"field": "ip of eth0", "current": ["10.10.0.11"], "wanted": "10.10.0.12"}]
-    missing = vm.find_drift(ready, vm.Spec(params(interfaces=[{"name": "eth1", "ip": "10.10.0.12"}])))
+    spec = Spec(params(interfaces=[{"ip": "10.10.0.12"}]))
+    assert find_drift(ready, spec) == []  # fixed by re-linking
+    assert find_drift(deployed, spec) == [{"field": "ip of eth0", "current": ["10.10.0.11"], "wanted": "10.10.0.12"}]
+    missing = find_drift(ready, Spec(params(interfaces=[{"name": "eth1", "ip": "10.10.0.12"}])))
     assert missing == [{"field": "interfaces", "current": ["eth0"], "wanted": "eth1"}]
 
 
@@ -146,7 +149,7 @@ def test_machine_view_shape_and_provider_ids():
     sub = data.subnet(dns=["10.10.0.2"])
     machine = data.machine("vm1", "cp-1", status="Deployed", host=HOST_A, tags=["lxdcp-managed"],
                            interfaces=[data.interface(1, links=[data.link(11, "static", "10.10.0.11", sub)])])
-    view = vm.machine_view(machine)
+    view = machine_view(machine)
     assert view["provider_id"] == "maas-lxd://az1/vm1"
     assert view["vm_host"] == {"id": 1, "name": "lxd-a"}
     assert view["disks"] == [{"name": "sda", "size": 20 * GIB, "size_gb": 21.47}]
@@ -154,7 +157,7 @@ def test_machine_view_shape_and_provider_ids():
                                                "subnet": "10.10.0.0/24", "gateway": "10.10.0.1"}]
     assert view["gateway"] == "10.10.0.1" and view["dns_servers"] == ["10.10.0.2"]
     assert view["ip_addresses"] == ["10.10.0.11"] and view["status"] == "Deployed"
-    bare = vm.machine_view(data.machine("bm1", "cp-4", zone_name="az3"))
+    bare = machine_view(data.machine("bm1", "cp-4", zone_name="az3"))
     assert bare["provider_id"] == "maas://az3/bm1" and bare["vm_host"] is None
     assert set(view) == {"system_id", "hostname", "fqdn", "status", "status_message", "zone", "pool", "domain",
                          "vm_host", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",

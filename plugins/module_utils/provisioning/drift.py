@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Drift (an existing machine against the arguments) and the views ``--diff`` shows before and after."""
+
+from __future__ import annotations
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_disks, machine_ips, machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import LINKABLE
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import DEFAULT_CORES, DEFAULT_MEMORY
+from ansible_collections.lxdcp.maas.plugins.module_utils.units import same_size
+
+
+def find_drift(machine, spec):
+    """Differences between an existing machine and the arguments: ``[{field, current, wanted}]``.
+
+    Only what the task sets is compared. In bare-metal mode cores and memory are minimums.
+    """
+    drift = []
+
+    def add(field, current, wanted):
+        drift.append(dict(field=field, current=current, wanted=wanted))
+
+    if spec.cores is not None:
+        current = machine.get("cpu_count")
+        if (current != spec.cores) if spec.lxd else (current or 0) < spec.cores:
+            add("cores", current, spec.cores if spec.lxd else ">= %d" % spec.cores)
+    if spec.memory is not None:
+        current = machine.get("memory")
+        if (current != spec.memory) if spec.lxd else (current or 0) < spec.memory:
+            add("memory", current, spec.memory if spec.lxd else ">= %d" % spec.memory)
+    if spec.disks is not None and spec.lxd:
+        current = [d["size"] for d in machine_disks(machine)]
+        wanted = [d["size"] for d in spec.disks]
+        if len(current) != len(wanted) or not all(same_size(c, w) for c, w in zip(current, wanted)):
+            add("disks", current, wanted)
+    pod = machine.get("pod") or {}
+    if spec.lxd and spec.vm_host and spec.vm_host not in (pod.get("name"), str(pod.get("id"))):
+        add("vm_host", pod.get("name"), spec.vm_host)
+    zone = (machine.get("zone") or {}).get("name")
+    if spec.zones and zone not in spec.zones:
+        add("zone", zone, spec.zones)
+    pool = (machine.get("pool") or {}).get("name")
+    if spec.pool and pool != spec.pool:
+        add("pool", pool, spec.pool)
+    current_ips = machine_ips(machine)
+    for interface in spec.interfaces:
+        if interface["name"] not in current_ips:
+            add("interfaces", sorted(current_ips), interface["name"])
+        elif interface["ip"] and interface["ip"] not in current_ips[interface["name"]] and machine.get("status_name") not in LINKABLE:
+            add("ip of %s" % interface["name"], current_ips[interface["name"]], interface["ip"])
+    return drift
+
+
+def diff_view(machine, state=None):
+    """The fields shown by --diff."""
+    if machine is None:
+        return {}
+    view = machine_view(machine)
+    return dict(
+        hostname=view["hostname"],
+        status=state or view["status"],
+        cores=view["cores"],
+        memory=view["memory"],
+        disks=[d["size"] for d in view["disks"]],
+        vm_host=(view["vm_host"] or {}).get("name"),
+        zone=view["zone"],
+        pool=view["pool"],
+        tags=sorted(view["tags"]),
+        ip_addresses=sorted(ip for ips in machine_ips(machine).values() for ip in ips),
+    )
+
+
+def wanted_view(machine, drift, spec):
+    """What --diff shows as "after" for a machine with ``drift``: its fields with the wanted values in place."""
+    after = diff_view(machine)
+    for item in drift:
+        field, wanted = item["field"], item["wanted"]
+        if field == "zone" and len(wanted) == 1:
+            wanted = wanted[0]
+        if field in after:
+            after[field] = wanted
+    if any(item["field"] == "interfaces" or item["field"].startswith("ip of ") for item in drift):
+        current = machine_ips(machine)
+        named = set(i["name"] for i in spec.interfaces)
+        ips = [ip for name, found in current.items() if name not in named for ip in found]
+        for interface in spec.interfaces:
+            ips.extend([interface["ip"]] if interface["ip"] else current.get(interface["name"], []))
+        after["ip_addresses"] = sorted(set(ips))
+    return after
+
+
+def predicted_view(spec, state, placement):
+    """What --diff shows as "after" for a machine that does not exist yet (``placement``: the chosen host, if any)."""
+    chosen = (placement or {}).get("placements") or [{}]
+    return dict(
+        hostname=spec.hostname,
+        status=state,
+        cores=spec.cores or DEFAULT_CORES,
+        memory=spec.memory or DEFAULT_MEMORY,
+        disks=[d["size"] for d in spec.compose_disks()],
+        vm_host=chosen[0].get("host"),
+        zone=chosen[0].get("zone"),
+        pool=spec.pool,
+        tags=sorted(spec.wanted_tags),
+        ip_addresses=sorted(i["ip"] for i in spec.interfaces if i["ip"]),
+    )

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The provisioner interface: how machines of one kind come to exist in MAAS and go away again.
+
+``runner.VmRunner`` drives the life cycle (find, ownership, drift, converge, deploy, report) and
+asks the provisioner of the task's ``provisioning_mode`` for what differs between kinds:
+
+- :meth:`Provisioner.create` - bring a missing machine into being (compose a VM, allocate bare metal);
+- :meth:`Provisioner.undo` - take back what ``create`` made when tagging it failed (rollback);
+- :meth:`Provisioner.remove` - ``state: absent`` (and ``recreate``);
+- :meth:`Provisioner.left_untagged` / :meth:`Provisioner.adoptable` / :meth:`Provisioner.adopt` -
+  which machines without the ownership tags are this task's to take over;
+- :meth:`Provisioner.kind_error`, :meth:`Provisioner.present`, :meth:`Provisioner.absent_already`.
+
+A new way to create machines is a new subclass; the runner and the other provisioners stay as they are.
+The base class also holds the steps every kind shares (tags, release, waiting, rollback).
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import contextlib
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_places
+
+
+class Words(collections.namedtuple("Words", "noun creation made undone undo")):
+    """How messages name what a provisioner makes: "a VM", "between compose and tagging", "Composed cp-1 ...
+    It was deleted again", "delete it in MAAS"."""
+
+
+class Provisioner(abc.ABC):
+    """Base of the provisioners; see the module docstring for the interface."""
+
+    words = Words(noun="machine", creation="creation", made="created", undone="removed", undo="remove")
+
+    def __init__(self, journal, spec, client, static_ips):
+        self.journal = journal
+        self.spec = spec
+        self.client = client
+        self.static_ips = static_ips
+        self.pool_id = None
+        self.domain_id = None
+
+    # -- the interface -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def kind_error(self, machine):
+        """Why ``machine`` is not of this provisioner's kind (a VM where bare metal is asked for...); None when it is."""
+
+    @abc.abstractmethod
+    def left_untagged(self, machine):
+        """Whether ``machine`` is what a run of this task leaves when it dies between creating and tagging it.
+
+        Such a machine is adopted (tagged) by the next run that keeps it, and refused by ``state: absent``
+        until then.
+        """
+
+    def adoptable(self, machine):
+        """Whether an existing machine without the ownership tags may be taken over (allocated and tagged)."""
+        return False
+
+    def adopt(self, machine):
+        """Take over a machine :meth:`adoptable` accepted and return it; only provisioners that adopt implement it."""
+        raise NotImplementedError("%s adopts no machine" % type(self).__name__)
+
+    @abc.abstractmethod
+    def create(self):
+        """Bring the missing machine into being and tag it, failing over where the kind allows it.
+
+        Returns the machine; None in check mode (after recording what would be done) or when nothing is made.
+        """
+
+    @abc.abstractmethod
+    def undo(self, system_id):
+        """Take back the machine ``create`` made when tagging it failed; raise MaasError when that fails too."""
+
+    @abc.abstractmethod
+    def remove(self, machine, reason):
+        """Remove an owned machine (``state: absent``, ``recreate``) and return what is left of it (None when gone).
+
+        ``reason`` goes into MAAS's comments and the actions.
+        """
+
+    def gone(self):
+        """``state: absent`` when no machine has the hostname: nothing to do."""
+        return None
+
+    def absent_already(self, machine):
+        """Whether an untagged machine is what ``state: absent`` leaves (then :meth:`finish_absent` handles it)."""
+        return False
+
+    def finish_absent(self, machine):
+        """``state: absent`` for a machine :meth:`absent_already` accepted; provisioners that accept some implement it."""
+        raise NotImplementedError("%s accepts no machine as absent already" % type(self).__name__)
+
+    def present(self, machine):
+        """``state: present`` on an existing machine: ``(machine, status it ends in)``."""
+        return machine, machine.get("status_name")
+
+    # -- steps every kind shares ---------------------------------------------------------------
+
+    def check_places(self):
+        """Fail before any write on zone, pool or domain names MAAS does not know; remember their ids."""
+        spec = self.spec
+        self.pool_id = check_places(self.client, spec.zones, spec.pool)
+        if spec.domain:
+            domains = dict((d["name"], d["id"]) for d in self.client.list_domains())
+            if spec.domain not in domains:
+                raise LxdcpError("unknown domain %r (MAAS has: %s)" % (spec.domain, ", ".join(sorted(domains))))
+            self.domain_id = domains[spec.domain]
+        if spec.interfaces:
+            self.static_ips.check()
+
+    def refresh(self, machine):
+        """Re-read a machine."""
+        return self.client.get_machine(machine["system_id"])
+
+    def release(self, machine, why):
+        """``op=release`` with a comment; the machine as MAAS answers it (re-read if the answer had none)."""
+        return self.client.release(machine["system_id"], {"comment": "lxdcp.maas %s" % why}) or self.refresh(machine)
+
+    def wait_for(self, machine, targets, what=None):
+        """Wait (if ``wait``) until the machine is in one of ``targets``; return it."""
+        if not self.spec.wait or machine.get("status_name") in targets:
+            return machine
+        return waiters.wait_for_machine(self.client, machine["system_id"], targets, self.journal.remaining(),
+                                        what=what or "%s to become %s" % (self.spec.hostname, " or ".join(sorted(targets))))
+
+    def ensure_tags(self, machine):
+        """Add the ownership and user tags the machine lacks (creating missing tags)."""
+        journal = self.journal
+        tags = machine.get("tag_names") or []
+        missing = [tag for tag in self.spec.wanted_tags if tag not in tags]
+        for tag in missing:
+            journal.act("tag %s %s" % (self.spec.hostname, tag))
+            if journal.check:
+                continue
+            if self.client.ensure_tag(tag, comment="lxdcp.maas ownership" if tag in self.spec.owner_tags else ""):
+                journal.log("created tag %s" % tag)
+            self.client.tag_machines(tag, add=[machine["system_id"]])
+        if missing and not journal.check:
+            machine = self.refresh(machine)
+        return machine
+
+    def predict_tags(self):
+        """Check mode, for a machine still to be created: the tagging that would follow."""
+        for tag in self.spec.wanted_tags:
+            self.journal.act("tag %s %s" % (self.spec.hostname, tag))
+
+    @contextlib.contextmanager
+    def undo_on_failure(self, system_id):
+        """Roll back this run's creation of ``system_id`` when a request inside the block fails.
+
+        Until it is tagged, a machine this run created is ours only by this run's memory: left as it is,
+        every later run would refuse it. So it is taken back (:meth:`undo`), best effort, and the task
+        fails saying what happened.
+        """
+        try:
+            yield
+        except MaasError as exc:
+            self.roll_back(system_id, exc)
+
+    def roll_back(self, system_id, error):
+        """Undo the creation of ``system_id`` whose tagging failed with ``error``, then fail."""
+        spec = self.spec
+        what = "%s %s (%s) but could not tag it: %s" % (self.words.made.capitalize(), spec.hostname, system_id, error)
+        self.journal.log("%s; rolling back" % what)
+        try:
+            self.undo(system_id)
+        except MaasError as undo_error:
+            raise LxdcpError("%s. Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
+                             "in MAAS, or run the task again with state: present, which adopts it." % (
+                                 what, undo_error, system_id, self.words.undo),
+                             error=error.to_dict())
+        raise LxdcpError("%s. It was %s again; run the task again." % (what, self.words.undone), error=error.to_dict())

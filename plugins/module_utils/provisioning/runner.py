@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runner of ``maas_lxd_vm``: one machine's life cycle, whatever provisioner makes it.
+
+Read the machine by hostname, check it is this task's (ownership tags, or left untagged by an
+interrupted run, or adoptable), compare it with the arguments (drift), create it with the
+provisioner when it is missing, then converge: wait for MAAS, make the static IPs sticky, and
+deploy or release. ``state: absent`` asks the provisioner to remove it. Every step is recorded in
+the journal; check mode sends no write and records what would be done.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
+    ALLOCATED,
+    DEPLOYED,
+    DEPLOYING,
+    FAILED_STATES,
+    ON_THE_WAY_TO_READY,
+    READY,
+    RELEASABLE,
+    RELEASING,
+    machine_reason,
+)
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import clusters_of, is_owned
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.bare_metal import BareMetalProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.compose import ComposeProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view, find_drift, predicted_view, wanted_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.journal import Journal
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.static_ips import StaticIps
+
+#: provisioning_mode -> provisioner class.
+PROVISIONERS = {
+    "lxd": ComposeProvisioner,
+    "bare-metal": BareMetalProvisioner,
+}
+
+
+def run(context):
+    """``maas_lxd_vm``: validate the arguments, then run the life cycle; returns the module result."""
+    return VmRunner(context, Spec(context.params)).run()
+
+
+class VmRunner(object):
+    """One run of the module: read, decide, write (unless check mode), wait, report."""
+
+    def __init__(self, context, spec):
+        self.spec = spec
+        self.client = context.client()
+        self.journal = Journal(context, spec.wait_timeout)
+        self.static_ips = StaticIps(self.journal, spec, self.client)
+        self.provisioner = PROVISIONERS[spec.mode](self.journal, spec, self.client, self.static_ips)
+        self.drift = []
+        self.before = None
+        self.wanted_after = None  # --diff "after" of a failed run that knows what was wanted (drift)
+
+    # -- entry -----------------------------------------------------------------------------
+
+    def run(self):
+        """Bring the machine to the wanted state and return the module result; LxdcpError carries the result too."""
+        try:
+            return self.result(self._run())
+        except LxdcpError as exc:
+            exc.result = dict(self.result(None, failed=True), **exc.result)
+            raise
+
+    def _run(self):
+        spec = self.spec
+        provisioner = self.provisioner
+        machine = self.client.find_machine(spec.hostname)
+        self.before = diff_view(machine)
+        if machine is None:
+            self.journal.log("no machine named %s" % spec.hostname)
+        else:
+            self.journal.log("found %s (%s): %s%s" % (spec.hostname, machine["system_id"], machine.get("status_name"),
+                                                      ", VM on %s" % machine["pod"].get("name") if is_vm(machine) else ", bare metal"))
+        if spec.state == "absent":
+            return self.absent(machine)
+        finishing = False  # adopting what an earlier run of this task left untagged
+        if machine is not None:
+            self.check_kind(machine)
+            if not is_owned(machine, spec.cluster):
+                if provisioner.left_untagged(machine):
+                    finishing = True
+                    self.journal.warn(
+                        "%s (%s) lacks the ownership tags, but it is what a run of this task leaves when it fails between "
+                        "%s and tagging; adopting it" % (spec.hostname, machine["system_id"],
+                                                         provisioner.words.creation))
+                elif not provisioner.adoptable(machine):
+                    self.refuse(machine)
+            self.drift = find_drift(machine, spec)
+            if self.drift:
+                machine = self.handle_drift(machine)
+        if machine is None:
+            machine = provisioner.create()
+            if machine is None:  # check mode, or nothing to make
+                return None
+        elif is_owned(machine, spec.cluster) or finishing:
+            machine = provisioner.ensure_tags(machine)
+        else:
+            machine = provisioner.adopt(machine)
+        return self.converge(machine)
+
+    # -- ownership and drift -----------------------------------------------------------------
+
+    def check_kind(self, machine):
+        """Fail when the machine is of the other provisioning mode."""
+        problem = self.provisioner.kind_error(machine)
+        if problem:
+            raise LxdcpError(problem, machine=machine_view(machine))
+
+    def refuse(self, machine, hint=None):
+        """Fail: the machine exists but was not created by lxdcp.maas for this cluster."""
+        spec = self.spec
+        missing = [tag for tag in spec.owner_tags if tag not in (machine.get("tag_names") or [])]
+        clusters = clusters_of(machine)
+        detail = (" it belongs to cluster %s" % ", ".join(clusters)) if clusters and spec.cluster else ""
+        raise LxdcpError(
+            "Refusing to manage %s (%s): it lacks the ownership tag(s) %s, so it was not created by lxdcp.maas%s%s. %s"
+            % (spec.hostname, machine["system_id"], ", ".join(missing),
+               " for cluster %s" % spec.cluster if spec.cluster else "", ";" + detail if detail else "",
+               hint or "Choose another hostname, or tag the machine in MAAS if it really is this task's."),
+            machine=machine_view(machine),
+        )
+
+    def handle_drift(self, machine):
+        """Fail on drift, or delete the VM for recreation (returns None then)."""
+        text = "; ".join("%s is %s, wanted %s" % (d["field"], d["current"], d["wanted"]) for d in self.drift)
+        if not self.spec.recreate:
+            self.wanted_after = wanted_view(machine, self.drift, self.spec)
+            raise LxdcpError("%s differs from the task: %s. Set recreate: true to delete and compose it again "
+                             "(its data is lost), or change the task to match." % (self.spec.hostname, text),
+                             machine=machine_view(machine))
+        self.journal.log("drift: %s; recreating" % text)
+        return self.provisioner.remove(machine, reason="recreate (%s)" % text)
+
+    # -- absent ------------------------------------------------------------------------------
+
+    def absent(self, machine):
+        """Remove the machine (only one this task owns, or one ``absent`` left already)."""
+        provisioner = self.provisioner
+        if machine is None:
+            return provisioner.gone()
+        if not is_owned(machine, self.spec.cluster):
+            if provisioner.absent_already(machine):
+                return provisioner.finish_absent(machine)
+            hint = None
+            if provisioner.left_untagged(machine):
+                hint = ("It looks like a %s a run of this task %s but could not tag; run the task with state: present first "
+                        "to adopt it, then with state: absent." % (provisioner.words.noun, provisioner.words.made))
+            self.refuse(machine, hint)
+        self.check_kind(machine)
+        return provisioner.remove(machine, "state=absent")
+
+    # -- converging an existing machine ----------------------------------------------------
+
+    def converge(self, machine):
+        """Drive an existing (or just created) machine to the wanted state."""
+        spec = self.spec
+        journal = self.journal
+        provisioner = self.provisioner
+        status = machine.get("status_name")
+        if status in FAILED_STATES and not (spec.state in ("released", "deployed") and status in RELEASABLE):
+            raise LxdcpError("%s is in state %r%s. Fix it in MAAS, or delete it (state: absent) and run again."
+                             % (spec.hostname, status, machine_reason(machine)), machine=machine_view(machine))
+        if status in ON_THE_WAY_TO_READY and not journal.check:
+            machine = provisioner.wait_for(machine, [READY] + ([DEPLOYED, ALLOCATED] if status == RELEASING else []))
+            status = machine.get("status_name")
+        machine = self.static_ips.ensure(machine)
+        if spec.state == "present":
+            machine, journal.after_state = provisioner.present(machine)
+        elif spec.state == "released":
+            if status in RELEASABLE:
+                journal.act("release %s (%s)" % (spec.hostname, status))
+                if not journal.check:
+                    machine = provisioner.wait_for(provisioner.release(machine, "state=released"), [READY])
+            journal.after_state = READY
+        elif spec.state == "deployed":
+            machine = self.deploy(machine)
+        return machine
+
+    def deploy(self, machine):
+        """Deploy unless deployed (a failed deployment is released and deployed again)."""
+        spec = self.spec
+        journal = self.journal
+        status = machine.get("status_name")
+        journal.after_state = DEPLOYED
+        if status == DEPLOYED:
+            series = spec.params["distro_series"]
+            if series and series.split("/")[-1] not in (machine.get("distro_series"), ""):
+                journal.warn("%s is deployed with %s, the task asks for %s; release it (state: released) and deploy "
+                             "again to change it" % (spec.hostname, machine.get("distro_series"), series))
+            return machine
+        if status == DEPLOYING:
+            return machine if journal.check else self.provisioner.wait_for(machine, [DEPLOYED])
+        if status not in (READY, ALLOCATED, "Failed deployment") and not journal.check:
+            journal.warn("%s is %s, not Ready: it is deployed on a later run (or use wait: true)" % (spec.hostname, status))
+            return machine
+        if status == "Failed deployment":
+            journal.act("release %s after its failed deployment%s" % (spec.hostname, machine_reason(machine)))
+            if not journal.check:
+                self.client.release(machine["system_id"], {"comment": "lxdcp.maas redeploy"})
+                machine = waiters.wait_for_machine(self.client, machine["system_id"], [READY], journal.remaining())
+        journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
+        if journal.check:
+            return machine
+        machine = self.client.deploy(machine["system_id"], spec.deploy_data())
+        return self.provisioner.wait_for(machine, [DEPLOYED])
+
+    # -- result ----------------------------------------------------------------------------
+
+    def result(self, machine, failed=False):
+        """The module result (``failed``: for a failure, when the machine is not known any more)."""
+        journal = self.journal
+        view = machine_view(machine)
+        result = dict(
+            changed=journal.changed,
+            machine=view,
+            provider_id=view["provider_id"] if view else None,
+            actions=journal.actions,
+            drift=self.drift,
+        )
+        if journal.placement is not None:
+            result["placement"] = journal.placement
+        result.update(journal.extra)
+        if journal.diff:
+            if machine is not None:
+                after = diff_view(machine, journal.after_state)
+            elif failed:
+                # A failed task changed nothing it knows of: "after" is "before", or what was wanted (drift).
+                after = self.wanted_after if self.wanted_after is not None else (self.before or {})
+            elif self.spec.state == "absent" or journal.after_state is None:
+                after = {}
+            else:
+                after = predicted_view(self.spec, journal.after_state, journal.placement)
+            result["diff"] = dict(before=self.before or {}, after=after)
+        return result

@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A base for the collection's lookups: the MAAS client set up from the auth options as the modules set it up."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.connection import AUTH_OPTIONS, connect
+
+display = Display()
+
+
+class MaasLookupBase(LookupBase):
+    """``client()`` from the ``lxdcp.maas.auth`` options; ``fail()`` turns a domain error into a lookup error."""
+
+    # Unit tests replace this to put a fake transport under the client.
+    client_class = MaasClient
+
+    def client(self):
+        """The MAAS client (``connect`` of the modules); requests are logged with -vvvv."""
+        name = self._load_name.split(".")[-1]
+        options = dict((option, self.get_option(option)) for option in AUTH_OPTIONS)
+        try:
+            return connect(options, logger=lambda line: display.vvvv("%s: %s" % (name, line)),
+                           warn=lambda text: display.warning("%s: %s" % (name, text)), client_class=self.client_class)
+        except LxdcpError as exc:
+            raise self.fail(exc) from None
+
+    def fail(self, error):
+        """The lookup error for a domain error, prefixed with the lookup's name."""
+        return AnsibleLookupError("%s: %s" % (self._load_name.split(".")[-1], error))
