@@ -35,6 +35,10 @@ import bisect
 import re
 import socket
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+
 try:
     from netaddr import AddrFormatError, IPAddress, IPNetwork
     HAS_NETADDR = True
@@ -104,6 +108,13 @@ class Problem(object):
         return {"index": self.index, "address": self.address, "rule": self.rule, "message": self.message}
 
 
+class InvalidAddresses(LxdcpError):
+    """A task fails on its addresses before changing anything: the message lists every ``Problem``, the result carries them."""
+
+    def __init__(self, problems):
+        super(InvalidAddresses, self).__init__(summarize(problems), problems=[p.as_dict() for p in problems], changed=False)
+
+
 class AddressError(ValueError):
     """A value that is not what it should be; ``rule`` says which rule it breaks."""
 
@@ -145,6 +156,12 @@ DNS_TARGET = Rules("dns-target", allow_in_use=True, allow_reserved_range=True, a
 def _require_netaddr():
     if not HAS_NETADDR:
         raise ImportError("the Python library 'netaddr' is required: %s" % NETADDR_IMPORT_ERROR)
+
+
+def check_netaddr():
+    """Raise LxdcpError with Ansible's missing-library message when netaddr is not installed (a module's first step)."""
+    if not HAS_NETADDR:
+        raise LxdcpError(missing_required_lib("netaddr"), exception=str(NETADDR_IMPORT_ERROR))
 
 
 def parse_address(value, what="address"):
@@ -711,7 +728,7 @@ class NetworkIndex(object):
 def is_ours(holder, item, user):
     """Whether ``holder`` is the entry's own machine, or the API user's reservation meant for it."""
     node = holder.node
-    host, domain = split_hostname(item.hostname) if item.hostname else (None, None)
+    host = split_hostname(item.hostname)[0] if item.hostname else None
     if node:
         if item.system_id and node.get("system_id") == item.system_id:
             return True
@@ -723,7 +740,13 @@ def is_ours(holder, item, user):
     names = holder.dns_names
     if not names or not host:
         return True
-    return any(name == host and (domain is None or zone == domain) for name, zone in names)
+    return any(is_name_of(name, item.hostname) for name in names)
+
+
+def is_name_of(dns_name, hostname):
+    """Whether a holder's DNS name ``(name, domain)`` is ``hostname`` (a short host name, in any domain)."""
+    host, domain = split_hostname(hostname)
+    return dns_name[0] == host and (domain is None or dns_name[1] == domain)
 
 
 # --------------------------------------------------------------------------------------------
