@@ -711,6 +711,11 @@ class NetworkIndex(object):
         record = self._used.get(ip.packed)
         return Holder(record) if record is not None else None
 
+    def holder_of(self, text):
+        """``holder`` of an address given as MAAS renders it."""
+        record = self._used.get(packed(text))
+        return Holder(record) if record is not None else None
+
     def subnet_list(self, limit=_LIST_LIMIT):
         """``10.10.0.0/24 (id 1), ...`` for messages."""
         names = [s.label() for s in self.subnets[:limit]]
