@@ -38,6 +38,7 @@ import socket
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.names import dns_name_error, split_hostname, valid_dns_name
 
 try:
     from netaddr import AddrFormatError, IPAddress, IPNetwork
@@ -82,9 +83,6 @@ ALLOC_TYPE_NAMES = {AUTO: "automatic", STICKY: "sticky (static)", USER_RESERVED:
 NODE_TYPE_NAMES = {0: "machine", 1: "device", 2: "rack controller", 3: "region controller",
                    4: "region and rack controller"}
 
-# A DNS label: MAAS's LABEL (maasserver/models/domain.py) capped at the 63 characters DNS allows.
-_LABEL = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
-_LABEL_RE = re.compile(r"^%s$" % _LABEL)
 _LIST_LIMIT = 8
 
 
@@ -312,29 +310,6 @@ def check_dns_server(value, what="DNS server"):
     return ip
 
 
-def valid_hostname(name):
-    """Whether ``name`` is a host name or FQDN MAAS accepts (labels of letters, digits and '-')."""
-    if not isinstance(name, str) or not name or len(name) > 255:
-        return False
-    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
-    return all(_LABEL_RE.match(label) for label in labels)
-
-
-def hostname_error(name, what="hostname"):
-    """The message for an invalid host name."""
-    return ("%s %r is not a valid DNS name: each dot-separated label must be 1-63 letters, digits or '-', "
-            "not starting or ending with '-'" % (what, name))
-
-
-def split_hostname(name):
-    """``("cp-1", "maas")`` for ``cp-1.maas``; ``("cp-1", None)`` for ``cp-1``."""
-    name = name.rstrip(".")
-    if "." in name:
-        host, domain = name.split(".", 1)
-        return host, domain
-    return name, None
-
-
 def packed(ip_text):
     """The packed bytes of an address as MAAS renders it (4 bytes IPv4, 16 IPv6): the key of used addresses."""
     family = socket.AF_INET6 if ":" in ip_text else socket.AF_INET
@@ -444,8 +419,8 @@ def check_request(entries, rules=RESERVE, what="addresses"):
             except AddressError as exc:
                 report(exc.rule, exc.message)
 
-        if item.hostname is not None and not valid_hostname(item.hostname):
-            report(BAD_HOSTNAME, hostname_error(item.hostname))
+        if item.hostname is not None and not valid_dns_name(item.hostname):
+            report(BAD_HOSTNAME, dns_name_error(item.hostname))
     return Request(planned, problems, rules)
 
 
