@@ -35,6 +35,11 @@ import bisect
 import re
 import socket
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.names import dns_name_error, split_hostname, valid_dns_name
+
 try:
     from netaddr import AddrFormatError, IPAddress, IPNetwork
     HAS_NETADDR = True
@@ -78,9 +83,6 @@ ALLOC_TYPE_NAMES = {AUTO: "automatic", STICKY: "sticky (static)", USER_RESERVED:
 NODE_TYPE_NAMES = {0: "machine", 1: "device", 2: "rack controller", 3: "region controller",
                    4: "region and rack controller"}
 
-# A DNS label: MAAS's LABEL (maasserver/models/domain.py) capped at the 63 characters DNS allows.
-_LABEL = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
-_LABEL_RE = re.compile(r"^%s$" % _LABEL)
 _LIST_LIMIT = 8
 
 
@@ -102,6 +104,13 @@ class Problem(object):
     def as_dict(self):
         """JSON-safe form for module results."""
         return {"index": self.index, "address": self.address, "rule": self.rule, "message": self.message}
+
+
+class InvalidAddresses(LxdcpError):
+    """A task fails on its addresses before changing anything: the message lists every ``Problem``, the result carries them."""
+
+    def __init__(self, problems):
+        super(InvalidAddresses, self).__init__(summarize(problems), problems=[p.as_dict() for p in problems], changed=False)
 
 
 class AddressError(ValueError):
@@ -145,6 +154,12 @@ DNS_TARGET = Rules("dns-target", allow_in_use=True, allow_reserved_range=True, a
 def _require_netaddr():
     if not HAS_NETADDR:
         raise ImportError("the Python library 'netaddr' is required: %s" % NETADDR_IMPORT_ERROR)
+
+
+def check_netaddr():
+    """Raise LxdcpError with Ansible's missing-library message when netaddr is not installed (a module's first step)."""
+    if not HAS_NETADDR:
+        raise LxdcpError(missing_required_lib("netaddr"), exception=str(NETADDR_IMPORT_ERROR))
 
 
 def parse_address(value, what="address"):
@@ -295,29 +310,6 @@ def check_dns_server(value, what="DNS server"):
     return ip
 
 
-def valid_hostname(name):
-    """Whether ``name`` is a host name or FQDN MAAS accepts (labels of letters, digits and '-')."""
-    if not isinstance(name, str) or not name or len(name) > 255:
-        return False
-    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
-    return all(_LABEL_RE.match(label) for label in labels)
-
-
-def hostname_error(name, what="hostname"):
-    """The message for an invalid host name."""
-    return ("%s %r is not a valid DNS name: each dot-separated label must be 1-63 letters, digits or '-', "
-            "not starting or ending with '-'" % (what, name))
-
-
-def split_hostname(name):
-    """``("cp-1", "maas")`` for ``cp-1.maas``; ``("cp-1", None)`` for ``cp-1``."""
-    name = name.rstrip(".")
-    if "." in name:
-        host, domain = name.split(".", 1)
-        return host, domain
-    return name, None
-
-
 def packed(ip_text):
     """The packed bytes of an address as MAAS renders it (4 bytes IPv4, 16 IPv6): the key of used addresses."""
     family = socket.AF_INET6 if ":" in ip_text else socket.AF_INET
@@ -427,8 +419,8 @@ def check_request(entries, rules=RESERVE, what="addresses"):
             except AddressError as exc:
                 report(exc.rule, exc.message)
 
-        if item.hostname is not None and not valid_hostname(item.hostname):
-            report(BAD_HOSTNAME, hostname_error(item.hostname))
+        if item.hostname is not None and not valid_dns_name(item.hostname):
+            report(BAD_HOSTNAME, dns_name_error(item.hostname))
     return Request(planned, problems, rules)
 
 
@@ -694,6 +686,11 @@ class NetworkIndex(object):
         record = self._used.get(ip.packed)
         return Holder(record) if record is not None else None
 
+    def holder_of(self, text):
+        """``holder`` of an address given as MAAS renders it."""
+        record = self._used.get(packed(text))
+        return Holder(record) if record is not None else None
+
     def subnet_list(self, limit=_LIST_LIMIT):
         """``10.10.0.0/24 (id 1), ...`` for messages."""
         names = [s.label() for s in self.subnets[:limit]]
@@ -711,7 +708,7 @@ class NetworkIndex(object):
 def is_ours(holder, item, user):
     """Whether ``holder`` is the entry's own machine, or the API user's reservation meant for it."""
     node = holder.node
-    host, domain = split_hostname(item.hostname) if item.hostname else (None, None)
+    host = split_hostname(item.hostname)[0] if item.hostname else None
     if node:
         if item.system_id and node.get("system_id") == item.system_id:
             return True
@@ -723,7 +720,13 @@ def is_ours(holder, item, user):
     names = holder.dns_names
     if not names or not host:
         return True
-    return any(name == host and (domain is None or zone == domain) for name, zone in names)
+    return any(is_name_of(name, item.hostname) for name in names)
+
+
+def is_name_of(dns_name, hostname):
+    """Whether a holder's DNS name ``(name, domain)`` is ``hostname`` (a short host name, in any domain)."""
+    host, domain = split_hostname(hostname)
+    return dns_name[0] == host and (domain is None or dns_name[1] == domain)
 
 
 # --------------------------------------------------------------------------------------------

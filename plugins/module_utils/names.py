@@ -34,6 +34,11 @@ def dns_name_error(name, what="hostname"):
     """The message for an invalid DNS name, or None."""
     if valid_dns_name(name):
         return None
+    return dns_name_message(name, what)
+
+
+def dns_name_message(name, what="hostname"):
+    """The message that ``name`` is not a valid DNS name, for callers whose rule is stricter than :func:`valid_dns_name`."""
     return ("%s %r is not a valid DNS name: each dot-separated label must be 1-63 letters, digits or '-', "
             "not starting or ending with '-'" % (what, name))
 

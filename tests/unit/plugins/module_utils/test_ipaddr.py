@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
+from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr, names
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import FakeMaas
 
 SUBNETS = [
@@ -168,13 +168,13 @@ def test_gateway_and_dns_server_checks():
     ("a" * 64, False), ("-cp", False), ("cp-", False), ("cp_1", False), ("cp..maas", False), ("", False),
     (".maas", False), (None, False), ("x." * 127 + "xy", False),
 ])
-def test_valid_hostname(name, valid):
-    assert ipaddr.valid_hostname(name) is valid
+def test_valid_dns_name(name, valid):
+    assert names.valid_dns_name(name) is valid
 
 
 def test_split_hostname():
-    assert ipaddr.split_hostname("cp-1") == ("cp-1", None)
-    assert ipaddr.split_hostname("cp-1.lab.maas.") == ("cp-1", "lab.maas")
+    assert names.split_hostname("cp-1") == ("cp-1", None)
+    assert names.split_hostname("cp-1.lab.maas.") == ("cp-1", "lab.maas")
 
 
 # -- the request (no MAAS) ------------------------------------------------------------------
