@@ -110,31 +110,6 @@ class MaasModule(object):
         self.module.no_log_values.add(token_secret(self.params["api_key"]))
         return connect(self.params, logger=self.log, warn=self.context.warn, client_class=self.client_class)
 
-    # Transitional: the modules not yet split into a runner use these.
-
-    @property
-    def check_mode(self):
-        return self.context.check_mode
-
-    @property
-    def diff_mode(self):
-        return self.context.diff_mode
-
-    def client(self):
-        try:
-            return self.context.client()
-        except LxdcpError as exc:
-            self.fail(exc)
-
-    def warn(self, message):
-        self.context.warn(message)
-
-    def fail_json(self, msg, **result):
-        self.fail(LxdcpError(msg), **result)
-
-    def fail_from(self, error, **result):
-        self.fail(error, **result)
-
     def run(self, task, **failure_result):
         """``task(context)`` returns the result; an LxdcpError becomes ``fail_json`` with ``failure_result`` and its own."""
         try:
