@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
     requests = OAuth1 = None
     IMPORT_ERROR = exc
     # The distribution to install: requests, or requests-oauthlib.
-    MISSING_LIBRARY = (getattr(exc, "name", None) or "requests").split(".")[0].replace("_", "-")
+    MISSING_LIBRARY = (getattr(exc, "name", None) or "requests").split(".", maxsplit=1)[0].replace("_", "-")
 
 try:
     from urllib3.exceptions import ConnectTimeoutError as _Urllib3ConnectTimeout

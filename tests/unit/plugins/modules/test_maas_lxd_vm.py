@@ -73,7 +73,7 @@ def test_bad_arguments_fail_before_any_request(overrides, message):
 
 def test_spec_parses_sizes_and_defaults():
     spec = Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}, {"size": "100GB", "pool": "hdd"}],
-                          interfaces=[{"ip": "10.10.0.11"}, {"subnet": "10.20.0.0/24"}], cluster="prod", tags=["k8s"]))
+                       interfaces=[{"ip": "10.10.0.11"}, {"subnet": "10.20.0.0/24"}], cluster="prod", tags=["k8s"]))
     assert spec.memory == 8192
     assert spec.disks == [{"size": 40 * GIB, "pool": None}, {"size": 100 * 10 ** 9, "pool": "hdd"}]
     assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11"},
@@ -89,7 +89,7 @@ def test_bare_metal_memory_has_no_vm_minimum():
 
 def test_deploy_data_sends_user_data_base64_and_os_series():
     spec = Spec(params(user_data="#cloud-config\npackages: [jq]\n", osystem="ubuntu", distro_series="jammy",
-                          hwe_kernel="hwe-22.04"))
+                       hwe_kernel="hwe-22.04"))
     form = spec.deploy_data()
     assert form["distro_series"] == "ubuntu/jammy" and form["hwe_kernel"] == "hwe-22.04"
     assert base64.b64decode(form["user_data"]).decode() == "#cloud-config\npackages: [jq]\n"
@@ -107,7 +107,7 @@ def test_drift_compares_only_what_the_task_sets():
     assert find_drift(machine, Spec(params())) == []
     assert find_drift(machine, Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}]))) == []
     drift = find_drift(machine, Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}], vm_host="lxd-b",
-                                                  zones=["az2"], pool="k8s")))
+                                               zones=["az2"], pool="k8s")))
     assert [d["field"] for d in drift] == ["cores", "memory", "disks", "vm_host", "zone", "pool"]
     assert drift[0] == {"field": "cores", "current": 2, "wanted": 4}
 
