@@ -57,4 +57,7 @@ options:
 requirements:
   - requests
   - requests-oauthlib
+notes:
+  - With C(-vvv) (verbosity 3 or more) a module's result also has C(maas_log), a list of the requests of the run (with
+    attempt numbers and retry delays) and its decisions, without secrets; a lookup prints the same lines with C(-vvvv).
 """

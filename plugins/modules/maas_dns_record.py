@@ -207,11 +207,6 @@ problems:
     - {index: 0, address: 10.10.0.150, rule: dynamic-range,
        message: "addresses[0]: address 10.10.0.150 is inside the dynamic (DHCP) range 10.10.0.100-10.10.0.200 (id 1) of
          subnet 10.10.0.0/24, which MAAS's DHCP server hands out; pick an address outside it"}
-maas_log:
-  description: Requests (with attempts and retry delays) and decisions of the run; with C(-vvv) only.
-  returned: with -vvv
-  type: list
-  elements: str
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.dns_records import dns_record

@@ -403,11 +403,6 @@ capacity_restored:
       answers 410 for VM hosts (MAAS after 3.8; the VM is deleted all the same, with a warning).
   returned: when O(state=absent) in V(lxd) mode
   type: bool
-maas_log:
-  description: Requests (with attempt numbers and retry delays) and decisions of the run, without secrets (with C(-vvv)).
-  returned: when verbosity >= 3
-  type: list
-  elements: str
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule

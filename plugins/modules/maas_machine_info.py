@@ -143,11 +143,6 @@ missing:
   type: list
   elements: str
   sample: [cp-3]
-maas_log:
-  description: Requests and decisions of the run, without secrets (with C(-vvv)).
-  returned: when verbosity >= 3
-  type: list
-  elements: str
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import machine_info

@@ -180,11 +180,6 @@ vm_hosts:
       type: dict
       sample: {healthy: true, state: healthy, reason: backing machine lxd-az1-a is Deployed, system_id: 4y3h7n,
                machine_status: Deployed, power_state: "on"}
-maas_log:
-  description: Requests and decisions of the run, without secrets (with C(-vvv)).
-  returned: when verbosity >= 3
-  type: list
-  elements: str
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import vm_host_info
