@@ -16,7 +16,7 @@ import random
 import statistics
 import time
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, plan
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Host, PlacementError, Request, plan
 
 GB = 10 ** 9
 STRATEGIES = ("least-allocated-cpu", "most-free", "balanced")

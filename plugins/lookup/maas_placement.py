@@ -227,7 +227,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     replica_counts,
     vm_host_health,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, zone_spread
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, Request, plan, zone_spread
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 
 display = Display()

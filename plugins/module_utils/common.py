@@ -37,7 +37,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.client import (
     MaasError,
     parse_api_key,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, free_cores, free_memory
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Host, free_cores, free_memory
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import to_gb
 
 AUTH_ARGUMENT_SPEC = dict(

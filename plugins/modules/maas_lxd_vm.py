@@ -464,7 +464,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
     vm_host_project,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, storage_pool_for
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, Request, plan, storage_pool_for
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
     GIB,
     SizeError,

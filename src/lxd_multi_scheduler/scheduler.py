@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from lxdcp_maas_core import placement
+from lxdcp_maas_core.placement import core as placement
 
 from .config import HostConfig, Settings
 from .inventory import Inventory

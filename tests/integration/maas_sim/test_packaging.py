@@ -30,4 +30,4 @@ def test_the_wheel_has_every_package_and_the_scenarios(tmp_path):
             package = os.path.relpath(directory, src).replace(os.sep, "/")
             assert package + "/__init__.py" in names, package
     assert "maas_sim/scenarios/default.yml" in names
-    assert "lxdcp_maas_core/placement.py" in names
+    assert "lxdcp_maas_core/placement/core.py" in names

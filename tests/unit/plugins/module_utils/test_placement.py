@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import (
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import (
     STRATEGIES,
     Host,
     PlacementError,

@@ -17,7 +17,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, plan, zone_spread
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Host, PlacementError, Request, plan, zone_spread
 
 GB = 10 ** 9
 ZONES = ("az1", "az2", "az3", "az4")
