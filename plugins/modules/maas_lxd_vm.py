@@ -465,6 +465,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.common import (
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, Request, plan, storage_pool_for
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import VM, error_dict, error_message, plan_dict, plan_lines
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import (
     GIB,
     SizeError,
@@ -1219,16 +1220,16 @@ class VmTask(object):
             if attempts:
                 tried = " Compose attempts: %s." % "; ".join("%s: %s" % (a["host"], a["error"]) for a in attempts)
             target = " on vm_host %s" % self.spec.vm_host if self.spec.vm_host else ""
-            self.placement = dict(exc.as_dict(), excluded=skipped, attempts=attempts)
-            self.fail("No LXD VM host can take %s%s: %s.%s" % (self.spec.hostname, target, exc, tried),
+            self.placement = dict(error_dict(exc, VM), excluded=skipped, attempts=attempts)
+            self.fail("No LXD VM host can take %s%s: %s.%s" % (self.spec.hostname, target, error_message(exc, VM), tried),
                       placement=self.placement)
         chosen = result.placements[0]
-        for line in result.explain():
+        for line in plan_lines(result, VM):
             self.log("placement: %s" % line)
         vm_host, host = next((vm, host) for vm, host in hosts if host.name == chosen.host)
-        view = result.as_dict()
+        view = plan_dict(result, VM)
         view["excluded"] = skipped
-        for warning in result.warnings:
+        for warning in view["warnings"]:
             self.module.warn("placement: %s" % warning)
         return vm_host, storage_pool_for(host, request), view
 

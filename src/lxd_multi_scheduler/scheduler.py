@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from lxdcp_maas_core.placement import core as placement
+from lxdcp_maas_core.placement import explain
 
 from .config import HostConfig, Settings
 from .inventory import Inventory
@@ -103,12 +104,12 @@ class NoSuitableHost(Exception):
     without knowing them (see :meth:`Scheduler.allowed`); they are listed after the placement core's.
     """
 
-    def __init__(self, status: int, error: placement.PlacementError, single: bool = False, left_out: list[placement.Rejection] = ()):
-        self.message = request_wording(error.message, single)
+    def __init__(self, status: int, error: placement.PlacementError, single: bool = False, left_out: list[dict[str, Any]] = ()):
+        self.message = request_wording(explain.error_message(error, explain.VM), single)
         super().__init__(self.message)
         self.status = status
-        self.reason = request_wording(error.reason, single)
-        self.details = [rejection.as_dict() for rejection in list(error.rejected) + list(left_out)]
+        self.reason = request_wording(explain.error_reason(error), single)
+        self.details = [explain.rejection_dict(rejection) for rejection in error.rejected] + list(left_out)
 
     def body(self) -> dict[str, Any]:
         """The JSON error body: ``details`` has one entry per rejected host (``host``, ``code``, ``reason``)."""
@@ -149,8 +150,8 @@ class Scheduler:
         """Placement hosts for ``states`` with the reservations' per-host ``totals`` counted."""
         return [self.to_host(state, *totals.get(state.name, (0, 0))) for state in states]
 
-    def allowed(self, names: tuple[str, ...] | None) -> tuple[list[str] | None, list[placement.Rejection]]:
-        """The servers an allow-list admits (None: all), and the rejections of the others.
+    def allowed(self, names: tuple[str, ...] | None) -> tuple[list[str] | None, list[dict[str, Any]]]:
+        """The servers an allow-list admits (None: all), and the rejections of the others (as answered).
 
         A configured server the list leaves out is rejected with code ``hosts``; a listed name that
         is no server of this service with code ``unknown`` (reported, never silently dropped). A list
@@ -162,12 +163,10 @@ class Scheduler:
         unknown = [name for name in names if name not in self._hosts]
         if not known:
             raise UnknownHosts(unknown, list(self._hosts))
-        rejected = [placement.Rejection(host=name, host_id=config.host, zone=config.zone, code="hosts",
-                                        reason="not in the request's hosts")
+        rejected = [{"host": name, "host_id": config.host, "zone": config.zone, "code": "hosts", "reason": "not in the request's hosts"}
                     for name, config in sorted(self._hosts.items()) if name not in names]
-        rejected += [placement.Rejection(host=name, host_id=None, zone=None, code="unknown",
-                                         reason="not a host of this scheduler (GET /hosts lists them)")
-                     for name in unknown]
+        rejected += [{"host": name, "host_id": None, "zone": None, "code": "unknown",
+                      "reason": "not a host of this scheduler (GET /hosts lists them)"} for name in unknown]
         return known, rejected
 
     # --- operations ---------------------------------------------------------------------------
@@ -208,7 +207,7 @@ class Scheduler:
         return self._answer(plan, reservations, ask, strategy, left_out)
 
     def _plan(self, states: list[ServerState], totals: Totals, named: list[Reservation], request: placement.Request,
-              ask: Ask, strategy: str, left_out: list[placement.Rejection]) -> placement.Plan:
+              ask: Ask, strategy: str, left_out: list[dict[str, Any]]) -> placement.Plan:
         """The placement core's plan over ``states`` with the reservations counted; raise :class:`NoSuitableHost`."""
         try:
             return placement.plan(self.hosts(states, reserved(totals, named, states)), request)
@@ -220,11 +219,11 @@ class Scheduler:
             raise error from None
 
     def _answer(self, plan: placement.Plan, reservations: list[Reservation], ask: Ask, strategy: str,
-                left_out: list[placement.Rejection]) -> dict[str, Any]:
+                left_out: list[dict[str, Any]]) -> dict[str, Any]:
         placements = []
         single = ask.count == 1
         for index, item in enumerate(plan.placements):
-            entry = {"host": item.host, "url": self._hosts[item.host].host, "reason": request_wording(item.reason, single),
+            entry = {"host": item.host, "url": self._hosts[item.host].host, "reason": request_wording(explain.placement_reason(item, explain.VM), single),
                      "score": item.score}
             if reservations:
                 entry["reservation_id"] = reservations[index].id
@@ -235,8 +234,8 @@ class Scheduler:
             "explanation": placements[0]["reason"],
             "strategy": strategy,
             "placements": placements,
-            "rejected": [rejection.as_dict() for rejection in list(plan.rejected) + list(left_out)],
-            "warnings": [request_wording(warning) for warning in plan.warnings],
+            "rejected": [explain.rejection_dict(rejection) for rejection in plan.rejected] + list(left_out),
+            "warnings": [request_wording(explain.warning_text(warning, explain.VM)) for warning in plan.warnings],
         }
         if reservations:
             answer["reservation_id"] = reservations[0].id
