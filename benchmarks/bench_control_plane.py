@@ -29,9 +29,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 # pylint: disable=wrong-import-position
-from ansible_collections.lxdcp.maas.plugins.lookup.maas_placement import Planner  # noqa: E402
+from ansible_collections.lxdcp.maas.plugins.module_utils.cluster_plan import Planner  # noqa: E402
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient  # noqa: E402
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Request  # noqa: E402
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Request  # noqa: E402
 from ansible_collections.lxdcp.maas.tests.integration.roles.runner import ClusterRunner  # noqa: E402
 from simharness import SimServer  # noqa: E402  pylint: disable=import-error
 

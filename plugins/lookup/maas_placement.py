@@ -203,7 +203,7 @@ from ansible.utils.display import Display
 from ansible_collections.lxdcp.maas.plugins.module_utils.cluster_plan import Planner
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Request
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Request
 from ansible_collections.lxdcp.maas.plugins.module_utils.scheduler_client import Scheduler
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import SizeError, parse_disk_bytes, parse_memory_mib
 from ansible_collections.lxdcp.maas.plugins.plugin_utils.lookup import MaasLookupBase

@@ -17,7 +17,8 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import candidate_hosts
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, plan, zone_spread
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, plan, zone_spread
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import VM, error_message, placement_reason, rejection_dict, warning_text
 from ansible_collections.lxdcp.maas.plugins.module_utils.scheduler_client import SchedulerRefused
 
 
@@ -124,11 +125,11 @@ class Planner:
             "vm_host_id": item.host_id,
             "zone": item.zone,
             "score": item.score,
-            "reason": item.reason,
+            "reason": placement_reason(item, VM),
             "existing": False,
             "system_id": None,
         } for item in result.placements]
-        return placed, [rejection.as_dict() for rejection in result.rejected], list(result.warnings)
+        return placed, [rejection_dict(rejection) for rejection in result.rejected], [warning_text(warning, VM) for warning in result.warnings]
 
     def _schedule(self, ask, hosts, not_lxd):
         """Place the new VMs with lxd-multi-scheduler, among the VM hosts MAAS would compose one of them on.
@@ -188,7 +189,7 @@ class Planner:
         result = self._core_plan(hosts, dataclasses.replace(ask, count=1, names=None), not_lxd,
                                  "no MAAS VM host can take one of the VMs, so lxd-multi-scheduler was not asked: ")
         rejected = {rejection.host for rejection in result.rejected}
-        return [host for host in hosts if host.name not in rejected], [rejection.as_dict() for rejection in result.rejected]
+        return [host for host in hosts if host.name not in rejected], [rejection_dict(rejection) for rejection in result.rejected]
 
     def _check_room(self, ask, placed, by_name):
         """Fail when the scheduler put more VMs on a host than MAAS, which composes them one by one, has room for there."""
@@ -216,10 +217,10 @@ class MaasPlanError(LxdcpError):
     """
 
     def __init__(self, error, not_lxd=(), context=""):
-        lines = ["%s%s" % (context, error.message)]
+        lines = ["%s%s" % (context, error_message(error, VM))]
         for item in error.placements:
             lines.append("  would place VM %s on %s in %s" % (item.name or item.index, item.host, item.zone))
-        lines.extend(rejection_lines(list(not_lxd) + [rejection.as_dict() for rejection in error.rejected]))
+        lines.extend(rejection_lines(list(not_lxd) + [rejection_dict(rejection) for rejection in error.rejected]))
         super(MaasPlanError, self).__init__("\n".join(lines))
 
 

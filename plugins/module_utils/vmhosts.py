@@ -9,7 +9,7 @@ Pure functions over MAAS's objects (no requests here; ``maas_view.py`` reads the
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import DEPLOYED
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, free_cores, free_memory
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Host, free_cores, free_memory
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import to_gb
 
 # Power states of a backing machine that make its VM host unusable.

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from lxdcp_maas_core import placement
+from lxdcp_maas_core.placement import core as placement
 
 ENV_HOSTS = "LXD_MULTI_HOSTS"
 ENV_PORT = "LXD_MULTI_SCHEDULER_PORT"

@@ -1,10 +1,13 @@
 """The scheduling decision: LXD states + reservations -> placement core -> answer.
 
 The rule itself lives once, in the collection's placement core (``lxdcp_maas_core.placement``,
-i.e. ``plugins/module_utils/placement.py``). This module only maps LXD servers to
+i.e. ``plugins/module_utils/placement/``). This module only maps LXD servers to
 ``placement.Host`` (allocated = what LXD shows + the reservations LXD does not show yet), calls
 ``plan()`` inside the reservation store's lock, and records the reservations of the answer. A
 request that reserves nothing (``reserve: false``) counts the reservations without the lock.
+The answers word the core's decisions with ``explain.INSTANCE``: a request to the scheduler places
+instances, which belong to no cluster it knows ("1 instance of this request", not "1 replica of
+this cluster"), and a single instance's explanation leaves out the zone-spread clause.
 
 A named reservation is never deleted because its instance appeared: whether it still counts is
 decided per decision, from the LXD state that decision uses (:func:`reserved`). Another replica,
@@ -16,11 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from typing import Any
 
-from lxdcp_maas_core import placement
+from lxdcp_maas_core.placement import core as placement
+from lxdcp_maas_core.placement import explain
 
 from .config import HostConfig, Settings
 from .inventory import Inventory
@@ -31,26 +34,6 @@ from .reservations import Reservation, ReservationStore, StoreUnavailable, Total
 LOG = logging.getLogger("lxd_multi_scheduler.scheduler")
 
 NO_FIT = "no suitable node found"
-
-# The placement core plans the VMs of a cluster and words its explanations so ("zone az1 had 1
-# replica of this cluster"). A request to the scheduler places instances, which belong to no cluster
-# it knows: its answers say "instances of this request" instead, and a single instance's explanation
-# leaves out the zone-spread clause, which says nothing for one instance.
-_WORDING = (
-    (re.compile(r"\b(\d+) (other |new )?replica(s?)(?: of this cluster| of it)?\b"), r"\1 \2instance\3 of this request"),
-    (re.compile(r"\bno replica of it\b"), "no instance of this request"),
-    (re.compile(r"\bhost already runs\b"), "host already gets"),
-    (re.compile(r"\b(\d+) (new )?VM(s?)\b"), r"\1 \2instance\3"),
-    (re.compile(r"\bVM (\d+)\b"), r"instance \1"),
-)
-_SINGLE_SPREAD = re.compile(r"^zone .*? had 0 instances of this request \(fewest: 0\); no instance of this request on the host; ")
-
-
-def request_wording(text: str, single: bool = False) -> str:
-    """``text`` of the placement core in the scheduler's terms (see ``_WORDING``); ``single``: a one-instance request."""
-    for pattern, replacement in _WORDING:
-        text = pattern.sub(replacement, text)
-    return _SINGLE_SPREAD.sub("", text) if single else text
 
 
 def reserved(totals: Totals, named: list[Reservation], states: list[ServerState]) -> Totals:
@@ -103,12 +86,12 @@ class NoSuitableHost(Exception):
     without knowing them (see :meth:`Scheduler.allowed`); they are listed after the placement core's.
     """
 
-    def __init__(self, status: int, error: placement.PlacementError, single: bool = False, left_out: list[placement.Rejection] = ()):
-        self.message = request_wording(error.message, single)
+    def __init__(self, status: int, error: placement.PlacementError, left_out: list[dict[str, Any]] = ()):
+        self.message = explain.error_message(error, explain.INSTANCE)
         super().__init__(self.message)
         self.status = status
-        self.reason = request_wording(error.reason, single)
-        self.details = [rejection.as_dict() for rejection in list(error.rejected) + list(left_out)]
+        self.reason = explain.error_reason(error)
+        self.details = [explain.rejection_dict(rejection) for rejection in error.rejected] + list(left_out)
 
     def body(self) -> dict[str, Any]:
         """The JSON error body: ``details`` has one entry per rejected host (``host``, ``code``, ``reason``)."""
@@ -149,8 +132,8 @@ class Scheduler:
         """Placement hosts for ``states`` with the reservations' per-host ``totals`` counted."""
         return [self.to_host(state, *totals.get(state.name, (0, 0))) for state in states]
 
-    def allowed(self, names: tuple[str, ...] | None) -> tuple[list[str] | None, list[placement.Rejection]]:
-        """The servers an allow-list admits (None: all), and the rejections of the others.
+    def allowed(self, names: tuple[str, ...] | None) -> tuple[list[str] | None, list[dict[str, Any]]]:
+        """The servers an allow-list admits (None: all), and the rejections of the others (as answered).
 
         A configured server the list leaves out is rejected with code ``hosts``; a listed name that
         is no server of this service with code ``unknown`` (reported, never silently dropped). A list
@@ -162,12 +145,10 @@ class Scheduler:
         unknown = [name for name in names if name not in self._hosts]
         if not known:
             raise UnknownHosts(unknown, list(self._hosts))
-        rejected = [placement.Rejection(host=name, host_id=config.host, zone=config.zone, code="hosts",
-                                        reason="not in the request's hosts")
+        rejected = [{"host": name, "host_id": config.host, "zone": config.zone, "code": "hosts", "reason": "not in the request's hosts"}
                     for name, config in sorted(self._hosts.items()) if name not in names]
-        rejected += [placement.Rejection(host=name, host_id=None, zone=None, code="unknown",
-                                         reason="not a host of this scheduler (GET /hosts lists them)")
-                     for name in unknown]
+        rejected += [{"host": name, "host_id": None, "zone": None, "code": "unknown",
+                      "reason": "not a host of this scheduler (GET /hosts lists them)"} for name in unknown]
         return known, rejected
 
     # --- operations ---------------------------------------------------------------------------
@@ -208,23 +189,23 @@ class Scheduler:
         return self._answer(plan, reservations, ask, strategy, left_out)
 
     def _plan(self, states: list[ServerState], totals: Totals, named: list[Reservation], request: placement.Request,
-              ask: Ask, strategy: str, left_out: list[placement.Rejection]) -> placement.Plan:
+              ask: Ask, strategy: str, left_out: list[dict[str, Any]]) -> placement.Plan:
         """The placement core's plan over ``states`` with the reservations counted; raise :class:`NoSuitableHost`."""
         try:
             return placement.plan(self.hosts(states, reserved(totals, named, states)), request)
         except placement.PlacementError as exc:
             status = 503 if states and not any(state.ok for state in states) else 409
-            error = NoSuitableHost(status, exc, single=ask.count == 1, left_out=left_out)
+            error = NoSuitableHost(status, exc, left_out=left_out)
             log(LOG, logging.INFO, "no suitable host", event="schedule", result="no_fit", cores=ask.cores, memory_mib=ask.memory,
                 count=ask.count, strategy=strategy, max_skew=ask.max_skew, allowed=ask.hosts, reason=error.reason, details=error.details)
             raise error from None
 
     def _answer(self, plan: placement.Plan, reservations: list[Reservation], ask: Ask, strategy: str,
-                left_out: list[placement.Rejection]) -> dict[str, Any]:
+                left_out: list[dict[str, Any]]) -> dict[str, Any]:
         placements = []
         single = ask.count == 1
         for index, item in enumerate(plan.placements):
-            entry = {"host": item.host, "url": self._hosts[item.host].host, "reason": request_wording(item.reason, single),
+            entry = {"host": item.host, "url": self._hosts[item.host].host, "reason": explain.placement_reason(item, explain.INSTANCE, single),
                      "score": item.score}
             if reservations:
                 entry["reservation_id"] = reservations[index].id
@@ -235,8 +216,8 @@ class Scheduler:
             "explanation": placements[0]["reason"],
             "strategy": strategy,
             "placements": placements,
-            "rejected": [rejection.as_dict() for rejection in list(plan.rejected) + list(left_out)],
-            "warnings": [request_wording(warning) for warning in plan.warnings],
+            "rejected": [explain.rejection_dict(rejection) for rejection in plan.rejected] + list(left_out),
+            "warnings": [explain.warning_text(warning, explain.INSTANCE) for warning in plan.warnings],
         }
         if reservations:
             answer["reservation_id"] = reservations[0].id

@@ -24,7 +24,8 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import JUST_COMPOSED, READY, RELEASABLE
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import NoLxdVmHost, candidate_hosts, vm_host_project
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import half_tagged
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import PlacementError, Request, plan, storage_pool_for
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, Request, plan, storage_pool_for
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import VM, error_dict, error_message, plan_dict, plan_lines
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Provisioner, Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import DEFAULT_CORES, DEFAULT_MEMORY
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
@@ -162,16 +163,16 @@ class ComposeProvisioner(Provisioner):
             if attempts:
                 tried = " Compose attempts: %s." % "; ".join("%s: %s" % (a["host"], a["error"]) for a in attempts)
             target = " on vm_host %s" % self.spec.vm_host if self.spec.vm_host else ""
-            self.journal.placement = dict(exc.as_dict(), excluded=skipped, attempts=attempts)
-            raise LxdcpError("No LXD VM host can take %s%s: %s.%s" % (self.spec.hostname, target, exc, tried),
+            self.journal.placement = dict(error_dict(exc, VM), excluded=skipped, attempts=attempts)
+            raise LxdcpError("No LXD VM host can take %s%s: %s.%s" % (self.spec.hostname, target, error_message(exc, VM), tried),
                              placement=self.journal.placement)
         chosen = result.placements[0]
-        for line in result.explain():
+        for line in plan_lines(result, VM):
             self.journal.log("placement: %s" % line)
         host = next(host for host in candidates.hosts if host.name == chosen.host)
-        view = result.as_dict()
+        view = plan_dict(result, VM)
         view["excluded"] = skipped
-        for warning in result.warnings:
+        for warning in view["warnings"]:
             self.journal.warn("placement: %s" % warning)
         return candidates.vm_host(chosen.host), storage_pool_for(host, request), view
 

@@ -1,7 +1,9 @@
-"""The services' wheel carries every package under src/ and the default scenario (a non-editable install works)."""
+"""The services' wheel carries every package under src/ and the default scenario (a non-editable install works),
+and of the collection only what the scheduler imports: the placement core and the size grammar, without Ansible."""
 
 from __future__ import annotations
 
+import ast
 import glob
 import os
 import shutil
@@ -30,4 +32,17 @@ def test_the_wheel_has_every_package_and_the_scenarios(tmp_path):
             package = os.path.relpath(directory, src).replace(os.sep, "/")
             assert package + "/__init__.py" in names, package
     assert "maas_sim/scenarios/default.yml" in names
-    assert "lxdcp_maas_core/placement.py" in names
+    # plugins/module_utils/__init__.py (empty), placement/ and units.py; not common.py, client.py, ... (they import ansible).
+    assert sorted(name for name in names if name.startswith("lxdcp_maas_core/")) == [
+        "lxdcp_maas_core/__init__.py",
+        "lxdcp_maas_core/placement/__init__.py",
+        "lxdcp_maas_core/placement/core.py",
+        "lxdcp_maas_core/placement/explain.py",
+        "lxdcp_maas_core/units.py",
+    ]
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(name for name in names if name.endswith(".py")):
+            tree = ast.parse(archive.read(name), filename=name)
+            imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+            imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+            assert not {module for module in imported if module.split(".")[0] in ("ansible", "ansible_collections")}, name

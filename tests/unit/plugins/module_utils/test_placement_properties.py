@@ -17,7 +17,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement import Host, PlacementError, Request, plan, zone_spread
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Host, PlacementError, Request, plan, zone_spread
+from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import VM, error_dict, error_message, error_reason, plan_dict
 
 GB = 10 ** 9
 ZONES = ("az1", "az2", "az3", "az4")
@@ -144,12 +145,12 @@ def test_fails_exactly_when_the_hosts_cannot_hold_the_request(hosts, request):
     capacity = sum(room_for(host, request, request.count) for host in hosts)
     result = attempt(hosts, request)
     if capacity >= request.count:
-        assert not isinstance(result, PlacementError), str(result)
+        assert not isinstance(result, PlacementError), error_message(result, VM)
         assert len(result.placements) == request.count
     else:
         assert isinstance(result, PlacementError)
         assert len(result.placements) == capacity
-        assert result.reason and result.reason in str(result)
+        assert error_reason(result) and error_reason(result) in error_message(result, VM)
 
 
 @PROPERTY_SETTINGS
@@ -170,10 +171,10 @@ def test_same_input_in_any_host_order_gives_the_same_plan(hosts, request, seed):
     first, second = attempt(hosts, request), attempt(shuffled, request)
     assert type(first) is type(second)
     if isinstance(first, PlacementError):
-        assert str(first) == str(second)
-        assert first.as_dict() == second.as_dict()
+        assert error_message(first, VM) == error_message(second, VM)
+        assert error_dict(first, VM) == error_dict(second, VM)
     else:
-        assert json.dumps(first.as_dict()) == json.dumps(second.as_dict())
+        assert json.dumps(plan_dict(first, VM)) == json.dumps(plan_dict(second, VM))
 
 
 @st.composite

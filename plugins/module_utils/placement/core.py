@@ -4,18 +4,20 @@
 """Placement core: choose LXD hosts for the VMs of one cluster.
 
 Pure Python (standard library only, no Ansible imports). The ``maas_lxd_vm`` module, the
-``maas_placement`` lookup and ``lxd-multi-scheduler`` (as ``lxdcp_maas_core.placement``) all call
+``maas_placement`` lookup and ``lxd-multi-scheduler`` (as ``lxdcp_maas_core.placement.core``) all call
 :func:`plan`. ``docs/placement.md`` describes the rules; in short:
 
 1. Filters, in this order: resource pool, tags, zones, health of the backing machine, then room
    (cores and memory with over-commit, and the storage pool when the host reports storage).
-   A host that fails one is *rejected* with a code and a human reason.
+   A host that fails one is *rejected* with a code and the numbers behind it (:class:`Problem`).
 2. The N VMs are placed one at a time, reserving what each takes. Each VM goes to the zone with the
    fewest replicas of the cluster (existing ones count) - more exactly, to a zone where it keeps the
    zone spread within ``max_skew`` - and, inside that, preferably to a host without a replica
    (anti-affinity). The strategy orders the remaining ties; the host name breaks the last ones.
-3. The result, a :class:`Plan`, explains every decision; an impossible request raises
-   :class:`PlacementError` naming the tightest constraint.
+3. The result, a :class:`Plan`, records every decision with its codes and numbers; an impossible
+   request raises :class:`PlacementError` with the tightest constraint's code and counts.
+
+This module decides and writes no English: :mod:`.explain` words the records with a vocabulary.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ __all__ = [
     "Host",
     "Request",
     "Placement",
+    "Problem",
     "Rejection",
+    "HostTally",
+    "ZoneShortfall",
+    "SharedHostWarning",
+    "SpreadWarning",
     "Plan",
     "PlacementError",
     "STRATEGIES",
@@ -41,8 +48,7 @@ __all__ = [
     "free_storage",
     "storage_pool_for",
     "register_strategy",
-    "format_bytes",
-    "request_summary",
+    "json_safe",
 ]
 
 #: Rejection codes, in the order the filters run.
@@ -144,18 +150,23 @@ class _ReadableByKey:
             raise KeyError(key)
         return getattr(self, key)
 
-    def as_dict(self):
-        """JSON-safe dict of the record."""
-        return {field.name: _json_safe(getattr(self, field.name)) for field in dataclasses.fields(self)}
-
 
 @dataclasses.dataclass
 class Placement(_ReadableByKey):
-    """Where VM number ``index`` (0-based, the position in ``Request.names``) goes, and why.
+    """Where VM number ``index`` (0-based, the position in ``Request.names``) goes, and the numbers behind why.
 
     ``score`` is the strategy's primary sort value for the chosen host (lower wins);
-    ``runner_up``/``runner_up_score`` describe the host that would have been chosen next.
+    ``runner_up``/``runner_up_score``/``runner_up_zone`` describe the host that would have been chosen next.
     ``shared_replicas`` is how many replicas of the cluster the host already had (0 normally).
+
+    The zone: it had ``zone_replicas`` replicas of the cluster before this VM, the fewest in a zone the
+    cluster spreads over was ``fewest``; ``fewer_full`` is set only when this VM took the zone above
+    ``max_skew``: how many zones with fewer replicas there were (none had room).
+    The strategy: ``figures`` are what its describe function returned (a dict of numbers for the built-in
+    ones), ``None`` when it has none, and then ``key`` (its sort key) is what explains the score.
+    The runner-up: ``runner_up_lost`` says why it lost when it was not on the strategy's score alone
+    (``max_skew``: its zone would have pushed the spread above ``max_skew``; ``host_replicas``: its host
+    already ran ``runner_up_replicas`` replicas; ``zone_replicas``: its zone had ``runner_up_replicas``).
     """
 
     index: int
@@ -164,21 +175,120 @@ class Placement(_ReadableByKey):
     host_id: object
     zone: str
     score: float
-    reason: str
     runner_up: str | None = None
     runner_up_score: float | None = None
     shared_replicas: int = 0
+    strategy: str = ""
+    zone_replicas: int = 0
+    fewest: int = 0
+    fewer_full: int | None = None
+    figures: object = None
+    key: object = None
+    max_skew: int = 1
+    runner_up_zone: str | None = None
+    runner_up_lost: str | None = None
+    runner_up_replicas: int | None = None
+
+
+@dataclasses.dataclass
+class Problem:
+    """Why a host cannot take one VM of the request: a code of :data:`REJECTION_CODES` and what is behind it.
+
+    ``needed``: cores (``cpu``), MiB (``memory``) or bytes (``storage``) one VM needs; the requested
+    pool (``pool``), the requested tags the host lacks (``tags``), the requested zones (``zone``).
+    ``found``: the host's pool (``pool``), zone (``zone``), health reason (``unhealthy``), or its storage
+    pools, sorted (``storage``, when ``storage_pool`` is not one of them).
+    ``cpu``/``memory``: ``free`` = ``total`` x ``ratio`` - ``used`` - ``planned`` (what this plan reserved).
+    ``storage``: ``storage_pool`` is the pool the disk would use (``None``: the host reports no pool);
+    ``free`` the bytes it has left after the plan's reservations, ``None`` when the pool is not on the host.
+    """
+
+    code: str
+    needed: object = None
+    found: object = None
+    free: object = None
+    total: object = None
+    ratio: object = None
+    used: object = None
+    planned: object = 0
+    storage_pool: str | None = None
 
 
 @dataclasses.dataclass
 class Rejection(_ReadableByKey):
-    """A host that cannot take even one VM of the request; ``code`` is one of :data:`REJECTION_CODES`."""
+    """A host that cannot take even one VM of the request.
+
+    ``code`` is one of :data:`REJECTION_CODES`, the first of ``problems`` (:class:`Problem`): one for
+    the pool, tags, zone and health filters; one per resource that lacks room for the others.
+    """
 
     host: str
     host_id: object
     zone: str
     code: str
-    reason: str
+    problems: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class HostTally:
+    """``hosts`` hosts fail the same constraint: ``code`` is ``unhealthy``, ``cpu``, ``memory`` or ``storage``.
+
+    ``needed`` is what one VM needs (cores, MiB or bytes); ``storage_pool`` the requested storage pool
+    (``None``: each host's default pool).
+    """
+
+    code: str
+    hosts: int
+    needed: int | None = None
+    storage_pool: str | None = None
+
+
+@dataclasses.dataclass
+class ZoneShortfall:
+    """Why ``zone`` could not take more replicas; ``code``:
+
+    ``uneven`` (it still has room, but ``new``, the request's VMs, cannot even out the existing replicas),
+    ``no_host``, ``no_matching_host`` (no host in the zone; none matching the request's pool and tags),
+    ``unhealthy`` (every host in it is), ``no_room`` (it ran out of room after ``new`` VMs of this plan).
+    ``hosts`` (:class:`HostTally`, in the order of :data:`REJECTION_CODES`) counts its hosts by their first problem.
+    """
+
+    zone: str
+    code: str
+    new: int = 0
+    hosts: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class SharedHostWarning:
+    """VM ``index`` (named ``name``) shares ``host`` with ``replicas`` other replicas: no host without one had room in ``zone``.
+
+    ``unused_zones`` (sorted) had a host without one, left unused because using it would have made the
+    zone spread ``spread``, above ``max_skew``.
+    """
+
+    index: int
+    name: str | None
+    host: str
+    zone: str
+    replicas: int
+    unused_zones: tuple = ()
+    spread: int | None = None
+    max_skew: int = 1
+    code: str = dataclasses.field(default="shared_host", init=False)
+
+
+@dataclasses.dataclass
+class SpreadWarning:
+    """The zone spread is ``skew``, above ``max_skew``; ``zone_counts`` are the replicas of the zones the
+    cluster spreads over (in their order); ``short`` (:class:`ZoneShortfall`) says why each zone too far
+    below the fullest did not get more."""
+
+    skew: int
+    max_skew: int
+    zone_counts: dict
+    short: list
+    code: str = dataclasses.field(default="spread", init=False)
 
 
 @dataclasses.dataclass
@@ -186,7 +296,8 @@ class Plan:
     """The outcome of :func:`plan`.
 
     ``zone_counts`` maps zone -> replicas of the cluster after the plan (existing + new);
-    ``skew`` is the achieved spread (max - min over the zones the cluster spreads over).
+    ``skew`` is the achieved spread (max - min over the zones the cluster spreads over);
+    ``warnings`` are :class:`SharedHostWarning` and :class:`SpreadWarning` records.
     """
 
     strategy: str
@@ -203,59 +314,31 @@ class Plan:
         """Chosen host names, in placement order."""
         return [placement.host for placement in self.placements]
 
-    def as_dict(self):
-        """JSON-safe, stable representation (key order and list order are deterministic)."""
-        return {
-            "strategy": self.strategy,
-            "placements": [placement.as_dict() for placement in self.placements],
-            "rejected": [rejection.as_dict() for rejection in self.rejected],
-            "warnings": list(self.warnings),
-            "zone_counts": dict(self.zone_counts),
-            "skew": self.skew,
-            "max_skew": self.max_skew,
-            "considered": self.considered,
-        }
-
-    def explain(self):
-        """Human-readable lines: one per placement, rejection and warning, then the zone counts."""
-        lines = [
-            f"strategy {self.strategy}: {_plural(len(self.placements), 'VM')} placed; "
-            f"{self.considered} hosts considered, {len(self.rejected)} rejected"
-        ]
-        for placement in self.placements:
-            label = f"VM {placement.index}" + (f" ({placement.name})" if placement.name else "")
-            lines.append(f"{label} -> {placement.host} in {placement.zone}: {placement.reason}")
-        for rejection in self.rejected:
-            lines.append(f"rejected {rejection.host} ({rejection.zone}): {rejection.reason}")
-        for warning in self.warnings:
-            lines.append(f"warning: {warning}")
-        counts = ", ".join(f"{zone}={count}" for zone, count in self.zone_counts.items())
-        lines.append(f"zones: {counts} (spread {self.skew}, max_skew {self.max_skew})")
-        return lines
-
 
 class PlacementError(Exception):
-    """The request cannot be placed.
+    """The request cannot be placed; ``explain.error_message`` words it.
 
-    ``reason`` names the tightest constraint, ``rejected`` lists the hosts rejected up front
-    (:class:`Rejection`), ``placements`` the VMs that did fit before room ran out.
+    ``code`` is the tightest constraint: ``hosts`` (no host at all), ``pool``, ``tags`` or ``zones`` (no
+    host in the request's scope: none in the pool; of those, none with the tags; of those, none in the
+    zones), else the constraint that rules out the most hosts in the scope: ``unhealthy``, ``cpu``,
+    ``memory`` or ``storage``. ``hosts`` counts the hosts it was measured over (``tags``: those in the pool;
+    ``zones``: those in the pool with the tags; the others: the hosts in the scope); ``tally`` holds the
+    :class:`HostTally` of every failing constraint, tightest first; ``names`` the pools (``pool``) or the
+    zones (``zones``) the hosts are in. ``request`` is the (validated) request, ``with_room`` how many hosts
+    still had room, ``rejected`` the hosts rejected up front (:class:`Rejection`), ``placements`` the VMs
+    that did fit before room ran out.
     """
 
-    def __init__(self, message, reason="", rejected=(), placements=()):
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
+    def __init__(self, code, request, rejected=(), placements=(), with_room=0, hosts=0, tally=(), names=()):
+        super().__init__(f"cannot place the request; tightest constraint: {code}")
+        self.code = code
+        self.request = request
         self.rejected = list(rejected)
         self.placements = list(placements)
-
-    def as_dict(self):
-        """JSON-safe representation (for API error bodies and module results)."""
-        return {
-            "error": self.message,
-            "reason": self.reason,
-            "rejected": [rejection.as_dict() for rejection in self.rejected],
-            "placements": [placement.as_dict() for placement in self.placements],
-        }
+        self.with_room = with_room
+        self.hosts = hosts
+        self.tally = list(tally)
+        self.names = list(names)
 
 
 # --------------------------------------------------------------------------- capacity maths
@@ -300,76 +383,40 @@ def free_storage(host, request):
     return host.storage.get(pool, 0)
 
 
-def format_bytes(size):
-    """Readable size: exact binary or decimal units when they fit (``20 GiB``, ``20 GB``), else ``21.47 GB``."""
-    for unit, factor in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor} {unit}"
-    for unit, factor in (("TB", 10 ** 12), ("GB", 10 ** 9), ("MB", 10 ** 6)):
-        if size >= factor:
-            return f"{round(size / factor, 2):g} {unit}"
-    return f"{size} bytes"
-
-
-def _num(value):
-    """Cores and ratios print as floats (``2.0``), rounded to two decimals."""
-    return str(round(float(value), 2))
-
-
-def _amount(value):
-    """Whole amounts print as given (``14``), fractions rounded to two decimals."""
-    return str(value) if _is_int(value) else _num(value)
-
-
-def _mib(value):
-    """MiB amounts print without a useless ``.0``."""
-    value = round(float(value), 2)
-    return str(int(value)) if value == int(value) else str(value)
-
-
-def _maths(total, ratio, used, planned, fmt):
-    text = f"{total} x {_num(ratio)} - {fmt(used)} used"
-    if planned:
-        text += f" - {fmt(planned)} planned"
-    return text
-
-
 def _room_problems(host, request, planned_cores=0, planned_memory=0, planned_disk=0):
-    """``[(code, reason)]`` for each resource that lacks room for one more VM of ``request``."""
+    """The :class:`Problem` of each resource that lacks room for one more VM of ``request``."""
     problems = []
     cores = free_cores(host) - planned_cores
     if cores < request.cores:
-        maths = _maths(host.total_cores, host.cpu_over_commit, host.used_cores, planned_cores, _amount)
-        problems.append(("cpu", f"no room: needs {request.cores} cores, has {_num(cores)} free ({maths})"))
+        problems.append(Problem("cpu", needed=request.cores, free=cores, total=host.total_cores, ratio=host.cpu_over_commit,
+                                used=host.used_cores, planned=planned_cores))
     memory = free_memory(host) - planned_memory
     if memory < request.memory:
-        maths = _maths(host.total_memory, host.memory_over_commit, host.used_memory, planned_memory, _mib)
-        problems.append(("memory", f"no room: needs {request.memory} MiB, has {_mib(memory)} MiB free ({maths})"))
+        problems.append(Problem("memory", needed=request.memory, free=memory, total=host.total_memory,
+                                ratio=host.memory_over_commit, used=host.used_memory, planned=planned_memory))
     if request.disk and host.storage is not None:
         pool = storage_pool_for(host, request)
-        if pool is None:
-            problems.append(("storage", "no storage pool: the host reports none"))
-        elif pool not in host.storage:
-            problems.append(("storage", f"storage pool '{pool}' not on this host (has: {', '.join(sorted(host.storage)) or 'none'})"))
+        if pool is None or pool not in host.storage:
+            problems.append(Problem("storage", needed=request.disk, found=sorted(host.storage), storage_pool=pool))
         else:
             available = host.storage[pool] - planned_disk
             if available < request.disk:
-                problems.append(("storage", f"storage pool '{pool}': needs {format_bytes(request.disk)}, has {format_bytes(max(available, 0))}"))
+                problems.append(Problem("storage", needed=request.disk, free=available, storage_pool=pool))
     return problems
 
 
 def _static_problem(host, request, zones):
-    """``(code, reason)`` of the first non-capacity filter ``host`` fails, else ``None``."""
+    """The :class:`Problem` of the first non-capacity filter ``host`` fails, else ``None``."""
     if request.pool is not None and host.pool != request.pool:
-        return "pool", f"wrong pool: in '{host.pool}', wants '{request.pool}'"
+        return Problem("pool", needed=request.pool, found=host.pool)
     if request.tags:
         missing = [tag for tag in request.tags if tag not in host.tags]
         if missing:
-            return "tags", f"missing tags: {', '.join(missing)}"
+            return Problem("tags", needed=missing)
     if zones is not None and host.zone not in zones:
-        return "zone", f"zone {host.zone} not requested (wants {', '.join(request.zones)})"
+        return Problem("zone", needed=request.zones, found=host.zone)
     if not host.healthy:
-        return "unhealthy", f"unhealthy: {host.health_reason or 'no reason given'}"
+        return Problem("unhealthy", found=host.health_reason)
     return None
 
 
@@ -380,8 +427,8 @@ def _least_allocated_cpu(host, request):  # pylint: disable=unused-argument
     return (host.used_cores, -free_memory(host))
 
 
-def _describe_least_allocated_cpu(host, request):  # pylint: disable=unused-argument
-    return f"{_amount(host.used_cores)} cores allocated, {_mib(free_memory(host))} MiB free"
+def _figures_least_allocated_cpu(host, request):  # pylint: disable=unused-argument
+    return {"used_cores": host.used_cores, "free_memory": free_memory(host)}
 
 
 def _free_ratio(host, request):
@@ -392,9 +439,9 @@ def _most_free(host, request):
     return (-_free_ratio(host, request), -free_memory(host))
 
 
-def _describe_most_free(host, request):
-    return (f"free ratio {_free_ratio(host, request):.2f} = {_num(free_cores(host))} free cores / {request.cores}"
-            f" + {_mib(free_memory(host))} MiB free / {request.memory}")
+def _figures_most_free(host, request):
+    return {"free_ratio": _free_ratio(host, request), "free_cores": free_cores(host), "cores": request.cores,
+            "free_memory": free_memory(host), "memory": request.memory}
 
 
 def _use_after(host, request):
@@ -409,9 +456,9 @@ def _balanced(host, request):
     return (round(abs(cpu - memory), _SCORE_DIGITS), round((cpu + memory) / 2, _SCORE_DIGITS), -free_memory(host))
 
 
-def _describe_balanced(host, request):
+def _figures_balanced(host, request):
     cpu, memory = _use_after(host, request)
-    return f"after placement CPU {cpu:.0%} and memory {memory:.0%} used (gap {abs(cpu - memory):.2f})"
+    return {"cpu": cpu, "memory": memory}
 
 
 #: Strategy name -> ``callable(host, request) -> sort key`` (lower wins). The host passed in has
@@ -422,18 +469,19 @@ STRATEGIES = {
     "balanced": _balanced,
 }
 
-_DESCRIPTIONS = {
-    "least-allocated-cpu": _describe_least_allocated_cpu,
-    "most-free": _describe_most_free,
-    "balanced": _describe_balanced,
+# Strategy name -> ``callable(host, request)`` returning the figures behind the score (Placement.figures).
+_FIGURES = {
+    "least-allocated-cpu": _figures_least_allocated_cpu,
+    "most-free": _figures_most_free,
+    "balanced": _figures_balanced,
 }
 
 
 def register_strategy(name, func, describe=None, replace=False):
     """Add a strategy: ``func(host, request)`` returns a sort key, lower wins.
 
-    ``describe(host, request) -> str`` optionally explains the score in placements' reasons.
-    Re-registering a name needs ``replace=True``.
+    ``describe(host, request)`` optionally returns what explains the score in placements' reasons
+    (a sentence; :attr:`Placement.figures` holds it). Re-registering a name needs ``replace=True``.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"strategy name must be a non-empty string, got {name!r}")
@@ -445,15 +493,15 @@ def register_strategy(name, func, describe=None, replace=False):
         raise ValueError(f"strategy {name!r} is already registered; pass replace=True to replace it")
     STRATEGIES[name] = func
     if describe is None:
-        _DESCRIPTIONS.pop(name, None)
+        _FIGURES.pop(name, None)
     else:
-        _DESCRIPTIONS[name] = describe
+        _FIGURES[name] = describe
 
 
 def _primary(key):
     """First element of a sort key, as a JSON-safe number when possible."""
     value = key[0] if isinstance(key, tuple) and key else key
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _json_safe(value)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else json_safe(value)
 
 
 # --------------------------------------------------------------------------- validation
@@ -693,15 +741,15 @@ class _Planner:
             if host.replicas:
                 self.counts[host.zone] = self.counts.get(host.zone, 0) + host.replicas
             static = _static_problem(host, request, zones)
-            if static is None or static[0] == "unhealthy":
+            if static is None or static.code == "unhealthy":
                 self.zone_hosts.setdefault(host.zone, []).append(host)
             if static is not None:
-                self.static_codes[host.name] = static[0]
-                self._reject(host, *static)
+                self.static_codes[host.name] = static.code
+                self._reject(host, [static])
                 continue
             problems = _room_problems(host, request)
             if problems:
-                self._reject(host, problems[0][0], "; ".join(reason for _code, reason in problems))
+                self._reject(host, problems)
                 continue
             candidate = _Candidate(host)
             self.candidates[host.name] = candidate
@@ -709,8 +757,8 @@ class _Planner:
         for heap in self.heaps.values():
             heapq.heapify(heap)
 
-    def _reject(self, host, code, reason):
-        self.rejected.append(Rejection(host=host.name, host_id=host.id, zone=host.zone, code=code, reason=reason))
+    def _reject(self, host, problems):
+        self.rejected.append(Rejection(host=host.name, host_id=host.id, zone=host.zone, code=problems[0].code, problems=problems))
 
     def _spread_zones(self):
         return _spread_zones(self.request, self.zone_hosts, self.counts)
@@ -773,61 +821,45 @@ class _Planner:
     def _place(self, index, candidate, key, runner):
         request = self.request
         host = candidate.view
-        zone = host.zone
-        excess, shared, count = key[0], key[1], key[2]
+        excess, shared, count, strategy_key = key[0], key[1], key[2], key[3]
         name = request.names[index] if request.names else None
-        parts = []
-        if excess:
-            fewer = sum(number for other, number in self.histogram.items() if other < count)
-            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster; "
-                         f"the {_plural(fewer, 'zone')} with fewer had no room")
-        else:
-            parts.append(f"zone {zone} had {_plural(count, 'replica')} of this cluster (fewest: {self.low})")
+        fewer_full = sum(number for other, number in self.histogram.items() if other < count) if excess else None
         if shared:
-            parts.append(f"host already runs {_plural(shared, 'replica')} of it")
             self.warnings.append(self._shared_warning(index, name, host, shared))
-        else:
-            parts.append("no replica of it on the host")
-        describe = _DESCRIPTIONS.get(request.strategy)
-        strategy_key = key[3]
-        detail = describe(host, request) if describe else f"key {_json_safe(strategy_key)}"
-        parts.append(f"{request.strategy}: {detail}")
-        runner_name = runner_score = None
+        figures = _FIGURES.get(request.strategy)
+        placement = Placement(
+            index=index, name=name, host=host.name, host_id=host.id, zone=host.zone, score=_primary(strategy_key),
+            shared_replicas=shared, strategy=request.strategy, zone_replicas=count, fewest=self.low, fewer_full=fewer_full,
+            figures=figures(host, request) if figures else None, key=strategy_key, max_skew=request.max_skew,
+        )
         if runner is not None:
-            runner_key, runner_zone = runner
-            runner_name, runner_score = runner_key[4], _primary(runner_key[3])
-            parts.append(f"runner-up {runner_name} in {runner_zone} (score {_score_text(runner_score)}"
-                         f"{self._lost_because(key, runner_key, runner_zone)})")
-        self.placements.append(Placement(
-            index=index, name=name, host=host.name, host_id=host.id, zone=zone,
-            score=_primary(strategy_key), reason="; ".join(parts),
-            runner_up=runner_name, runner_up_score=runner_score, shared_replicas=shared,
-        ))
-        self._count_replica(zone)
+            runner_key, placement.runner_up_zone = runner
+            placement.runner_up, placement.runner_up_score = runner_key[4], _primary(runner_key[3])
+            placement.runner_up_lost, placement.runner_up_replicas = self._lost_because(key, runner_key)
+        self.placements.append(placement)
+        self._count_replica(host.zone)
 
-    def _lost_because(self, key, runner_key, runner_zone):
-        """Why the runner-up lost when it was not on the strategy's score alone."""
+    @staticmethod
+    def _lost_because(key, runner_key):
+        """Why the runner-up lost when it was not on the strategy's score alone: ``(code, replicas)`` (see :class:`Placement`)."""
         if runner_key[0] > key[0]:
-            return f"; zone {runner_zone} would push the spread above max_skew {self.request.max_skew}"
+            return "max_skew", None
         if runner_key[1] > key[1]:
-            return f"; its host already runs {_plural(runner_key[1], 'replica')}"
+            return "host_replicas", runner_key[1]
         if runner_key[2] > key[2]:
-            return f"; zone {runner_zone} had {_plural(runner_key[2], 'replica')}"
-        return ""
+            return "zone_replicas", runner_key[2]
+        return None, None
 
     def _shared_warning(self, index, name, host, shared):
-        label = f"VM {index}" + (f" ({name})" if name else "")
-        text = (f"{label} shares host {host.name} with {_plural(shared, 'other replica')} of this cluster: "
-                f"no host without one had room in zone {host.zone}")
+        warning = SharedHostWarning(index=index, name=name, host=host.name, zone=host.zone, replicas=shared,
+                                    max_skew=self.request.max_skew)
         blocked = sorted(count for count in self.index.buckets if self._excess(count))
         for count in blocked:
             zones = self.index.zones_with_free_host(count)
             if zones:
-                listed = ", ".join(zones[:5]) + (f" and {len(zones) - 5} more" if len(zones) > 5 else "")
-                text += (f"; hosts without one in {listed} were not used: that would make the zone spread "
-                         f"{count + 1 - self.low}, above max_skew {self.request.max_skew}")
+                warning.unused_zones, warning.spread = tuple(zones), count + 1 - self.low
                 break
-        return text
+        return warning
 
     def _skew(self):
         return max(self.histogram) - self.low if self.histogram else 0
@@ -839,25 +871,22 @@ class _Planner:
             return
         top = max(self.histogram)
         short = [zone for zone in self.spread_zones if self.counts[zone] < top - max_skew]
-        counts = ", ".join(f"{zone}: {self.counts[zone]}" for zone in self.spread_zones)
-        why = "; ".join(f"zone {zone} {self._zone_story(zone)}" for zone in short)
-        self.warnings.append(f"zone spread is {skew} ({counts}), asked for at most {max_skew}: {why}")
+        self.warnings.append(SpreadWarning(skew=skew, max_skew=max_skew, zone_counts={zone: self.counts[zone] for zone in self.spread_zones},
+                                           short=[self._zone_shortfall(zone) for zone in short]))
 
-    def _zone_story(self, zone):
+    def _zone_shortfall(self, zone):
         """Why ``zone`` could not take more replicas."""
         if self.heaps.get(zone):
-            return ("still has room, but the replicas that already exist are too uneven for "
-                    f"{_plural(self.request.count, 'new VM')} to even out")
+            return ZoneShortfall(zone, "uneven", new=self.request.count)
         hosts = self.zone_hosts.get(zone, [])
         if not hosts:
-            return "has no host" + ("" if self.request.zones is None else " matching the request")
+            return ZoneShortfall(zone, "no_host" if self.request.zones is None else "no_matching_host")
         tally = collections.Counter(self._first_problem(host) for host in hosts)
-        pieces = ", ".join(self._hosts_phrase(code, tally[code]) for code in REJECTION_CODES if code in tally)
+        counts = [self._tally(code, tally[code]) for code in REJECTION_CODES if code in tally]
         if set(tally) == {"unhealthy"}:
-            return f"has no healthy host: {pieces}"
+            return ZoneShortfall(zone, "unhealthy", hosts=counts)
         placed = sum(self.candidates[host.name].placed for host in hosts if host.name in self.candidates)
-        after = f" after {_plural(placed, 'new VM')}" if placed else ""
-        return f"ran out of room{after}: {pieces}"
+        return ZoneShortfall(zone, "no_room", new=placed, hosts=counts)
 
     def _problems_now(self, host):
         """Room problems of a host in scope, counting what this plan reserved on it."""
@@ -867,41 +896,23 @@ class _Planner:
     def _first_problem(self, host):
         if self.static_codes.get(host.name) == "unhealthy":
             return "unhealthy"
-        return self._problems_now(host)[0][0]
+        return self._problems_now(host)[0].code
 
-    def _hosts_phrase(self, code, number, of=None, where=""):
-        """``2 hosts lack 4 cores free`` / ``5 of 6 hosts in pool 'x' lack 8192 MiB free`` / ``1 host is unhealthy``."""
+    def _tally(self, code, number):
+        """The :class:`HostTally` of ``number`` hosts failing ``code``, with what one VM of the request needs."""
         request = self.request
-        subject = f"{number} of {_plural(of, 'host')}" if of is not None else _plural(number, "host")
-        if code == "unhealthy":
-            return f"{subject}{where} {_verb(number, 'is', 'are')} unhealthy"
-        if code == "storage":
-            pool = f"storage pool '{request.storage_pool}'" if request.storage_pool else "the default storage pool"
-            what = f"{format_bytes(request.disk)} in {pool}"
-        else:
-            what = f"{request.cores} cores free" if code == "cpu" else f"{request.memory} MiB free"
-        return f"{subject}{where} {_verb(number, 'lacks', 'lack')} {what}"
+        needed = {"cpu": request.cores, "memory": request.memory, "storage": request.disk}.get(code)
+        return HostTally(code, number, needed=needed, storage_pool=request.storage_pool if code == "storage" else None)
 
     def _error(self):
-        """The :class:`PlacementError` for a request that ran out of hosts, naming the tightest constraint."""
-        request = self.request
-        placed = len(self.placements)
-        reason = self._tightest()
-        with_room = len(self.candidates)
-        summary = f"{_plural(request.count, 'VM')} ({request_summary(request)})"
-        if with_room:
-            room = (f"only {_plural(with_room, 'host')} {_verb(with_room, 'has', 'have')} room, "
-                    f"for {placed} of the {request.count} VMs")
-        else:
-            room = "no host has room"
-        after = f" (after placing {placed})" if placed else ""
-        message = f"cannot place {summary}: {room}; tightest constraint{after}: {reason}"
-        return PlacementError(message, reason=reason, rejected=self.rejected, placements=self.placements)
+        """The :class:`PlacementError` for a request that ran out of hosts, with the tightest constraint."""
+        return PlacementError(request=self.request, rejected=self.rejected, placements=self.placements,
+                              with_room=len(self.candidates), **self._tightest())
 
     def _tightest(self):
-        """The constraint that rules out the most hosts in the request's scope, as a sentence."""
+        """The constraint that rules out the most hosts in the request's scope: ``code``, ``hosts``, ``tally``, ``names``."""
         if not self.hosts:
-            return "hosts — no hosts to choose from"
+            return {"code": "hosts"}
         scope = [host for hosts in self.zone_hosts.values() for host in hosts]
         if not scope:
             return self._empty_scope()
@@ -909,57 +920,26 @@ class _Planner:
         for host in scope:
             if self.static_codes.get(host.name) == "unhealthy":
                 failing["unhealthy"] += 1
-            failing.update({code for code, _reason in self._problems_now(host)})
+            failing.update({problem.code for problem in self._problems_now(host)})
         order = ("unhealthy", "cpu", "memory", "storage")
         ranked = sorted((code for code in order if failing[code]), key=lambda code: -failing[code])
-        code = ranked[0]
-        text = f"{code} — {self._hosts_phrase(code, failing[code], of=len(scope), where=self._scope_text())}"
-        others = [f"{other} {failing[other]} of {len(scope)}" for other in ranked[1:]]
-        if others:
-            text += f" (also {', '.join(others)})"
-        return text
-
-    def _scope_text(self):
-        request = self.request
-        text = ""
-        if request.pool is not None:
-            text += f" in pool '{request.pool}'"
-        if request.zones is not None:
-            text += f" in {_plural_word(len(request.zones), 'zone')} {', '.join(request.zones)}"
-        if request.tags:
-            text += f" with tags {', '.join(request.tags)}"
-        return text
+        return {"code": ranked[0], "hosts": len(scope), "tally": [self._tally(code, failing[code]) for code in ranked]}
 
     def _empty_scope(self):
-        """Which of pool, tags and zones left no host at all."""
+        """Which of pool, tags and zones left no host at all (see :class:`PlacementError`)."""
         request = self.request
         hosts = self.hosts
-        where = ""
         if request.pool is not None:
             in_pool = [host for host in hosts if host.pool == request.pool]
             if not in_pool:
-                pools = ", ".join(sorted({host.pool for host in hosts}))
-                return f"pool — no host is in pool '{request.pool}' (pools: {pools})"
+                return {"code": "pool", "hosts": len(hosts), "names": sorted({host.pool for host in hosts})}
             hosts = in_pool
-            where = f" in pool '{request.pool}'"
         if request.tags:
             tagged = [host for host in hosts if all(tag in host.tags for tag in request.tags)]
             if not tagged:
-                return (f"tags — none of the {_plural(len(hosts), 'host')}{where} "
-                        f"{_verb(len(hosts), 'has', 'have')} tags {', '.join(request.tags)}")
+                return {"code": "tags", "hosts": len(hosts)}
             hosts = tagged
-            where += f" with tags {', '.join(request.tags)}"
-        zones = ", ".join(sorted({host.zone for host in hosts}))
-        return (f"zones — none of the {_plural(len(hosts), 'host')}{where} is in "
-                f"{_plural_word(len(request.zones), 'zone')} {', '.join(request.zones)} (their zones: {zones})")
-
-
-def request_summary(request):
-    """``4 cores, 8192 MiB, 20 GB`` for a request (disk only when asked for)."""
-    text = f"{request.cores} cores, {request.memory} MiB"
-    if request.disk:
-        text += f", {format_bytes(request.disk)}"
-    return text
+        return {"code": "zones", "hosts": len(hosts), "names": sorted({host.zone for host in hosts})}
 
 
 def _spread_zones(request, scope_zones, counts):
@@ -985,7 +965,7 @@ def zone_spread(hosts, request, placed_zones=()):
         if host.replicas:
             counts[host.zone] = counts.get(host.zone, 0) + host.replicas
         static = _static_problem(host, request, zones)
-        if static is None or static[0] == "unhealthy":
+        if static is None or static.code == "unhealthy":
             scope.add(host.zone)
     for zone in placed_zones:
         counts[zone] = counts.get(zone, 0) + 1
@@ -1020,29 +1000,14 @@ def _repeated(items):
     return sorted(item for item, seen in collections.Counter(items).items() if seen > 1)
 
 
-def _plural(number, word):
-    return f"{number} {_plural_word(number, word)}"
-
-
-def _plural_word(number, word):
-    return word if number == 1 else word + "s"
-
-
-def _verb(number, singular, plural):
-    return singular if number == 1 else plural
-
-
-def _score_text(score):
-    return f"{score:.4g}" if isinstance(score, float) else str(score)
-
-
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with only JSON types: tuples become lists, dict keys strings, infinite floats and other objects strings."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     return str(value)
