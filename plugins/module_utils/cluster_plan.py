@@ -16,7 +16,8 @@ import dataclasses
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import candidate_hosts
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import candidate_hosts, check_places
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import is_owned
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, plan, zone_spread
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import VM, error_message, placement_reason, rejection_dict, warning_text
 from ansible_collections.lxdcp.maas.plugins.module_utils.scheduler_client import SchedulerRefused
@@ -40,7 +41,8 @@ class Planner:
 
     def run(self):
         """The plan as a JSON-safe dict (see RETURN)."""
-        candidates = candidate_hosts(self.client, self.cluster, overrides=self.overrides)
+        check_places(self.client, self.request.zones, self.request.pool)  # a typo fails here, before any change
+        candidates = candidate_hosts(self.client, self.cluster, overrides=self.overrides, names=self.names)
         self.warnings = list(candidates.warnings)
         hosts, not_lxd, outside = candidates.hosts, candidates.not_lxd, candidates.existing_zones
         kept, new_names = self._kept(candidates.members, hosts)
@@ -100,8 +102,9 @@ class Planner:
                 "vm_host_id": pod.get("id"),
                 "zone": zone,
                 "score": None,
-                "reason": "exists in the cluster as %s (%s) %s in zone %s; kept where it is" % (
-                    machine.get("system_id"), machine.get("status_name"), where, zone),
+                "reason": "exists in the cluster as %s (%s) %s in zone %s%s; kept where it is" % (
+                    machine.get("system_id"), machine.get("status_name"), where, zone,
+                    "" if is_owned(machine, self.cluster) else ", left untagged by an interrupted run (maas_lxd_vm adopts it)"),
                 "existing": True,
                 "system_id": machine.get("system_id"),
             }

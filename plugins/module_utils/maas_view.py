@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import cluster_tag
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import cluster_tag, left_untagged_vm
 from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import placement_host, vm_host_health
 
 
@@ -132,13 +132,15 @@ def lxd_vm_hosts(client):
     return vm_hosts, not_lxd
 
 
-def candidate_hosts(client, cluster=None, exclude=(), overrides=None, vet=None):
+def candidate_hosts(client, cluster=None, exclude=(), overrides=None, vet=None, names=()):
     """The one read of placement candidates (see the module docstring); LxdcpError when MAAS has no LXD VM host.
 
     ``exclude`` are hostnames that do not count as the cluster's replicas (the VM being placed);
     ``overrides`` replaces fields of every placement host (``cpu_over_commit``, ``memory_over_commit``);
     ``vet(vm_hosts)`` runs right after the VM hosts are read, before the other reads, to fail early on
-    what the caller can judge from them alone.
+    what the caller can judge from them alone; ``names`` are hostnames of the cluster's VMs (the plan's):
+    those that exist untagged are the cluster's too (``ownership.of_cluster``), read with one more
+    filtered request only when some name is not among the tagged machines.
     """
     vm_hosts, not_lxd = lxd_vm_hosts(client)
     if vet is not None:
@@ -146,7 +148,12 @@ def candidate_hosts(client, cluster=None, exclude=(), overrides=None, vet=None):
     machines = backing_machines(client, vm_hosts)
     members = {}
     if cluster:
-        members = {m.get("hostname"): m for m in cluster_members(client, cluster) if m.get("hostname") not in exclude}
+        members = {m.get("hostname"): m for m in cluster_members(client, cluster)}
+        untagged = [name for name in names if name not in members]
+        if untagged:
+            members.update((m.get("hostname"), m) for m in client.list_machines(hostname=untagged)
+                           if m.get("hostname") in untagged and left_untagged_vm(m, cluster))
+        members = {name: machine for name, machine in members.items() if name not in exclude}
     per_host, outside = replica_counts(members.values(), {vm_host.get("id") for vm_host in vm_hosts})
     pairs, warnings = [], []
     for vm_host in vm_hosts:

@@ -10,8 +10,13 @@ over MAAS's machine objects.
 
 from __future__ import annotations
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import JUST_COMPOSED
+
 MANAGED_TAG = "lxdcp-managed"
 CLUSTER_TAG_PREFIX = "lxdcp-cluster-"
+#: The comment of the ownership tags lxdcp.maas creates; only a cluster tag carrying it is deleted with the cluster.
+OWNERSHIP_COMMENT = "lxdcp.maas ownership"
 
 
 def cluster_tag(cluster):
@@ -54,3 +59,19 @@ def half_tagged(machine, cluster=None):
     with the cluster tag alone is one a run of this cluster's task was tagging or untagging.
     """
     return all(tag in owner_tags(cluster)[1:] for tag in lxdcp_tags(machine))
+
+
+def left_untagged_vm(machine, cluster=None):
+    """Whether ``machine`` is a VM a run of ``cluster``'s task composed and could not tag (it died in between).
+
+    A composed VM (``pod`` set) owned by nobody, New, Commissioning or Ready, carrying no other lxdcp tag.
+    ``maas_lxd_vm`` adopts such a VM (tags it) and the lookup counts it as the cluster's, so a re-run keeps
+    it where it is.
+    """
+    return (half_tagged(machine, cluster) and is_vm(machine) and not machine.get("owner")
+            and machine.get("status_name") in JUST_COMPOSED)
+
+
+def of_cluster(machine, cluster):
+    """Whether ``machine`` is ``cluster``'s: it carries the ownership tags, or it is a VM left untagged (above)."""
+    return is_owned(machine, cluster) or left_untagged_vm(machine, cluster)

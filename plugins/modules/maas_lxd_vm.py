@@ -117,6 +117,33 @@ options:
       - Name or id of the VM host to compose on. When not set, the placement core chooses one (see O(strategy)).
       - It must still match O(zones), O(pool) and O(host_tags) when those are given.
     type: str
+  preferred_vm_host:
+    description:
+      - Name or id of the VM host to try first, typically the one the M(lxdcp.maas.maas_placement) lookup planned.
+      - Unlike O(vm_host) it is no pin - when composing fails there for a reason that is the host's (it refuses,
+        is unreachable or offline, has no room any more, or the VM's commissioning fails on it), or the host cannot
+        take the VM any more, the host is given up for this run and the VM is placed again by the placement core
+        against MAAS's current figures (O(zones), O(pool), O(host_tags), O(strategy), the cluster's other VMs).
+        Each failover is warned about and returned in RV(failover).
+      - An existing VM on another host is no drift.
+      - Mutually exclusive with O(vm_host).
+    type: str
+  max_hosts:
+    description:
+      - How many VM hosts may be given up (failover) before the task fails, naming every host tried and why.
+      - A failure that is not the host's (bad input, authentication, MAAS itself unavailable) never fails over.
+    type: int
+    default: 3
+  recover:
+    description:
+      - What to do with an existing machine MAAS reports as failed.
+      - V(none) - fail and say what MAAS reported.
+      - V(redeploy) - a machine in V(Failed deployment) is released and, with O(state=deployed), deployed again.
+      - V(recreate) - a VM in a failed state (V(Failed commissioning), V(Failed deployment), V(Broken)...) is deleted
+        and composed again (with failover). Not for bare metal.
+    type: str
+    choices: [none, redeploy, recreate]
+    default: none
   zones:
     aliases: [zone]
   host_tags:
@@ -385,6 +412,20 @@ placement:
       per compose attempt with C(host), C(ok) and C(error).
   returned: when a VM host was chosen
   type: dict
+created:
+  description:
+    - Whether this run composed the VM (or allocated the bare-metal machine). On a failure after that, the machine
+      exists and is the run's to remove (the C(provision) role's all-or-nothing rollback uses it).
+  returned: always
+  type: bool
+failover:
+  description:
+    - The VM hosts given up in this run, in order, each with C(host), C(reason) and C(new_host) (the host the VM was
+      placed on next, V(null) when none was).
+  returned: when a VM host was given up
+  type: list
+  elements: dict
+  sample: [{host: lxd-az1-a, reason: "compose failed: ...", new_host: lxd-az2-b}]
 drift:
   description: Differences between the arguments and the existing machine (C(field), C(current), C(wanted)).
   returned: always
@@ -440,6 +481,9 @@ ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=1800),
     recreate=dict(type="bool", default=False),
+    preferred_vm_host=dict(type="str"),
+    max_hosts=dict(type="int", default=3),
+    recover=dict(type="str", choices=["none", "redeploy", "recreate"], default="none"),
     delete_bare_metal=dict(type="bool", default=False),
 )
 

@@ -214,6 +214,14 @@ class MaasClient(MaasTransport):
             raise
         return True
 
+    def delete_tag(self, name):
+        """Delete tag ``name`` (MAAS removes it from its machines); False when it was already gone."""
+        try:
+            self.delete("tags/%s/" % name)
+        except MaasNotFound:
+            return False
+        return True
+
     def tag_machines(self, name, add=(), remove=()):
         """``op=update_nodes`` on tag ``name``; adding or removing twice is harmless, so retries are safe."""
         data = {"add": list(add), "remove": list(remove)}

@@ -13,9 +13,11 @@ DEPLOYED = "Deployed"
 RELEASING = "Releasing"
 NEW = "New"
 COMMISSIONING = "Commissioning"
+FAILED_COMMISSIONING = "Failed commissioning"
+FAILED_DEPLOYMENT = "Failed deployment"
 FAILED_STATES = frozenset([
-    "Failed commissioning",
-    "Failed deployment",
+    FAILED_COMMISSIONING,
+    FAILED_DEPLOYMENT,
     "Releasing failed",
     "Failed disk erasing",
     "Failed testing",
@@ -23,7 +25,7 @@ FAILED_STATES = frozenset([
 ])
 
 # States from which MAAS can release a machine.
-RELEASABLE = frozenset([ALLOCATED, DEPLOYED, DEPLOYING, "Failed deployment", "Broken", "Releasing failed", "Reserved"])
+RELEASABLE = frozenset([ALLOCATED, DEPLOYED, DEPLOYING, FAILED_DEPLOYMENT, "Broken", "Releasing failed", "Reserved"])
 # States in which MAAS accepts link_subnet on a machine's interface.
 LINKABLE = frozenset([NEW, READY, ALLOCATED, "Broken", "Failed testing"])
 # Statuses a machine passes through on its own on the way to Ready.

@@ -76,6 +76,7 @@ class BareMetalProvisioner(Provisioner):
         machine = self.client.allocate(dict(system_id=machine["system_id"], agent_name=self.agent_name,
                                             comment="lxdcp.maas %s" % self.spec.hostname),
                                        verify=self._allocated_verifier(machine["system_id"]))
+        journal.extra["created"] = True
         with self.undo_on_failure(machine["system_id"]):
             return self.ensure_tags(machine)
 
@@ -128,6 +129,7 @@ class BareMetalProvisioner(Provisioner):
                 refusals.append("%s: %s" % (zone or "any zone", exc))
                 continue
             journal.act("allocate %s (%s) in %s" % (machine["hostname"], machine["system_id"], (machine.get("zone") or {}).get("name")))
+            journal.extra["created"] = True
             return self._name_and_tag(machine)
         raise LxdcpError("No bare-metal machine can be allocated for %s: %s" % (spec.hostname, "; ".join(refusals)))
 

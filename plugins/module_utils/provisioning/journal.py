@@ -12,7 +12,7 @@ class Journal(object):
     """Shared by the runner and the provisioner of a run.
 
     ``actions`` are the changes in order (``would ...`` in check mode); ``extra`` the result fields
-    a step adds (``released_ips``...); ``placement`` how a VM host was chosen; ``after_state`` the
+    a step adds (``created`` when this run composed or allocated the machine, ``released_ips``...); ``placement`` how a VM host was chosen; ``after_state`` the
     status the run leads to when the machine does not exist (yet) for --diff.
     """
 
@@ -23,7 +23,7 @@ class Journal(object):
         self.warn = context.warn
         self.changed = False
         self.actions = []
-        self.extra = {}
+        self.extra = {"created": False}
         self.placement = None
         self.after_state = None
         self.deadline = time.monotonic() + wait_timeout

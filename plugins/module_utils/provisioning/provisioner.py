@@ -26,7 +26,8 @@ import contextlib
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_places
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_places, cluster_members
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import OWNERSHIP_COMMENT, cluster_tag
 
 
 class Words(collections.namedtuple("Words", "noun creation made undone undo")):
@@ -141,12 +142,29 @@ class Provisioner(abc.ABC):
             journal.act("tag %s %s" % (self.spec.hostname, tag))
             if journal.check:
                 continue
-            if self.client.ensure_tag(tag, comment="lxdcp.maas ownership" if tag in self.spec.owner_tags else ""):
+            if self.client.ensure_tag(tag, comment=OWNERSHIP_COMMENT if tag in self.spec.owner_tags else ""):
                 journal.log("created tag %s" % tag)
             self.client.tag_machines(tag, add=[machine["system_id"]])
         if missing and not journal.check:
             machine = self.refresh(machine)
         return machine
+
+    def drop_cluster_tag(self, system_id=None):
+        """Delete the cluster's tag once its last machine is gone (``state: absent``), if lxdcp.maas created it.
+
+        Called after this machine was removed (and, for a VM, waited for until it was gone): of the cluster's
+        machines removed in parallel, the one removed last sees no other machine and deletes the tag.
+        """
+        spec = self.spec
+        tag = cluster_tag(spec.cluster)
+        found = self.client.get_tag(tag)
+        if found is None or found.get("comment") != OWNERSHIP_COMMENT:
+            return
+        if any(m["system_id"] != system_id for m in cluster_members(self.client, spec.cluster)):
+            return
+        self.journal.act("delete tag %s: %s was the cluster's last machine" % (tag, spec.hostname))
+        if not self.journal.check:
+            self.client.delete_tag(tag)
 
     def predict_tags(self):
         """Check mode, for a machine still to be created: the tagging that would follow."""

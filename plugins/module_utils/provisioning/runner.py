@@ -19,6 +19,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
     ALLOCATED,
     DEPLOYED,
     DEPLOYING,
+    FAILED_DEPLOYMENT,
     FAILED_STATES,
     ON_THE_WAY_TO_READY,
     READY,
@@ -96,6 +97,8 @@ class VmRunner(object):
             self.drift = find_drift(machine, spec)
             if self.drift:
                 machine = self.handle_drift(machine)
+            elif machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
+                machine = provisioner.remove(machine, reason="recover: recreate (it was %s)" % machine.get("status_name"))
         if machine is None:
             machine = provisioner.create()
             if machine is None:  # check mode, or nothing to make
@@ -142,20 +145,25 @@ class VmRunner(object):
     # -- absent ------------------------------------------------------------------------------
 
     def absent(self, machine):
-        """Remove the machine (only one this task owns, or one ``absent`` left already)."""
+        """Remove the machine (only one this task owns, or one ``absent`` left already), then the cluster's tag with its
+        last machine."""
         provisioner = self.provisioner
         if machine is None:
-            return provisioner.gone()
-        if not is_owned(machine, self.spec.cluster):
-            if provisioner.absent_already(machine):
-                return provisioner.finish_absent(machine)
-            hint = None
-            if provisioner.left_untagged(machine):
-                hint = ("It looks like a %s a run of this task %s but could not tag; run the task with state: present first "
-                        "to adopt it, then with state: absent." % (provisioner.words.noun, provisioner.words.made))
-            self.refuse(machine, hint)
-        self.check_kind(machine)
-        return provisioner.remove(machine, "state=absent")
+            left = provisioner.gone()
+        elif not is_owned(machine, self.spec.cluster) and provisioner.absent_already(machine):
+            left = provisioner.finish_absent(machine)
+        else:
+            if not is_owned(machine, self.spec.cluster):
+                hint = None
+                if provisioner.left_untagged(machine):
+                    hint = ("It looks like a %s a run of this task %s but could not tag; run the task with state: present "
+                            "first to adopt it, then with state: absent." % (provisioner.words.noun, provisioner.words.made))
+                self.refuse(machine, hint)
+            self.check_kind(machine)
+            left = provisioner.remove(machine, "state=absent")
+        if self.spec.cluster and self.spec.wait:
+            provisioner.drop_cluster_tag(machine["system_id"] if machine else None)
+        return left
 
     # -- converging an existing machine ----------------------------------------------------
 
@@ -165,9 +173,18 @@ class VmRunner(object):
         journal = self.journal
         provisioner = self.provisioner
         status = machine.get("status_name")
+        if status == FAILED_DEPLOYMENT and spec.recover == "redeploy" and spec.state != "deployed":
+            journal.act("release %s after its failed deployment%s (recover: redeploy)" % (spec.hostname, machine_reason(machine)))
+            if journal.check:
+                status = READY
+            else:
+                machine = provisioner.wait_for(provisioner.release(machine, "recover: redeploy"), [READY])
+                status = machine.get("status_name")
         if status in FAILED_STATES and not (spec.state in ("released", "deployed") and status in RELEASABLE):
-            raise LxdcpError("%s is in state %r%s. Fix it in MAAS, or delete it (state: absent) and run again."
-                             % (spec.hostname, status, machine_reason(machine)), machine=machine_view(machine))
+            raise LxdcpError("%s is in state %r%s. Fix it in MAAS, delete it (state: absent), or let the task recover it "
+                             "(recover: %s), and run again." % (spec.hostname, status, machine_reason(machine),
+                                                                "redeploy" if status == FAILED_DEPLOYMENT else "recreate"),
+                             machine=machine_view(machine))
         if status in ON_THE_WAY_TO_READY and not journal.check:
             machine = provisioner.wait_for(machine, [READY] + ([DEPLOYED, ALLOCATED] if status == RELEASING else []))
             status = machine.get("status_name")

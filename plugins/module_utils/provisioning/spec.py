@@ -51,6 +51,9 @@ class Spec(object):
         self.wait = params["wait"]
         self.wait_timeout = params["wait_timeout"]
         self.recreate = params["recreate"]
+        self.preferred_vm_host = params["preferred_vm_host"]
+        self.max_hosts = params["max_hosts"]
+        self.recover = params["recover"]
         self._validate()
 
     def _validate(self):
@@ -137,18 +140,25 @@ class Spec(object):
     def _conflicts(self):
         params = self.params
         if not self.lxd:
-            lxd_only = [name for name in ("vm_host", "project") if params[name]]
+            lxd_only = [name for name in ("vm_host", "preferred_vm_host", "project") if params[name]]
             if any(d.get("pool") for d in self.disks or []):
                 lxd_only.append("disks[].pool")
             if self.interfaces:
                 lxd_only.append("interfaces")
             if params["recreate"]:
                 lxd_only.append("recreate")
+            if params["recover"] == "recreate":
+                lxd_only.append("recover: recreate")
             if lxd_only:
                 raise SpecError("%s only apply to provisioning_mode: lxd (a bare-metal machine is allocated as it is)"
                                 % ", ".join(lxd_only))
         elif params["delete_bare_metal"]:
             raise SpecError("delete_bare_metal only applies to provisioning_mode: bare-metal")
+        if params["vm_host"] and params["preferred_vm_host"]:
+            raise SpecError("vm_host and preferred_vm_host are mutually exclusive: vm_host pins the VM to one host, "
+                            "preferred_vm_host is tried first and failed over from")
+        if params["max_hosts"] < 1:
+            raise SpecError("max_hosts must be at least 1, got %d" % params["max_hosts"])
         if params["osystem"] and not params["distro_series"]:
             raise SpecError("osystem needs distro_series (MAAS deploys '<osystem>/<distro_series>')")
 

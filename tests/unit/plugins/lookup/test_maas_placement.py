@@ -95,12 +95,16 @@ def backing(hosts, **states):
     return result
 
 
-def script(fake, hosts, existing=None, states=None, cluster_tag_known=True):
+def script(fake, hosts, existing=None, states=None, cluster_tag_known=True, untagged=()):
     fake.add("GET", "vm-hosts/", json=hosts)
+    fake.add("GET", "zones/", json=[{"id": i, "name": name} for i, name in enumerate(sorted({h["zone"]["name"] for h in hosts}))])
+    fake.add("GET", "resourcepools/", json=[{"id": i, "name": name} for i, name in enumerate(sorted({h["pool"]["name"] for h in hosts}))])
     backing_machines = backing(hosts, **(states or {}))
     cluster = existing or []
 
     def machines(call):
+        if "hostname" in call.query:
+            return 200, [m for m in list(cluster) + list(untagged) if m["hostname"] in call.query["hostname"]]
         if "tags" in call.query:
             if not cluster_tag_known:
                 return 400, {"tags": ["No such tag(s): '%s'." % call.query["tags"][0]]}
@@ -197,14 +201,38 @@ def test_uneven_existing_vms_are_a_warning(run):
     assert plan["warnings"] == ["zone spread is 2 (az1: 2, az2: 0, az3: 0), asked for at most 1: every VM already exists and keeps its host"]
 
 
-def test_reads_are_three_filtered_gets_and_no_write(run):
+def test_reads_are_filtered_gets_and_no_write(run):
     fake = script(FakeMaas(), six_hosts())
     plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
-    assert [(call.method, call.path) for call in fake.calls] == [("GET", "vm-hosts/"), ("GET", "machines/"), ("GET", "machines/")]
+    assert [(call.method, call.path) for call in fake.calls] == [("GET", "vm-hosts/"), ("GET", "machines/"), ("GET", "machines/"),
+                                                                  ("GET", "machines/")]
     assert not fake.writes()
     assert sorted(fake.calls[1].query["id"]) == ["host%d" % i for i in range(1, 7)]
     assert fake.calls[2].query["tags"] == ["lxdcp-cluster-demo"]
-    assert plan["requests"] == 3
+    # The names that are no tagged machine of the cluster: one of them may be a VM an interrupted run left untagged.
+    assert fake.calls[3].query["hostname"] == ["cp-1", "cp-2", "cp-3"]
+    assert plan["requests"] == 4
+
+
+def test_every_name_tagged_needs_no_read_by_name(run):
+    tags = ["lxdcp-managed", "lxdcp-cluster-demo"]
+    existing = [machine("vm%d" % i, "cp-%d" % i, "az%d" % i, pod=(2 * i - 1, "lxd-%d" % (2 * i - 1)), tags=tags) for i in (1, 2, 3)]
+    fake = script(FakeMaas(), six_hosts(), existing=existing)
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    assert plan["requests"] == 3 and all(item["existing"] for item in plan["placements"])
+
+
+def test_a_vm_left_untagged_by_an_interrupted_run_is_the_clusters_and_keeps_its_host(run):
+    """What maas_lxd_vm adopts (composed, nobody's, New/Commissioning/Ready, no other lxdcp tag) the plan keeps."""
+    leftover = dict(machine("vm2", "cp-2", "az1", pod=(1, "lxd-1")), status_name="Ready", owner=None)
+    foreign = dict(machine("vm3", "cp-3", "az2", pod=(3, "lxd-3"), tags=["lxdcp-managed", "lxdcp-cluster-other"]), owner=None)
+    fake = script(FakeMaas(), six_hosts(), untagged=[leftover, foreign])
+    plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
+    by_name = {item["hostname"]: item for item in plan["placements"]}
+    assert by_name["cp-2"]["existing"] and by_name["cp-2"]["vm_host"] == "lxd-1" and by_name["cp-2"]["system_id"] == "vm2"
+    assert "untagged" in by_name["cp-2"]["reason"]
+    assert not by_name["cp-3"]["existing"]  # another cluster's VM of that name is not ours
+    assert by_name["cp-1"]["zone"] != "az1" and plan["zone_counts"]["az1"] == 1
 
 
 def test_without_cluster_existing_vms_are_not_read(run):
@@ -480,7 +508,8 @@ def test_scheduler_places_the_new_vms(run, scheduler):
     assert placements[0]["existing"] is True and placements[0]["vm_host"] == "lxd-1"
     assert [(p["hostname"], p["vm_host"], p["vm_host_id"], p["zone"], p["reason"]) for p in placements[1:]] == [
         ("cp-2", "lxd-3", 3, "az2", "lxd-multi-scheduler: reason 0"), ("cp-3", "lxd-6", 6, "az3", "lxd-multi-scheduler: reason 1")]
-    assert plan["source"] == "scheduler" and plan["strategy"] == "balanced" and plan["requests"] == 4
+    # zones checked (1), VM hosts, backing machines, the cluster, the two names not in it, the scheduler.
+    assert plan["source"] == "scheduler" and plan["strategy"] == "balanced" and plan["requests"] == 6
     assert plan["zone_counts"] == {"az1": 1, "az2": 1, "az3": 1} and plan["warnings"] == [] and plan["rejected"] == []
     assert plan["explanation"][0] == "lxd-multi-scheduler, strategy balanced: 3 VM(s), 2 new, 1 kept; 0 host(s) rejected"
 
@@ -628,3 +657,15 @@ def test_scheduler_answers_outside_the_request_fail(run, scheduler, body, messag
     fake = script(FakeMaas(), six_hosts()[:2], states={"host1": ("Broken", "on")})
     with pytest.raises(AnsibleLookupError, match=re.escape(message)):
         run(fake, "a", **SCHED)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"zones": ["az1", "az9"]}, "maas_placement: unknown zone(s): az9 (MAAS has: az1, az2, az3)"),
+    ({"pool": "gold"}, "maas_placement: unknown resource pool 'gold' (MAAS has: default)"),
+])
+def test_unknown_zone_or_pool_fails_naming_maas_ones(run, options, message):
+    fake = script(FakeMaas(), six_hosts())
+    with pytest.raises(AnsibleLookupError) as caught:
+        run(fake, "cp-1", cluster="demo", **options)
+    assert str(caught.value) == message
+    assert not fake.writes() and [call.path for call in fake.calls] == ["zones/" if "zones" in options else "resourcepools/"]

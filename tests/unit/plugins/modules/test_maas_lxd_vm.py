@@ -23,7 +23,8 @@ def params(**overrides):
     base = dict(hostname="cp-1", state="present", provisioning_mode="lxd", cluster=None, cores=None, memory=None,
                 disks=None, vm_host=None, zones=None, pool=None, host_tags=None, strategy="most-free", project=None,
                 interfaces=None, user_data=None, osystem=None, distro_series=None, hwe_kernel=None, tags=None,
-                domain=None, wait=True, wait_timeout=1800, recreate=False, delete_bare_metal=False)
+                domain=None, wait=True, wait_timeout=1800, recreate=False, delete_bare_metal=False,
+                preferred_vm_host=None, max_hosts=3, recover="none")
     base.update(overrides)
     return base
 
@@ -181,6 +182,8 @@ class World(object):
         self.subnets = [data.subnet()]
         self.ipranges = [{"id": 1, "type": "dynamic", "start_ip": "10.10.0.200", "end_ip": "10.10.0.250"}]
         self.compose_failures = {}  # host id -> (status, text)
+        self.commission_failures = set()  # host ids whose VMs fail commissioning
+        self.tag_comments = {}
         self.reservations = []  # {"ip", "dns_records"} reserved by the API user
         self.counter = 0
         self.fake = FakeMaas(fallback=self.dispatch)
@@ -205,8 +208,10 @@ class World(object):
             ("POST", "machines", 2, "deploy"): lambda: self.transition(parts[1], "Deploying", "Deployed"),
             ("POST", "machines", 2, "release"): lambda: self.release(parts[1]),
             ("POST", "machines", 1, "allocate"): lambda: self.allocate(call.form),
-            ("GET", "tags", 2, None): lambda: (200, {"name": parts[1]}) if parts[1] in self.tags else (404, "No Tag matches"),
-            ("POST", "tags", 1, None): lambda: self.create_tag(call.form["name"][0]),
+            ("GET", "tags", 2, None): lambda: (200, {"name": parts[1], "comment": self.tag_comments.get(parts[1], "")})
+            if parts[1] in self.tags else (404, "No Tag matches"),
+            ("POST", "tags", 1, None): lambda: self.create_tag(call.form["name"][0], call.form.get("comment", [""])[0]),
+            ("DELETE", "tags", 2, None): lambda: self.delete_tag(parts[1]),
             ("POST", "tags", 2, "update_nodes"): lambda: self.update_nodes(parts[1], call.form),
             ("GET", "zones", 1, None): lambda: (200, [data.zone("az%d" % i, i) for i in (1, 2, 3)]),
             ("GET", "resourcepools", 1, None): lambda: (200, [data.pool("default", 0), data.pool("k8s", 1)]),
@@ -267,7 +272,7 @@ class World(object):
                                disks=sizes, host=host, zone_name=zone["name"], zone_id=zone["id"],
                                tags=list(host["tags"]),
                                interfaces=[data.interface(self.counter, system_id=system_id, links=links)])
-        machine["_next"] = ["Commissioning"] * 4 + ["Ready"]
+        machine["_next"] = ["Commissioning"] * 4 + ["Failed commissioning" if host_id in self.commission_failures else "Ready"]
         self.add_machine(machine)
         host["used"]["cores"] += cores
         host["used"]["memory"] += memory
@@ -313,9 +318,17 @@ class World(object):
             return 200, self.public(machine)
         return 409, "No available machine matches constraints: %r" % sorted(form.items())
 
-    def create_tag(self, name):
+    def create_tag(self, name, comment=""):
         self.tags.add(name)
+        self.tag_comments[name] = comment
         return 200, {"name": name}
+
+    def delete_tag(self, name):
+        self.tags.discard(name)
+        for machine in self.machines.values():
+            if name in machine["tag_names"]:
+                machine["tag_names"].remove(name)
+        return 204, None
 
     def update_nodes(self, name, form):
         for system_id in form.get("add", []):
@@ -503,8 +516,10 @@ def test_all_hosts_failing_reports_every_attempt(world, monkeypatch):
     for host_id in (1, 2, 3):
         world.compose_failures[host_id] = (503, "Unable to compose machine because: boom %d" % host_id)
     result = run(world, monkeypatch, **SPEC)
-    assert result["failed"] and "No LXD VM host can take cp-1" in result["msg"]
-    assert "lxd-b: MAAS refused" in result["msg"] and "boom 2" in result["msg"]
+    assert result["failed"] and "cp-1 could not be composed on 3 VM host(s) (max_hosts)" in result["msg"]
+    assert "lxd-b: compose failed: MAAS refused" in result["msg"] and "boom 2" in result["msg"]
+    assert [item["host"] for item in result["failover"]] == ["lxd-b", "lxd-c", "lxd-a"]
+    assert [a["ok"] for a in result["placement"]["attempts"]] == [False, False, False] and result["created"] is False
     assert not [m for m in world.machines.values() if m["hostname"] == "cp-1"]
 
 
@@ -901,7 +916,8 @@ def test_bare_metal_absent_finishes_an_interrupted_untagging(bare_world, monkeyp
     failed = run(bare_world, monkeypatch, state="absent", retries=0, **BARE)
     assert failed["failed"] and bare_world.machines["bm2"]["tag_names"] == ["lxdcp-cluster-prod"]
     result = run(bare_world, monkeypatch, state="absent", **BARE)
-    assert result["changed"] is True and result["actions"] == ["untag cp-4 lxdcp-cluster-prod"], result.get("msg")
+    assert result["changed"] is True and result["actions"] == [
+        "untag cp-4 lxdcp-cluster-prod", "delete tag lxdcp-cluster-prod: cp-4 was the cluster's last machine"], result.get("msg")
     assert bare_world.machines["bm2"]["tag_names"] == []
 
 
@@ -990,3 +1006,118 @@ def test_bare_metal_adopts_a_free_ready_machine_of_that_name(bare_world, monkeyp
     assert result["machine"]["system_id"] == "bm1" and result["machine"]["status"] == "Allocated"
     assert result["actions"][0] == "allocate cp-4 (bm1, free and Ready)"
     assert bare_world.fake.find("POST", "machines/", "allocate")[0].form["system_id"] == ["bm1"]
+
+
+# -- failover, recovery, all-or-nothing support -------------------------------------------------------
+
+
+def test_preferred_host_is_used_when_it_can_take_the_vm(world, monkeypatch):
+    result = run(world, monkeypatch, preferred_vm_host="lxd-c", **SPEC)
+    assert result["changed"] and result["machine"]["vm_host"]["name"] == "lxd-c"
+    assert result["created"] is True and "failover" not in result
+    assert [a["host"] for a in result["placement"]["attempts"]] == ["lxd-c"]
+
+
+def test_preferred_host_refusing_fails_over_to_a_fresh_plan(world, monkeypatch):
+    world.compose_failures[3] = (503, "Unable to compose machine because: lxd-c refused")
+    result = run(world, monkeypatch, verbosity=3, preferred_vm_host="lxd-c", **SPEC)
+    assert result["changed"] and result["machine"]["vm_host"]["name"] == "lxd-b" and result["created"] is True
+    assert [(f["host"], f["new_host"]) for f in result["failover"]] == [("lxd-c", "lxd-b")]
+    assert "compose failed" in result["failover"][0]["reason"] and "lxd-c refused" in result["failover"][0]["reason"]
+    assert [(a["host"], a["ok"]) for a in result["placement"]["attempts"]] == [("lxd-c", False), ("lxd-b", True)]
+    assert any("warning: cp-1: VM host lxd-c given up" in line and "placing it on lxd-b" in line for line in result["maas_log"])
+    # Placed again against MAAS's figures of now: the VM hosts and the cluster are read again.
+    assert len(world.fake.find("GET", "vm-hosts/")) == 2
+
+
+def test_a_preferred_host_that_went_offline_is_given_up_without_composing_there(world, monkeypatch):
+    world.machines["hostc"]["power_state"] = "off"
+    result = run(world, monkeypatch, preferred_vm_host="lxd-c", **SPEC)
+    assert result["machine"]["vm_host"]["name"] == "lxd-b"
+    assert result["failover"][0]["host"] == "lxd-c" and "powered off" in result["failover"][0]["reason"]
+    assert not world.fake.find("POST", "vm-hosts/3/", "compose")
+
+
+def test_failover_is_bounded_by_max_hosts_and_names_each_host(world, monkeypatch):
+    world.compose_failures[3] = (503, "Unable to compose machine because: c is broken")
+    world.compose_failures[2] = (503, "Unable to compose machine because: b is broken")
+    result = run(world, monkeypatch, preferred_vm_host="lxd-c", max_hosts=2, **SPEC)
+    assert result["failed"] and "could not be composed on 2 VM host(s) (max_hosts)" in result["msg"]
+    assert "lxd-c: compose failed" in result["msg"] and "lxd-b: compose failed" in result["msg"]
+    assert not world.fake.find("POST", "vm-hosts/1/", "compose") and result["created"] is False
+
+
+def test_a_failure_that_is_not_the_hosts_does_not_fail_over(world, monkeypatch):
+    world.compose_failures[3] = (403, "This method is reserved for admin users.")
+    result = run(world, monkeypatch, preferred_vm_host="lxd-c", **SPEC)
+    assert result["failed"] and "403" in result["msg"] and "failover" not in result
+    assert [(c.path, c.op) for c in world.fake.writes()] == [("vm-hosts/3/", "compose")]
+
+
+def test_commissioning_failing_on_a_host_deletes_the_vm_and_composes_it_elsewhere(world, monkeypatch):
+    world.commission_failures.add(3)
+    result = run(world, monkeypatch, preferred_vm_host="lxd-c", **SPEC)
+    assert result["machine"]["vm_host"]["name"] == "lxd-b" and result["machine"]["status"] == "Ready"
+    assert result["failover"][0]["host"] == "lxd-c" and "commissioning failed" in result["failover"][0]["reason"]
+    assert [m["hostname"] for m in world.machines.values()].count("cp-1") == 1
+    assert any(action.startswith("delete cp-1") and "commissioning failed on lxd-c" in action for action in result["actions"])
+
+
+def test_a_lost_zone_is_left_out_of_the_spread(world, monkeypatch):
+    world.compose_failures[1] = (503, "Unable to compose machine because: az1 is down")
+    result = run(world, monkeypatch, verbosity=3, preferred_vm_host="lxd-a", zones=["az1", "az2", "az3"], **SPEC)
+    assert result["machine"]["zone"] in ("az2", "az3")
+    assert any("zone(s) az1: every VM host was given up in this run" in line for line in result["maas_log"])
+    assert not [line for line in result["maas_log"] if "zone spread" in line]
+
+
+def test_preferred_vm_host_is_no_pin_and_no_drift(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    again = run(world, monkeypatch, preferred_vm_host="lxd-c", **SPEC)
+    assert not again["changed"] and again["drift"] == [] and again["machine"]["vm_host"]["name"] == "lxd-b"
+    assert not writes(world)[len(writes(world)):]
+
+
+def test_recover_recreate_composes_a_failed_vm_again(world, monkeypatch):
+    host = world.hosts[2]
+    broken = data.machine("vm0099", "cp-1", status="Failed commissioning", host=host, zone_name="az2", zone_id=2,
+                          tags=["lxdcp-managed", "lxdcp-cluster-prod"])
+    world.add_machine(broken)
+    world.tags.update(["lxdcp-managed", "lxdcp-cluster-prod"])
+    refused = run(world, monkeypatch, **SPEC)
+    assert refused["failed"] and "recover: recreate" in refused["msg"] and not writes(world)
+    result = run(world, monkeypatch, recover="recreate", **SPEC)
+    assert result["changed"] and result["machine"]["status"] == "Ready" and result["machine"]["system_id"] != "vm0099"
+    assert "vm0099" not in world.machines and result["created"] is True
+
+
+def test_recover_redeploy_releases_a_failed_deployment(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    machine = next(m for m in world.machines.values() if m["hostname"] == "cp-1")
+    machine["status_name"] = "Failed deployment"
+    refused = run(world, monkeypatch, **SPEC)
+    assert refused["failed"] and "recover: redeploy" in refused["msg"]
+    result = run(world, monkeypatch, recover="redeploy", **SPEC)
+    assert result["changed"] and result["machine"]["status"] == "Ready" and result["created"] is False
+    assert ("POST", "machines/%s/" % machine["system_id"], "release") in writes(world)
+
+
+def test_the_cluster_tag_goes_with_the_clusters_last_machine(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    run(world, monkeypatch, **spec(hostname="cp-2"))
+    first = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent")
+    assert first["changed"] and "lxdcp-cluster-prod" in world.tags
+    check = run(world, monkeypatch, check_mode=True, hostname="cp-2", cluster="prod", state="absent")
+    assert "would delete tag lxdcp-cluster-prod: cp-2 was the cluster's last machine" in check["actions"]
+    last = run(world, monkeypatch, hostname="cp-2", cluster="prod", state="absent")
+    assert "delete tag lxdcp-cluster-prod: cp-2 was the cluster's last machine" in last["actions"]
+    assert "lxdcp-cluster-prod" not in world.tags and "lxdcp-managed" in world.tags
+    again = run(world, monkeypatch, hostname="cp-2", cluster="prod", state="absent")
+    assert not again["changed"] and len(world.fake.find("DELETE", "tags/lxdcp-cluster-prod/")) == 1
+
+
+def test_a_cluster_tag_lxdcp_did_not_create_is_kept(world, monkeypatch):
+    world.tags.add("lxdcp-cluster-prod")  # made by hand, no ownership comment
+    run(world, monkeypatch, **SPEC)
+    result = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent")
+    assert result["changed"] and "lxdcp-cluster-prod" in world.tags
