@@ -29,50 +29,28 @@ def test_each_test_is_the_rule_of_module_utils_names():
     assert TESTS == {"maas_hostname": names.valid_hostname, "maas_tag": names.valid_tag, "dns_name": names.valid_dns_name}
 
 
-@pytest.mark.parametrize("name, ok", [
-    ("cp-1", True),
-    ("a", True),
-    ("A1-b2", True),
-    ("x" * 63, True),
-    ("x" * 64, False),
-    ("cp-1.maas", False),  # the domain is separate
-    ("-cp", False),
-    ("cp-", False),
-    ("cp_1", False),
-    ("", False),
-    (None, False),
-    (42, False),
-])
-def test_maas_hostname(name, ok):
-    assert render("name is maas_hostname", name=name) == json.dumps(ok)
+CASES = {
+    "maas_hostname": [
+        ("cp-1", True), ("a", True), ("A1-b2", True), ("x" * 63, True), ("x" * 64, False),
+        ("cp-1.maas", False),  # the domain is separate
+        ("-cp", False), ("cp-", False), ("cp_1", False), ("", False), (None, False), (42, False),
+    ],
+    "maas_tag": [
+        ("prod", True), ("my_cluster-2", True), ("lxdcp-cluster-prod", True),
+        ("my cluster", False), ("prod.example", False), ("", False), (None, False),
+    ],
+    "dns_name": [
+        ("prod-api.maas", True), ("prod-api.maas.", True), ("cp-1", True),
+        ("prod_api.maas", False), ("prod-api..maas", False), ("-api.maas", False),
+        ("a." * 127 + "bc", False),  # 256 characters
+        ("", False), (None, False),
+    ],
+}
 
 
-@pytest.mark.parametrize("name, ok", [
-    ("prod", True),
-    ("my_cluster-2", True),
-    ("lxdcp-cluster-prod", True),
-    ("my cluster", False),
-    ("prod.example", False),
-    ("", False),
-    (None, False),
-])
-def test_maas_tag(name, ok):
-    assert render("name is maas_tag", name=name) == json.dumps(ok)
-
-
-@pytest.mark.parametrize("name, ok", [
-    ("prod-api.maas", True),
-    ("prod-api.maas.", True),
-    ("cp-1", True),
-    ("prod_api.maas", False),
-    ("prod-api..maas", False),
-    ("-api.maas", False),
-    ("a." * 127 + "bc", False),  # 256 characters
-    ("", False),
-    (None, False),
-])
-def test_dns_name(name, ok):
-    assert render("name is dns_name", name=name) == json.dumps(ok)
+@pytest.mark.parametrize("test, name, ok", [(test, name, ok) for test, cases in CASES.items() for name, ok in cases])
+def test_names(test, name, ok):
+    assert render("name is %s" % test, name=name) == json.dumps(ok)
 
 
 def test_the_tests_filter_lists():
