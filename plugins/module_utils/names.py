@@ -18,8 +18,8 @@ import re
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import cluster_tag
 
-_LABEL_RE = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$")
-_TAG_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+_LABEL_RE = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?")
+_TAG_RE = re.compile(r"[a-zA-Z0-9_-]+")
 
 
 def valid_dns_name(name):
@@ -27,7 +27,7 @@ def valid_dns_name(name):
     if not isinstance(name, str) or not name or len(name) > 255:
         return False
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
-    return all(_LABEL_RE.match(label) for label in labels)
+    return all(_LABEL_RE.fullmatch(label) for label in labels)
 
 
 def dns_name_error(name, what="hostname"):
@@ -45,7 +45,7 @@ def dns_name_message(name, what="hostname"):
 
 def valid_hostname(name):
     """Whether ``name`` is a machine host name MAAS accepts: one DNS label (no domain)."""
-    return isinstance(name, str) and bool(_LABEL_RE.match(name))
+    return isinstance(name, str) and bool(_LABEL_RE.fullmatch(name))
 
 
 def hostname_error(name, what="hostname", domain_hint="without the DNS domain"):
@@ -68,7 +68,7 @@ def split_hostname(name):
 
 def valid_tag(name):
     """Whether ``name`` is a MAAS tag name."""
-    return isinstance(name, str) and bool(_TAG_RE.match(name))
+    return isinstance(name, str) and bool(_TAG_RE.fullmatch(name))
 
 
 def tag_error(name, what="tag"):

@@ -78,14 +78,17 @@ class ClusterRunner(object):
             return os.path.join(INVENTORIES, inventory)
         return inventory
 
-    def run(self, playbook, inventory, check=False, extra_vars=None, timeout=600):
+    def run(self, playbook, inventory, check=False, extra_vars=None, tags=None, timeout=600):
         """Run ``playbooks/<playbook>`` (or a playbook at an absolute path) with ``inventory``; return a ``Run``.
 
-        ``extra_vars`` (a dict) are passed as one JSON ``-e``, so they keep their types.
+        ``extra_vars`` (a dict) are passed as one JSON ``-e``, so they keep their types; ``tags`` (a list) as
+        ``--tags``, to run only those parts of the roles.
         """
         options = ["-i", self.inventory(inventory)]
         if check:
             options.append("--check")
+        if tags:
+            options += ["--tags", ",".join(tags)]
         if extra_vars:
             options += ["-e", json.dumps(extra_vars)]  # JSON keeps lists, numbers and booleans as they are
         env = {"MAAS_URL": self.sim.url, "MAAS_API_KEY": self.sim.api_key, "ANSIBLE_PIPELINING": "true"}

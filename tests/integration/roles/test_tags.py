@@ -1,0 +1,103 @@
+"""Role tags: a part of playbooks/control_plane.yml or playbooks/teardown.yml run alone with --tags.
+
+Every part runs on checked inputs (the checks are tagged always) and runs the reads it needs itself: the plan for
+composing, the machines as MAAS has them for the DNS record and the summary. See docs/roles.md.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import allocated, dns_record, machines_named, record_ips
+
+SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}
+CHECK = "Check the cluster, the machine, the role's settings and the MAAS connection"
+CHECK_IPS = "Check the static IP plan against MAAS (subnets, dynamic and reserved ranges, addresses in use)"
+PLAN = "Plan the LXD VMs over zones and hosts"
+COMPOSE = "Compose the LXD VM on its planned host, or allocate the bare-metal machine, and wait until it is Ready"
+DEPLOY = "Deploy the machine with its cloud-init user data and wait until it is Deployed"
+DNS = "Point the API endpoint's DNS record at the control-plane machines"
+SUMMARY = "Show the control plane and its API endpoint"
+DELETE_RECORD = "Delete the API endpoint's DNS record when it holds only this cluster's addresses"
+REMOVE = "Release and delete the machine (bare metal is released; deleted only with release_delete_bare_metal)"
+TEARDOWN_SUMMARY = "Show what was removed"
+
+
+def ran(run):
+    """Names (without the role prefix) of the tasks that ran or were skipped by a condition (not by tags)."""
+    return {task["task"].split(" : ", 1)[-1] for task in run.tasks}
+
+
+def message(run, task):
+    """The message of a run_once task."""
+    return next(iter(run.by_host(task).values()))["msg"]
+
+
+def test_the_checks_alone(cluster, maas, inventory):
+    nodes = {"tagv-cp-1": "10.10.0.151", "tagv-cp-2": "10.10.0.152"}
+    inv = inventory("tagv", nodes, **SMALL)
+    run = cluster.up(inv, tags=["lxdcp_validate"])
+    assert run.ok, run
+    assert {CHECK, CHECK_IPS} <= ran(run) and not ran(run) & {PLAN, COMPOSE, DEPLOY, DNS, SUMMARY}, ran(run)
+    assert run.writes == [], run.write_summary()
+    assert machines_named(maas, list(nodes)) == []
+
+    inv["all"]["children"]["control_plane"]["hosts"]["tagv-cp-2"]["lxdcp_hostname"] = "tagv-cp-2.maas"
+    run = cluster.up(inv, tags=["lxdcp_validate"])
+    assert not run.ok
+    assert run.failures() == {"tagv-cp-2": 'tagv-cp-2: hostname "tagv-cp-2.maas" is not a MAAS hostname (letters, digits '
+                                           "and -, at most 63 characters, no dots); set lxdcp_hostname"}
+    assert run.requests == []
+
+
+def test_the_plan_alone(cluster, maas, inventory):
+    nodes = {"tagp-cp-%d" % i: "10.10.0.%d" % (155 + i) for i in (1, 2, 3)}
+    run = cluster.up(inventory("tagp", nodes, **SMALL), tags=["lxdcp_plan"])
+    assert run.ok, run
+    plan = next(iter(run.by_host(PLAN).values()))["ansible_facts"]["provision_plan"]
+    assert sorted(p["hostname"] for p in plan["placements"]) == sorted(nodes)
+    assert sorted(p["zone"] for p in plan["placements"]) == ["az1", "az2", "az3"]
+    assert not ran(run) & {COMPOSE, DEPLOY, DNS, SUMMARY}, ran(run)
+    assert run.writes == [], run.write_summary()
+    assert machines_named(maas, list(nodes)) == []
+
+
+def test_summary_and_dns_record_alone_then_the_teardown_in_parts(cluster, maas, inventory):
+    nodes = {"tags-cp-1": "10.10.0.161", "tags-cp-2": "10.10.0.162"}
+    inv = inventory("tags", nodes, **SMALL)
+    full = cluster.up(inv)
+    assert full.ok, full
+
+    # The summary alone reads the machines and shows the table of the full run; nothing is written.
+    run = cluster.up(inv, tags=["lxdcp_summary"])
+    assert run.ok, run
+    assert message(run, SUMMARY) == message(full, SUMMARY)
+    assert not ran(run) & {PLAN, COMPOSE, DEPLOY, DNS}, ran(run)
+    assert run.writes == [] and set(run.changed.values()) == {0}, run.write_summary()
+
+    # The DNS record alone: put back from the machines' addresses, the only write.
+    maas.delete("dnsresources/%d/" % dns_record(maas, "tags-api.maas")["id"])
+    run = cluster.up(inv, tags=["lxdcp_dns"])
+    assert run.ok, run
+    assert record_ips(maas, "tags-api.maas") == sorted(nodes.values())
+    assert run.write_summary() == ["POST /MAAS/api/2.0/dnsresources/"], run.write_summary()
+    assert not ran(run) & {PLAN, COMPOSE, DEPLOY, SUMMARY}, ran(run)
+
+    # The teardown's summary alone removes nothing.
+    run = cluster.down(inv, tags=["lxdcp_summary"])
+    assert run.ok and run.writes == [], run.write_summary()
+    assert message(run, TEARDOWN_SUMMARY) == "Cluster tags: nothing was removed."
+
+    # The DNS record part of the teardown alone: the machines stay.
+    run = cluster.down(inv, tags=["lxdcp_dns"])
+    assert run.ok, run
+    assert REMOVE not in ran(run)
+    assert record_ips(maas, "tags-api.maas") is None and len(machines_named(maas, list(nodes))) == 2
+    assert message(run, TEARDOWN_SUMMARY) == "Cluster tags: DNS record tags-api.maas removed (10.10.0.161, 10.10.0.162)."
+
+    # Then the machines alone: the line says nothing of the record.
+    run = cluster.down(inv, tags=["lxdcp_release"])
+    assert run.ok, run
+    assert DELETE_RECORD not in ran(run)
+    assert machines_named(maas, list(nodes)) == []
+    line = message(run, TEARDOWN_SUMMARY)
+    assert line.startswith("Cluster tags: release tags-cp-") and "DNS record" not in line, line
+    assert allocated(maas, nodes.values()) == []
