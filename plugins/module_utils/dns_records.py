@@ -65,12 +65,12 @@ def record_fqdn(params):
     return "%s.%s" % (name, domain.rstrip("."))
 
 
-def guard_addresses(values):
-    """The packed addresses of ``only_if_addresses_within``; raises InputError naming every one that is not an address."""
+def guard_addresses(values, option=GUARD):
+    """The packed addresses of ``option``; raises InputError naming every one that is not an address."""
     allowed, bad = set(), []
     for index, value in enumerate(values):
         try:
-            allowed.add(ipaddr.parse_address(value, "%s[%d]" % (GUARD, index)).packed)
+            allowed.add(ipaddr.parse_address(value, "%s[%d]" % (option, index)).packed)
         except ipaddr.AddressError as exc:
             bad.append(exc.message)
     if bad:
@@ -129,6 +129,7 @@ class DnsRecord(object):
         self.wanted = None
         self.request = None
         self.allowed = None
+        self.gone = None  # state=absent with addresses: the addresses to take out of the record
 
     def check_input(self):
         """Everything that can be judged without MAAS."""
@@ -142,6 +143,8 @@ class DnsRecord(object):
                 raise InputError("%s only applies to state=absent (it decides whether a record may be deleted)" % GUARD)
             self.allowed = guard_addresses(params[GUARD])
         if params["state"] == "absent":
+            if params.get("addresses") is not None:
+                self.gone = guard_addresses(params["addresses"], "addresses")
             return
         if not params.get("addresses"):
             raise InputError("addresses must list at least one IP address for state=present")
@@ -249,6 +252,10 @@ class DnsRecord(object):
         if record is None:
             return dict(changed=False, action="none", record=None, before=None, kept=[], maas_reserved=[], released=[],
                         diff=self.diff(None, None))
+        if self.gone is not None:
+            held = addresses_of(record)
+            if any(key not in self.gone for key in held):
+                return self.take_out(client, record, held)
         if self.allowed is not None:
             reason, foreign = not_ours(record, self.allowed)
             if reason:
@@ -269,6 +276,28 @@ class DnsRecord(object):
         released = self.release_orphans(client, candidates, record["id"], "deleting %s" % self.fqdn)
         return dict(changed=True, action="delete", record=None, before=before, kept=[], maas_reserved=[],
                     released=released, diff=self.diff(record, None))
+
+    def take_out(self, client, record, held):
+        """``state=absent`` with ``addresses`` on a record that keeps other addresses: remove just those (a PUT)."""
+        removed = dict((key, text) for key, text in held.items() if key in self.gone)
+        before = view(record)
+        if not removed:
+            return dict(changed=False, action="none", record=before, before=before, kept=[], maas_reserved=[], released=[],
+                        diff=self.diff(record, record))
+        left = sorted((text for key, text in held.items() if key not in self.gone), key=sort_key)
+        planned = dict(record, ip_addresses=[{"ip": text} for text in left])
+        candidates = orphan_candidates(record, removed)
+        self.context.log("update %s: remove %s, keep %s" % (self.fqdn, " ".join(sorted(removed.values(), key=sort_key)),
+                                                            " ".join(left)))
+        if self.check_mode:
+            released = orphans(self.context, client, candidates, record["id"], after_write=False) if candidates else []
+            return dict(changed=True, action="update", record=view(planned), before=before, kept=[], maas_reserved=[],
+                        released=released, diff=self.diff(record, planned))
+        answer = client.put("dnsresources/%s/" % record["id"], data={"ip_addresses": " ".join(left)})
+        answer = answer if isinstance(answer, dict) else self.find(client)[0]
+        released = self.release_orphans(client, candidates, record["id"], "updating %s" % self.fqdn)
+        return dict(changed=True, action="update", record=view(answer, self.fqdn), before=before, kept=[], maas_reserved=[],
+                    released=released, diff=self.diff(record, answer))
 
     def diff(self, before, after):
         """FQDN, sorted addresses and TTL before and after."""

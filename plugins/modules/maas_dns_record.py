@@ -54,6 +54,9 @@ options:
     description:
       - The complete set of IPv4 and IPv6 addresses of the record (A and AAAA records). Order does not matter.
       - Required with O(state=present). Addresses the record has and this list lacks are removed from it.
+      - With O(state=absent), the addresses to take out of the record, for example those of machines leaving a cluster;
+        the record is updated to keep its other addresses, and deleted (as without O(addresses), and subject to
+        O(only_if_addresses_within)) only when none would be left.
     type: list
     elements: str
   ttl:
@@ -63,7 +66,7 @@ options:
     type: int
   state:
     description:
-      - V(present) creates or updates the record, V(absent) deletes it.
+      - V(present) creates or updates the record, V(absent) deletes it (or takes O(addresses) out of it).
     type: str
     choices: [present, absent]
     default: present

@@ -119,7 +119,7 @@ options:
     type: str
   preferred_vm_host:
     description:
-      - Name or id of the VM host to try first, typically the one the M(lxdcp.maas.maas_placement) lookup planned.
+      - Name or id of the VM host to try first, typically the one the P(lxdcp.maas.maas_placement#lookup) lookup planned.
       - Unlike O(vm_host) it is no pin - when composing fails there for a reason that is the host's (it refuses,
         is unreachable or offline, has no room any more, or the VM's commissioning fails on it), or the host cannot
         take the VM any more, the host is given up for this run and the VM is placed again by the placement core

@@ -115,7 +115,8 @@ class ComposeProvisioner(Provisioner):
             self.journal.log("compose on %s failed: %s" % (vm_host["name"], exc))
             answer = self.client.find_machine(spec.hostname)
             if answer is None:
-                self._give_up(vm_host["name"], "compose failed: %s" % exc)
+                said = (exc.body or "").strip() if exc.status else ""
+                self._give_up(vm_host["name"], "compose refused (%s): %s" % (exc.status, said) if said else "compose failed: %s" % exc)
                 return None
             self.journal.log("MAAS reported a failure but created %s (%s); using it" % (spec.hostname, answer["system_id"]))
         self.attempts.append(dict(host=vm_host["name"], ok=True, error=None))

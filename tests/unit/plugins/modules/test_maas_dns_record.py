@@ -438,3 +438,36 @@ def test_guard_keeps_records_it_cannot_vouch_for(monkeypatch, ips, rrdata, allow
     dns.add_record("k8s-api", ips, rrdata=rrdata)
     result = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent", only_if_addresses_within=allowed)
     assert result["changed"] is False and result["reason"] == reason and writes(dns) == []
+
+
+# -- absent with addresses: take some out (a node leaves the cluster) -------------------------------------
+
+
+def test_absent_with_addresses_takes_them_out_and_keeps_the_record(monkeypatch):
+    dns = Dns()
+    dns.add_record("k8s-api", ["10.10.0.21", "10.10.0.22", "10.10.0.23"], ttl=30)
+    args = dict(fqdn="k8s-api.maas", state="absent", addresses=["10.10.0.23", "10.10.0.99"])
+    checked = run(dns, monkeypatch, check_mode=True, diff=True, **args)
+    assert checked["changed"] is True and checked["action"] == "update" and writes(dns) == []
+    assert checked["diff"]["after"]["addresses"] == ["10.10.0.21", "10.10.0.22"]
+    done = run(dns, monkeypatch, **args)
+    assert done["changed"] is True and done["action"] == "update" and done["record"]["addresses"] == ["10.10.0.21", "10.10.0.22"]
+    # 10.10.0.23 was a reservation MAAS made for the record: released once no record uses it.
+    assert writes(dns) == [("PUT", "dnsresources/1/", None), ("POST", "ipaddresses/", "release")] and done["released"] == ["10.10.0.23"]
+    assert dns.records[1]["ttl"] == 30
+    again = run(dns, monkeypatch, **args)
+    assert again["changed"] is False and again["action"] == "none" and len(writes(dns)) == 2
+
+
+def test_absent_with_addresses_deletes_the_record_when_none_is_left(monkeypatch):
+    dns = Dns()
+    dns.add_record("k8s-api", ["10.10.0.21"])
+    result = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent", addresses=["10.10.0.21"],
+                 only_if_addresses_within=["10.10.0.21"])
+    assert result["changed"] is True and result["action"] == "delete" and not dns.records
+
+
+def test_absent_with_bad_addresses_fails_before_any_request(monkeypatch):
+    dns = Dns()
+    result = run(dns, monkeypatch, fqdn="k8s-api.maas", state="absent", addresses=["10.10.0.300"])
+    assert result["failed"] and "addresses[0]" in result["msg"] and dns.fake.calls == []

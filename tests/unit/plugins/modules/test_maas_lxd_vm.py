@@ -517,7 +517,7 @@ def test_all_hosts_failing_reports_every_attempt(world, monkeypatch):
         world.compose_failures[host_id] = (503, "Unable to compose machine because: boom %d" % host_id)
     result = run(world, monkeypatch, **SPEC)
     assert result["failed"] and "cp-1 could not be composed on 3 VM host(s) (max_hosts)" in result["msg"]
-    assert "lxd-b: compose failed: MAAS refused" in result["msg"] and "boom 2" in result["msg"]
+    assert "lxd-b: compose refused (503): Unable to compose machine because: boom 2" in result["msg"]
     assert [item["host"] for item in result["failover"]] == ["lxd-b", "lxd-c", "lxd-a"]
     assert [a["ok"] for a in result["placement"]["attempts"]] == [False, False, False] and result["created"] is False
     assert not [m for m in world.machines.values() if m["hostname"] == "cp-1"]
@@ -1023,7 +1023,7 @@ def test_preferred_host_refusing_fails_over_to_a_fresh_plan(world, monkeypatch):
     result = run(world, monkeypatch, verbosity=3, preferred_vm_host="lxd-c", **SPEC)
     assert result["changed"] and result["machine"]["vm_host"]["name"] == "lxd-b" and result["created"] is True
     assert [(f["host"], f["new_host"]) for f in result["failover"]] == [("lxd-c", "lxd-b")]
-    assert "compose failed" in result["failover"][0]["reason"] and "lxd-c refused" in result["failover"][0]["reason"]
+    assert "compose refused (503)" in result["failover"][0]["reason"] and "lxd-c refused" in result["failover"][0]["reason"]
     assert [(a["host"], a["ok"]) for a in result["placement"]["attempts"]] == [("lxd-c", False), ("lxd-b", True)]
     assert any("warning: cp-1: VM host lxd-c given up" in line and "placing it on lxd-b" in line for line in result["maas_log"])
     # Placed again against MAAS's figures of now: the VM hosts and the cluster are read again.
@@ -1043,7 +1043,7 @@ def test_failover_is_bounded_by_max_hosts_and_names_each_host(world, monkeypatch
     world.compose_failures[2] = (503, "Unable to compose machine because: b is broken")
     result = run(world, monkeypatch, preferred_vm_host="lxd-c", max_hosts=2, **SPEC)
     assert result["failed"] and "could not be composed on 2 VM host(s) (max_hosts)" in result["msg"]
-    assert "lxd-c: compose failed" in result["msg"] and "lxd-b: compose failed" in result["msg"]
+    assert "lxd-c: compose refused (503)" in result["msg"] and "lxd-b: compose refused (503)" in result["msg"]
     assert not world.fake.find("POST", "vm-hosts/1/", "compose") and result["created"] is False
 
 
