@@ -92,9 +92,9 @@ def test_every_host_failing_reports_each_attempt(playbook, maas_sim):
     run = playbook.run(vm_task(interfaces=[{"ip": "10.10.0.45"}]))
     assert not run.ok
     message = run.result["msg"]
-    assert "No LXD VM host can take cp-1" in message
+    assert "cp-1 could not be composed on 3 VM host(s) (max_hosts)" in message
     for name in ("lxd-az1-b", "lxd-az2-b", "lxd-az3-b"):
-        assert "%s: MAAS refused" % name in message and "broken %s" % name in message
+        assert "%s: compose refused (503): Unable to compose machine because: broken %s" % (name, name) in message
     assert sim_machines(maas_sim, "cp-1") == []
     assert sim_ips(maas_sim, "10.10.0.45") == []
 
@@ -132,15 +132,16 @@ def test_failed_deployment_is_reported_then_retried(playbook, maas_sim):
     assert retried.result["machine"]["status"] == "Deployed"
 
 
-def test_failed_commissioning_is_reported(playbook, maas_sim):
+def test_failed_commissioning_fails_over_and_leaves_nothing(playbook, maas_sim):
+    """Commissioning that fails on every host tried: each VM deleted again, the task names every host and MAAS's reason."""
     maas_sim.faults(commission_fail=["cp-1"])
-    run = playbook.run(vm_task())
+    run = playbook.run(vm_task(max_hosts=2))
     assert not run.ok
-    assert "'Failed commissioning'" in run.result["msg"]
-    assert "Commissioning failed (maas-sim commission_fail fault)" in run.result["msg"]
-    again = playbook.run(vm_task())
-    assert not again.ok and "cp-1 is in state 'Failed commissioning'" in again.result["msg"]
-    assert again.writes == [], again.write_summary()
+    message = run.result["msg"]
+    assert "cp-1 could not be composed on 2 VM host(s) (max_hosts)" in message
+    assert message.count("commissioning failed") == 2 and "Commissioning failed (maas-sim commission_fail fault)" in message
+    assert [f["new_host"] for f in run.result["failover"]][:1] != [None] and len(run.result["failover"]) == 2
+    assert sim_machines(maas_sim, "cp-1") == [] and run.result["created"] is False
 
 
 def test_failed_tagging_after_compose_deletes_the_vm_again(playbook, maas_sim):

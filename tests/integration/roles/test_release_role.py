@@ -1,7 +1,8 @@
 """The release role (playbooks/teardown.yml) against maas-sim: what it deletes is the cluster's, and it says what it did.
 
-- The API endpoint's DNS record is deleted by the role, before the machines, when every address it holds is
-  one of the cluster's (its machines' addresses and static IPs); a record holding any other address is kept.
+- The addresses of the play's machines (and static IPs) are taken out of the API endpoint's DNS record by the role,
+  before the machines; the record is deleted once no address is left, and a record holding other addresses keeps
+  them.
 - A static IP's reservation is released only when the API user made it for the machine (its DNS name is the
   machine's hostname); any other holder keeps it.
 - A VM host that does not get the VM's capacity back fails the role with a clear message.
@@ -13,7 +14,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasCli
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import dns_record, machines_named, record_ips
 
 SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}
-DELETE_RECORD = "Delete the API endpoint's DNS record when it holds only this cluster's addresses"
+DELETE_RECORD = "Take the play's machines out of the API endpoint's DNS record (delete it when no address is left)"
 
 
 def summary(run):
@@ -50,9 +51,10 @@ def test_the_role_deletes_the_record_before_the_machines_and_says_so(cluster, ma
     assert sorted((r["path"], r.get("op")) for r in run.requests) == [
         ("/MAAS/api/2.0/dnsresources/", None), ("/MAAS/api/2.0/machines/", None),
         ("/MAAS/api/2.0/subnets/ip:10.10.0.71/", "ip_addresses"), ("/MAAS/api/2.0/subnets/ip:10.10.0.72/", "ip_addresses")]
+    assert not maas.get_tag("lxdcp-cluster-rel")  # it went with the cluster's last machine
 
 
-def test_a_record_that_also_holds_another_address_is_kept(cluster, maas, inventory):
+def test_a_record_that_also_holds_another_address_keeps_it(cluster, maas, inventory):
     inv = inventory("fx", {"fx-cp-1": "10.10.0.73"}, **SMALL)
     assert cluster.up(inv).ok
     record = dns_record(maas, "fx-api.maas")
@@ -61,11 +63,9 @@ def test_a_record_that_also_holds_another_address_is_kept(cluster, maas, invento
     run = cluster.down(inv)
     assert run.ok, run
     assert machines_named(maas, ["fx-cp-1"]) == []
-    assert not [w for w in run.write_summary() if "/dnsresources/" in w]
-    assert record_ips(maas, "fx-api.maas") == ["10.10.0.52"]  # MAAS took the cluster's address away with the machine
-    assert summary(run).endswith(
-        "DNS record fx-api.maas kept: it holds 10.10.0.52, which is not an address of this cluster's machines or static IPs, "
-        "so it is not this cluster's to delete.")
+    assert [w for w in run.write_summary() if "/dnsresources/" in w] == ["PUT /MAAS/api/2.0/dnsresources/%s/" % record["id"]]
+    assert record_ips(maas, "fx-api.maas") == ["10.10.0.52"]
+    assert summary(run).endswith("DNS record fx-api.maas updated: took out 10.10.0.73, it keeps 10.10.0.52.")
 
 
 def test_a_record_named_by_mistake_is_not_deleted(cluster, maas, inventory):
@@ -76,7 +76,7 @@ def test_a_record_named_by_mistake_is_not_deleted(cluster, maas, inventory):
     assert run.ok, run
     assert run.writes == [], run.write_summary()
     assert record_ips(maas, "registry.maas") == ["10.10.0.30"]
-    assert "DNS record registry.maas kept: it holds 10.10.0.30, which is not an address" in summary(run)
+    assert summary(run).endswith("DNS record registry.maas unchanged: it holds none of these machines' addresses (10.10.0.30).")
 
 
 def test_only_reservations_made_for_the_machine_are_released(cluster, maas, maas_sim, inventory):

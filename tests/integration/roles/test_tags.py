@@ -16,7 +16,7 @@ COMPOSE = "Compose the LXD VM on its planned host, or allocate the bare-metal ma
 DEPLOY = "Deploy the machine with its cloud-init user data and wait until it is Deployed"
 DNS = "Point the API endpoint's DNS record at the control-plane machines"
 SUMMARY = "Show the control plane and its API endpoint"
-DELETE_RECORD = "Delete the API endpoint's DNS record when it holds only this cluster's addresses"
+DELETE_RECORD = "Take the play's machines out of the API endpoint's DNS record (delete it when no address is left)"
 REMOVE = "Release and delete the machine (bare metal is released; deleted only with release_delete_bare_metal)"
 TEARDOWN_SUMMARY = "Show what was removed"
 
