@@ -133,20 +133,21 @@ class Provisioner(abc.ABC):
                                         what=what or "%s to become %s" % (self.spec.hostname, " or ".join(sorted(targets))))
 
     def ensure_tags(self, machine):
-        """Add the ownership and user tags the machine lacks (creating missing tags)."""
+        """Add the ownership and user tags the machine lacks (creating missing tags with one read of the tags)."""
         journal = self.journal
         tags = machine.get("tag_names") or []
         missing = [tag for tag in self.spec.wanted_tags if tag not in tags]
         for tag in missing:
             journal.act("tag %s %s" % (self.spec.hostname, tag))
-            if journal.check:
-                continue
-            if self.client.ensure_tag(tag, comment="lxdcp.maas ownership" if tag in self.spec.owner_tags else ""):
-                journal.log("created tag %s" % tag)
+        if not missing or journal.check:
+            return machine
+        comments = dict((tag, "lxdcp.maas ownership" if tag in self.spec.owner_tags else "") for tag in missing)
+        for tag in self.client.ensure_tags(comments):
+            journal.log("created tag %s" % tag)
+        for tag in missing:
             self.client.tag_machines(tag, add=[machine["system_id"]])
-        if missing and not journal.check:
-            machine = self.refresh(machine)
-        return machine
+        # Tagging changes nothing else of the machine: no need to read it again.
+        return dict(machine, tag_names=list(tags) + missing)
 
     def predict_tags(self):
         """Check mode, for a machine still to be created: the tagging that would follow."""

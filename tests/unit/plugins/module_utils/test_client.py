@@ -387,29 +387,31 @@ def test_deploy_retry_checks_the_machine_state(fake):
     assert len(fake.find("POST", "machines/abc123/", "deploy")) == 1
 
 
-def test_ensure_tag_creates_only_a_missing_tag(fake):
-    fake.add("GET", "tags/lxdcp-managed/", status=404, text="No Tag matches the given query.", times=1)
-    fake.add("POST", "tags/", json={"name": "lxdcp-managed"})
-    fake.add("GET", "tags/lxdcp-managed/", json={"name": "lxdcp-managed"})
+def test_ensure_tags_reads_the_tags_once_and_creates_only_the_missing_ones(fake):
+    fake.add("GET", "tags/", json=[{"name": "lxdcp-managed"}, {"name": "virtual"}], times=1)
+    fake.add("POST", "tags/", json={"name": "lxdcp-cluster-a"})
+    fake.add("GET", "tags/", json=[{"name": "lxdcp-managed"}, {"name": "lxdcp-cluster-a"}])
     client = fake.client()
-    assert client.ensure_tag("lxdcp-managed", "managed") is True
-    assert client.ensure_tag("lxdcp-managed") is False
-    assert len(fake.writes()) == 1 and fake.writes()[0].form == {"name": ["lxdcp-managed"], "comment": ["managed"]}
+    assert client.ensure_tags({"lxdcp-managed": "managed", "lxdcp-cluster-a": "cluster"}) == ["lxdcp-cluster-a"]
+    assert client.ensure_tags({"lxdcp-managed": "managed", "lxdcp-cluster-a": "cluster"}) == []
+    assert [c.path for c in fake.calls if not c.write] == ["tags/", "tags/"]
+    assert len(fake.writes()) == 1 and fake.writes()[0].form == {"name": ["lxdcp-cluster-a"], "comment": ["cluster"]}
 
 
-def test_ensure_tag_accepts_a_tag_created_meanwhile_by_a_parallel_task(fake):
-    fake.add("GET", "tags/lxdcp-cluster-a/", status=404, text="No Tag matches the given query.", times=1)
+def test_ensure_tags_accepts_a_tag_created_meanwhile_by_a_parallel_task(fake):
+    fake.add("GET", "tags/", json=[])
     fake.add("POST", "tags/", status=400, json={"name": ["Tag with this Name already exists."]})
     fake.add("GET", "tags/lxdcp-cluster-a/", json={"name": "lxdcp-cluster-a"})
-    assert fake.client().ensure_tag("lxdcp-cluster-a") is False
+    assert fake.client().ensure_tags({"lxdcp-cluster-a": ""}) == []
     assert len(fake.writes()) == 1
 
 
-def test_ensure_tag_raises_other_validation_errors(fake):
+def test_ensure_tags_raises_other_validation_errors(fake):
+    fake.add("GET", "tags/", json=[])
     fake.add("GET", "tags/bad tag/", status=404, text="No Tag matches the given query.")
     fake.add("POST", "tags/", status=400, json={"name": ["Enter a valid value."]})
     with pytest.raises(errors.MaasValidationError, match="Enter a valid value"):
-        fake.client().ensure_tag("bad tag")
+        fake.client().ensure_tags({"bad tag": ""})
 
 
 def test_link_subnet_retry_finds_the_existing_link(fake):

@@ -205,6 +205,7 @@ class World(object):
             ("POST", "machines", 2, "deploy"): lambda: self.transition(parts[1], "Deploying", "Deployed"),
             ("POST", "machines", 2, "release"): lambda: self.release(parts[1]),
             ("POST", "machines", 1, "allocate"): lambda: self.allocate(call.form),
+            ("GET", "tags", 1, None): lambda: (200, [{"name": name} for name in sorted(self.tags)]),
             ("GET", "tags", 2, None): lambda: (200, {"name": parts[1]}) if parts[1] in self.tags else (404, "No Tag matches"),
             ("POST", "tags", 1, None): lambda: self.create_tag(call.form["name"][0]),
             ("POST", "tags", 2, "update_nodes"): lambda: self.update_nodes(parts[1], call.form),
@@ -412,7 +413,7 @@ def test_compose_places_on_the_most_free_host_tags_and_waits(world, monkeypatch)
     assert result["placement"]["placements"][0]["host"] == "lxd-b"
     assert result["placement"]["attempts"] == [{"host": "lxd-b", "ok": True, "error": None}]
     assert result["actions"][0] == "compose cp-1 on lxd-b (2 cores, 4096 MiB, 20 GiB)"
-    assert world.fake.sleeps == [0.5, 0.75]  # polled with backoff while MAAS commissioned it
+    assert world.fake.sleeps == [0.5, 0.75, 1.125]  # polled with backoff while MAAS commissioned it (one status step per read)
 
 
 def test_second_run_sends_no_write(world, monkeypatch):
