@@ -219,7 +219,7 @@ class Simulator:
         user = None
         if handler.requires_auth:
             header = request.headers.get("authorization", "")
-            user = auth.authenticate(state, method, header, query, post)
+            user = auth.authenticate(state, method, header, query, post, url=str(request.url))
             if user is None:
                 anonymous = handler.anonymous
                 if anonymous is None or method not in anonymous.allowed_methods():

@@ -641,10 +641,26 @@ def test_secrets_echoed_in_retried_answers_are_redacted_everywhere(fake):
         ("secret mine-%2Fsecret or mine-/secret", "secret <redacted> or <redacted>"),
         ("No Machine matches the given query.", "No Machine matches the given query."),
         ("", ""),
+        # Whatever follows the label, to the end of its line, goes: spaces and <...> leave nothing behind.
+        ("Authorization Error: 'Invalid signature. Expected signature base string: &<token secret>'",
+         "Authorization Error: 'Invalid signature. Expected signature base string: <redacted>'"),
+        ('Error: "Expected signature base string: &a secret with spaces <and> \'quotes\'"',
+         'Error: "Expected signature base string: <redacted>"'),
+        ("Invalid access token: tk with spaces\nNo Machine matches the given query.",
+         "Invalid access token: <redacted>\nNo Machine matches the given query."),
+        ("<p>Expected signature base string: &s3cr3t</p>", "<p>Expected signature base string: <redacted>"),
     ],
 )
 def test_redact_secrets(text, expected):
     assert errors.redact_secrets(text, ("mine-%2Fsecret", "mine-/secret")) == expected
+
+
+@pytest.mark.parametrize("secret", ["red", "act", "<", ">", "secret"])
+def test_redaction_never_leaves_pieces_of_a_placeholder_or_a_secret(secret):
+    text = "Authorization Error: 'Invalid signature. Expected signature base string: &%s'" % secret
+    redacted = errors.redact_secrets(text, (secret,))
+    assert redacted == "Authorization Error: 'Invalid signature. Expected signature base string: <redacted>'"
+    assert errors.redact_secrets("Invalid access token: <token secret>", (secret,)) == "Invalid access token: <redacted>"
 
 
 # -- polling -----------------------------------------------------------------------------------
