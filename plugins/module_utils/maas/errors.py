@@ -11,7 +11,7 @@ import re
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 
 _BODY_LIMIT = 600
 REDACTED = "<redacted>"
@@ -251,7 +251,7 @@ def error_from_answer(status, reason, text, method, path, op=None, location=""):
         hint = "Check that url is the MAAS root, for example http://maas.example.com:5240/MAAS."
     if status == 401:
         said = said or "unauthorized"
-    message = "MAAS refused %s: %d %s: %s. %s" % (what, status, reason or "", said, hint)
+    message = "MAAS refused %s: %s: %s %s" % (what, ("%d %s" % (status, reason or "")).strip(), sentence(said), hint)
     kwargs = dict(status=status, method=method, path=path, op=op, body=short(text))
     if cls is MaasValidationError:
         return cls(message, fields=fields, **kwargs)

@@ -8,6 +8,7 @@ import socket
 import pytest
 import requests
 
+from ansible_collections.lxdcp.maas.plugins.module_utils import errors as base_errors
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import api, errors, retries, transport, waiters
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import (
     API_KEY,
@@ -495,6 +496,49 @@ def test_status_codes_map_to_typed_errors(fake, status, body, cls, words):
     assert info.value.status == status
     assert SECRET not in text
     assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("said", [
+    "Authorization Error: Invalid API key.", "Authorization Error: Invalid API key..",
+    "Authorization Error: Invalid API key", "Authorization Error: Invalid API key... \n",
+])
+def test_an_answer_ending_with_periods_gets_exactly_one(fake, said):
+    fake.add("GET", "machines/", status=401, text=said)
+    with pytest.raises(errors.MaasAuthError) as info:
+        fake.client().list_machines()
+    message = info.value.message
+    assert "401 Unauthorized: Authorization Error: Invalid API key. Check api_key" in message
+    assert ".." not in message
+
+
+def test_field_errors_exclamations_and_empty_reasons_read_as_one_sentence():
+    fields = errors.error_from_answer(400, "Bad Request", '{"cores": ["Ensure this value is less than or equal to 16."]}',
+                                      "POST", "vm-hosts/1/", "compose")
+    assert "400 Bad Request: cores: Ensure this value is less than or equal to 16. Check the values" in fields.message
+    shout = errors.error_from_answer(400, "Bad Request", "No provided system_id!", "POST", "machines/")
+    assert "No provided system_id! Check the values" in shout.message
+    bare = errors.error_from_answer(401, "", "Authorization Error: Invalid API key.", "GET", "machines/")
+    assert "GET /machines/: 401: Authorization Error: Invalid API key. Check api_key" in bare.message
+    empty = errors.error_from_answer(500, "Internal Server Error", "", "GET", "machines/")
+    assert "500 Internal Server Error: (empty answer). MAAS failed internally" in empty.message
+    for error in (fields, shout, bare, empty):
+        assert ".." not in error.message and "  " not in error.message
+
+
+def test_connection_reasons_ending_with_a_period_get_exactly_one(fake):
+    fake.add("GET", "machines/", exc=lambda: requests.exceptions.ConnectionError("Connection aborted."))
+    with pytest.raises(errors.MaasError) as info:
+        fake.client(retries=0).list_machines()
+    message = str(info.value)
+    assert "Connection aborted. Check url (MAAS_URL)" in message and ".." not in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Invalid API key.", "Invalid API key."), ("Invalid API key..", "Invalid API key."), ("done", "done."),
+    ("done . ", "done."), ("Why?", "Why?"), ("No provided system_id!", "No provided system_id!"), ("", "."),
+])
+def test_sentence(text, expected):
+    assert base_errors.sentence(text) == expected
 
 
 def test_410_on_vm_hosts_explains_the_removal(fake):
