@@ -2,12 +2,12 @@
 
 Request path (for ``/MAAS/api/2.0/...``):
 
+0. first, as MAAS's web server (Twisted) does for every path it serves: a POST declared
+   ``multipart/form-data`` whose non-empty body holds no MIME part answers 400 with an empty body
+   and nothing below runs (``web_server_refuses``; the request is logged with status 400);
 1. log entry opened (``seq``, method, path, op);
 2. faults: added latency, then ``fail_next``/``error_rate`` answers (nothing runs);
 3. due timed transitions are applied (``lifecycle.advance``);
-0. (before all of this, for every path MAAS serves) a POST declared ``multipart/form-data`` whose
-   non-empty body holds no MIME parts is refused as MAAS's web server refuses it: 400, empty body,
-   no headers of MAAS's (``web_server_refuses``);
 4. routing (``Unknown API endpoint`` 404), OAuth (401), anonymous handler or
    challenge, 405 for methods the handler lacks, ``op`` dispatch (400
    ``Unrecognised signature``), ``vmhost_gone`` (410), the handler itself;
@@ -363,8 +363,8 @@ MULTIPART_FORM = "multipart/form-data"
 def web_server_refuses(content_type: str | None, body: bytes) -> bool:
     """Whether MAAS's web server answers this POST 400 before MAAS (Django, piston) sees it.
 
-    MAAS's region serves HTTP with Twisted (``maasserver/webapp.py``); from Twisted 24.3.0 on (the
-    Ubuntu 24.04 base of MAAS 3.6 and 3.7), ``twisted.web.http.Request.requestReceived`` reads a
+    MAAS's region serves HTTP with Twisted (``maasserver/webapp.py``); from Twisted 24.3.0 on (MAAS 3.6
+    and 3.7 are built on Ubuntu 24.04), ``twisted.web.http.Request.requestReceived`` reads a
     non-empty POST body declared ``multipart/form-data`` as an email message: the declared
     Content-Type line, then the body right after it (no blank line between them). When the email
     parser does not make a multipart message of that, which is the case for a body without a
