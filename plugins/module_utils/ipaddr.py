@@ -93,6 +93,7 @@ def with_article(phrase):
     first = phrase[:1].lower()
     return ("an " if first in "aeio" and first else "a ") + phrase
 
+
 _LIST_LIMIT = 8
 
 

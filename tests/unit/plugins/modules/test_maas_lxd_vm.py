@@ -107,7 +107,7 @@ def test_drift_compares_only_what_the_task_sets():
     assert find_drift(machine, Spec(params())) == []
     assert find_drift(machine, Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}]))) == []
     drift = find_drift(machine, Spec(params(cores=4, memory="8G", disks=[{"size": "40G"}], vm_host="lxd-b",
-                                               zones=["az2"], pool="k8s")))
+                                            zones=["az2"], pool="k8s")))
     assert [d["field"] for d in drift] == ["cores", "memory", "disks", "vm_host", "zone", "pool"]
     assert drift[0] == {"field": "cores", "current": 2, "wanted": 4}
 
