@@ -23,7 +23,7 @@ import abc
 import collections
 import contextlib
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_places
@@ -175,8 +175,8 @@ class Provisioner(abc.ABC):
         try:
             self.undo(system_id)
         except MaasError as undo_error:
-            raise LxdcpError("%s. Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
+            raise LxdcpError("%s Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
                              "in MAAS, or run the task again with state: present, which adopts it." % (
-                                 what, undo_error, system_id, self.words.undo),
+                                 sentence(what), undo_error, system_id, self.words.undo),
                              error=error.to_dict())
-        raise LxdcpError("%s. It was %s again; run the task again." % (what, self.words.undone), error=error.to_dict())
+        raise LxdcpError("%s It was %s again; run the task again." % (sentence(what), self.words.undone), error=error.to_dict())

@@ -769,6 +769,8 @@ def test_tagging_failure_after_compose_deletes_the_vm_again(world, monkeypatch):
     assert result["msg"].startswith("Composed cp-1 (vm0001) but could not tag it: Gave up on POST /tags/lxdcp-managed/"
                                     "?op=update_nodes after 1 attempt(s)")
     assert result["msg"].endswith("It was deleted again; run the task again.")
+    # The MAAS error ends with a period: the message goes on after exactly one.
+    assert ".." not in result["msg"] and "says why. It was deleted again" in result["msg"]
     assert result["error"]["type"] == "MaasRetriesExhausted"
     assert world.fake.find("DELETE", "machines/vm0001/") and "vm0001" not in world.machines
     assert result["actions"][-1] == "delete cp-1 (vm0001) again: composed by this run, not tagged"
@@ -782,6 +784,7 @@ def test_failed_rollback_names_the_vm_and_the_next_run_adopts_it(world, monkeypa
     assert ("Rolling back failed too (Gave up on DELETE /machines/vm0001/ after 1 attempt(s)" in result["msg"]
             and "machine vm0001 is still in MAAS without ownership tags: delete it in MAAS, or run the task again "
                 "with state: present, which adopts it." in result["msg"])
+    assert ".." not in result["msg"]
     assert world.machines["vm0001"]["tag_names"] == ["pod-console-logging"]
     again = run(world, monkeypatch, **SPEC)
     assert again["changed"] is True and again["machine"]["system_id"] == "vm0001", again.get("msg")
