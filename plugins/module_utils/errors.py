@@ -22,3 +22,16 @@ class LxdcpError(Exception):
 
     def __str__(self):
         return self.message
+
+
+def sentence(text):
+    """``text`` as a sentence that a message goes on after: one final period, never two.
+
+    Texts from MAAS and from other errors often end with a period already ("Invalid API key.", a
+    validation message, a whole error message); appending another made "..". A text ending with "!"
+    or "?" keeps it.
+    """
+    text = (text or "").rstrip()
+    if text.endswith(("!", "?")):
+        return text
+    return text.rstrip(".").rstrip() + "."

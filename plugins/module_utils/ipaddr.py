@@ -83,6 +83,17 @@ ALLOC_TYPE_NAMES = {AUTO: "automatic", STICKY: "sticky (static)", USER_RESERVED:
 NODE_TYPE_NAMES = {0: "machine", 1: "device", 2: "rack controller", 3: "region controller",
                    4: "region and rack controller"}
 
+
+def with_article(phrase):
+    """``an automatic``, ``an alloc_type 2``, ``a sticky (static)``, ``a user reserved``, ``a DHCP``.
+
+    "an" before a vowel letter, except a "u" said "you" (every phrase here that starts with "u" is
+    "user ..."); acronyms here start with a consonant sound ("DHCP").
+    """
+    first = phrase[:1].lower()
+    return ("an " if first in "aeio" and first else "a ") + phrase
+
+
 _LIST_LIMIT = 8
 
 
@@ -549,7 +560,7 @@ class Holder(object):
             text = "%s %s (%s)" % (kind, node.get("hostname") or node.get("fqdn"), ", ".join(parts))
             if node.get("via"):
                 text += " on %s" % node["via"]
-            return text + " as a %s address" % alloc
+            return text + " as %s address" % with_article(alloc)
         for bmc in self.raw.get("bmcs") or []:
             machines = ", ".join("%s (%s)" % (n.get("hostname"), n.get("system_id")) for n in bmc.get("nodes") or [])
             return "the BMC (power type %s) of %s" % (bmc.get("power_type"), machines or "no machine")
@@ -559,8 +570,8 @@ class Holder(object):
             return text + (" for DNS name %s" % names if names else " (no DNS name)")
         if self.alloc_type == DISCOVERED:
             return "a host MAAS discovered on the network (observed address%s)" % (", DNS name %s" % names if names else "")
-        return "a %s address%s%s" % (alloc, " of user %s" % self.user if self.user else "",
-                                     " for DNS name %s" % names if names else "")
+        return "%s address%s%s" % (with_article(alloc), " of user %s" % self.user if self.user else "",
+                                   " for DNS name %s" % names if names else "")
 
     def as_dict(self):
         """The holder as modules return it."""

@@ -10,7 +10,13 @@
   token, timestamp (at most 300 s old), nonce (never reused within that window,
   recorded before the signature is checked), signature method, signature
   (``PLAINTEXT``: ``<consumer secret>&<token secret>`` with an empty consumer
-  secret).
+  secret, as ``create_auth_token`` in ``maasserver/models/user.py`` sets it).
+* A wrong signature answers ``Invalid signature. Expected signature base string:
+  <base>`` with the base string of the signature method (piston's
+  ``OAuthServer._check_signature``): for ``PLAINTEXT`` that is
+  ``escape(consumer secret) & escape(token secret)``, i.e. ``&`` and the real token
+  secret of the token named in the request; for ``HMAC-SHA1`` it is
+  ``METHOD&url&parameters`` (no secret). Clients must redact it.
 * Failures answer 401 ``Authorization Error: ...`` with
   ``WWW-Authenticate: OAuth realm="OAuth"``.
 """
@@ -81,7 +87,20 @@ def _escape(value: str) -> str:
     return urllib.parse.quote(value, safe="~")
 
 
-def verify(state, params: dict):
+def signature_base_string(signature_method: str, http_method: str, url: str, params: dict, token_secret: str) -> str:
+    """The base string piston prints after ``Expected signature base string:`` (consumer secret: empty)."""
+    if signature_method == "PLAINTEXT":
+        return "&" + _escape(token_secret)
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if (parts.scheme, netloc[-3:]) == ("http", ":80") or (parts.scheme, netloc[-4:]) == ("https", ":443"):
+        netloc = netloc.rsplit(":", 1)[0]
+    pairs = sorted((_escape(key), _escape(value)) for key, value in params.items() if key != "oauth_signature")
+    normalized = "&".join(f"{key}={value}" for key, value in pairs)
+    return "&".join(_escape(part) for part in (http_method.upper(), f"{parts.scheme}://{netloc}{parts.path}", normalized))
+
+
+def verify(state, params: dict, http_method: str = "GET", url: str = ""):
     """Return the user the parameters authenticate, or raise ``OAuthFailure``."""
 
     def param(name: str) -> str:
@@ -118,18 +137,21 @@ def verify(state, params: dict):
     if signature is None:
         raise OAuthFailure("Missing signature.")
     if method != "PLAINTEXT" or signature != "&" + _escape(token["secret"]):
-        # piston appends the expected base string, i.e. the secret for PLAINTEXT;
-        # the simulator does not echo secrets.
-        raise OAuthFailure("Invalid signature. Expected signature base string: &<token secret>")
+        # As piston does: the expected base string, for PLAINTEXT the real token secret.
+        base = signature_base_string(method, http_method, url, params, token["secret"])
+        raise OAuthFailure(f"Invalid signature. Expected signature base string: {base}")
     return owner
 
 
-def authenticate(state, method: str, header: str, query: Params, post: Params):
-    """The authenticated user, None for an anonymous request, or an ``ApiError``."""
+def authenticate(state, method: str, header: str, query: Params, post: Params, url: str = ""):
+    """The authenticated user, None for an anonymous request, or an ``ApiError``.
+
+    ``url`` is the request's absolute URL (only the HMAC-SHA1 base string of a wrong signature uses it).
+    """
     if not is_oauth_request(header, query, post):
         return None
     try:
-        return verify(state, collect(method, header, query, post))
+        return verify(state, collect(method, header, query, post), method, url)
     except OAuthFailure as failure:
         message = str(failure)
         if message == "Invalid consumer.":

@@ -197,22 +197,30 @@ class MaasClient(MaasTransport):
         except MaasNotFound:
             return None
 
-    def ensure_tag(self, name, comment=""):
-        """Create tag ``name`` unless it exists; returns True when it was created.
+    def list_tags(self):
+        """Every tag (name, comment, definition); one request, however many tags are looked for."""
+        return self.get("tags/") or []
+
+    def ensure_tags(self, comments):
+        """Create the tags of ``comments`` (name -> comment) that do not exist, with one read; return those created.
 
         Tasks running in parallel (one per VM) race to create the same cluster tag: MAAS answers
         the losers 400 ``{"name": ["Tag with this Name already exists."]}``, which is success here.
         """
-        if self.get_tag(name) is not None:
-            return False
-        try:
-            self.post("tags/", data={"name": name, "comment": comment}, verify=lambda: self.get_tag(name))
-        except MaasValidationError as exc:
-            if "name" in (exc.fields or {}) and self.get_tag(name) is not None:
-                self.log("tag %s was created meanwhile by another task" % name)
-                return False
-            raise
-        return True
+        existing = set(tag.get("name") for tag in self.list_tags())
+        created = []
+        for name, comment in comments.items():
+            if name in existing:
+                continue
+            try:
+                self.post("tags/", data={"name": name, "comment": comment}, verify=lambda name=name: self.get_tag(name))
+            except MaasValidationError as exc:
+                if "name" in (exc.fields or {}) and self.get_tag(name) is not None:
+                    self.log("tag %s was created meanwhile by another task" % name)
+                    continue
+                raise
+            created.append(name)
+        return created
 
     def delete_tag(self, name):
         """Delete tag ``name`` (MAAS removes it from its machines); False when it was already gone."""

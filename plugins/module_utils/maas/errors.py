@@ -11,17 +11,19 @@ import re
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 
 _BODY_LIMIT = 600
 REDACTED = "<redacted>"
 
 # Credentials an answer of MAAS (or a proxy) can carry back. piston, MAAS's API layer, answers a wrong
 # token secret with 401 "Authorization Error: 'Invalid signature. Expected signature base string:
-# &<the real token secret>'", and a wrong token key with "Invalid access token: <token key>".
+# &<the real token secret>'", and a wrong token key with "Invalid access token: <token key>". What
+# follows those two labels is redacted to the end of its line (a closing quote is kept), whatever it
+# contains: spaces, quotes or "<...>" placeholders never leave a piece of it behind.
 _SECRET_PATTERNS = (
-    re.compile(r"(signature base string:\s*)[^\s'\"]+", re.IGNORECASE),
-    re.compile(r"(access token:\s*)[^\s'\"]+", re.IGNORECASE),
+    re.compile(r"((?:signature base string|access token):[ \t]*)[^\r\n]*?(?=['\"]?[ \t]*$)",
+               re.IGNORECASE | re.MULTILINE),
     re.compile(r"(oauth_(?:signature|token)\b\"?\s*(?:=|:|%3D)\s*\"?)&?[^\s'\",&]+", re.IGNORECASE),
 )
 
@@ -170,16 +172,17 @@ def redact_secrets(text, secrets=()):
     """``text`` with OAuth credentials replaced by ``<redacted>``.
 
     Covers what MAAS echoes (piston's "Expected signature base string: ...", "Invalid access
-    token: ...") and any ``oauth_signature``/``oauth_token`` value, plus every literal in
-    ``secrets`` (the client passes its token secret, also percent-encoded).
+    token: ...", each to the end of its line) and any ``oauth_signature``/``oauth_token`` value,
+    plus every literal in ``secrets`` (the client passes its token secret, also percent-encoded).
+    The literals go first, so that a short secret never matches inside an earlier ``<redacted>``.
     """
     if not text:
         return text
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
     return text
 
 
@@ -248,7 +251,7 @@ def error_from_answer(status, reason, text, method, path, op=None, location=""):
         hint = "Check that url is the MAAS root, for example http://maas.example.com:5240/MAAS."
     if status == 401:
         said = said or "unauthorized"
-    message = "MAAS refused %s: %d %s: %s. %s" % (what, status, reason or "", said, hint)
+    message = "MAAS refused %s: %s: %s %s" % (what, ("%d %s" % (status, reason or "")).strip(), sentence(said), hint)
     kwargs = dict(status=status, method=method, path=path, op=op, body=short(text))
     if cls is MaasValidationError:
         return cls(message, fields=fields, **kwargs)

@@ -38,6 +38,7 @@ try:
 except ImportError:  # pragma: no cover - urllib3 comes with requests
     _NEVER_CONNECTED = ()
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     MaasConfigError,
     MaasConnectionError,
@@ -315,16 +316,16 @@ class MaasTransport(object):
         else:
             reason = _root_reason(exc)
         error = MaasConnectionError(
-            "Cannot reach MAAS at %s for %s: %s. Check url (MAAS_URL), that the MAAS region controller runs and that "
-            "this host can reach it." % (self.url, what, reason)
+            "Cannot reach MAAS at %s for %s: %s Check url (MAAS_URL), that the MAAS region controller runs and that "
+            "this host can reach it." % (self.url, what, sentence(reason))
         )
         error.reason = reason
         return error
 
     def _tls_error(self, exc, what):
         return MaasTLSError(
-            "TLS connection to MAAS at %s failed for %s: %s. If MAAS uses a private CA, set ca_path to its CA "
-            "bundle; validate_certs: false turns verification off (not recommended)." % (self.url, what, _root_reason(exc))
+            "TLS connection to MAAS at %s failed for %s: %s If MAAS uses a private CA, set ca_path to its CA "
+            "bundle; validate_certs: false turns verification off (not recommended)." % (self.url, what, sentence(_root_reason(exc)))
         )
 
 

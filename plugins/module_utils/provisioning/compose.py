@@ -11,7 +11,7 @@ the LXD host), frees what it left of its addresses and checks the host got its c
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_ips
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
@@ -259,7 +259,7 @@ class ComposeProvisioner(Provisioner):
         except PlacementError as exc:
             tried = ""
             if self.attempts:
-                tried = " Compose attempts: %s." % "; ".join("%s: %s" % (a["host"], a["error"]) for a in self.attempts)
+                tried = " Compose attempts: %s" % sentence("; ".join("%s: %s" % (a["host"], a["error"]) for a in self.attempts))
             target = " on vm_host %s" % self.spec.vm_host if self.spec.vm_host else ""
             self.journal.placement = dict(error_dict(exc, VM), excluded=skipped, attempts=self.attempts)
             raise LxdcpError("No LXD VM host can take %s%s: %s.%s" % (self.spec.hostname, target, error_message(exc, VM), tried),

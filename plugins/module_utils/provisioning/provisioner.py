@@ -23,7 +23,7 @@ import abc
 import collections
 import contextlib
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_places, cluster_members
@@ -134,20 +134,21 @@ class Provisioner(abc.ABC):
                                         what=what or "%s to become %s" % (self.spec.hostname, " or ".join(sorted(targets))))
 
     def ensure_tags(self, machine):
-        """Add the ownership and user tags the machine lacks (creating missing tags)."""
+        """Add the ownership and user tags the machine lacks (creating missing tags with one read of the tags)."""
         journal = self.journal
         tags = machine.get("tag_names") or []
         missing = [tag for tag in self.spec.wanted_tags if tag not in tags]
         for tag in missing:
             journal.act("tag %s %s" % (self.spec.hostname, tag))
-            if journal.check:
-                continue
-            if self.client.ensure_tag(tag, comment=OWNERSHIP_COMMENT if tag in self.spec.owner_tags else ""):
-                journal.log("created tag %s" % tag)
+        if not missing or journal.check:
+            return machine
+        comments = dict((tag, OWNERSHIP_COMMENT if tag in self.spec.owner_tags else "") for tag in missing)
+        for tag in self.client.ensure_tags(comments):
+            journal.log("created tag %s" % tag)
+        for tag in missing:
             self.client.tag_machines(tag, add=[machine["system_id"]])
-        if missing and not journal.check:
-            machine = self.refresh(machine)
-        return machine
+        # Tagging changes nothing else of the machine: no need to read it again.
+        return dict(machine, tag_names=list(tags) + missing)
 
     def drop_cluster_tag(self, system_id=None):
         """Delete the cluster's tag once its last machine is gone (``state: absent``), if lxdcp.maas created it.
@@ -192,8 +193,8 @@ class Provisioner(abc.ABC):
         try:
             self.undo(system_id)
         except MaasError as undo_error:
-            raise LxdcpError("%s. Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
+            raise LxdcpError("%s Rolling back failed too (%s), so machine %s is still in MAAS without ownership tags: %s it "
                              "in MAAS, or run the task again with state: present, which adopts it." % (
-                                 what, undo_error, system_id, self.words.undo),
+                                 sentence(what), undo_error, system_id, self.words.undo),
                              error=error.to_dict())
-        raise LxdcpError("%s. It was %s again; run the task again." % (what, self.words.undone), error=error.to_dict())
+        raise LxdcpError("%s It was %s again; run the task again." % (sentence(what), self.words.undone), error=error.to_dict())

@@ -68,11 +68,24 @@ def test_unknown_token(maas_sim):
     assert response.text == "Authorization Error: 'Invalid access token: bad-token'"
 
 
-def test_wrong_secret_does_not_echo_the_secret(maas_sim):
+def test_wrong_secret_echoes_the_expected_base_string_with_the_real_secret(maas_sim):
+    # piston's OAuthServer._check_signature: "Expected signature base string: " + the PLAINTEXT base
+    # string, escape(consumer secret, empty in MAAS) + "&" + escape(the token's real secret).
     consumer, token, secret = maas_sim.api_key.split(":")
     response = whoami(maas_sim, oauth_header(f"{consumer}:{token}:wrong"))
     assert response.status_code == 401
-    assert response.text.startswith("Authorization Error: 'Invalid signature.")
+    assert response.text == f"Authorization Error: 'Invalid signature. Expected signature base string: &{secret}'"
+    assert response.headers["WWW-Authenticate"] == 'OAuth realm="OAuth"'
+
+
+def test_wrong_hmac_signature_echoes_the_hmac_base_string(maas_sim):
+    consumer, token, secret = maas_sim.api_key.split(":")
+    header = oauth_header(maas_sim.api_key).replace('oauth_signature_method="PLAINTEXT"', 'oauth_signature_method="HMAC-SHA1"')
+    response = whoami(maas_sim, header)
+    assert response.status_code == 401
+    url = urllib.parse.quote(maas_sim.url + "/api/2.0/users/", safe="~")
+    assert response.text.startswith(f"Authorization Error: 'Invalid signature. Expected signature base string: GET&{url}&")
+    assert "oauth_consumer_key%3D" + consumer in response.text and "op%3Dwhoami" in response.text
     assert secret not in response.text
 
 

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_machines
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import TLSServer
 
@@ -51,6 +52,8 @@ CASES = [
     ("not-ours-absent", {"hostname": "db-01", "state": "absent"}, "Refusing to manage db-01"),
     ("api-key-malformed", {"api_key": "only:two"}, "api_key is malformed"),
     ("api-key-unknown", {"api_key": "nobody:no-token:no-secret"}, "401"),
+    ("api-key-wrong-secret", {"api_key": "lxdcp:sim-token:wrong-secret"},
+     "Invalid signature. Expected signature base string: <redacted>'. Check api_key"),
     ("retries-negative", {"retries": -1}, "retries must be 0 or more"),
 ]
 
@@ -66,6 +69,25 @@ def test_bad_input_fails_specifically_without_writes(playbook, maas_sim, name, a
     assert run.writes == [], run.write_summary()
     assert "Traceback" not in run.result["msg"] and "sim-secret" not in run.result["msg"]
     assert sim_machines(maas_sim) == machines
+
+
+def test_wrong_token_secret_never_shows_the_real_one(playbook, maas_sim):
+    # maas-sim answers as piston does: "Expected signature base string: &<the real token secret>".
+    consumer, token, real = maas_sim.api_key.split(":")
+    wrong_key = "%s:%s:wrong-secret" % (consumer, token)
+    lines = []
+    with pytest.raises(MaasAuthError) as info:
+        MaasClient(maas_sim.url, wrong_key, logger=lines.append).list_machines()
+    error = info.value
+    assert error.status == 401
+    assert error.body == "Authorization Error: 'Invalid signature. Expected signature base string: <redacted>'"
+    assert "Expected signature base string: <redacted>'. Check api_key" in error.message
+    run = playbook.run({"lxdcp.maas.maas_lxd_vm": dict(VM, api_key=wrong_key)}, verbosity=3)
+    assert not run.ok and "Expected signature base string: <redacted>'" in run.result["msg"], run.result["msg"]
+    texts = [str(error), repr(error), repr(error.args), repr(error.to_dict()), run.stdout, run.stderr, repr(run.results)] + lines
+    for text in texts:
+        assert real not in text and "&" + real not in text
+        assert "secret>" not in text
 
 
 def test_pool_without_lxd_hosts(playbook, maas_sim):

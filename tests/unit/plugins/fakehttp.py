@@ -68,6 +68,7 @@ class Call(object):
         self.path = parts.path[len(API_PREFIX):] if parts.path.startswith(API_PREFIX) else parts.path
         self.query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
         self.op = (self.query.get("op") or [None])[0]
+        self.body = request.body  # as sent: None when there is no body
         body = request.body or ""
         if isinstance(body, bytes):
             body = body.decode("utf-8")

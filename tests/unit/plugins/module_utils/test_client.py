@@ -8,6 +8,7 @@ import socket
 import pytest
 import requests
 
+from ansible_collections.lxdcp.maas.plugins.module_utils import errors as base_errors
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import api, errors, retries, transport, waiters
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import (
     API_KEY,
@@ -151,6 +152,38 @@ def test_post_is_form_encoded_with_repeated_keys_booleans_and_trailing_slash(fak
     assert first.headers["Content-Type"] in (b"application/x-www-form-urlencoded", "application/x-www-form-urlencoded")
     assert second.form == {"erase": ["false"]}
     assert first.url.split("?")[0].endswith("/tags/lxdcp-managed/")
+
+
+def header(call, name):
+    value = call.headers.get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@pytest.mark.parametrize("data", [None, {}, [], {"comment": None}], ids=["none", "empty-dict", "empty-list", "only-none"])
+def test_release_without_data_sends_no_body_never_an_empty_multipart_one(fake, data):
+    # MAAS 3.6+ (Twisted's web server) answers a POST declared multipart/form-data without parts with
+    # 400 and an empty body (docs/maas-sim.md, "Empty multipart bodies"): the client must send no body.
+    fake.add("POST", "machines/abc123/", op="release", json=MACHINE)
+    client = fake.client()
+    if data is None:
+        client.release("abc123")
+    else:
+        client.release("abc123", data)
+    call = fake.calls[0]
+    assert call.body is None
+    assert header(call, "Content-Type") is None
+    assert header(call, "Content-Length") == "0"
+
+
+def test_post_bodies_are_form_encoded_never_multipart(fake):
+    fake.add("POST", "machines/abc123/", op="release", json=MACHINE)
+    fake.add("POST", "machines/abc123/", op="deploy", json=MACHINE)
+    client = fake.client()
+    client.release("abc123", {"comment": "done", "erase": False})
+    client.deploy("abc123", {"distro_series": "jammy", "user_data": "#cloud-config\n"})
+    for call in fake.calls:
+        assert header(call, "Content-Type") == "application/x-www-form-urlencoded"
+    assert fake.calls[0].form == {"comment": ["done"], "erase": ["false"]}
 
 
 def test_204_returns_none_and_text_answers_are_returned_as_text(fake):
@@ -387,29 +420,31 @@ def test_deploy_retry_checks_the_machine_state(fake):
     assert len(fake.find("POST", "machines/abc123/", "deploy")) == 1
 
 
-def test_ensure_tag_creates_only_a_missing_tag(fake):
-    fake.add("GET", "tags/lxdcp-managed/", status=404, text="No Tag matches the given query.", times=1)
-    fake.add("POST", "tags/", json={"name": "lxdcp-managed"})
-    fake.add("GET", "tags/lxdcp-managed/", json={"name": "lxdcp-managed"})
+def test_ensure_tags_reads_the_tags_once_and_creates_only_the_missing_ones(fake):
+    fake.add("GET", "tags/", json=[{"name": "lxdcp-managed"}, {"name": "virtual"}], times=1)
+    fake.add("POST", "tags/", json={"name": "lxdcp-cluster-a"})
+    fake.add("GET", "tags/", json=[{"name": "lxdcp-managed"}, {"name": "lxdcp-cluster-a"}])
     client = fake.client()
-    assert client.ensure_tag("lxdcp-managed", "managed") is True
-    assert client.ensure_tag("lxdcp-managed") is False
-    assert len(fake.writes()) == 1 and fake.writes()[0].form == {"name": ["lxdcp-managed"], "comment": ["managed"]}
+    assert client.ensure_tags({"lxdcp-managed": "managed", "lxdcp-cluster-a": "cluster"}) == ["lxdcp-cluster-a"]
+    assert client.ensure_tags({"lxdcp-managed": "managed", "lxdcp-cluster-a": "cluster"}) == []
+    assert [c.path for c in fake.calls if not c.write] == ["tags/", "tags/"]
+    assert len(fake.writes()) == 1 and fake.writes()[0].form == {"name": ["lxdcp-cluster-a"], "comment": ["cluster"]}
 
 
-def test_ensure_tag_accepts_a_tag_created_meanwhile_by_a_parallel_task(fake):
-    fake.add("GET", "tags/lxdcp-cluster-a/", status=404, text="No Tag matches the given query.", times=1)
+def test_ensure_tags_accepts_a_tag_created_meanwhile_by_a_parallel_task(fake):
+    fake.add("GET", "tags/", json=[])
     fake.add("POST", "tags/", status=400, json={"name": ["Tag with this Name already exists."]})
     fake.add("GET", "tags/lxdcp-cluster-a/", json={"name": "lxdcp-cluster-a"})
-    assert fake.client().ensure_tag("lxdcp-cluster-a") is False
+    assert fake.client().ensure_tags({"lxdcp-cluster-a": ""}) == []
     assert len(fake.writes()) == 1
 
 
-def test_ensure_tag_raises_other_validation_errors(fake):
+def test_ensure_tags_raises_other_validation_errors(fake):
+    fake.add("GET", "tags/", json=[])
     fake.add("GET", "tags/bad tag/", status=404, text="No Tag matches the given query.")
     fake.add("POST", "tags/", status=400, json={"name": ["Enter a valid value."]})
     with pytest.raises(errors.MaasValidationError, match="Enter a valid value"):
-        fake.client().ensure_tag("bad tag")
+        fake.client().ensure_tags({"bad tag": ""})
 
 
 def test_link_subnet_retry_finds_the_existing_link(fake):
@@ -463,6 +498,49 @@ def test_status_codes_map_to_typed_errors(fake, status, body, cls, words):
     assert info.value.status == status
     assert SECRET not in text
     assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("said", [
+    "Authorization Error: Invalid API key.", "Authorization Error: Invalid API key..",
+    "Authorization Error: Invalid API key", "Authorization Error: Invalid API key... \n",
+])
+def test_an_answer_ending_with_periods_gets_exactly_one(fake, said):
+    fake.add("GET", "machines/", status=401, text=said)
+    with pytest.raises(errors.MaasAuthError) as info:
+        fake.client().list_machines()
+    message = info.value.message
+    assert "401 Unauthorized: Authorization Error: Invalid API key. Check api_key" in message
+    assert ".." not in message
+
+
+def test_field_errors_exclamations_and_empty_reasons_read_as_one_sentence():
+    fields = errors.error_from_answer(400, "Bad Request", '{"cores": ["Ensure this value is less than or equal to 16."]}',
+                                      "POST", "vm-hosts/1/", "compose")
+    assert "400 Bad Request: cores: Ensure this value is less than or equal to 16. Check the values" in fields.message
+    shout = errors.error_from_answer(400, "Bad Request", "No provided system_id!", "POST", "machines/")
+    assert "No provided system_id! Check the values" in shout.message
+    bare = errors.error_from_answer(401, "", "Authorization Error: Invalid API key.", "GET", "machines/")
+    assert "GET /machines/: 401: Authorization Error: Invalid API key. Check api_key" in bare.message
+    empty = errors.error_from_answer(500, "Internal Server Error", "", "GET", "machines/")
+    assert "500 Internal Server Error: (empty answer). MAAS failed internally" in empty.message
+    for error in (fields, shout, bare, empty):
+        assert ".." not in error.message and "  " not in error.message
+
+
+def test_connection_reasons_ending_with_a_period_get_exactly_one(fake):
+    fake.add("GET", "machines/", exc=lambda: requests.exceptions.ConnectionError("Connection aborted."))
+    with pytest.raises(errors.MaasError) as info:
+        fake.client(retries=0).list_machines()
+    message = str(info.value)
+    assert "Connection aborted. Check url (MAAS_URL)" in message and ".." not in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Invalid API key.", "Invalid API key."), ("Invalid API key..", "Invalid API key."), ("done", "done."),
+    ("done . ", "done."), ("Why?", "Why?"), ("No provided system_id!", "No provided system_id!"), ("", "."),
+])
+def test_sentence(text, expected):
+    assert base_errors.sentence(text) == expected
 
 
 def test_410_on_vm_hosts_explains_the_removal(fake):
@@ -609,10 +687,26 @@ def test_secrets_echoed_in_retried_answers_are_redacted_everywhere(fake):
         ("secret mine-%2Fsecret or mine-/secret", "secret <redacted> or <redacted>"),
         ("No Machine matches the given query.", "No Machine matches the given query."),
         ("", ""),
+        # Whatever follows the label, to the end of its line, goes: spaces and <...> leave nothing behind.
+        ("Authorization Error: 'Invalid signature. Expected signature base string: &<token secret>'",
+         "Authorization Error: 'Invalid signature. Expected signature base string: <redacted>'"),
+        ('Error: "Expected signature base string: &a secret with spaces <and> \'quotes\'"',
+         'Error: "Expected signature base string: <redacted>"'),
+        ("Invalid access token: tk with spaces\nNo Machine matches the given query.",
+         "Invalid access token: <redacted>\nNo Machine matches the given query."),
+        ("<p>Expected signature base string: &s3cr3t</p>", "<p>Expected signature base string: <redacted>"),
     ],
 )
 def test_redact_secrets(text, expected):
     assert errors.redact_secrets(text, ("mine-%2Fsecret", "mine-/secret")) == expected
+
+
+@pytest.mark.parametrize("secret", ["red", "act", "<", ">", "secret"])
+def test_redaction_never_leaves_pieces_of_a_placeholder_or_a_secret(secret):
+    text = "Authorization Error: 'Invalid signature. Expected signature base string: &%s'" % secret
+    redacted = errors.redact_secrets(text, (secret,))
+    assert redacted == "Authorization Error: 'Invalid signature. Expected signature base string: <redacted>'"
+    assert errors.redact_secrets("Invalid access token: <token secret>", (secret,)) == "Invalid access token: <redacted>"
 
 
 # -- polling -----------------------------------------------------------------------------------

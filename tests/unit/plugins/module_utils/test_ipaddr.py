@@ -286,13 +286,32 @@ def test_holders_are_matched_by_value_not_spelling():
         (ADDRESSES_V4[5], "device switch1 (system_id dev001) as a sticky (static) address"),
         (ADDRESSES_V4[6], "a host MAAS discovered on the network"),
         (ADDRESSES_V4[7], "the BMC (power type ipmi) of db1 (abc123)"),
-        ({"ip": "10.0.0.1", "alloc_type": 0, "user": "z"}, "a automatic address of user z"),
+        ({"ip": "10.0.0.1", "alloc_type": 0, "user": "z"}, "an automatic address of user z"),
         ({"ip": "10.0.0.1", "alloc_type": 2, "node_summary": {"system_id": "r1", "node_type": 2, "hostname": "rack"}},
-         "rack controller rack (system_id r1) as a alloc_type 2 address"),
+         "rack controller rack (system_id r1) as an alloc_type 2 address"),
     ],
 )
 def test_holder_descriptions(record, text):
     assert text in ipaddr.Holder(record).describe()
+
+
+@pytest.mark.parametrize("alloc_type, phrase", [
+    (0, "an automatic address"), (1, "a sticky (static) address"), (4, "a user reserved address"), (5, "a DHCP address"),
+    (6, "a discovered address"), (2, "an alloc_type 2 address"), (3, "an alloc_type 3 address"),
+])
+def test_every_alloc_type_name_gets_its_article(alloc_type, phrase):
+    on_node = {"ip": "10.0.0.1", "alloc_type": alloc_type, "node_summary": {"system_id": "m1", "node_type": 0, "hostname": "m"}}
+    assert ipaddr.Holder(on_node).describe().endswith(" as " + phrase)
+    if alloc_type not in (ipaddr.USER_RESERVED, ipaddr.DISCOVERED):  # those two are worded otherwise without a node
+        assert ipaddr.Holder({"ip": "10.0.0.1", "alloc_type": alloc_type}).describe() == phrase
+
+
+def test_the_article_table_covers_every_alloc_type_name():
+    # A new name in ALLOC_TYPE_NAMES must be added here with the article it takes.
+    expected = {"automatic": "an", "sticky (static)": "a", "user reserved": "a", "DHCP": "a", "discovered": "a"}
+    assert set(expected) == set(ipaddr.ALLOC_TYPE_NAMES.values())
+    for name, article in expected.items():
+        assert ipaddr.with_article(name) == "%s %s" % (article, name)
 
 
 # -- validation against MAAS ----------------------------------------------------------------

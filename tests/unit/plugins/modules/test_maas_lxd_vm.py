@@ -208,6 +208,7 @@ class World(object):
             ("POST", "machines", 2, "deploy"): lambda: self.transition(parts[1], "Deploying", "Deployed"),
             ("POST", "machines", 2, "release"): lambda: self.release(parts[1]),
             ("POST", "machines", 1, "allocate"): lambda: self.allocate(call.form),
+            ("GET", "tags", 1, None): lambda: (200, [{"name": name} for name in sorted(self.tags)]),
             ("GET", "tags", 2, None): lambda: (200, {"name": parts[1], "comment": self.tag_comments.get(parts[1], "")})
             if parts[1] in self.tags else (404, "No Tag matches"),
             ("POST", "tags", 1, None): lambda: self.create_tag(call.form["name"][0], call.form.get("comment", [""])[0]),
@@ -425,7 +426,7 @@ def test_compose_places_on_the_most_free_host_tags_and_waits(world, monkeypatch)
     assert result["placement"]["placements"][0]["host"] == "lxd-b"
     assert result["placement"]["attempts"] == [{"host": "lxd-b", "ok": True, "error": None}]
     assert result["actions"][0] == "compose cp-1 on lxd-b (2 cores, 4096 MiB, 20 GiB)"
-    assert world.fake.sleeps == [0.5, 0.75]  # polled with backoff while MAAS commissioned it
+    assert world.fake.sleeps == [0.5, 0.75, 1.125]  # polled with backoff while MAAS commissioned it (one status step per read)
 
 
 def test_second_run_sends_no_write(world, monkeypatch):
@@ -783,6 +784,8 @@ def test_tagging_failure_after_compose_deletes_the_vm_again(world, monkeypatch):
     assert result["msg"].startswith("Composed cp-1 (vm0001) but could not tag it: Gave up on POST /tags/lxdcp-managed/"
                                     "?op=update_nodes after 1 attempt(s)")
     assert result["msg"].endswith("It was deleted again; run the task again.")
+    # The MAAS error ends with a period: the message goes on after exactly one.
+    assert ".." not in result["msg"] and "says why. It was deleted again" in result["msg"]
     assert result["error"]["type"] == "MaasRetriesExhausted"
     assert world.fake.find("DELETE", "machines/vm0001/") and "vm0001" not in world.machines
     assert result["actions"][-1] == "delete cp-1 (vm0001) again: composed by this run, not tagged"
@@ -796,6 +799,7 @@ def test_failed_rollback_names_the_vm_and_the_next_run_adopts_it(world, monkeypa
     assert ("Rolling back failed too (Gave up on DELETE /machines/vm0001/ after 1 attempt(s)" in result["msg"]
             and "machine vm0001 is still in MAAS without ownership tags: delete it in MAAS, or run the task again "
                 "with state: present, which adopts it." in result["msg"])
+    assert ".." not in result["msg"]
     assert world.machines["vm0001"]["tag_names"] == ["pod-console-logging"]
     again = run(world, monkeypatch, **SPEC)
     assert again["changed"] is True and again["machine"]["system_id"] == "vm0001", again.get("msg")

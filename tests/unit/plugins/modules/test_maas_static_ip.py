@@ -368,7 +368,7 @@ def test_scoped_absent_keeps_every_other_holder_and_says_why(monkeypatch):
     assert not result.get("failed"), result
     assert result["changed"] is True
     assert [(a["address"], a["state"], a["reason"]) for a in result["addresses"]] == [
-        ("10.10.0.22", "assigned", "machine cp-2 (system_id cp2sid, owner admin) on eth0 as a automatic address: the "
+        ("10.10.0.22", "assigned", "machine cp-2 (system_id cp2sid, owner admin) on eth0 as an automatic address: the "
                                    "machine's own address, not a reservation"),
         ("10.10.0.30", "kept", "machine db1 (system_id kx7fqa, owner bob) on eth0 as a sticky (static) address, not a "
                                "reservation of yours"),
