@@ -11,7 +11,7 @@ the LXD host), frees what it left of its addresses and checks the host got its c
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_ips
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
@@ -20,35 +20,20 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     MaasRetriesExhausted,
     MaasUnavailable,
     MaasValidationError,
-    MaasWaitError,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import FAILED_COMMISSIONING, READY, RELEASABLE, machine_reason
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import READY, RELEASABLE
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import NoLxdVmHost, candidate_hosts, vm_host_project
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import left_untagged_vm
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, Request, plan, storage_pool_for
-from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import (
-    VM,
-    error_dict,
-    error_message,
-    plan_dict,
-    plan_lines,
-    rejection_dict,
-)
-from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Provisioner, Words
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.placing import PlacingProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import DEFAULT_CORES, DEFAULT_MEMORY
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
 
 
-class ComposeProvisioner(Provisioner):
+class ComposeProvisioner(PlacingProvisioner):
     """An LXD VM composed by MAAS on one of its LXD VM hosts."""
 
     words = Words(noun="VM", creation="compose", made="composed", undone="deleted", undo="delete")
-
-    def __init__(self, *args, **kwargs):
-        super(ComposeProvisioner, self).__init__(*args, **kwargs)
-        self.excluded = {}  # VM host name -> why it is not a candidate
-        self.failed = {}  # VM host name -> why it was given up in this run (failover)
-        self.attempts = []  # compose attempts: host, ok, error
 
     # -- kind and ownership ------------------------------------------------------------------
 
@@ -62,36 +47,6 @@ class ComposeProvisioner(Provisioner):
 
     # -- composing ---------------------------------------------------------------------------
 
-    def create(self):
-        """Choose a host, compose, tag, and return the new machine (None in check mode).
-
-        When composing fails on a host for a reason that is the host's (or the VM's commissioning fails there), the
-        host is given up for this run and the VM is placed again against MAAS's current figures, up to
-        ``max_hosts`` hosts; each failover is logged, warned about and returned (``failover``).
-        """
-        spec = self.spec
-        journal = self.journal
-        self.check_places()
-        candidates = self._candidates()
-        while True:
-            vm_host, storage_pool, plan_view = self._choose(candidates)
-            journal.placement = dict(plan_view, attempts=self.attempts)
-            self.static_ips.adopt_reservations()
-            journal.act("compose %s on %s (%s)" % (spec.hostname, vm_host["name"], spec.summary()))
-            if journal.check:
-                journal.after_state = spec.final_state()
-                self.predict_tags()
-                self.static_ips.predict()
-                if spec.state == "deployed":
-                    journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
-                return None
-            machine = self._compose(vm_host, storage_pool)
-            if machine is not None:
-                machine = self._commissioned(machine, vm_host)
-            if machine is not None:
-                return machine
-            candidates = self._candidates()  # place it again against what MAAS shows now
-
     def _candidates(self):
         """The MAAS view of placement (``maas_view.candidate_hosts``) for this VM."""
         spec = self.spec
@@ -104,7 +59,10 @@ class ComposeProvisioner(Provisioner):
             self.journal.log("cluster %s: %d other VM(s)" % (spec.cluster, others))
         return candidates
 
-    def _compose(self, vm_host, storage_pool):
+    def _describe_make(self, host):
+        return "compose %s on %s (%s)" % (self.spec.hostname, host["name"], self.spec.summary())
+
+    def _make(self, vm_host, storage_pool):
         """Compose on ``vm_host`` and tag the VM; None when the host refused (it is given up)."""
         spec = self.spec
         try:
@@ -124,35 +82,6 @@ class ComposeProvisioner(Provisioner):
         self.journal.log("composed %s as %s on %s" % (spec.hostname, answer["system_id"], vm_host["name"]))
         with self.undo_on_failure(answer["system_id"]):
             return self.ensure_tags(self.client.get_machine(answer["system_id"]))
-
-    def _commissioned(self, machine, vm_host):
-        """Wait (with ``wait``) for MAAS to commission the new VM; when that fails, delete it and give the host up."""
-        if not self.spec.wait:
-            return machine
-        try:
-            return self.wait_for(machine, [READY])
-        except MaasWaitError as exc:
-            if exc.timed_out or exc.state != FAILED_COMMISSIONING:
-                raise
-            reason = "commissioning failed%s" % machine_reason(exc.machine or {})
-            self.journal.log("%s: %s on %s; deleting it" % (self.spec.hostname, reason, vm_host["name"]))
-            self.undo(machine["system_id"], why="its commissioning failed on %s" % vm_host["name"])
-            self.journal.extra["created"] = False
-            self.attempts[-1].update(ok=False, error=reason)
-            self._give_up(vm_host["name"], reason, attempted=False)
-            return None
-
-    def _give_up(self, name, reason, attempted=True):
-        """Exclude host ``name`` for this run and record the failover; fail once ``max_hosts`` hosts are given up."""
-        if attempted:
-            self.attempts.append(dict(host=name, ok=False, error=reason))
-        self.excluded[name] = reason
-        self.failed[name] = reason
-        self.journal.extra.setdefault("failover", []).append(dict(host=name, reason=reason, new_host=None))
-        if len(self.failed) >= self.spec.max_hosts:
-            tried = "; ".join("%s: %s" % item for item in self.failed.items())
-            raise LxdcpError("%s could not be composed on %d VM host(s) (max_hosts): %s" % (self.spec.hostname, len(self.failed), tried),
-                             placement=dict(self.journal.placement or {}, attempts=self.attempts))
 
     def _vet(self, vm_hosts):
         """The named vm_host and the LXD project, judged from the VM hosts before anything else is read."""
@@ -195,89 +124,6 @@ class ComposeProvisioner(Provisioner):
         if problems:
             raise LxdcpError("vm_host %s conflicts with the other options: %s. Drop vm_host to let the placement choose, "
                              "or fix zone/pool/host_tags." % (vm_host["name"], "; ".join(problems)))
-
-    def _request(self, candidates):
-        """The placement request for this VM.
-
-        A requested zone whose every host in scope was given up in this run is left out: the cluster spreads over the
-        zones that can still take VMs.
-        """
-        spec = self.spec
-        disks = spec.compose_disks()
-        root_pool = disks[0]["pool"]
-        disk = sum(d["size"] for d in disks if d["pool"] == root_pool)
-        zones = spec.zones
-        if zones and self.failed:
-            in_scope = [host for host in candidates.hosts
-                        if (not spec.pool or host.pool == spec.pool) and all(tag in host.tags for tag in spec.host_tags)]
-            lost = [zone for zone in zones if any(host.zone == zone for host in in_scope)
-                    and all(host.name in self.failed for host in in_scope if host.zone == zone)]
-            if lost and len(lost) < len(zones):
-                self.journal.log("zone(s) %s: every VM host was given up in this run; spreading over the others" % ", ".join(lost))
-                zones = [zone for zone in zones if zone not in lost]
-        return Request(count=1, cores=spec.cores or DEFAULT_CORES, memory=spec.memory or DEFAULT_MEMORY, disk=disk,
-                       storage_pool=root_pool, zones=zones, pool=spec.pool, tags=spec.host_tags,
-                       strategy=spec.strategy, existing_zones=candidates.existing_zones, names=[spec.hostname])
-
-    def _preferred(self, candidates, request):
-        """The preferred VM host (``preferred_vm_host``, the plan's choice) when it can still take the VM, else None.
-
-        A preferred host that cannot (gone, unhealthy, full since the plan) is given up: the VM fails over.
-        """
-        name = self.spec.preferred_vm_host
-        if not name or name in self.failed:
-            return None
-        host = next((h for h in candidates.hosts if name in (h.name, str(h.id))), None)
-        if host is None:
-            self._give_up(name, "no LXD VM host of that name in MAAS", attempted=False)
-            return None
-        if host.name in self.failed:
-            return None
-        if host.name in self.excluded:
-            self._give_up(host.name, self.excluded[host.name], attempted=False)
-            return None
-        try:
-            plan([host], request)
-        except PlacementError as exc:
-            reasons = [rejection_dict(rejection)["reason"] for rejection in exc.rejected]
-            self._give_up(host.name, "; ".join(reasons) or error_message(exc, VM), attempted=False)
-            return None
-        return host
-
-    def _choose(self, candidates):
-        """Plan one VM over the hosts not excluded: ``(vm_host, storage pool, plan view)``; fail clearly when none fits.
-
-        The preferred host goes first when it can take the VM. The storage pool is the one placement checked for room
-        (:func:`storage_pool_for`).
-        """
-        request = self._request(candidates)
-        preferred = self._preferred(candidates, request)
-        usable = [preferred] if preferred else [host for host in candidates.hosts if host.name not in self.excluded]
-        skipped = [dict(host=name, code="excluded", reason=reason) for name, reason in sorted(self.excluded.items())]
-        try:
-            result = plan(usable, request)
-        except PlacementError as exc:
-            tried = ""
-            if self.attempts:
-                tried = " Compose attempts: %s" % sentence("; ".join("%s: %s" % (a["host"], a["error"]) for a in self.attempts))
-            target = " on vm_host %s" % self.spec.vm_host if self.spec.vm_host else ""
-            self.journal.placement = dict(error_dict(exc, VM), excluded=skipped, attempts=self.attempts)
-            raise LxdcpError("No LXD VM host can take %s%s: %s.%s" % (self.spec.hostname, target, error_message(exc, VM), tried),
-                             placement=self.journal.placement)
-        chosen = result.placements[0]
-        for line in plan_lines(result, VM):
-            self.journal.log("placement: %s" % line)
-        host = next(host for host in candidates.hosts if host.name == chosen.host)
-        view = plan_dict(result, VM)
-        view["excluded"] = skipped
-        for warning in view["warnings"]:
-            self.journal.warn("placement: %s" % warning)
-        for failover in self.journal.extra.get("failover", []):
-            if failover["new_host"] is None:
-                failover["new_host"] = chosen.host
-                self.journal.warn("%s: VM host %s given up (%s); placing it on %s in %s instead" % (
-                    self.spec.hostname, failover["host"], failover["reason"], chosen.host, chosen.zone))
-        return candidates.vm_host(chosen.host), storage_pool_for(host, request), view
 
     def _compose_data(self, host, storage_pool):
         """The ``op=compose`` form for ``host``; disks without a pool go to ``storage_pool`` (else the host's default)."""
