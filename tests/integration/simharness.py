@@ -132,6 +132,13 @@ class SimServer:
                 self.proc.wait(timeout=10)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL the subprocess (a crash: requests in flight are lost, the state file keeps what was committed)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
     def restart(self) -> None:
         """Stop and start again on the same port with the same state file."""
         self.stop()
