@@ -30,8 +30,9 @@ RELEASABLE = frozenset([ALLOCATED, DEPLOYED, DEPLOYING, FAILED_DEPLOYMENT, "Brok
 LINKABLE = frozenset([NEW, READY, ALLOCATED, "Broken", "Failed testing"])
 # Statuses a machine passes through on its own on the way to Ready.
 ON_THE_WAY_TO_READY = frozenset([NEW, COMMISSIONING, "Testing", RELEASING, "Disk erasing"])
-# Statuses of a VM that was composed and never taken further (what a run that died right after compose leaves).
-JUST_COMPOSED = frozenset([NEW, COMMISSIONING, READY])
+# Statuses of a VM that was composed and never taken further (what a run that died right after compose leaves,
+# including a commissioning that failed after the run died).
+JUST_COMPOSED = frozenset([NEW, COMMISSIONING, READY, FAILED_COMMISSIONING])
 
 
 def machine_reason(machine):

@@ -94,11 +94,14 @@ class VmRunner(object):
                                                          provisioner.words.creation))
                 elif not provisioner.adoptable(machine):
                     self.refuse(machine)
-            self.drift = find_drift(machine, spec)
-            if self.drift:
-                machine = self.handle_drift(machine)
-            elif machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
+            if machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
+                # Before drift: a failed VM's links and sizes say nothing (commissioning drops its IP links).
                 machine = provisioner.remove(machine, reason="recover: recreate (it was %s)" % machine.get("status_name"))
+            else:
+                self.check_failed(machine)
+                self.drift = find_drift(machine, spec)
+                if self.drift:
+                    machine = self.handle_drift(machine)
         if machine is None:
             machine = provisioner.create()
             if machine is None:  # check mode, or nothing to make
@@ -180,11 +183,7 @@ class VmRunner(object):
             else:
                 machine = provisioner.wait_for(provisioner.release(machine, "recover: redeploy"), [READY])
                 status = machine.get("status_name")
-        if status in FAILED_STATES and not (spec.state in ("released", "deployed") and status in RELEASABLE):
-            raise LxdcpError("%s is in state %r%s. Fix it in MAAS, delete it (state: absent), or let the task recover it "
-                             "(recover: %s), and run again." % (spec.hostname, status, machine_reason(machine),
-                                                                "redeploy" if status == FAILED_DEPLOYMENT else "recreate"),
-                             machine=machine_view(machine))
+        self.check_failed(machine, status)
         if status in ON_THE_WAY_TO_READY and not journal.check:
             machine = provisioner.wait_for(machine, [READY] + ([DEPLOYED, ALLOCATED] if status == RELEASING else []))
             status = machine.get("status_name")
@@ -200,6 +199,19 @@ class VmRunner(object):
         elif spec.state == "deployed":
             machine = self.deploy(machine)
         return machine
+
+    def check_failed(self, machine, status=None):
+        """Fail on a machine MAAS reports as failed, unless this task's state or ``recover`` deals with it."""
+        spec = self.spec
+        status = status or machine.get("status_name")
+        if status not in FAILED_STATES or (spec.state in ("released", "deployed") and status in RELEASABLE):
+            return
+        if status == FAILED_DEPLOYMENT and spec.recover == "redeploy":
+            return
+        raise LxdcpError("%s is in state %r%s. Fix it in MAAS, delete it (state: absent), or let the task recover it "
+                         "(recover: %s), and run again." % (spec.hostname, status, machine_reason(machine),
+                                                            "redeploy" if status == FAILED_DEPLOYMENT else "recreate"),
+                         machine=machine_view(machine))
 
     def deploy(self, machine):
         """Deploy unless deployed (a failed deployment is released and deployed again)."""
