@@ -62,9 +62,10 @@ class ComposeProvisioner(PlacingProvisioner):
     def _describe_make(self, host):
         return "compose %s on %s (%s)" % (self.spec.hostname, host["name"], self.spec.summary())
 
-    def _make(self, vm_host, storage_pool):
-        """Compose on ``vm_host`` and tag the VM; None when the host refused (it is given up)."""
+    def _make(self, host, storage_pool):
+        """Compose on VM host ``host`` and tag the VM; None when the host refused (it is given up)."""
         spec = self.spec
+        vm_host = host
         try:
             answer = self.client.compose(vm_host["id"], self._compose_data(vm_host, storage_pool))
         except MaasError as exc:

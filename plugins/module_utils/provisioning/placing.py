@@ -115,9 +115,9 @@ class PlacingProvisioner(Provisioner):
         self.journal.extra.setdefault("failover", []).append(dict(host=name, reason=reason, new_host=None))
         if len(self.failed) >= self.spec.max_hosts:
             tried = "; ".join("%s: %s" % item for item in self.failed.items())
-            raise LxdcpError("%s could not be %s on %d %s(s) (max_hosts): %s" % (
-                self.spec.hostname, self.words.made, len(self.failed), self.host_noun, tried),
-                             placement=dict(self.journal.placement or {}, attempts=self.attempts))
+            message = "%s could not be %s on %d %s(s) (max_hosts): %s" % (
+                self.spec.hostname, self.words.made, len(self.failed), self.host_noun, tried)
+            raise LxdcpError(message, placement=dict(self.journal.placement or {}, attempts=self.attempts))
 
     def _request(self, candidates):
         """The placement request for this VM.

@@ -204,8 +204,8 @@ def test_uneven_existing_vms_are_a_warning(run):
 def test_reads_are_filtered_gets_and_no_write(run):
     fake = script(FakeMaas(), six_hosts())
     plan = run(fake, "cp-1", "cp-2", "cp-3", cluster="demo")
-    assert [(call.method, call.path) for call in fake.calls] == [("GET", "vm-hosts/"), ("GET", "machines/"), ("GET", "machines/"),
-                                                                  ("GET", "machines/")]
+    assert [(call.method, call.path) for call in fake.calls] == [
+        ("GET", "vm-hosts/"), ("GET", "machines/"), ("GET", "machines/"), ("GET", "machines/")]
     assert not fake.writes()
     assert sorted(fake.calls[1].query["id"]) == ["host%d" % i for i in range(1, 7)]
     assert fake.calls[2].query["tags"] == ["lxdcp-cluster-demo"]
