@@ -12,6 +12,9 @@ as far as it is known, the actions taken, ...). The MAAS client's errors
 from __future__ import annotations
 
 
+_BODY_LIMIT = 600
+
+
 class LxdcpError(Exception):
     """A task cannot be carried out; ``message`` says why and what to do, ``result`` carries the module's fields."""
 
@@ -35,3 +38,16 @@ def sentence(text):
     if text.endswith(("!", "?")):
         return text
     return text.rstrip(".").rstrip() + "."
+
+
+def short(text, limit=_BODY_LIMIT):
+    """``text`` stripped and cut to ``limit`` characters (saying how long it was): for answers quoted in messages."""
+    text = (text or "").strip()
+    if len(text) > limit:
+        return text[:limit] + "... (%d characters)" % len(text)
+    return text
+
+
+def first_line(text):
+    """The first line of ``text`` ('' for none)."""
+    return (text or "").splitlines()[0] if text else ""

@@ -11,9 +11,8 @@ import re
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence, short
 
-_BODY_LIMIT = 600
 REDACTED = "<redacted>"
 
 # Credentials an answer of MAAS (or a proxy) can carry back. piston, MAAS's API layer, answers a wrong
@@ -186,13 +185,6 @@ def redact_secrets(text, secrets=()):
     return text
 
 
-def short(text, limit=_BODY_LIMIT):
-    text = (text or "").strip()
-    if len(text) > limit:
-        return text[:limit] + "... (%d characters)" % len(text)
-    return text
-
-
 def format_fields(fields):
     """Flatten MAAS's ``{"field": ["msg", ...]}`` validation dict into one line."""
     parts = []
@@ -203,10 +195,6 @@ def format_fields(fields):
         label = "" if name == "__all__" else "%s: " % name
         parts.append(label + " ".join(str(m) for m in messages))
     return "; ".join(parts)
-
-
-def first_line(text):
-    return (text or "").splitlines()[0] if text else ""
 
 
 def is_vm_host_path(path):
