@@ -6,12 +6,21 @@
 Machines the collection creates carry :data:`MANAGED_TAG`, plus ``lxdcp-cluster-<cluster>`` when
 they belong to a cluster; destructive steps act only on machines that carry them. Pure functions
 over MAAS's machine objects.
+
+LXD instances the collection creates itself (MAAS without VM hosts) carry the same facts as
+``user.*`` config keys, which LXD stores and returns untouched: :data:`LXD_MANAGED_KEY` ``"true"``,
+:data:`LXD_CLUSTER_KEY` and :data:`LXD_HOSTNAME_KEY`. An instance without them is someone else's.
 """
 
 from __future__ import annotations
 
 MANAGED_TAG = "lxdcp-managed"
 CLUSTER_TAG_PREFIX = "lxdcp-cluster-"
+
+LXD_MARK_PREFIX = "user.lxdcp."
+LXD_MANAGED_KEY = LXD_MARK_PREFIX + "managed"
+LXD_CLUSTER_KEY = LXD_MARK_PREFIX + "cluster"
+LXD_HOSTNAME_KEY = LXD_MARK_PREFIX + "hostname"
 
 
 def cluster_tag(cluster):
@@ -54,3 +63,25 @@ def half_tagged(machine, cluster=None):
     with the cluster tag alone is one a run of this cluster's task was tagging or untagging.
     """
     return all(tag in owner_tags(cluster)[1:] for tag in lxdcp_tags(machine))
+
+
+def instance_marks(cluster=None, hostname=None):
+    """The ``user.lxdcp.*`` config keys that make an LXD instance lxdcp.maas's (and ``cluster``'s, named ``hostname``)."""
+    marks = {LXD_MANAGED_KEY: "true"}
+    if cluster:
+        marks[LXD_CLUSTER_KEY] = cluster
+    if hostname:
+        marks[LXD_HOSTNAME_KEY] = hostname
+    return marks
+
+
+def instance_ownership(instance):
+    """``(managed, cluster)`` from an LXD instance's config (``config``, as LXD returns the instance)."""
+    config = instance.get("config") or {}
+    return config.get(LXD_MANAGED_KEY) == "true", config.get(LXD_CLUSTER_KEY) or None
+
+
+def instance_is_owned(instance, cluster=None):
+    """Whether the LXD instance carries lxdcp.maas's marks (and ``cluster``'s, when given)."""
+    managed, owner = instance_ownership(instance)
+    return managed and (cluster is None or owner == cluster)
