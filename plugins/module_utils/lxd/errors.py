@@ -209,11 +209,11 @@ def error_from_answer(url, status, reason, text, method, path, params=None, clie
 
 def error_from_operation(url, operation, what):
     """The LxdError for an operation that ended in failure (``status_code`` 400) or was cancelled (401)."""
-    err = operation.get("err") or operation.get("status") or "no reason given"
+    err = short(operation.get("err") or operation.get("status") or "no reason given")
     op_id = operation.get("id")
     if operation.get("status_code") == 401:
         message = "LXD at %s cancelled %s (operation %s): %s" % (url, what, op_id, sentence(err))
-        return LxdOperationFailed(message, status=401, lxd_error=short(err), operation=op_id, url=url)
+        return LxdOperationFailed(message, status=401, lxd_error=err, operation=op_id, url=url)
     cls, hint = classify(None, err)
     message = "LXD at %s failed %s (operation %s): %s %s" % (url, what, op_id, sentence(err), hint)
-    return cls(message, status=operation.get("status_code"), lxd_error=short(err), operation=op_id, url=url)
+    return cls(message, status=operation.get("status_code"), lxd_error=err, operation=op_id, url=url)

@@ -246,8 +246,8 @@ class LxdTransport(Retrying):
 
         def gave_up(failure, attempts, seconds):
             return LxdRetriesExhausted(
-                "Gave up on %s at %s after %d attempt(s) in %.1f s: %s" % (what, self.url, attempts, seconds,
-                                                                          failure.message),
+                "Gave up on %s at %s after %d attempt(s) in %.1f s: %s" % (
+                    what, self.url, attempts, seconds, failure.message),
                 last_error=failure, attempts=attempts, status=failure.status, method=method, path=path,
                 lxd_error=failure.lxd_error, url=self.url)
 

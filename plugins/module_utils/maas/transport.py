@@ -289,4 +289,3 @@ class MaasTransport(Retrying):
             "TLS connection to MAAS at %s failed for %s: %s If MAAS uses a private CA, set ca_path to its CA "
             "bundle; validate_certs: false turns verification off (not recommended)." % (self.url, what, sentence(root_reason(exc)))
         )
-
