@@ -27,6 +27,30 @@ class LxdcpError(Exception):
         return self.message
 
 
+class RequestError(LxdcpError):
+    """An error of an API client (MAAS, LXD): ``DETAILS`` name what it carries about the failed request.
+
+    Each detail is an attribute (None when unknown); ``to_dict()`` is their JSON-safe view, which a
+    module returns as ``error``.
+    """
+
+    DETAILS = ()
+
+    def __init__(self, message, **details):
+        unknown = sorted(set(details) - set(self.DETAILS))
+        if unknown:
+            raise TypeError("%s got unexpected detail(s) %s" % (type(self).__name__, ", ".join(unknown)))
+        super(RequestError, self).__init__(message)
+        for name in self.DETAILS:
+            setattr(self, name, details.get(name))
+
+    def to_dict(self):
+        """JSON-safe description for module results."""
+        described = {"type": type(self).__name__}
+        described.update((name, getattr(self, name)) for name in self.DETAILS)
+        return described
+
+
 def sentence(text):
     """``text`` as a sentence that a message goes on after: one final period, never two.
 

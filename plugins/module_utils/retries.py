@@ -23,8 +23,10 @@ except ImportError:  # pragma: no cover - urllib3 comes with requests
     _NEVER_CONNECTED = ()
 
 try:
+    import requests.exceptions as _requests_errors
     from requests.exceptions import ConnectTimeout as _RequestsConnectTimeout
 except ImportError:  # pragma: no cover - the transports report the missing library
+    _requests_errors = None
     _RequestsConnectTimeout = ()
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import first_line, short
@@ -61,6 +63,15 @@ def backoff_delay(attempt, base, cap, rand, retry_after=None):
     return min(delay, cap)
 
 
+class GaveUp(object):
+    """Mixin of the clients' "retry budget spent" errors: ``last_error`` is the last failure, ``attempts`` the count."""
+
+    def __init__(self, message, last_error=None, attempts=0, **kwargs):
+        super(GaveUp, self).__init__(message, **kwargs)
+        self.last_error = last_error
+        self.attempts = attempts
+
+
 class Retryable(Exception):
     """Raised by one attempt of a request whose failure may be retried.
 
@@ -76,10 +87,12 @@ class Retryable(Exception):
 
 
 class Retrying(object):
-    """What the API clients' transports share: retry settings, time, jitter, the log and the request counter.
+    """What the API clients' transports share: retry settings, time, jitter, the log, the request counter, one attempt.
 
     ``sleep``, ``clock`` and ``rand`` exist so that tests can replace time and jitter; production
-    code leaves them alone. A subclass sets ``config_error`` (raised for bad settings).
+    code leaves them alone. A subclass sets ``config_error`` (raised for bad settings), ``session``
+    and ``_verify`` (the ``verify`` of every request), and builds its errors in
+    ``_tls_error(exc, what)`` and ``_connection_error(exc, what, reason)``.
     """
 
     config_error = ValueError
@@ -108,6 +121,32 @@ class Retrying(object):
     def backoff_delay(self, attempt, retry_after=None):
         """Delay before retry number ``attempt`` (1-based) with this client's settings (:func:`backoff_delay`)."""
         return backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rand, retry_after)
+
+    def attempt_request(self, attempt, what, method, url, timeout=None, **kwargs):
+        """Send attempt number ``attempt`` of one HTTP request and return the response (logged, whatever its status).
+
+        A TLS failure raises the client's TLS error (final: certificates do not change by waiting); a
+        connection error, a timeout or an answer cut off raises :class:`Retryable`, which says whether
+        the request may have reached the server (only a failed connect proves it did not).
+        """
+        started = self.clock()
+        try:
+            self.requests_sent += 1
+            response = self.session.request(method, url, timeout=timeout or self.timeout, verify=self._verify,
+                                            allow_redirects=False, **kwargs)
+        except _requests_errors.SSLError as exc:
+            raise self._tls_error(exc, what)
+        except _requests_errors.RequestException as exc:
+            if isinstance(exc, _requests_errors.Timeout) and not isinstance(exc, _requests_errors.ConnectTimeout):
+                reason = "no answer within %s s (timeout)" % (timeout or self.timeout)
+            else:
+                reason = root_reason(exc)
+            failure = self._connection_error(exc, what, reason)
+            failure.reason = reason
+            self.log("%s -> %s (attempt %d)" % (what, reason, attempt))
+            raise Retryable(failure, reached=not never_connected(exc))
+        self.log("%s -> %d (attempt %d, %.3f s)" % (what, response.status_code, attempt, self.clock() - started))
+        return response
 
     def with_retries(self, send, what, idempotent=True, verify=None, gave_up=None, outcome_unknown=None):
         """Call ``send(attempt)`` (1-based) until it returns, raises a final error, or the budget is spent.

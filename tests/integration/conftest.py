@@ -25,7 +25,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lxdvm import LxdVmCluster, Unavailable  # noqa: E402  pylint: disable=wrong-import-position
+from lxdprocs import running_group  # noqa: E402  pylint: disable=wrong-import-position
+from lxdvm import LxdVmCluster  # noqa: E402  pylint: disable=wrong-import-position
 from simharness import SimServer  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -68,13 +69,8 @@ def sim_factory():
 @pytest.fixture(scope="session")
 def lxd_vm_cluster(request):
     """Two VM-capable LXD daemons of this xdist worker (skips with the reason when they cannot run here)."""
-    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
-    try:
-        cluster = LxdVmCluster(worker)
-    except Unavailable as exc:
-        pytest.skip(f"no VM-capable LXD: {exc}")
-    yield cluster
-    cluster.close()
+    with running_group(LxdVmCluster, request.config, "no VM-capable LXD") as cluster:
+        yield cluster
 
 
 @pytest.fixture

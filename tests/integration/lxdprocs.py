@@ -26,6 +26,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 BASE = os.path.join(tempfile.gettempdir(), f"lxdms-{os.getuid()}")
 LINKS_FILE = "links"  # network links a group created, one a line, deleted with it
 
@@ -339,6 +341,23 @@ class LxdDaemon:
             project = line.split(",")[0].split(" ")[0]
             if project and project != "default":
                 self.lxc("project", "delete", project)
+
+
+@contextlib.contextmanager
+def running_group(group_class, config, what: str, **kwargs):
+    """A :class:`DaemonGroup` of this pytest-xdist worker (``config.workerinput``) for a fixture; closed after.
+
+    Skips the test with ``what`` and the reason when the machine cannot run the daemons.
+    """
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    try:
+        group = group_class(worker, **kwargs)
+    except Unavailable as exc:
+        pytest.skip(f"{what}: {exc}")
+    try:
+        yield group
+    finally:
+        group.close()
 
 
 class DaemonGroup:

@@ -221,21 +221,8 @@ class LxdClient(LxdTransport):
         LXD deletes the root disk with the instance; custom volumes stay (``delete_volume``).
         """
         project = project or self.project
-        path = "/1.0/instances/%s" % _name(name)
-        try:
-            try:
-                envelope = self.request("DELETE", path, [("project", project)])
-            except LxdBadRequest as exc:
-                if "running" not in (exc.lxd_error or "").lower():
-                    raise
-                self.stop_instance(name, project=project)
-                envelope = self.request("DELETE", path, [("project", project)])
-            self._complete(envelope, "the deletion of instance %s in project %s" % (name, project), timeout)
-        except LxdNotFound as exc:
-            if exc.operation is None and missing_ok:
-                return False
-            raise
-        return True
+        return self._delete("/1.0/instances/%s" % _name(name), project, "the deletion of instance %s in project %s" % (
+            name, project), missing_ok, timeout, when_running=lambda: self.stop_instance(name, project=project))
 
     # -- storage ---------------------------------------------------------------------------
 
@@ -277,15 +264,8 @@ class LxdClient(LxdTransport):
 
     def delete_volume(self, pool, name, project=None, missing_ok=True):
         """Delete a custom volume; False when there was none."""
-        path = "/1.0/storage-pools/%s/volumes/custom/%s" % (_name(pool), _name(name))
-        try:
-            self._complete(self.request("DELETE", path, [("project", project or self.project)]),
-                           "the deletion of volume %s in pool %s" % (name, pool))
-        except LxdNotFound:
-            if missing_ok:
-                return False
-            raise
-        return True
+        return self._delete("/1.0/storage-pools/%s/volumes/custom/%s" % (_name(pool), _name(name)), project or self.project,
+                            "the deletion of volume %s in pool %s" % (name, pool), missing_ok)
 
     # -- networks --------------------------------------------------------------------------
 
@@ -324,6 +304,24 @@ class LxdClient(LxdTransport):
             operation = envelope.get("operation") or (envelope.get("metadata") or {}).get("id")
             return wait_for_operation(self, operation, timeout or self.operation_timeout, what)
         return (envelope or {}).get("metadata")
+
+    def _delete(self, path, project, what, missing_ok=True, timeout=None, when_running=None):
+        """DELETE ``path`` and wait; False when there was nothing (and ``missing_ok``). ``when_running()`` clears a
+        refusal because the object is running, then the DELETE is sent again."""
+        try:
+            try:
+                envelope = self.request("DELETE", path, [("project", project)])
+            except LxdBadRequest as exc:
+                if when_running is None or "running" not in (exc.lxd_error or "").lower():
+                    raise
+                when_running()
+                envelope = self.request("DELETE", path, [("project", project)])
+            self._complete(envelope, what, timeout)
+        except LxdNotFound as exc:
+            if exc.operation is None and missing_ok:
+                return False
+            raise
+        return True
 
     def _exists(self, path, params=None):
         return self._find(path, params) is not None

@@ -13,10 +13,11 @@ client's key never leaves the TLS layer, and certificates are named by path and 
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence, short
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import RequestError, sentence, short
+from ansible_collections.lxdcp.maas.plugins.module_utils.retries import GaveUp
 
 
-class LxdError(LxdcpError):
+class LxdError(RequestError):
     """Base of every error of the LXD client.
 
     ``message`` says what was asked, what LXD said and what to do. ``status`` is LXD's error code
@@ -24,26 +25,7 @@ class LxdError(LxdcpError):
     asynchronous operation.
     """
 
-    def __init__(self, message, status=None, method=None, path=None, lxd_error=None, operation=None, url=None):
-        super(LxdError, self).__init__(message)
-        self.status = status
-        self.method = method
-        self.path = path
-        self.lxd_error = lxd_error
-        self.operation = operation
-        self.url = url
-
-    def to_dict(self):
-        """JSON-safe description for module results."""
-        return {
-            "type": type(self).__name__,
-            "status": self.status,
-            "method": self.method,
-            "path": self.path,
-            "lxd_error": self.lxd_error,
-            "operation": self.operation,
-            "url": self.url,
-        }
+    DETAILS = ("status", "method", "path", "lxd_error", "operation", "url")
 
 
 class LxdConfigError(LxdError):
@@ -95,17 +77,12 @@ class LxdUnavailable(LxdError):
     """502/503/504: LXD (or a proxy in front of it) could not serve the request."""
 
 
-class LxdRetriesExhausted(LxdError):
-    """The retry budget is spent; ``last_error`` is the last failure and ``attempts`` the count."""
-
-    def __init__(self, message, last_error=None, attempts=0, **kwargs):
-        super(LxdRetriesExhausted, self).__init__(message, **kwargs)
-        self.last_error = last_error
-        self.attempts = attempts
+class LxdRetriesExhausted(GaveUp, LxdError):
+    """Every attempt failed (``retries.GaveUp``: ``last_error``, ``attempts``)."""
 
 
 class LxdOutcomeUnknown(LxdError):
-    """A non-idempotent request failed in a way that leaves its effect unknown and cannot be verified."""
+    """A POST whose effect is unknown (its answer was lost) and that no lookup can check, so it was not sent again."""
 
 
 class LxdWaitTimeout(LxdError):

@@ -30,7 +30,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 try:
     import requests
-    import requests.exceptions
     from requests.adapters import HTTPAdapter
     IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity test
@@ -49,13 +48,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import (
     describe_request,
     error_from_answer,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.retries import (
-    Retryable,
-    Retrying,
-    never_connected,
-    parse_retry_after,
-    root_reason,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.retries import Retryable, Retrying, parse_retry_after, root_reason
 
 DEFAULT_PORT = 8443
 USER_AGENT = "lxdcp.maas"
@@ -201,7 +194,7 @@ class LxdTransport(Retrying):
     def request(self, method, path, params=None, body=None, idempotent=None, verify=None, timeout=None):
         """Send one API request with retries and return LXD's decoded envelope (``type``, ``metadata``, ``operation``).
 
-        ``params`` is a list of ``(key, value)`` pairs (or a dict; None values are dropped), ``body`` a JSON
+        ``params`` is a list of ``(key, value)`` pairs (None values are dropped), ``body`` a JSON
         document, ``timeout`` the read timeout of this request (default: the client's).
 
         Retried: connection errors and timeouts, 502/503/504 (Retry-After honoured), up to ``retries``
@@ -217,19 +210,8 @@ class LxdTransport(Retrying):
         url = self.url + path
 
         def send(attempt):
-            sent_start = self.clock()
-            try:
-                self.requests_sent += 1
-                response = self.session.request(method, url, params=query, json=body, timeout=timeout or self.timeout,
-                                                verify=self._verify, allow_redirects=False)
-            except requests.exceptions.SSLError as exc:
-                raise self._tls_error(exc, what)
-            except requests.exceptions.RequestException as exc:
-                failure = self._connection_error(exc, what, timeout)
-                self.log("%s -> %s (attempt %d)" % (what, failure.reason, attempt))
-                raise Retryable(failure, reached=not never_connected(exc))
+            response = self.attempt_request(attempt, what, method, url, timeout, params=query, json=body)
             status = response.status_code
-            self.log("%s -> %d (attempt %d, %.3f s)" % (what, status, attempt, self.clock() - sent_start))
             envelope = _envelope(response)
             if envelope is None:
                 if status not in RETRIED_STATUSES:
@@ -269,17 +251,11 @@ class LxdTransport(Retrying):
                 what, self.url, response.status_code, response.headers.get("Content-Type") or "no content type"),
             status=response.status_code, method=method, url=self.url)
 
-    def _connection_error(self, exc, what, timeout=None):
-        if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
-            reason = "no answer within %s s (timeout)" % (timeout or self.timeout)
-        else:
-            reason = root_reason(exc)
-        error = LxdConnectionError(
+    def _connection_error(self, exc, what, reason):
+        return LxdConnectionError(
             "Cannot reach LXD at %s for %s: %s Check the url, that LXD listens there (`lxc config get "
             "core.https_address` on the LXD host) and that this host can reach it." % (self.url, what, sentence(reason)),
             url=self.url)
-        error.reason = reason
-        return error
 
     def _tls_error(self, exc, what):
         reason = root_reason(exc)
@@ -314,15 +290,5 @@ def _envelope(response):
 
 
 def _pairs(params):
-    """Query pairs from a dict or a list of pairs; None values are dropped, booleans become true/false."""
-    if not params:
-        return []
-    items = params.items() if isinstance(params, dict) else params
-    pairs = []
-    for key, value in items:
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        pairs.append((key, str(value)))
-    return pairs
+    """Query pairs ``(key, text)`` from ``(key, value)`` pairs; None values are dropped."""
+    return [(key, str(value)) for key, value in params or () if value is not None]

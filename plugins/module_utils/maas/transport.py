@@ -19,7 +19,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 try:
     import requests
-    import requests.exceptions
     from requests_oauthlib import OAuth1
     IMPORT_ERROR = None
     MISSING_LIBRARY = None
@@ -42,13 +41,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     redact_url,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.retries import answer_may_have_acted
-from ansible_collections.lxdcp.maas.plugins.module_utils.retries import (
-    Retryable,
-    Retrying,
-    never_connected,
-    parse_retry_after,
-    root_reason,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.retries import Retryable, Retrying, parse_retry_after, root_reason
 
 API_PATH = "api/2.0/"
 USER_AGENT = "lxdcp.maas"
@@ -212,22 +205,8 @@ class MaasTransport(Retrying):
         body = encode_params(data) if data is not None else None
 
         def send(attempt):
-            sent_start = self.clock()
-            try:
-                self.requests_sent += 1
-                response = self.session.request(
-                    method, url, params=query, data=body, timeout=timeout or self.timeout, verify=self._verify,
-                    allow_redirects=False)
-            except requests.exceptions.SSLError as exc:
-                raise self._tls_error(exc, what)
-            except requests.exceptions.RequestException as exc:
-                # Connection errors, timeouts, and answers cut off mid-body (ChunkedEncodingError):
-                # only a failed connect proves that MAAS never saw the request.
-                failure = self._connection_error(exc, what, timeout)
-                self.log("%s -> %s (attempt %d)" % (what, failure.reason, attempt))
-                raise Retryable(failure, reached=not never_connected(exc))
+            response = self.attempt_request(attempt, what, method, url, timeout, params=query, data=body)
             status = response.status_code
-            self.log("%s -> %d (attempt %d, %.3f s)" % (what, status, attempt, self.clock() - sent_start))
             if status < 300:
                 return self._decode(response)
             failure = self._http_error(response, method, path, op)
@@ -272,17 +251,11 @@ class MaasTransport(Retrying):
             response.status_code, response.reason, redact_secrets(response.text or "", self._secrets), method, path, op,
             location=redact_secrets(response.headers.get("Location", ""), self._secrets))
 
-    def _connection_error(self, exc, what, timeout=None):
-        if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
-            reason = "no answer within %s s (timeout)" % (timeout or self.timeout)
-        else:
-            reason = root_reason(exc)
-        error = MaasConnectionError(
+    def _connection_error(self, exc, what, reason):
+        return MaasConnectionError(
             "Cannot reach MAAS at %s for %s: %s Check url (MAAS_URL), that the MAAS region controller runs and that "
             "this host can reach it." % (self.url, what, sentence(reason))
         )
-        error.reason = reason
-        return error
 
     def _tls_error(self, exc, what):
         return MaasTLSError(
