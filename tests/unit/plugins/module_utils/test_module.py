@@ -181,4 +181,4 @@ def test_an_lxd_error_fails_the_module_with_its_request_details(monkeypatch):
 
 def test_request_errors_refuse_unknown_details():
     with pytest.raises(TypeError, match="unexpected detail"):
-        LxdNotFound("x", op="compose")
+        raise LxdNotFound("x", op="compose")
