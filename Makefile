@@ -51,10 +51,13 @@ pip-bootstrap: venv
 	    'subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args)' \
 	    > "$$dest"; echo "wrote $$dest"; fi
 
-# Debian packages the integration tests use (real LXD daemons, a real redis-server).
+# Debian packages the integration tests use (real LXD daemons, a real redis-server; qemu and OVMF let LXD
+# hold virtual-machine instances, tests/integration/lxdvm.py).
 system-deps:
 	@missing=""; command -v lxd >/dev/null || missing="$$missing lxd"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
+	[ -e /usr/share/OVMF/OVMF_CODE.fd ] || missing="$$missing ovmf"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

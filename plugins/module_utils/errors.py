@@ -12,6 +12,9 @@ as far as it is known, the actions taken, ...). The MAAS client's errors
 from __future__ import annotations
 
 
+_BODY_LIMIT = 600
+
+
 class LxdcpError(Exception):
     """A task cannot be carried out; ``message`` says why and what to do, ``result`` carries the module's fields."""
 
@@ -22,6 +25,30 @@ class LxdcpError(Exception):
 
     def __str__(self):
         return self.message
+
+
+class RequestError(LxdcpError):
+    """An error of an API client (MAAS, LXD): ``DETAILS`` name what it carries about the failed request.
+
+    Each detail is an attribute (None when unknown); ``to_dict()`` is their JSON-safe view, which a
+    module returns as ``error``.
+    """
+
+    DETAILS = ()
+
+    def __init__(self, message, **details):
+        unknown = sorted(set(details) - set(self.DETAILS))
+        if unknown:
+            raise TypeError("%s got unexpected detail(s) %s" % (type(self).__name__, ", ".join(unknown)))
+        super(RequestError, self).__init__(message)
+        for name in self.DETAILS:
+            setattr(self, name, details.get(name))
+
+    def to_dict(self):
+        """JSON-safe description for module results."""
+        described = {"type": type(self).__name__}
+        described.update((name, getattr(self, name)) for name in self.DETAILS)
+        return described
 
 
 def sentence(text):
@@ -35,3 +62,16 @@ def sentence(text):
     if text.endswith(("!", "?")):
         return text
     return text.rstrip(".").rstrip() + "."
+
+
+def short(text, limit=_BODY_LIMIT):
+    """``text`` stripped and cut to ``limit`` characters (saying how long it was): for answers quoted in messages."""
+    text = (text or "").strip()
+    if len(text) > limit:
+        return text[:limit] + "... (%d characters)" % len(text)
+    return text
+
+
+def first_line(text):
+    """The first line of ``text`` ('' for none)."""
+    return (text or "").splitlines()[0] if text else ""

@@ -23,10 +23,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, RequestError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.connection import connect, token_secret
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.transport import IMPORT_ERROR, MISSING_LIBRARY
 
 AUTH_ARGUMENT_SPEC = dict(
@@ -128,8 +127,8 @@ class MaasModule(object):
         self.module.exit_json(**self._with_log(result))
 
     def fail(self, exc, **result):
-        """Fail with an LxdcpError: its message and result fields, and ``error`` (status, request) for a MaasError."""
+        """Fail with an LxdcpError: its message and result fields, and ``error`` (status, request) for an API client's."""
         result.update(exc.result)
-        if isinstance(exc, MaasError):
+        if isinstance(exc, RequestError):
             result.setdefault("error", exc.to_dict())
         self.module.fail_json(msg=str(exc), **self._with_log(result))

@@ -6,6 +6,10 @@
 Machines the collection creates carry :data:`MANAGED_TAG`, plus ``lxdcp-cluster-<cluster>`` when
 they belong to a cluster; destructive steps act only on machines that carry them. Pure functions
 over MAAS's machine objects.
+
+LXD instances the collection creates itself (MAAS without VM hosts) carry the same facts as
+``user.*`` config keys, which LXD stores and returns untouched: :data:`LXD_MANAGED_KEY` ``"true"``,
+:data:`LXD_CLUSTER_KEY` and :data:`LXD_HOSTNAME_KEY`. An instance without them is someone else's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ MANAGED_TAG = "lxdcp-managed"
 CLUSTER_TAG_PREFIX = "lxdcp-cluster-"
 #: The comment of the ownership tags lxdcp.maas creates; only a cluster tag carrying it is deleted with the cluster.
 OWNERSHIP_COMMENT = "lxdcp.maas ownership"
+
+LXD_MARK_PREFIX = "user.lxdcp."
+LXD_MANAGED_KEY = LXD_MARK_PREFIX + "managed"
+LXD_CLUSTER_KEY = LXD_MARK_PREFIX + "cluster"
+LXD_HOSTNAME_KEY = LXD_MARK_PREFIX + "hostname"
 
 
 def cluster_tag(cluster):
@@ -75,3 +84,25 @@ def left_untagged_vm(machine, cluster=None):
 def of_cluster(machine, cluster):
     """Whether ``machine`` is ``cluster``'s: it carries the ownership tags, or it is a VM left untagged (above)."""
     return is_owned(machine, cluster) or left_untagged_vm(machine, cluster)
+
+
+def instance_marks(cluster=None, hostname=None):
+    """The ``user.lxdcp.*`` config keys that make an LXD instance lxdcp.maas's (and ``cluster``'s, named ``hostname``)."""
+    marks = {LXD_MANAGED_KEY: "true"}
+    if cluster:
+        marks[LXD_CLUSTER_KEY] = cluster
+    if hostname:
+        marks[LXD_HOSTNAME_KEY] = hostname
+    return marks
+
+
+def instance_ownership(instance):
+    """``(managed, cluster)`` from an LXD instance's config (``config``, as LXD returns the instance)."""
+    config = instance.get("config") or {}
+    return config.get(LXD_MANAGED_KEY) == "true", config.get(LXD_CLUSTER_KEY) or None
+
+
+def instance_is_owned(instance, cluster=None):
+    """Whether the LXD instance carries lxdcp.maas's marks (and ``cluster``'s, when given)."""
+    managed, owner = instance_ownership(instance)
+    return managed and (cluster is None or owner == cluster)

@@ -8,6 +8,10 @@
 * ``sim_factory`` (function scope): ``sim_factory(scenario=..., state=...,
   api_key=..., timings=..., extra_args=...)`` starts more servers; all are
   stopped at the end of the test.
+* ``lxd_vm_cluster`` (session): two real LXD daemons per xdist worker that can
+  hold ``virtual-machine`` instances (``lxdvm.py``); ``lxd_vms`` is the same
+  cluster with every daemon emptied before the test. Both skip, with the
+  reason, where the machine cannot run them (not root and packages missing).
 
 Each server picks a free port, so ``pytest -n N`` workers never collide.
 """
@@ -21,6 +25,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from lxdprocs import running_group  # noqa: E402  pylint: disable=wrong-import-position
+from lxdvm import LxdVmCluster  # noqa: E402  pylint: disable=wrong-import-position
 from simharness import SimServer  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -58,3 +64,17 @@ def sim_factory():
     finally:
         for server in servers:
             server.close()
+
+
+@pytest.fixture(scope="session")
+def lxd_vm_cluster(request):
+    """Two VM-capable LXD daemons of this xdist worker (skips with the reason when they cannot run here)."""
+    with running_group(LxdVmCluster, request.config, "no VM-capable LXD") as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def lxd_vms(lxd_vm_cluster):
+    """The VM-capable daemons, running and without instances, volumes, extra profiles or projects."""
+    lxd_vm_cluster.reset()
+    return lxd_vm_cluster

@@ -11,9 +11,9 @@ import re
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import RequestError, sentence, short
+from ansible_collections.lxdcp.maas.plugins.module_utils.retries import GaveUp
 
-_BODY_LIMIT = 600
 REDACTED = "<redacted>"
 
 # Credentials an answer of MAAS (or a proxy) can carry back. piston, MAAS's API layer, answers a wrong
@@ -32,7 +32,7 @@ _SECRET_PATTERNS = (
 # Errors
 
 
-class MaasError(LxdcpError):
+class MaasError(RequestError):
     """Base of every error the client raises.
 
     ``message`` is complete and safe to show: it says what was asked, what MAAS said and what to
@@ -40,24 +40,7 @@ class MaasError(LxdcpError):
     describe the failed request when there was one.
     """
 
-    def __init__(self, message, status=None, method=None, path=None, op=None, body=None):
-        super(MaasError, self).__init__(message)
-        self.status = status
-        self.method = method
-        self.path = path
-        self.op = op
-        self.body = body
-
-    def to_dict(self):
-        """JSON-safe description for module results."""
-        return {
-            "type": type(self).__name__,
-            "status": self.status,
-            "method": self.method,
-            "path": self.path,
-            "op": self.op,
-            "body": self.body,
-        }
+    DETAILS = ("status", "method", "path", "op", "body")
 
 
 class MaasConfigError(MaasError):
@@ -100,13 +83,8 @@ class MaasTLSError(MaasError):
     """TLS handshake or certificate verification failed."""
 
 
-class MaasRetriesExhausted(MaasError):
+class MaasRetriesExhausted(GaveUp, MaasError):
     """The retry budget is spent; ``last_error`` is the last failure and ``attempts`` the count."""
-
-    def __init__(self, message, last_error=None, attempts=0, **kwargs):
-        super(MaasRetriesExhausted, self).__init__(message, **kwargs)
-        self.last_error = last_error
-        self.attempts = attempts
 
 
 class MaasOutcomeUnknown(MaasError):
@@ -186,13 +164,6 @@ def redact_secrets(text, secrets=()):
     return text
 
 
-def short(text, limit=_BODY_LIMIT):
-    text = (text or "").strip()
-    if len(text) > limit:
-        return text[:limit] + "... (%d characters)" % len(text)
-    return text
-
-
 def format_fields(fields):
     """Flatten MAAS's ``{"field": ["msg", ...]}`` validation dict into one line."""
     parts = []
@@ -203,10 +174,6 @@ def format_fields(fields):
         label = "" if name == "__all__" else "%s: " % name
         parts.append(label + " ".join(str(m) for m in messages))
     return "; ".join(parts)
-
-
-def first_line(text):
-    return (text or "").splitlines()[0] if text else ""
 
 
 def is_vm_host_path(path):

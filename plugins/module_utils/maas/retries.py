@@ -1,49 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: lxdcp.maas contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""When the MAAS client retries, and how long it waits: bounded exponential backoff with jitter.
+"""Which answers of MAAS are worth another attempt.
 
-Retried: connection errors and timeouts, 502, 503, 504, and 409 carrying Retry-After. A
-non-idempotent request (compose, allocate, reserve...) is only re-sent when MAAS certainly did not
-act on it, or after its caller's ``verify`` found that the first attempt took no effect
-(``transport.MaasTransport.request``).
+Retried: connection errors and timeouts, 502, 503, 504, and 409 carrying Retry-After. How often and
+how long to wait, and when a non-idempotent request (compose, allocate, reserve...) may be re-sent,
+is the same for every client of the collection: ``module_utils/retries.py``.
 """
 
 from __future__ import annotations
-
-import email.utils
-import time
-
-
-def parse_retry_after(value, now=None):
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
-
-
-def backoff_delay(attempt, base, cap, rand, retry_after=None):
-    """Delay before retry number ``attempt`` (1-based): exponential with equal jitter, capped at ``cap``.
-
-    ``rand()`` returns a number in [0, 1). A Retry-After from MAAS is a lower bound, also capped.
-    """
-    step = min(cap, base * (2 ** (attempt - 1)))
-    delay = step / 2 + step / 2 * rand()
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, cap)
 
 
 def answer_may_have_acted(status, idempotent, retry_after):

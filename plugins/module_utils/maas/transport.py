@@ -14,14 +14,11 @@ appears in a message, a log line or a repr.
 from __future__ import annotations
 
 import os
-import random
-import time
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
 try:
     import requests
-    import requests.exceptions
     from requests_oauthlib import OAuth1
     IMPORT_ERROR = None
     MISSING_LIBRARY = None
@@ -30,13 +27,6 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
     IMPORT_ERROR = exc
     # The distribution to install: requests, or requests-oauthlib.
     MISSING_LIBRARY = (getattr(exc, "name", None) or "requests").split(".", maxsplit=1)[0].replace("_", "-")
-
-try:
-    from urllib3.exceptions import ConnectTimeoutError as _Urllib3ConnectTimeout
-    from urllib3.exceptions import NewConnectionError as _Urllib3NewConnection
-    _NEVER_CONNECTED = (_Urllib3NewConnection, _Urllib3ConnectTimeout)
-except ImportError:  # pragma: no cover - urllib3 comes with requests
-    _NEVER_CONNECTED = ()
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
@@ -47,16 +37,11 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     MaasTLSError,
     describe_request,
     error_from_answer,
-    first_line,
     redact_secrets,
     redact_url,
-    short,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.retries import (
-    answer_may_have_acted,
-    backoff_delay,
-    parse_retry_after,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.retries import answer_may_have_acted
+from ansible_collections.lxdcp.maas.plugins.module_utils.retries import Retryable, Retrying, parse_retry_after, root_reason
 
 API_PATH = "api/2.0/"
 USER_AGENT = "lxdcp.maas"
@@ -136,12 +121,14 @@ def encode_params(params):
 # The transport
 
 
-class MaasTransport(object):
+class MaasTransport(Retrying):
     """Signed requests to one MAAS with retries; see docs/design.md ("MAAS client contract").
 
     ``logger`` is a callable taking one string (or None). ``sleep``, ``clock`` and ``rand``
     exist so that tests can replace time and jitter; production code leaves them alone.
     """
+
+    config_error = MaasConfigError
 
     def __init__(self, url, api_key, validate_certs=True, ca_path=None, timeout=30, retries=5,
                  backoff_base=0.5, backoff_max=30, logger=None, sleep=None, clock=None, rand=None, session=None):
@@ -152,23 +139,12 @@ class MaasTransport(object):
         consumer_key, token_key, token_secret = parse_api_key(api_key)
         # Redacted from every answer kept in an error, a message or a log line.
         self._secrets = tuple(sorted({token_secret, quote(token_secret, safe="")}, key=len, reverse=True))
-        if timeout is None or timeout <= 0:
-            raise MaasConfigError("timeout must be a positive number of seconds, not %r" % (timeout,))
-        if retries is None or retries < 0:
-            raise MaasConfigError("retries must be 0 or more, not %r" % (retries,))
+        self.setup_retries(timeout, retries, backoff_base, backoff_max, logger, sleep, clock, rand)
         if ca_path and not os.path.exists(ca_path):
             raise MaasConfigError("ca_path %s does not exist; give the PEM file of the CA that signed the certificate "
                                   "of MAAS" % ca_path)
         self.validate_certs = bool(validate_certs)
         self.ca_path = ca_path
-        self.timeout = timeout
-        self.retries = int(retries)
-        self.backoff_base = float(backoff_base)
-        self.backoff_max = float(backoff_max)
-        self._logger = logger
-        self.sleep = sleep or time.sleep
-        self.clock = clock or time.monotonic
-        self._rand = rand or random.random
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
@@ -182,16 +158,10 @@ class MaasTransport(object):
         )
         # Passed with every request: a session-level value would lose to REQUESTS_CA_BUNDLE.
         self._verify = (ca_path or True) if self.validate_certs else False
-        self.requests_sent = 0
 
     def __repr__(self):
         return "%s(url=%r, validate_certs=%r, timeout=%r, retries=%r)" % (
             type(self).__name__, self.url, self.validate_certs, self.timeout, self.retries)
-
-    def log(self, message):
-        """Send one troubleshooting line to the logger (never pass secrets)."""
-        if self._logger is not None:
-            self._logger(message)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -233,64 +203,35 @@ class MaasTransport(object):
             url += "/"
         query = ([("op", op)] if op else []) + encode_params(params)
         body = encode_params(data) if data is not None else None
-        started = self.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            retry_after = None
-            sent_start = self.clock()
-            try:
-                self.requests_sent += 1
-                response = self.session.request(
-                    method, url, params=query, data=body, timeout=timeout or self.timeout, verify=self._verify,
-                    allow_redirects=False)
-            except requests.exceptions.SSLError as exc:
-                raise self._tls_error(exc, what)
-            except requests.exceptions.RequestException as exc:
-                # Connection errors, timeouts, and answers cut off mid-body (ChunkedEncodingError):
-                # only a failed connect proves that MAAS never saw the request.
-                failure = self._connection_error(exc, what, timeout)
-                reached = not _never_connected(exc)
-                self.log("%s -> %s (attempt %d)" % (what, failure.reason, attempt))
-            else:
-                status = response.status_code
-                self.log("%s -> %d (attempt %d, %.3f s)" % (what, status, attempt, self.clock() - sent_start))
-                if status < 300:
-                    return self._decode(response)
-                failure = self._http_error(response, method, path, op)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                reached = answer_may_have_acted(status, idempotent, retry_after)
-                if reached is None:
-                    raise failure
-            if attempt > self.retries:
-                raise MaasRetriesExhausted(
-                    "Gave up on %s after %d attempt(s) in %.1f s: %s" % (
-                        what, attempt, self.clock() - started, failure.message),
-                    last_error=failure, attempts=attempt, status=failure.status, method=method, path=path, op=op,
-                    body=failure.body,
-                )
-            if not idempotent:
-                if verify is not None:
-                    found = verify()
-                    if found is not None:
-                        self.log("%s: the earlier attempt took effect (verified), not sending it again" % what)
-                        return found
-                    self.log("%s: verified that the earlier attempt did not take effect" % what)
-                elif reached:
-                    raise MaasOutcomeUnknown(
-                        "%s failed with an unknown outcome (%s) and cannot be verified, so it is not sent again. "
-                        "Check MAAS for its effect before re-running." % (what, failure.message),
-                        status=failure.status, method=method, path=path, op=op, body=failure.body,
-                    )
-            delay = self.backoff_delay(attempt, retry_after)
-            self.log("retry %d/%d of %s in %.2f s%s: %s" % (
-                attempt, self.retries, what, delay,
-                " (Retry-After %.0f s)" % retry_after if retry_after is not None else "", first_line(failure.message)))
-            self.sleep(delay)
 
-    def backoff_delay(self, attempt, retry_after=None):
-        """Delay before retry number ``attempt`` (1-based) with this client's settings (``retries.backoff_delay``)."""
-        return backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rand, retry_after)
+        def send(attempt):
+            response = self.attempt_request(attempt, what, method, url, timeout, params=query, data=body)
+            status = response.status_code
+            if status < 300:
+                return self._decode(response)
+            failure = self._http_error(response, method, path, op)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            reached = answer_may_have_acted(status, idempotent, retry_after)
+            if reached is None:
+                raise failure
+            raise Retryable(failure, reached=reached, retry_after=retry_after)
+
+        def gave_up(failure, attempts, seconds):
+            return MaasRetriesExhausted(
+                "Gave up on %s after %d attempt(s) in %.1f s: %s" % (what, attempts, seconds, failure.message),
+                last_error=failure, attempts=attempts, status=failure.status, method=method, path=path, op=op,
+                body=failure.body,
+            )
+
+        def outcome_unknown(failure):
+            return MaasOutcomeUnknown(
+                "%s failed with an unknown outcome (%s) and cannot be verified, so it is not sent again. "
+                "Check MAAS for its effect before re-running." % (what, failure.message),
+                status=failure.status, method=method, path=path, op=op, body=failure.body,
+            )
+
+        return self.with_retries(send, what, idempotent=idempotent, verify=verify, gave_up=gave_up,
+                                 outcome_unknown=outcome_unknown)
 
     # -- answers and errors ----------------------------------------------------------------
 
@@ -310,49 +251,14 @@ class MaasTransport(object):
             response.status_code, response.reason, redact_secrets(response.text or "", self._secrets), method, path, op,
             location=redact_secrets(response.headers.get("Location", ""), self._secrets))
 
-    def _connection_error(self, exc, what, timeout=None):
-        if isinstance(exc, requests.exceptions.Timeout) and not isinstance(exc, requests.exceptions.ConnectTimeout):
-            reason = "no answer within %s s (timeout)" % (timeout or self.timeout)
-        else:
-            reason = _root_reason(exc)
-        error = MaasConnectionError(
+    def _connection_error(self, exc, what, reason):
+        return MaasConnectionError(
             "Cannot reach MAAS at %s for %s: %s Check url (MAAS_URL), that the MAAS region controller runs and that "
             "this host can reach it." % (self.url, what, sentence(reason))
         )
-        error.reason = reason
-        return error
 
     def _tls_error(self, exc, what):
         return MaasTLSError(
             "TLS connection to MAAS at %s failed for %s: %s If MAAS uses a private CA, set ca_path to its CA "
-            "bundle; validate_certs: false turns verification off (not recommended)." % (self.url, what, sentence(_root_reason(exc)))
+            "bundle; validate_certs: false turns verification off (not recommended)." % (self.url, what, sentence(root_reason(exc)))
         )
-
-
-def _never_connected(exc):
-    """True when the request certainly never reached the server (refused, DNS failure, connect timeout)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    return any(_NEVER_CONNECTED and isinstance(cause, _NEVER_CONNECTED) for cause in _causes(exc))
-
-
-def _root_reason(exc):
-    """The innermost readable reason of a requests/urllib3 error, without addresses of Python objects."""
-    text = str(list(_causes(exc))[-1]).replace("\n", " ")
-    # urllib3 prefixes the connection object repr: "<urllib3.connection.HTTPConnection object at 0x..>: Failed to ..."
-    if text.startswith("<") and ">: " in text:
-        text = text.split(">: ", 1)[1]
-    return short(text, 300)
-
-
-def _causes(exc):
-    """``exc`` and the errors it wraps (``reason`` or a first argument that is an exception), outermost first."""
-    seen = set()
-    current = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        reason = getattr(current, "reason", None)
-        args = getattr(current, "args", ())
-        current = reason if isinstance(reason, BaseException) else (
-            args[0] if args and isinstance(args[0], BaseException) else None)

@@ -5,22 +5,15 @@ from __future__ import annotations
 import pytest
 
 from lxdharness import LxdCluster, RedisServer, Unavailable
+from lxdprocs import running_group
 from schedharness import SchedulerProcess
-
-
-def _worker(config) -> str:
-    return getattr(config, "workerinput", {}).get("workerid", "main")
 
 
 @pytest.fixture(scope="session")
 def lxd_cluster(request):
     """Two LXD daemons of this xdist worker (skips with the reason when LXD cannot run here)."""
-    try:
-        cluster = LxdCluster(_worker(request.config))
-    except Unavailable as exc:
-        pytest.skip(f"no LXD: {exc}")
-    yield cluster
-    cluster.close()
+    with running_group(LxdCluster, request.config, "no LXD") as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -223,21 +223,27 @@ def self_signed_cert(directory, hostname="127.0.0.1"):
 
 
 class TLSServer(object):
-    """A stdlib HTTPS server on 127.0.0.1 answering every GET with ``{"version": "3.6.1"}``.
+    """A stdlib HTTPS server on 127.0.0.1 answering every GET with ``answer`` (default MAAS's ``/version/``).
 
-    Use as a context manager; ``url`` is its MAAS root, ``cert`` the PEM to trust it with.
+    Use as a context manager; ``url`` is its MAAS root (``base`` its address), ``cert`` the PEM to
+    trust it with, ``requests`` the number of requests it answered.
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, answer=None):
         self.cert, self.key = self_signed_cert(directory)
-        self.url = None
+        self.answer = answer if answer is not None else {"version": "3.6.1", "capabilities": [], "subversion": ""}
+        self.url = self.base = None
+        self.requests = 0
         self._server = None
         self._thread = None
 
     def __enter__(self):
+        owner = self
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
-                body = jsonlib.dumps({"version": "3.6.1", "capabilities": [], "subversion": ""}).encode()
+                owner.requests += 1
+                body = jsonlib.dumps(owner.answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -253,7 +259,8 @@ class TLSServer(object):
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        self.url = "https://127.0.0.1:%d/MAAS" % self._server.server_address[1]
+        self.base = "https://127.0.0.1:%d" % self._server.server_address[1]
+        self.url = self.base + "/MAAS"
         return self
 
     def __exit__(self, *exc):

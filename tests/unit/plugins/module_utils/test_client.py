@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import errors as base_errors
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas import api, errors, retries, transport, waiters
+from ansible_collections.lxdcp.maas.plugins.module_utils import retries
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas import api, errors, transport, waiters
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import (
     API_KEY,
     BASE,

@@ -8,6 +8,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import maas_view, module as base, ownership
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdNotFound
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConfigError, MaasValidationError
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, SECRET, FakeMaas, run_module
 
@@ -162,3 +163,22 @@ def test_a_domain_error_fails_the_module_with_its_result_fields(monkeypatch):
     result = run_module(main, {}, FakeMaas(), monkeypatch)
     assert result["failed"] and result["msg"] == "cannot do it"
     assert result["machine"] == {"hostname": "cp-1"} and result["changed"] is False and "error" not in result
+
+
+def test_an_lxd_error_fails_the_module_with_its_request_details(monkeypatch):
+    def main():
+        def task(context):
+            raise LxdNotFound("LXD at https://lxd1:8443 refused ...", status=404, method="GET", path="/1.0/instances/x",
+                              lxd_error="Instance not found", url="https://lxd1:8443")
+
+        base.MaasModule(argument_spec={}).run(task, changed=False)
+
+    result = run_module(main, {}, FakeMaas(), monkeypatch)
+    assert result["failed"] and result["error"] == {
+        "type": "LxdNotFound", "status": 404, "method": "GET", "path": "/1.0/instances/x", "lxd_error": "Instance not found",
+        "operation": None, "url": "https://lxd1:8443"}
+
+
+def test_request_errors_refuse_unknown_details():
+    with pytest.raises(TypeError, match="unexpected detail"):
+        raise LxdNotFound("x", op="compose")
