@@ -14,7 +14,7 @@ import time
 
 import yaml
 
-from . import builders, lookup
+from . import builders, lookup, modes
 from .enums import STATUS_KEYWORDS, IPType, NodeStatus
 from .faults import FaultError, validate as validate_faults
 from .model import DNSResource, Domain, Fabric, IPRange, Pod, Pool, Subnet, User, VirtualMachine, Vlan, Zone
@@ -91,12 +91,12 @@ def load_file(path: str | None) -> dict:
     return data
 
 
-def build(data: dict, api_key: str | None = None) -> State:
-    """Build a fresh state from scenario data."""
+def build(data: dict, api_key: str | None = None, maas_version: str | None = None) -> State:
+    """Build a fresh state from scenario data (``maas_version`` overrides the scenario's)."""
     _check_keys(data, _TOP_KEYS, "scenario")
     state = State()
     state.meta = {
-        "maas_version": str(data.get("maas_version", "3.6.1")),
+        "maas_version": version(maas_version or data.get("maas_version", modes.DEFAULT_VERSION), "maas_version"),
         "timings": _timings(data.get("timings") or {}),
         "os_releases": data.get("os_releases") or DEFAULT_RELEASES,
         "default_distro_series": data.get("default_distro_series", "jammy"),
@@ -109,6 +109,9 @@ def build(data: dict, api_key: str | None = None) -> State:
     _users(state, data.get("users") or [], api_key)
     _basics(state, data)
     _networks(state, data)
+    if modes.without_vm_hosts(state) and data.get("vm_hosts"):
+        raise ScenarioError(f"vm_hosts: MAAS {state.meta['maas_version']} has no VM hosts (removed in 4.0); "
+                            "describe the machines that run LXD under lxd_hosts")
     for index, entry in enumerate(data.get("vm_hosts") or []):
         _vm_host(state, entry, f"vm_hosts[{index}]")
     for index, entry in enumerate(data.get("machines") or []):
@@ -121,6 +124,14 @@ def build(data: dict, api_key: str | None = None) -> State:
         _dns_resource(state, entry, f"dns_resources[{index}]")
     state.mark_all_dirty()
     return state
+
+
+def version(raw, where: str) -> str:
+    """A MAAS version as ``version/`` reports it (``4.0`` -> ``4.0.0``)."""
+    normalised = modes.normalise(raw)
+    if normalised is None:
+        raise ScenarioError(f"{where}: {raw!r} is not a MAAS version (e.g. 3.6.1 or 4.0)")
+    return normalised
 
 
 def _timings(raw: dict) -> dict:
@@ -154,6 +165,14 @@ def _users(state: State, entries: list, api_key: str | None) -> None:
         raise ScenarioError("users: at least one user needs is_superuser: true")
     if api_key:
         set_admin_key(state, api_key)
+
+
+def set_version(state: State, raw: str) -> None:
+    """``--maas-version`` on a state loaded from ``--state``: a 4.0 state cannot hold VM hosts."""
+    state.meta["maas_version"] = version(raw, "--maas-version")
+    state.touch_meta()
+    if modes.without_vm_hosts(state) and state.all("pod"):
+        raise ScenarioError(f"--maas-version {raw}: the state holds VM hosts, which MAAS {state.meta['maas_version']} does not have")
 
 
 def set_admin_key(state: State, api_key: str) -> None:
@@ -364,6 +383,8 @@ _MACHINE_KEYS = {"hostname", "vm_host", "cpu_count", "memory", "disks", "status"
 
 def _machine(state: State, entry: dict, where: str) -> None:
     _check_keys(entry, _MACHINE_KEYS, where)
+    if entry.get("vm_host") and modes.without_vm_hosts(state):
+        raise ScenarioError(f"{where}.vm_host: MAAS {state.meta['maas_version']} has no VM hosts (removed in 4.0)")
     status = _status(entry.get("status", "ready"), f"{where}.status")
     pod = _named(state, "pod", entry["vm_host"], where, "vm_host") if entry.get("vm_host") else None
     zone = _named(state, "zone", entry["zone"], where, "zone") if entry.get("zone") else (

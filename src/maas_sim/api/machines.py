@@ -110,9 +110,9 @@ class MachinesHandler(Handler):
         state = ctx.state
         form = constraints.NodeFilter(state, ctx.data, constraints.ACQUIRE_FIELDS)
         input_constraints = [(key, values) for key, values in ctx.data.lists() if key != "op"]
+        _allocation_options(ctx.post, ctx.sim.without_vm_hosts)
         verbose = string_bool(ctx.post, "verbose")
         dry_run = string_bool(ctx.post, "dry_run")
-        _allocation_options(ctx.post)
         form.errors.raise_if_any()
         candidates = [
             m for m in state.all("machine")
@@ -121,7 +121,7 @@ class MachinesHandler(Handler):
         candidates.sort(key=lambda m: (m.cpu_count + m.memory / 1024.0, m.id))
         machine = candidates[0] if candidates else None
         system_id = ctx.post.get("system_id")
-        if machine is None and system_id is None and not ctx.sim.faults["vmhost_gone"]:
+        if machine is None and system_id is None and not ctx.sim.vm_hosts_gone():
             machine = _compose_for_allocation(ctx, form)
         if machine is None:
             described = form.describe()
@@ -163,17 +163,27 @@ class MachinesHandler(Handler):
         return released
 
 
-def _allocation_options(post: Params) -> dict:
-    """``get_allocation_options``: the StringBool/Int options are validated even when unused."""
-    keys = ("install_rackd", "install_kvm", "register_vmhost", "ephemeral_deploy", "bridge_stp", "enable_hw_sync")
-    options = {key: string_bool(post, key) for key in keys}
+# MAAS 4.0 refuses these allocation/deploy options in ``get_allocation_options`` (commit 08f65b9c1).
+REMOVED_OPTIONS = ("install_rackd", "install_kvm", "register_vmhost")
+
+
+def _allocation_options(post: Params, without_vm_hosts: bool = False) -> dict:
+    """``get_allocation_options``: the StringBool/Int options are validated, in MAAS's order, even when unused."""
+    options = {}
+    for key in REMOVED_OPTIONS + ("ephemeral_deploy",):
+        options[key] = string_bool(post, key)
+        if without_vm_hosts and options[key] and key in REMOVED_OPTIONS:
+            raise bad_request(f"Support for {key} allocation parameter has been removed.")
+    default_bridge_all = bool(options["install_kvm"] or options["register_vmhost"]) and not options["ephemeral_deploy"]
+    options["bridge_all"] = string_bool(post, "bridge_all", default=default_bridge_all)
     bridge_type = post.get("bridge_type", "standard")
     if bridge_type not in ("standard", "ovs"):
         raise validation_error({"bridge_type": compose_invalid_choice_text("bridge_type", bridge_type, ("standard", "ovs"))})
+    options["bridge_stp"] = string_bool(post, "bridge_stp")
     fd = post.get("bridge_fd")
     if fd is not None and not fd.strip().lstrip("-").isdigit():
         raise validation_error("Invalid bridge_fd: Please enter an integer value")
-    options["bridge_all"] = string_bool(post, "bridge_all", default=bool(options["install_kvm"] or options["register_vmhost"]))
+    options["enable_hw_sync"] = string_bool(post, "enable_hw_sync")
     return options
 
 
@@ -283,7 +293,7 @@ class MachineHandler(Handler):
         series = post.get("distro_series")
         hwe_kernel = post.get("hwe_kernel")
         machine = machine_or_404(ctx, system_id, EDIT)
-        options = _allocation_options(post)
+        options = _allocation_options(post, ctx.sim.without_vm_hosts)
         if options["install_rackd"]:
             raise bad_request("Deploying a machine as a rackd has been disabled and it's not supported anymore.")
         if (options["install_kvm"] or options["register_vmhost"]) and not ctx.user.is_superuser:
