@@ -35,32 +35,15 @@ class GoneHandler(Handler):
     vm_host_api = True
 
 
-class VirtualMachinesHandler(GoneHandler):
-    """Manage a collection of virtual machines (removed: always 410)."""
-
-    path = "virtual-machines/"
-    read = _gone
+def _stub(name: str, path: str, doc: str, methods=("read",)) -> type:
+    """A stub handler whose CRUD ``methods`` are all ``_gone`` (``read = update = delete = _gone`` in MAAS)."""
+    return type(name, (GoneHandler,), {"__doc__": doc, "path": path, **{method: _gone for method in methods}})
 
 
-class VirtualMachineHandler(GoneHandler):
-    """Manage individual virtual machines (removed: always 410)."""
-
-    path = "virtual-machines/{id}"
-    read = _gone
-
-
-class VmClustersHandler(GoneHandler):
-    """Read operations for the collection of VM Clusters (removed: always 410)."""
-
-    path = "vm-clusters/"
-    read = _gone
-
-
-class VmClusterHandler(GoneHandler):
-    """Read operations for the VM Cluster object (removed: always 410)."""
-
-    path = "vm-clusters/{id}"
-    read = update = delete = _gone
-
+VirtualMachinesHandler = _stub("VirtualMachinesHandler", "virtual-machines/", "Manage a collection of virtual machines (removed: 410).")
+VirtualMachineHandler = _stub("VirtualMachineHandler", "virtual-machines/{id}", "Manage individual virtual machines (removed: 410).")
+VmClustersHandler = _stub("VmClustersHandler", "vm-clusters/", "Read operations for the collection of VM Clusters (removed: 410).")
+VmClusterHandler = _stub("VmClusterHandler", "vm-clusters/{id}", "Read operations for the VM Cluster object (removed: 410).",
+                         ("read", "update", "delete"))
 
 GONE_HANDLERS = [VirtualMachinesHandler, VirtualMachineHandler, VmClustersHandler, VmClusterHandler]
