@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from .. import compose, constraints, lifecycle, lookup, netlogic, render
+from .. import compose, constraints, lifecycle, lookup, machineform, netlogic, power, render
 from ..enums import RELEASABLE_STATUSES, STATUS_NAMES, TRANSITIONS, IPType, NodeStatus
-from ..errors import ApiError, bad_request, conflict, forbidden, validation_error
+from ..errors import ApiError, bad_request, conflict, forbidden, internal_error, validation_error
 from ..params import FieldErrors, Params, compose_invalid_choice_text, form_bool, hostname_error, int_field, model_invalid_choice, string_bool
 from ..routing import NO_CONTENT, Handler, Raw, operation
-from .common import ADMIN, EDIT, UNLOCK, VIEW, machine_or_404, visible_machines
+from .common import ADMIN, ADMIN_READ, EDIT, UNLOCK, VIEW, machine_or_404, visible_machines
 
 HWE_KERNEL_RE = re.compile(r"^(ga|hwe)-\d{2}\.\d{2}(-edge|-lowlatency)*$")
 
@@ -43,6 +43,12 @@ def machine_list_response(state, machines) -> Raw:
         parts.append(render.machine_json(state, machine))
     parts.append(b"]")
     return Raw(parts)
+
+
+def power_parameters(state, machine) -> dict:
+    """``Node.get_power_parameters``: the BMC's parameters (a VM's VM host) overlaid with the machine's own."""
+    pod = state.get("pod", machine.pod_id) if machine.pod_id is not None else None
+    return {**(pod.power_parameters if pod is not None else {}), **machine.power_parameters}
 
 
 def _hosted_pods(state, machine) -> list:
@@ -83,6 +89,21 @@ class MachinesHandler(Handler):
 
     path = "machines/"
     anonymous = AnonMachinesHandler
+
+    def create(self, ctx):
+        """Create a machine (New); an admin's is commissioned unless ``commission=false`` or ``deployed=true``."""
+        state = ctx.state
+        commission = string_bool(ctx.data, "commission", default=True)
+        deployed = string_bool(ctx.data, "deployed")
+        form = machineform.MachineCreateForm(state, ctx.data, ctx.user, ctx.sim.without_vm_hosts)
+        form.validate()
+        if ctx.user.is_superuser and commission and not deployed and form.fields["power_type"] == "":
+            # ``start_commissioning`` raises UnknownPowerType: a 500, and the transaction (the new machine) is rolled back.
+            raise internal_error("Unconfigured power type. Please configure the power type and try again.")
+        machine = form.save()
+        if ctx.user.is_superuser and commission and not deployed:
+            power.start_commissioning(ctx, machine)
+        return Raw(render.machine_json(state, machine))
 
     def read(self, ctx):
         """List machines visible to the user, optionally filtered (``ReadNodesForm``)."""
@@ -324,7 +345,7 @@ class MachineHandler(Handler):
         machine.ephemeral_deploy = ephemeral
         machine.enable_hw_sync = bool(options["enable_hw_sync"])
         machine.enable_kernel_crash_dump = bool(string_bool(post, "enable_kernel_crash_dump"))
-        _start_deployment(ctx, machine, post.get("user_data"))
+        power.start_deployment(ctx, machine, post.get("user_data"))
         return Raw(render.machine_json(state, machine))
 
     @operation(idempotent=False)
@@ -346,18 +367,15 @@ class MachineHandler(Handler):
     @operation(idempotent=False)
     def commission(self, ctx, system_id):
         """Start commissioning (admin): Commissioning, then Ready."""
-        state = ctx.state
         machine = machine_or_404(ctx, system_id, ADMIN)
-        skip_networking = form_bool(ctx.data, "skip_networking")
-        if machine.pending:
-            lifecycle.cancel(state, machine)
-        lifecycle.start(state, machine, "commissioning", fail=machine.hostname in ctx.sim.faults["commission_fail"])
-        machine.power_state = "on"
-        machine.error_description = ""
-        if not skip_networking:
-            for interface in state.interfaces_of(machine.system_id):
-                netlogic.delete_interface_links(state, interface)
-        return Raw(render.machine_json(state, machine))
+        power.start_commissioning(ctx, machine, skip_networking=form_bool(ctx.data, "skip_networking"))
+        return Raw(render.machine_json(ctx.state, machine))
+
+    @operation(idempotent=True)
+    def power_parameters(self, ctx, system_id):
+        """The machine's power parameters, secrets included (admins; others get an empty 403)."""
+        machine = machine_or_404(ctx, system_id, ADMIN_READ)
+        return power_parameters(ctx.state, machine)
 
     @operation(idempotent=False)
     def power_on(self, ctx, system_id):
@@ -367,7 +385,7 @@ class MachineHandler(Handler):
             raise conflict("Can't start node: it hasn't been allocated.")
         if machine.status == NodeStatus.ALLOCATED:
             _check_address_room(ctx.state, machine)
-            _start_deployment(ctx, machine, ctx.post.get("user_data"))
+            power.start_deployment(ctx, machine, ctx.post.get("user_data"))
         else:
             if ctx.post.get("user_data") is not None:
                 machine.user_data = ctx.post.get("user_data")
@@ -466,10 +484,3 @@ def _check_address_room(state, machine) -> None:
             raise ApiError(503, f"{machine.system_id}: Unable to allocate static IP due to address exhaustion.")
 
 
-def _start_deployment(ctx, machine, user_data) -> None:
-    """``Node.start`` on an Allocated machine: Deploying, AUTO addresses claimed, powered on."""
-    state = ctx.state
-    machine.user_data = user_data
-    netlogic.claim_auto_ips(state, machine)
-    lifecycle.start(state, machine, "deploying", fail=machine.hostname in ctx.sim.faults["deploy_fail"], message="Deploying")
-    machine.power_state = "on"
