@@ -87,6 +87,8 @@ class Simulator:
 
     def __init__(self, scenario_path: str | None = None, state_path: str | None = None, api_key: str | None = None,
                  maas_version: str | None = None):
+        if scenario_path is None and maas_version and modes.major(scenario.version(maas_version, "--maas-version")) >= 4:
+            scenario_path = scenario.DEFAULT_SCENARIO_40
         self.scenario_path = scenario_path
         self.state_path = state_path
         self.api_key = api_key
@@ -287,6 +289,7 @@ class Simulator:
                 "scenario": self.scenario_path or scenario.DEFAULT_SCENARIO,
                 "state_file": self.state_path,
                 "users": [user.username for user in self.state.all("user")],
+                "lxd_hosts": self.state.meta.get("lxd_hosts", {}),
             }
         if path == "/_sim/requests":
             if method == "GET":
