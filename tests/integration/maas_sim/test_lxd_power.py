@@ -58,6 +58,9 @@ def test_commission_and_deploy_against_real_lxd(api40, maas_sim40, lxd, tmp_path
     assert api40.ok("POST", f"machines/{system_id}/", params={"op": "commission"})["status_name"] == "Commissioning"
     ready = api40.wait_status(system_id, "Ready")
     assert (ready["cpu_count"], ready["memory"], ready["power_state"]) == (2, 4096, "off")
+    # Commissioning found the boot interface on the PXE VLAN and linked it.
+    boot = ready["interface_set"][0]
+    assert (boot["vlan"]["vid"], [link["mode"] for link in boot["links"]]) == (0, ["auto"])
     assert power_error(maas_sim40, system_id) == ""
     deploying = api40.ok("POST", f"machines/{system_id}/", params={"op": "deploy"})
     assert (deploying["status_name"], deploying["power_state"]) == ("Deploying", "on")
