@@ -1,4 +1,4 @@
-"""``maas-sim`` command line: serve a simulated MAAS 3.6 region API."""
+"""``maas-sim`` command line: serve a simulated MAAS region API (3.6 by default, or 4.0)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--scenario", help="scenario YAML file (default: the packaged default scenario)")
     parser.add_argument("--state", help="SQLite file holding the state; reused across restarts (default: in memory)")
     parser.add_argument("--api-key", help="API key (consumer:token:secret) of the scenario's first admin user")
+    parser.add_argument("--maas-version", help="MAAS version to simulate, overriding the scenario's (e.g. 3.6.1, 4.0: no VM hosts)")
     parser.add_argument("--ready-file", help="file that receives the base URL once the server accepts connections")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning", help="log level (default warning)")
     return parser.parse_args(argv)
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        sim = Simulator(scenario_path=args.scenario, state_path=args.state, api_key=args.api_key)
+        sim = Simulator(scenario_path=args.scenario, state_path=args.state, api_key=args.api_key, maas_version=args.maas_version)
     except ScenarioError as exc:
         print(f"maas-sim: {exc}", file=sys.stderr)
         return 2

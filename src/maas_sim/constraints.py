@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from . import lookup
+from . import lookup, modes
 from .enums import POWER_STATES, SIMPLE_STATUSES, STATUS_KEYWORDS, IPType
 from .params import FieldErrors, Params, invalid_choice
 from .state import State
@@ -39,6 +39,9 @@ READ_FIELDS = dict(_FILTER_FIELDS, id="list", not_id="list", hostname="list", no
                    not_domain="list", agent_name="list", not_agent_name="list", status="status", not_status="status",
                    simple_status="simple", not_simple_status="simple")
 ACQUIRE_FIELDS = dict(_FILTER_FIELDS, name="list")
+# Gone from ``FilterNodeForm`` (so from both forms) in MAAS 4.0 (commit 08f65b9c1): there they are
+# unknown keys, i.e. ``No such constraint.``
+POD_FIELDS = ("pod", "not_pod", "pod_type", "not_pod_type")
 IGNORED = {"comment", "bridge_all", "bridge_type", "bridge_stp", "bridge_fd", "dry_run", "verbose", "op", "agent_name"}
 
 _NUMBER_ERRORS = {
@@ -116,6 +119,8 @@ class NodeFilter:
     """A validated filter/constraint form."""
 
     def __init__(self, state: State, params: Params, fields: dict):
+        if modes.without_vm_hosts(state):
+            fields = {key: kind for key, kind in fields.items() if key not in POD_FIELDS}
         self.state = state
         self.fields = fields
         self.cleaned: dict = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from . import capacity, netlogic
-from .enums import STATUS_NAMES, NodeStatus, transition_error
+from .enums import STATUS_KEYWORDS, STATUS_NAMES, NodeStatus, transition_error
 from .errors import conflict
 from .state import State
 
@@ -38,12 +38,16 @@ def set_status(state: State, machine, status: int, message: str | None = None) -
     state.touch(machine)
 
 
-def start(state: State, machine, action: str, fail: bool = False, message: str | None = None) -> None:
-    """Enter the running status of ``action`` and schedule its completion."""
+def start(state: State, machine, action: str, fail: bool = False, message: str | None = None, **extra) -> None:
+    """Enter the running status of ``action`` and schedule its completion.
+
+    ``extra`` is kept in ``pending`` for the completion: ``hardware`` (what commissioning finds),
+    ``error`` (the failure text), ``revert_to``/``user`` (the power-on failed: see ``_revert``).
+    """
     running = ACTIONS[action][0]
     set_status(state, machine, running, message)
-    delay = float(state.meta.get("timings", {}).get(action, 0.0))
-    machine.pending = {"action": action, "at": time.time() + delay, "fail": bool(fail)}
+    delay = 0.0 if "revert_to" in extra else float(state.meta.get("timings", {}).get(action, 0.0))
+    machine.pending = {"action": action, "at": time.time() + delay, "fail": bool(fail), **extra}
     state.schedule(machine)
 
 
@@ -58,6 +62,9 @@ def advance(state: State, now: float | None = None) -> None:
     for machine in state.due(time.time() if now is None else now):
         pending = machine.pending
         machine.pending = None
+        if "revert_to" in pending:
+            _revert(state, machine, pending)
+            continue
         success, failure = ACTIONS[pending["action"]][1:]
         finish = {
             "commissioning": _finish_commissioning,
@@ -65,29 +72,47 @@ def advance(state: State, now: float | None = None) -> None:
             "releasing": _finish_release,
             "disk_erasing": _finish_release,
         }[pending["action"]]
-        finish(state, machine, failure if pending["fail"] else success)
+        finish(state, machine, failure if pending["fail"] else success, pending)
 
 
-def _finish_commissioning(state: State, machine, status: int) -> None:
+def _revert(state: State, machine, pending: dict) -> None:
+    """``Node._start_bmc_unavailable``: the power-on failed, the machine goes back to its old status.
+
+    MAAS logs the event ``Failed to query node's BMC`` (``NODE_POWER_QUERY_FAILED``, level WARN) with
+    this description; ``status_message`` shows the newest event of level INFO or more as
+    ``<type description> - <description>``. The power state is the one ``power_query_all`` found
+    before the power-on: ``unknown`` when no rack could query the BMC.
+    """
+    names = {value: name.upper() for name, value in STATUS_KEYWORDS.items()}
+    running, old = machine.status, pending["revert_to"]
+    set_status(state, machine, old)
+    machine.status_message = (f"Failed to query node's BMC - ({pending.get('user', '')}) - Aborting {names[running]} and "
+                              f"reverting to {names[old]}. Unable to power control the node. Please check power credentials.")
+    machine.power_state = "unknown"
+
+
+def _finish_commissioning(state: State, machine, status: int, pending: dict) -> None:
     machine.power_state = "off"
     if status == NodeStatus.FAILED_COMMISSIONING:
         set_status(state, machine, status, "Failed commissioning")
         machine.error_description = "Commissioning failed (maas-sim commission_fail fault)."
         return
+    for key, value in (pending.get("hardware") or {}).items():
+        setattr(machine, key, value)
     netlogic.set_initial_networking(state, machine)
     set_status(state, machine, status, "Ready")
 
 
-def _finish_deployment(state: State, machine, status: int) -> None:
+def _finish_deployment(state: State, machine, status: int, pending: dict) -> None:
     if status == NodeStatus.FAILED_DEPLOYMENT:
         set_status(state, machine, status, "Failed deployment")
-        machine.error_description = "Installation failed (maas-sim deploy_fail fault)."
+        machine.error_description = pending.get("error") or "Installation failed (maas-sim deploy_fail fault)."
         return
     machine.power_state = "on"
     set_status(state, machine, status, "Deployed")
 
 
-def _finish_release(state: State, machine, status: int) -> None:
+def _finish_release(state: State, machine, status: int, _pending: dict) -> None:
     """``Node._finalize_release``: clear ownership and OS, release AUTO addresses; dynamic VMs go away."""
     machine.power_state = "off"
     if machine.dynamic:

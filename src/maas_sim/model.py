@@ -232,7 +232,8 @@ class Machine(Record):
     enable_kernel_crash_dump: bool = False
     previous_status: int | None = None
     created: float = 0.0
-    pending: dict | None = None  # {"action", "at", "fail"}: a timed transition in progress
+    pending: dict | None = None  # {"action", "at", "fail", ...}: a timed transition in progress
+    power_error: str = ""  # the power driver's last failure (not in the API; /_sim/state shows it)
     id: int = 0  # MAAS's internal node id: lists are ordered by it
 
     KIND = "machine"

@@ -154,8 +154,18 @@ def release_auto_ips(state: State, machine) -> None:
 
 
 def set_initial_networking(state: State, machine) -> None:
-    """``force_auto_or_dhcp_link`` on the boot interface when it has no link yet (after commissioning)."""
+    """``force_auto_or_dhcp_link`` on the boot interface when it has no link yet (after commissioning).
+
+    A boot interface without VLAN (a machine created over the API) is first put on the VLAN it
+    PXE-booted from, as commissioning finds it: the first VLAN with DHCP (else the first VLAN).
+    """
     boot = state.get("interface", machine.boot_interface_id) if machine.boot_interface_id is not None else None
+    if boot is not None and boot.vlan_id is None:
+        vlans = state.all("vlan")
+        pxe = next((vlan for vlan in vlans if vlan.dhcp_on), vlans[0] if vlans else None)
+        if pxe is not None:
+            boot.vlan_id = pxe.id
+            state.touch(boot)
     if boot is None or boot.vlan_id is None or state.ips_of(boot.id):
         return
     subnet = next((s for s in state.tables["subnet"].values() if s.vlan_id == boot.vlan_id), None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from . import capacity, lookup
+from . import capacity, lookup, modes
 from .enums import IP_TYPE_NAMES, STATUS_NAMES, TEST_STATUS_NAMES, IPType, NodeStatus
 from .state import State
 
@@ -433,6 +433,9 @@ def machine(state: State, obj) -> dict:
         "enable_kernel_crash_dump": obj.enable_kernel_crash_dump,
         "resource_uri": f"{API}machines/{obj.system_id}/",
     }
+    if modes.without_vm_hosts(state):
+        # DISPLAYED_MACHINE_FIELDS lost both in MAAS 4.0 (commit 08f65b9c1).
+        del data["pod"], data["virtualmachine_id"]
     return data
 
 

@@ -129,8 +129,11 @@ class Router:
         self._routes = []
         for handler in self.handlers:
             pattern = re.compile(_pattern(handler.path, handler.param_patterns) + r"\Z")
-            # MAAS 3.3+ also routes every op as ``<path without its last slash>/op-<name>``.
-            op_pattern = re.compile(_pattern(handler.path[:-1], handler.param_patterns) + r"/op-(?P<_op>[^/]+)\Z")
+            # MAAS 3.3+ also routes every op as ``<path without its last slash>/op-<name>`` (``re_path`` in
+            # ``urls_api.py`` replaces the route's final ``/$``; routes without one get no op route).
+            op_pattern = None
+            if handler.path.endswith("/"):
+                op_pattern = re.compile(_pattern(handler.path[:-1], handler.param_patterns) + r"/op-(?P<_op>[^/]+)\Z")
             self._routes.append((pattern, op_pattern, handler))
 
     def match(self, relative: str):
@@ -139,7 +142,7 @@ class Router:
             found = regex.match(relative)
             if found:
                 return handler, found.groupdict(), None
-            found = op_regex.match(relative)
+            found = op_regex.match(relative) if op_regex is not None else None
             if found:
                 kwargs = found.groupdict()
                 op = kwargs.pop("_op")

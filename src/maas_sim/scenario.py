@@ -11,16 +11,20 @@ import ipaddress
 import os
 import re
 import time
+import uuid
 
 import yaml
 
-from . import builders, lookup
+from . import builders, lookup, machineform, modes, powertypes
 from .enums import STATUS_KEYWORDS, IPType, NodeStatus
 from .faults import FaultError, validate as validate_faults
 from .model import DNSResource, Domain, Fabric, IPRange, Pod, Pool, Subnet, User, VirtualMachine, Vlan, Zone
+from .params import Params
 from .state import State
 
 DEFAULT_SCENARIO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "default.yml")
+# The default scenario of ``--maas-version 4.0`` (and later) without ``--scenario``: no VM hosts.
+DEFAULT_SCENARIO_40 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", "maas40.yml")
 
 DEFAULT_TIMINGS = {"commissioning": 2.0, "deploying": 3.0, "releasing": 1.0, "disk_erasing": 2.0}
 
@@ -33,7 +37,7 @@ DEFAULT_RELEASES = [
 POD_CAPABILITIES = ["composable", "dynamic_local_storage", "over_commit", "storage_pools"]
 
 _TOP_KEYS = {
-    "maas_version", "users", "default_distro_series", "os_releases", "domains", "zones", "pools", "tags", "fabrics",
+    "maas_version", "maas_name", "lxd_hosts", "users", "default_distro_series", "os_releases", "domains", "zones", "pools", "tags", "fabrics",
     "subnets", "vm_hosts", "machines", "generate_machines", "ip_reservations", "dns_resources", "timings", "faults",
 }
 
@@ -91,12 +95,14 @@ def load_file(path: str | None) -> dict:
     return data
 
 
-def build(data: dict, api_key: str | None = None) -> State:
-    """Build a fresh state from scenario data."""
+def build(data: dict, api_key: str | None = None, maas_version: str | None = None) -> State:
+    """Build a fresh state from scenario data (``maas_version`` overrides the scenario's)."""
     _check_keys(data, _TOP_KEYS, "scenario")
     state = State()
     state.meta = {
-        "maas_version": str(data.get("maas_version", "3.6.1")),
+        "maas_version": version(maas_version or data.get("maas_version", modes.DEFAULT_VERSION), "maas_version"),
+        "maas_name": str(data.get("maas_name", "maas-sim")),
+        "maas_uuid": str(uuid.uuid4()),
         "timings": _timings(data.get("timings") or {}),
         "os_releases": data.get("os_releases") or DEFAULT_RELEASES,
         "default_distro_series": data.get("default_distro_series", "jammy"),
@@ -109,8 +115,13 @@ def build(data: dict, api_key: str | None = None) -> State:
     _users(state, data.get("users") or [], api_key)
     _basics(state, data)
     _networks(state, data)
+    if modes.without_vm_hosts(state) and data.get("vm_hosts"):
+        raise ScenarioError(f"vm_hosts: MAAS {state.meta['maas_version']} has no VM hosts (removed in 4.0); "
+                            "describe the machines that run LXD under lxd_hosts")
     for index, entry in enumerate(data.get("vm_hosts") or []):
         _vm_host(state, entry, f"vm_hosts[{index}]")
+    for index, entry in enumerate(data.get("lxd_hosts") or []):
+        _lxd_host(state, entry, f"lxd_hosts[{index}]")
     for index, entry in enumerate(data.get("machines") or []):
         _machine(state, entry, f"machines[{index}]")
     for index, entry in enumerate(data.get("generate_machines") or []):
@@ -121,6 +132,14 @@ def build(data: dict, api_key: str | None = None) -> State:
         _dns_resource(state, entry, f"dns_resources[{index}]")
     state.mark_all_dirty()
     return state
+
+
+def version(raw, where: str) -> str:
+    """A MAAS version as ``version/`` reports it (``4.0`` -> ``4.0.0``)."""
+    normalised = modes.normalise(raw)
+    if normalised is None:
+        raise ScenarioError(f"{where}: {raw!r} is not a MAAS version (e.g. 3.6.1 or 4.0)")
+    return normalised
 
 
 def _timings(raw: dict) -> dict:
@@ -154,6 +173,14 @@ def _users(state: State, entries: list, api_key: str | None) -> None:
         raise ScenarioError("users: at least one user needs is_superuser: true")
     if api_key:
         set_admin_key(state, api_key)
+
+
+def set_version(state: State, raw: str) -> None:
+    """``--maas-version`` on a state loaded from ``--state``: a 4.0 state cannot hold VM hosts."""
+    state.meta["maas_version"] = version(raw, "--maas-version")
+    state.touch_meta()
+    if modes.without_vm_hosts(state) and state.all("pod"):
+        raise ScenarioError(f"--maas-version {raw}: the state holds VM hosts, which MAAS {state.meta['maas_version']} does not have")
 
 
 def set_admin_key(state: State, api_key: str) -> None:
@@ -359,11 +386,48 @@ def _vm_host(state: State, entry: dict, where: str) -> None:
 
 
 _MACHINE_KEYS = {"hostname", "vm_host", "cpu_count", "memory", "disks", "status", "owner", "zone", "pool", "domain", "tags", "ip",
-                 "ip_mode", "osystem", "distro_series", "description", "power_type", "architecture", "power_state", "locked"}
+                 "ip_mode", "osystem", "distro_series", "description", "power_type", "architecture", "power_state", "locked",
+                 "power_parameters", "owner_data"}
+_LXD_HOST_KEYS = (_MACHINE_KEYS - {"vm_host"}) | {"lxd_endpoint"}
 
 
-def _machine(state: State, entry: dict, where: str) -> None:
+def _lxd_host(state: State, entry: dict, where: str) -> None:
+    """A machine that runs LXD (MAAS 4.0 has no VM hosts): Deployed, tagged ``lxd-host`` unless told otherwise.
+
+    ``lxd_endpoint`` (the address of the LXD server the tests map the machine to) is recorded in the
+    machine's workload annotations (``owner_data``) and listed by ``GET /_sim/``.
+    """
+    _check_keys(entry, _LXD_HOST_KEYS, where)
+    endpoint = entry.get("lxd_endpoint")
+    if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.strip()):
+        raise ScenarioError(f"{where}.lxd_endpoint: expected an address such as https://10.10.0.11:8443, got {endpoint!r}")
+    fields = {key: value for key, value in entry.items() if key != "lxd_endpoint"}
+    fields.setdefault("status", "deployed")
+    fields.setdefault("tags", ["lxd-host"])
+    machine = _machine(state, fields, where)
+    if endpoint:
+        machine.owner_data = dict(machine.owner_data, lxd_endpoint=endpoint.strip())
+    state.meta.setdefault("lxd_hosts", {})[machine.hostname] = endpoint.strip() if endpoint else None
+
+
+def _power_parameters(state: State, entry: dict, where: str, power_type: str) -> dict:
+    """A machine's own power parameters, checked against its power type's settings like the create form does."""
+    raw = entry.get("power_parameters") or {}
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}.power_parameters: expected a mapping, got {raw!r}")
+    items = Params((f"{powertypes.PREFIX}{key}", "" if value is None else str(value)) for key, value in raw.items())
+    parameters, problems = powertypes.clean(power_type, items) if raw else ({}, [])
+    if problems:
+        raise ScenarioError(f"{where}.power_parameters: {' '.join(problems)}")
+    if power_type == "lxd" and not parameters.get("certificate") and not parameters.get("key"):
+        parameters["certificate"], parameters["key"] = machineform.generated_certificate(state)
+    return parameters
+
+
+def _machine(state: State, entry: dict, where: str):
     _check_keys(entry, _MACHINE_KEYS, where)
+    if entry.get("vm_host") and modes.without_vm_hosts(state):
+        raise ScenarioError(f"{where}.vm_host: MAAS {state.meta['maas_version']} has no VM hosts (removed in 4.0)")
     status = _status(entry.get("status", "ready"), f"{where}.status")
     pod = _named(state, "pod", entry["vm_host"], where, "vm_host") if entry.get("vm_host") else None
     zone = _named(state, "zone", entry["zone"], where, "zone") if entry.get("zone") else (
@@ -399,12 +463,19 @@ def _machine(state: State, entry: dict, where: str) -> None:
                                  project=pod.power_parameters.get("project", "default"), cores=machine.cpu_count, memory=machine.memory,
                                  machine_id=machine.system_id, disks=[{"pool": d["pool"], "size": d["size"]} for d in machine.disks]))
         machine.power_parameters = {"instance_name": machine.hostname, "project": pod.power_parameters.get("project", "default")}
+    elif entry.get("power_parameters") is not None or machine.power_type == "lxd":
+        machine.power_parameters = _power_parameters(state, entry, where, machine.power_type)
+    if entry.get("owner_data") is not None:
+        if not isinstance(entry["owner_data"], dict):
+            raise ScenarioError(f"{where}.owner_data: expected a mapping")
+        machine.owner_data = {str(key): str(value) for key, value in entry["owner_data"].items()}
     _attach(state, machine, where, entry.get("ip"), entry.get("ip_mode"))
     if status in (NodeStatus.COMMISSIONING, NodeStatus.DEPLOYING, NodeStatus.RELEASING, NodeStatus.DISK_ERASING):
         action = {NodeStatus.COMMISSIONING: "commissioning", NodeStatus.DEPLOYING: "deploying", NodeStatus.RELEASING: "releasing",
                   NodeStatus.DISK_ERASING: "disk_erasing"}[status]
         machine.pending = {"action": action, "at": time.time() + state.meta["timings"][action], "fail": False}
         state.schedule(machine)
+    return machine
 
 
 def _generated(state: State, entry: dict, where: str) -> None:

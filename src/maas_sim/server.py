@@ -10,7 +10,8 @@ Request path (for ``/MAAS/api/2.0/...``):
 3. due timed transitions are applied (``lifecycle.advance``);
 4. routing (``Unknown API endpoint`` 404), OAuth (401), anonymous handler or
    challenge, 405 for methods the handler lacks, ``op`` dispatch (400
-   ``Unrecognised signature``), ``vmhost_gone`` (410), the handler itself;
+   ``Unrecognised signature``), 410 for the VM host endpoints in 4.0 mode or with the
+   ``vmhost_gone`` fault, the handler itself;
 5. changes are written to the state file, then the response is sent, or cut
    off mid-body when a ``drop_response`` rule matches.
 """
@@ -32,8 +33,9 @@ from email.parser import BytesParser
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from . import auth, lifecycle, render, scenario
-from .api import HANDLERS
+from . import auth, lifecycle, modes, render, scenario
+from .api import handlers_for
+from .api.gone import vmhost_gone
 from .errors import HTML, JSON, TEXT, ApiError
 from .faults import FaultError, Faults
 from .model import to_record
@@ -43,7 +45,6 @@ from .state import State, Store
 
 LOG = logging.getLogger("maas_sim")
 
-VMHOST_GONE = "VM host (KVM) support has been removed from MAAS."
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
 
 
@@ -84,11 +85,14 @@ def warm_machine_cache(state: State) -> None:
 class Simulator:
     """One simulated MAAS region: state, router, faults and request log."""
 
-    def __init__(self, scenario_path: str | None = None, state_path: str | None = None, api_key: str | None = None):
+    def __init__(self, scenario_path: str | None = None, state_path: str | None = None, api_key: str | None = None,
+                 maas_version: str | None = None):
+        if scenario_path is None and maas_version and modes.major(scenario.version(maas_version, "--maas-version")) >= 4:
+            scenario_path = scenario.DEFAULT_SCENARIO_40
         self.scenario_path = scenario_path
         self.state_path = state_path
         self.api_key = api_key
-        self.router = Router(HANDLERS)
+        self.maas_version = maas_version
         self.log = RequestLog()
         self.store = Store(state_path) if state_path else None
         self.base_url = ""
@@ -96,24 +100,37 @@ class Simulator:
             self.state = State.restore(self.store)
             if api_key:
                 scenario.set_admin_key(self.state, api_key)
+            if maas_version:
+                scenario.set_version(self.state, maas_version)
         else:
             self.state = self._fresh_state()
+        self._route()
         warm_machine_cache(self.state)
         self.faults = Faults(self.state.meta.get("faults"))
         self.save_faults()
+
+    def _route(self) -> None:
+        """The routing table of this MAAS version (4.0 also routes the VM cluster and VM stubs)."""
+        self.without_vm_hosts = modes.without_vm_hosts(self.state)
+        self.router = Router(handlers_for(self.without_vm_hosts))
         self._hashes = {hide: self.router.api_hash(hide) for hide in (False, True)}
 
     def _fresh_state(self) -> State:
-        state = scenario.build(scenario.load_file(self.scenario_path), self.api_key)
+        state = scenario.build(scenario.load_file(self.scenario_path), self.api_key, self.maas_version)
         state.flush(self.store)
         return state
 
     def reset(self) -> None:
         """Reload the scenario (faults included); the request log is kept."""
         self.state = self._fresh_state()
+        self._route()
         warm_machine_cache(self.state)
         self.faults = Faults(self.state.meta.get("faults"))
         self.save_faults()
+
+    def vm_hosts_gone(self) -> bool:
+        """Whether the VM host endpoints answer 410: MAAS 4.0, or the ``vmhost_gone`` fault."""
+        return self.without_vm_hosts or bool(self.faults["vmhost_gone"])
 
     def save_faults(self) -> None:
         """Keep the fault settings in the persisted state; offline VM hosts show a power error on their host machine."""
@@ -132,7 +149,7 @@ class Simulator:
 
     def api_hash(self) -> str:
         """``X-MAAS-API-Hash`` value for the current mode."""
-        return self._hashes[bool(self.faults["vmhost_gone"])]
+        return self._hashes[self.vm_hosts_gone()]
 
     # --- ASGI ----------------------------------------------------------------
 
@@ -234,8 +251,8 @@ class Simulator:
         attribute = handler.exports.get((method, op))
         if attribute is None:
             raise ApiError(400, f"Unrecognised signature: method={method} op={op}")
-        if handler.vm_host_api and self.faults["vmhost_gone"]:
-            raise ApiError(410, VMHOST_GONE)
+        if handler.vm_host_api and self.vm_hosts_gone():
+            raise vmhost_gone()
         ctx = Context(state=state, sim=self, user=user, method=method, path=path, query=query, post=post, data=data,
                       base_url=f"{request.url.scheme}://{request.url.netloc}", op=op)
         result = getattr(handler(), attribute)(ctx, **kwargs)
@@ -272,6 +289,7 @@ class Simulator:
                 "scenario": self.scenario_path or scenario.DEFAULT_SCENARIO,
                 "state_file": self.state_path,
                 "users": [user.username for user in self.state.all("user")],
+                "lxd_hosts": self.state.meta.get("lxd_hosts", {}),
             }
         if path == "/_sim/requests":
             if method == "GET":

@@ -5,6 +5,8 @@
   An autouse function fixture resets it (scenario reloaded, faults cleared)
   before every test that uses ``maas_sim``, so tests do not see each other's
   changes; the request log is kept, use ``maas_sim.seq()`` to mark a point.
+* ``maas_sim40`` (module scope): the same for MAAS 4.0 mode (no VM hosts; the
+  packaged ``maas40.yml`` scenario with LXD host machines tagged ``lxd-host``).
 * ``sim_factory`` (function scope): ``sim_factory(scenario=..., state=...,
   api_key=..., timings=..., extra_args=...)`` starts more servers; all are
   stopped at the end of the test.
@@ -40,13 +42,23 @@ def maas_sim():
         server.close()
 
 
+@pytest.fixture(scope="module")
+def maas_sim40():
+    """A maas-sim server in MAAS 4.0 mode (no VM hosts; its packaged 4.0 scenario, fast timings) shared by one test module."""
+    from maas_sim.scenario import DEFAULT_SCENARIO_40  # pylint: disable=import-outside-toplevel
+
+    with SimServer(scenario=DEFAULT_SCENARIO_40, timings=SimServer.FAST_TIMINGS) as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def _reset_maas_sim(request):
-    """Reset the module's maas-sim before each test that uses it."""
-    if "maas_sim" in request.fixturenames:
-        server = request.getfixturevalue("maas_sim")
-        server.reset()
-        server.clear_faults()
+    """Reset the module's maas-sim (3.6 or 4.0) before each test that uses it."""
+    for name in ("maas_sim", "maas_sim40"):
+        if name in request.fixturenames:
+            server = request.getfixturevalue(name)
+            server.reset()
+            server.clear_faults()
 
 
 @pytest.fixture

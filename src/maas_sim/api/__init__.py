@@ -9,6 +9,7 @@ from __future__ import annotations
 from .dnsresources import DNSResourceHandler, DNSResourcesHandler
 from .doc_handler import DescribeHandler
 from .domains import DomainHandler, DomainsHandler
+from .gone import GONE_HANDLERS
 from .fabrics import FabricHandler, FabricsHandler
 from .interfaces import InterfaceHandler, InterfacesHandler
 from .ip_addresses import IPAddressesHandler
@@ -57,3 +58,11 @@ HANDLERS = [
     InterfacesHandler,
     InterfaceHandler,
 ]
+
+
+def handlers_for(without_vm_hosts: bool) -> list:
+    """The handlers of a 3.x MAAS, or of MAAS 4.0 (which also routes the VM cluster and VM stubs)."""
+    if not without_vm_hosts:
+        return list(HANDLERS)
+    position = HANDLERS.index(PodHandler) + 1
+    return HANDLERS[:position] + GONE_HANDLERS + HANDLERS[position:]

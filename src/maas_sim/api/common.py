@@ -7,6 +7,8 @@ from ..errors import forbidden, not_found
 from ..params import REQUIRED, FieldErrors
 
 VIEW, EDIT, ADMIN = "view", "edit", "admin"
+# ``NodePermission.admin_read``: superusers, locked machines included.
+ADMIN_READ = "admin_read"
 # Unlocking: superusers only, and (unlike ADMIN) a locked machine is no obstacle.
 UNLOCK = "unlock"
 
@@ -27,7 +29,7 @@ def has_perm(user, machine, perm: str) -> bool:
         return can_view(user, machine)
     if perm == EDIT:
         return can_edit(user, machine)
-    if perm == UNLOCK:
+    if perm in (UNLOCK, ADMIN_READ):
         return user.is_superuser
     return user.is_superuser and not machine.locked
 

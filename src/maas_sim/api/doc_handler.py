@@ -17,6 +17,6 @@ class DescribeHandler(Handler):
     def read(self, ctx):
         """Render a description of the whole MAAS API."""
         base = ctx.base_url
-        description = ctx.sim.router.describe(base, hide_vm_hosts=bool(ctx.sim.faults["vmhost_gone"]))
+        description = ctx.sim.router.describe(base, hide_vm_hosts=ctx.sim.vm_hosts_gone())
         description["hash"] = ctx.sim.api_hash()
         return Raw(json.dumps(description, sort_keys=True).encode(), "application/json")

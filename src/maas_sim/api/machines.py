@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from .. import compose, constraints, lifecycle, lookup, netlogic, render
+from .. import compose, constraints, lifecycle, lookup, machineform, netlogic, power, render
 from ..enums import RELEASABLE_STATUSES, STATUS_NAMES, TRANSITIONS, IPType, NodeStatus
-from ..errors import ApiError, bad_request, conflict, forbidden, validation_error
+from ..errors import ApiError, bad_request, conflict, forbidden, internal_error, validation_error
 from ..params import FieldErrors, Params, compose_invalid_choice_text, form_bool, hostname_error, int_field, model_invalid_choice, string_bool
 from ..routing import NO_CONTENT, Handler, Raw, operation
-from .common import ADMIN, EDIT, UNLOCK, VIEW, machine_or_404, visible_machines
+from .common import ADMIN, ADMIN_READ, EDIT, UNLOCK, VIEW, machine_or_404, visible_machines
 
 HWE_KERNEL_RE = re.compile(r"^(ga|hwe)-\d{2}\.\d{2}(-edge|-lowlatency)*$")
 
@@ -43,6 +43,12 @@ def machine_list_response(state, machines) -> Raw:
         parts.append(render.machine_json(state, machine))
     parts.append(b"]")
     return Raw(parts)
+
+
+def power_parameters(state, machine) -> dict:
+    """``Node.get_power_parameters``: the BMC's parameters (a VM's VM host) overlaid with the machine's own."""
+    pod = state.get("pod", machine.pod_id) if machine.pod_id is not None else None
+    return {**(pod.power_parameters if pod is not None else {}), **machine.power_parameters}
 
 
 def _hosted_pods(state, machine) -> list:
@@ -84,6 +90,21 @@ class MachinesHandler(Handler):
     path = "machines/"
     anonymous = AnonMachinesHandler
 
+    def create(self, ctx):
+        """Create a machine (New); an admin's is commissioned unless ``commission=false`` or ``deployed=true``."""
+        state = ctx.state
+        commission = string_bool(ctx.data, "commission", default=True)
+        deployed = string_bool(ctx.data, "deployed")
+        form = machineform.MachineCreateForm(state, ctx.data, ctx.user, ctx.sim.without_vm_hosts)
+        form.validate()
+        if ctx.user.is_superuser and commission and not deployed and form.fields["power_type"] == "":
+            # ``start_commissioning`` raises UnknownPowerType: a 500, and the transaction (the new machine) is rolled back.
+            raise internal_error("Unconfigured power type. Please configure the power type and try again.")
+        machine = form.save()
+        if ctx.user.is_superuser and commission and not deployed:
+            power.start_commissioning(ctx, machine)
+        return Raw(render.machine_json(state, machine))
+
     def read(self, ctx):
         """List machines visible to the user, optionally filtered (``ReadNodesForm``)."""
         form = constraints.NodeFilter(ctx.state, ctx.query, constraints.READ_FIELDS)
@@ -110,9 +131,9 @@ class MachinesHandler(Handler):
         state = ctx.state
         form = constraints.NodeFilter(state, ctx.data, constraints.ACQUIRE_FIELDS)
         input_constraints = [(key, values) for key, values in ctx.data.lists() if key != "op"]
+        _allocation_options(ctx.post, ctx.sim.without_vm_hosts)
         verbose = string_bool(ctx.post, "verbose")
         dry_run = string_bool(ctx.post, "dry_run")
-        _allocation_options(ctx.post)
         form.errors.raise_if_any()
         candidates = [
             m for m in state.all("machine")
@@ -121,7 +142,7 @@ class MachinesHandler(Handler):
         candidates.sort(key=lambda m: (m.cpu_count + m.memory / 1024.0, m.id))
         machine = candidates[0] if candidates else None
         system_id = ctx.post.get("system_id")
-        if machine is None and system_id is None and not ctx.sim.faults["vmhost_gone"]:
+        if machine is None and system_id is None and not ctx.sim.vm_hosts_gone():
             machine = _compose_for_allocation(ctx, form)
         if machine is None:
             described = form.describe()
@@ -163,17 +184,27 @@ class MachinesHandler(Handler):
         return released
 
 
-def _allocation_options(post: Params) -> dict:
-    """``get_allocation_options``: the StringBool/Int options are validated even when unused."""
-    keys = ("install_rackd", "install_kvm", "register_vmhost", "ephemeral_deploy", "bridge_stp", "enable_hw_sync")
-    options = {key: string_bool(post, key) for key in keys}
+# MAAS 4.0 refuses these allocation/deploy options in ``get_allocation_options`` (commit 08f65b9c1).
+REMOVED_OPTIONS = ("install_rackd", "install_kvm", "register_vmhost")
+
+
+def _allocation_options(post: Params, without_vm_hosts: bool = False) -> dict:
+    """``get_allocation_options``: the StringBool/Int options are validated, in MAAS's order, even when unused."""
+    options = {}
+    for key in REMOVED_OPTIONS + ("ephemeral_deploy",):
+        options[key] = string_bool(post, key)
+        if without_vm_hosts and options[key] and key in REMOVED_OPTIONS:
+            raise bad_request(f"Support for {key} allocation parameter has been removed.")
+    default_bridge_all = bool(options["install_kvm"] or options["register_vmhost"]) and not options["ephemeral_deploy"]
+    options["bridge_all"] = string_bool(post, "bridge_all", default=default_bridge_all)
     bridge_type = post.get("bridge_type", "standard")
     if bridge_type not in ("standard", "ovs"):
         raise validation_error({"bridge_type": compose_invalid_choice_text("bridge_type", bridge_type, ("standard", "ovs"))})
+    options["bridge_stp"] = string_bool(post, "bridge_stp")
     fd = post.get("bridge_fd")
     if fd is not None and not fd.strip().lstrip("-").isdigit():
         raise validation_error("Invalid bridge_fd: Please enter an integer value")
-    options["bridge_all"] = string_bool(post, "bridge_all", default=bool(options["install_kvm"] or options["register_vmhost"]))
+    options["enable_hw_sync"] = string_bool(post, "enable_hw_sync")
     return options
 
 
@@ -283,7 +314,7 @@ class MachineHandler(Handler):
         series = post.get("distro_series")
         hwe_kernel = post.get("hwe_kernel")
         machine = machine_or_404(ctx, system_id, EDIT)
-        options = _allocation_options(post)
+        options = _allocation_options(post, ctx.sim.without_vm_hosts)
         if options["install_rackd"]:
             raise bad_request("Deploying a machine as a rackd has been disabled and it's not supported anymore.")
         if (options["install_kvm"] or options["register_vmhost"]) and not ctx.user.is_superuser:
@@ -314,7 +345,7 @@ class MachineHandler(Handler):
         machine.ephemeral_deploy = ephemeral
         machine.enable_hw_sync = bool(options["enable_hw_sync"])
         machine.enable_kernel_crash_dump = bool(string_bool(post, "enable_kernel_crash_dump"))
-        _start_deployment(ctx, machine, post.get("user_data"))
+        power.start_deployment(ctx, machine, post.get("user_data"))
         return Raw(render.machine_json(state, machine))
 
     @operation(idempotent=False)
@@ -336,18 +367,15 @@ class MachineHandler(Handler):
     @operation(idempotent=False)
     def commission(self, ctx, system_id):
         """Start commissioning (admin): Commissioning, then Ready."""
-        state = ctx.state
         machine = machine_or_404(ctx, system_id, ADMIN)
-        skip_networking = form_bool(ctx.data, "skip_networking")
-        if machine.pending:
-            lifecycle.cancel(state, machine)
-        lifecycle.start(state, machine, "commissioning", fail=machine.hostname in ctx.sim.faults["commission_fail"])
-        machine.power_state = "on"
-        machine.error_description = ""
-        if not skip_networking:
-            for interface in state.interfaces_of(machine.system_id):
-                netlogic.delete_interface_links(state, interface)
-        return Raw(render.machine_json(state, machine))
+        power.start_commissioning(ctx, machine, skip_networking=form_bool(ctx.data, "skip_networking"))
+        return Raw(render.machine_json(ctx.state, machine))
+
+    @operation(idempotent=True)
+    def power_parameters(self, ctx, system_id):
+        """The machine's power parameters, secrets included (admins; others get an empty 403)."""
+        machine = machine_or_404(ctx, system_id, ADMIN_READ)
+        return power_parameters(ctx.state, machine)
 
     @operation(idempotent=False)
     def power_on(self, ctx, system_id):
@@ -357,7 +385,7 @@ class MachineHandler(Handler):
             raise conflict("Can't start node: it hasn't been allocated.")
         if machine.status == NodeStatus.ALLOCATED:
             _check_address_room(ctx.state, machine)
-            _start_deployment(ctx, machine, ctx.post.get("user_data"))
+            power.start_deployment(ctx, machine, ctx.post.get("user_data"))
         else:
             if ctx.post.get("user_data") is not None:
                 machine.user_data = ctx.post.get("user_data")
@@ -456,10 +484,3 @@ def _check_address_room(state, machine) -> None:
             raise ApiError(503, f"{machine.system_id}: Unable to allocate static IP due to address exhaustion.")
 
 
-def _start_deployment(ctx, machine, user_data) -> None:
-    """``Node.start`` on an Allocated machine: Deploying, AUTO addresses claimed, powered on."""
-    state = ctx.state
-    machine.user_data = user_data
-    netlogic.claim_auto_ips(state, machine)
-    lifecycle.start(state, machine, "deploying", fail=machine.hostname in ctx.sim.faults["deploy_fail"], message="Deploying")
-    machine.power_state = "on"
