@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import cluster_tag, left_untagged_vm
 from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import placement_host, vm_host_health
 
@@ -71,7 +72,7 @@ def replica_counts(members, vm_host_ids, vms=True):
     per_host, per_zone = {}, {}
     for member in members:
         pod = (member.get("pod") or {}).get("id")
-        if vms != (pod is not None):
+        if vms != is_vm(member):
             continue
         if pod is not None and pod in vm_host_ids:
             per_host[pod] = per_host.get(pod, 0) + 1
@@ -93,7 +94,8 @@ class Candidates:
     core's view, with health and the cluster's replicas on it); ``not_lxd`` the rejections of the
     other VM hosts (code ``type``); ``members`` the cluster's machines by hostname;
     ``existing_zones`` the cluster's VMs that are on no LXD VM host, per zone; ``warnings`` what
-    MAAS could not tell (a backing machine this user cannot see).
+    MAAS could not tell (a backing machine this user cannot see); ``hosted`` the host of each of the
+    cluster's VMs when MAAS does not say it (direct mode: hostname -> LXD host).
     """
 
     pairs: list
@@ -101,6 +103,7 @@ class Candidates:
     members: dict
     existing_zones: dict
     warnings: list
+    hosted: dict = dataclasses.field(default_factory=dict)
 
     @property
     def hosts(self):

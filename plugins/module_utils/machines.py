@@ -53,8 +53,14 @@ def machine_addresses(machine):
 
 
 def is_vm(machine):
-    """Whether the machine is a VM composed on a MAAS VM host."""
-    return bool(machine.get("pod"))
+    """Whether the machine is an LXD VM: composed on a MAAS VM host (``pod``), or powered by LXD (``power_type: lxd``,
+    as a VM created on LXD directly is, and a composed one once MAAS 4.0 dropped its VM host)."""
+    return bool(machine.get("pod")) or machine.get("power_type") == "lxd"
+
+
+def vm_host_name(machine):
+    """The name of the MAAS VM host a composed VM runs on; None for other machines."""
+    return (machine.get("pod") or {}).get("name")
 
 
 def provider_id(machine):

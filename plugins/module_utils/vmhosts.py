@@ -26,21 +26,26 @@ def vm_host_health(vm_host, machine):
     if system_id is None:
         return dict(healthy=True, state="unknown", reason="not backed by a MAAS machine (added by address)",
                     system_id=None, machine_status=None, power_state=None)
+    return machine_health(system_id, machine)
+
+
+def machine_health(system_id, machine, what="backing machine"):
+    """Health of the machine a host runs on: Deployed and not powered off or in error (``what`` names it in reasons)."""
     if machine is None:
-        return dict(healthy=True, state="unknown", reason="backing machine %s is not visible to this user" % system_id,
+        return dict(healthy=True, state="unknown", reason="%s %s is not visible to this user" % (what, system_id),
                     system_id=system_id, machine_status=None, power_state=None)
     status = machine.get("status_name")
     power = machine.get("power_state")
     health = dict(system_id=system_id, machine_status=status, power_state=power)
     if status != DEPLOYED:
         detail = machine.get("error_description") or machine.get("status_message") or ""
-        reason = "backing machine %s is %s" % (machine.get("hostname", system_id), status)
+        reason = "%s %s is %s" % (what, machine.get("hostname", system_id), status)
         health.update(healthy=False, state="unhealthy", reason=reason + (": %s" % detail if detail else ""))
     elif power in _BAD_POWER_STATES:
         health.update(healthy=False, state="unhealthy",
-                      reason="backing machine %s is powered %s" % (machine.get("hostname", system_id), power))
+                      reason="%s %s is powered %s" % (what, machine.get("hostname", system_id), power))
     else:
-        health.update(healthy=True, state="healthy", reason="backing machine %s is Deployed" % machine.get("hostname"))
+        health.update(healthy=True, state="healthy", reason="%s %s is Deployed" % (what, machine.get("hostname")))
     return health
 
 

@@ -13,7 +13,7 @@ the journal; check mode sends no write and records what would be done.
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_view, vm_host_name
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
     ALLOCATED,
@@ -79,7 +79,8 @@ class VmRunner(object):
             self.journal.log("no machine named %s" % spec.hostname)
         else:
             self.journal.log("found %s (%s): %s%s" % (spec.hostname, machine["system_id"], machine.get("status_name"),
-                                                      ", VM on %s" % machine["pod"].get("name") if is_vm(machine) else ", bare metal"))
+                                                      ", LXD VM%s" % (" on %s" % vm_host_name(machine) if vm_host_name(machine) else "")
+                                                      if is_vm(machine) else ", bare metal"))
         if spec.state == "absent":
             return self.absent(machine)
         finishing = False  # adopting what an earlier run of this task left untagged

@@ -758,7 +758,7 @@ def test_a_vm_left_untagged_by_a_failed_run_is_adopted(world, monkeypatch, statu
         {"status_name": "Deployed", "owner": "alice"},
         {"tag_names": ["pod-console-logging", "lxdcp-cluster-dev"]},
         {"tag_names": ["lxdcp-managed"]},
-        {"pod": None},
+        {"pod": None, "power_type": "ipmi"},  # bare metal (an LXD-powered machine is an LXD VM)
     ],
 )
 def test_only_exactly_that_leftover_is_adopted(world, monkeypatch, change):
