@@ -43,12 +43,31 @@ MIB = 1024 ** 2
 #: The keys of an ``lxd_hosts`` entry: LXD_MULTI_HOSTS's, lxd-multi-scheduler's, and this collection's.
 ENTRY_KEYS = ("host", "client_cert", "client_key", "name", "server_cert", "ca_cert", "cpu_over_commit",
               "memory_over_commit", "zone", "pool", "tags", "bridge", "project")
+#: The options of the ``lxdcp.maas.lxd_hosts`` documentation fragment, as an argument spec.
+LXD_ARGUMENT_SPEC = dict(
+    lxd_via=dict(type="str", choices=["auto", "vm-host", "direct"], default="auto"),
+    lxd_hosts=dict(type="list", elements="dict"),
+    lxd_host_tag=dict(type="str", default=DEFAULT_TAG),
+    lxd_client_cert=dict(type="path"),
+    lxd_client_key=dict(type="path"),
+    lxd_ca_path=dict(type="path"),
+    lxd_validate_certs=dict(type="bool", default=True),
+    lxd_bridge=dict(type="str", default=DEFAULT_BRIDGE),
+)
 _MEMORY_RE = re.compile(r"^\s*([0-9.]+)\s*([KMGTPE]?)(i?)B?\s*$", re.IGNORECASE)
 
 
 @dataclasses.dataclass
 class Defaults:
     """What an LXD host takes when its entry (or its lack of one) does not say: credentials, trust, bridge, project."""
+
+    @classmethod
+    def from_options(cls, options, project=None):
+        """From the ``lxdcp.maas.lxd_hosts`` options (a mapping) and the LXD project."""
+        return cls(client_cert=options.get("lxd_client_cert"), client_key=options.get("lxd_client_key"),
+                   ca_path=options.get("lxd_ca_path"), validate_certs=options.get("lxd_validate_certs", True),
+                   bridge=options.get("lxd_bridge") or DEFAULT_BRIDGE, project=project or "default",
+                   tag=options.get("lxd_host_tag") or DEFAULT_TAG)
 
     client_cert: object = None
     client_key: object = None

@@ -33,6 +33,7 @@ author:
 extends_documentation_fragment:
   - lxdcp.maas.auth
   - lxdcp.maas.placement
+  - lxdcp.maas.lxd_hosts
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -446,10 +447,12 @@ capacity_restored:
   type: bool
 """
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.runner import run
 
 ARGUMENT_SPEC = dict(
+    LXD_ARGUMENT_SPEC,
     hostname=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "deployed", "released", "absent"], default="present"),
     provisioning_mode=dict(type="str", choices=["lxd", "bare-metal"], default="lxd"),

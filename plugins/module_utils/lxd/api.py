@@ -25,7 +25,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import (
     LxdUntrusted,
     untrusted_hint,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.transport import LxdTransport
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.transport import LxdTransport, pem_fingerprint
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.waiters import wait_for_operation
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import LXD_MANAGED_KEY, LXD_MARK_PREFIX, instance_ownership
 
@@ -223,6 +223,27 @@ class LxdClient(LxdTransport):
         project = project or self.project
         return self._delete("/1.0/instances/%s" % _name(name), project, "the deletion of instance %s in project %s" % (
             name, project), missing_ok, timeout, when_running=lambda: self.stop_instance(name, project=project))
+
+    # -- trust -----------------------------------------------------------------------------
+
+    def trust_certificate(self, pem, name):
+        """Add the client certificate ``pem`` to LXD's trust store under ``name`` (a trusted client may); returns its
+        SHA-256 fingerprint. A certificate LXD trusts already is left as it is."""
+        fingerprint = pem_fingerprint(pem)
+        if self._exists("/1.0/certificates/%s" % fingerprint):
+            return fingerprint
+        body = pem.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
+        self.request("POST", "/1.0/certificates", body={"type": "client", "name": name, "certificate": "".join(body.split())},
+                     verify=lambda: {"type": "verified"} if self._exists("/1.0/certificates/%s" % fingerprint) else None)
+        return fingerprint
+
+    def untrust_certificate(self, fingerprint):
+        """Remove a certificate from LXD's trust store; False when it was not there."""
+        try:
+            self.request("DELETE", "/1.0/certificates/%s" % _name(fingerprint))
+        except LxdNotFound:
+            return False
+        return True
 
     # -- storage ---------------------------------------------------------------------------
 

@@ -100,6 +100,11 @@ class Provisioner(abc.ABC):
         """``state: absent`` for a machine :meth:`absent_already` accepted; provisioners that accept some implement it."""
         raise NotImplementedError("%s accepts no machine as absent already" % type(self).__name__)
 
+    def settle(self, machine):
+        """An existing machine of this task, before anything is judged of it: what the provisioner needs to finish of an
+        earlier run (the machine, or None when it is to be made again)."""
+        return machine
+
     def present(self, machine):
         """``state: present`` on an existing machine: ``(machine, status it ends in)``."""
         return machine, machine.get("status_name")
@@ -166,6 +171,25 @@ class Provisioner(abc.ABC):
         self.journal.act("delete tag %s: %s was the cluster's last machine" % (tag, spec.hostname))
         if not self.journal.check:
             self.client.delete_tag(tag)
+
+    def free_addresses(self, system_id, ips):
+        """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.
+
+        MAAS deletes a machine's own addresses with its interfaces; what can stay behind is a
+        reservation of the API user (USER_RESERVED, for example one a DNS record created). Only
+        those are released (``GET /ipaddresses/`` without ``all`` lists exactly them), never an
+        address of another user or one an interface holds by now.
+        """
+        released = []
+        for ip in ips:
+            for address in self.client.ip_addresses(ip=ip):
+                holders = [i.get("system_id") for i in address.get("interface_set") or []]
+                if holders and any(h != system_id for h in holders):
+                    continue  # in use again
+                self.journal.act("release %s left behind by %s (%s)" % (ip, self.spec.hostname, address.get("alloc_type_name")))
+                self.client.release_ip(ip)
+                released.append(ip)
+        return released
 
     def predict_tags(self):
         """Check mode, for a machine still to be created: the tagging that would follow."""

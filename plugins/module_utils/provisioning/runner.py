@@ -29,15 +29,18 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import clusters_of, is_owned
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.bare_metal import BareMetalProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.compose import ComposeProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.direct import DirectProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view, find_drift, predicted_view, wanted_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.journal import Journal
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.static_ips import StaticIps
 
-#: provisioning_mode -> provisioner class.
+#: The provisioner of each way a machine comes to exist (``provisioning_mode``, and ``lxd_via`` for LXD VMs).
 PROVISIONERS = {
-    "lxd": ComposeProvisioner,
+    "vm-host": ComposeProvisioner,
+    "direct": DirectProvisioner,
     "bare-metal": BareMetalProvisioner,
 }
 
@@ -55,10 +58,43 @@ class VmRunner(object):
         self.client = context.client()
         self.journal = Journal(context, spec.wait_timeout)
         self.static_ips = StaticIps(self.journal, spec, self.client)
-        self.provisioner = PROVISIONERS[spec.mode](self.journal, spec, self.client, self.static_ips)
+        self.provisioner = self._provisioner("bare-metal" if not spec.lxd else spec.lxd_via if spec.lxd_via != "auto" else "vm-host")
         self.drift = []
         self.before = None
         self.wanted_after = None  # --diff "after" of a failed run that knows what was wanted (drift)
+
+    def _provisioner(self, kind):
+        return PROVISIONERS[kind](self.journal, self.spec, self.client, self.static_ips)
+
+    def _auto(self, machine):
+        """``lxd_via: auto``: an existing LXD VM decides by its kind (composed on a VM host, or LXD-powered); ``absent``
+        without a machine asks MAAS whether it has VM hosts (an instance an interrupted run left is removed then)."""
+        spec = self.spec
+        if not (spec.lxd and spec.lxd_via == "auto"):
+            return
+        if machine is not None:
+            if is_vm(machine) and not vm_host_name(machine):
+                self.provisioner = self._provisioner("direct")
+            return
+        if spec.state == "absent":
+            try:
+                self.client.list_vm_hosts()
+            except MaasGone:
+                self.provisioner = self._provisioner("direct")
+
+    def _create(self):
+        """Create the machine; with ``lxd_via: auto`` a MAAS answering 410 on VM hosts (MAAS 4.0) means direct mode."""
+        try:
+            return self.provisioner.create()
+        except MaasGone:
+            if not (self.spec.lxd and self.spec.lxd_via == "auto" and isinstance(self.provisioner, ComposeProvisioner)):
+                raise
+        self.journal.log("MAAS has no VM hosts (410): creating the VM on LXD directly (lxd_via: auto)")
+        checked = self.provisioner
+        self.provisioner = self._provisioner("direct")
+        self.provisioner.pool_id, self.provisioner.domain_id = checked.pool_id, checked.domain_id
+        self.provisioner.why = "MAAS has no VM hosts (it answers 410 Gone: MAAS 4.0), so the VM is created on LXD directly; "
+        return self.provisioner.create()
 
     # -- entry -----------------------------------------------------------------------------
 
@@ -72,8 +108,9 @@ class VmRunner(object):
 
     def _run(self):
         spec = self.spec
-        provisioner = self.provisioner
         machine = self.client.find_machine(spec.hostname)
+        self._auto(machine)
+        provisioner = self.provisioner
         self.before = diff_view(machine)
         if machine is None:
             self.journal.log("no machine named %s" % spec.hostname)
@@ -95,7 +132,10 @@ class VmRunner(object):
                                                          provisioner.words.creation))
                 elif not provisioner.adoptable(machine):
                     self.refuse(machine)
-            if machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
+            machine = provisioner.settle(machine) if is_owned(machine, spec.cluster) or finishing else machine
+            if machine is None:
+                pass
+            elif machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
                 # Before drift: a failed VM's links and sizes say nothing (commissioning drops its IP links).
                 machine = provisioner.remove(machine, reason="recover: recreate (it was %s)" % machine.get("status_name"))
             else:
@@ -104,7 +144,7 @@ class VmRunner(object):
                 if self.drift:
                     machine = self.handle_drift(machine)
         if machine is None:
-            machine = provisioner.create()
+            machine = self._create()
             if machine is None:  # check mode, or nothing to make
                 return None
         elif is_owned(machine, spec.cluster) or finishing:

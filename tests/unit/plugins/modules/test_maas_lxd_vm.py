@@ -201,7 +201,7 @@ class World(object):
             ("GET", "vm-hosts", 1, None): lambda: (200, list(self.hosts.values())),
             ("GET", "vm-hosts", 2, None): lambda: (200, self.hosts[int(parts[1])]),
             ("POST", "vm-hosts", 2, "compose"): lambda: self.compose(int(parts[1]), call.form),
-            ("GET", "machines", 1, None): lambda: (200, self.list_machines(call.query)),
+            ("GET", "machines", 1, None): lambda: self.list_machines(call.query),
             ("GET", "machines", 2, None): lambda: self.read(parts[1]),
             ("PUT", "machines", 2, None): lambda: self.update(parts[1], call.form),
             ("DELETE", "machines", 2, None): lambda: self.delete(parts[1]),
@@ -240,8 +240,8 @@ class World(object):
             if key in query:
                 found = [m for m in found if test(m, query[key])]
         if "tags" in query and not all(t in self.tags for t in query["tags"]):
-            return [{"tags": ["No such tag(s): %s." % query["tags"]]}]
-        return [self.public(m) for m in found]
+            return 400, {"tags": ["No such tag(s): %s." % query["tags"]]}
+        return 200, [self.public(m) for m in found]
 
     @staticmethod
     def public(machine):
@@ -699,8 +699,15 @@ def test_lxd_mode_refuses_a_bare_metal_machine(world, monkeypatch):
 
 def test_vm_hosts_gone_fails_clearly(world, monkeypatch):
     world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
-    result = run(world, monkeypatch, **SPEC)
+    result = run(world, monkeypatch, lxd_via="vm-host", **SPEC)
     assert result["failed"] and "no longer supports VM hosts" in result["msg"] and "bare-metal" in result["msg"]
+    assert writes(world) == []
+
+
+def test_vm_hosts_gone_means_direct_mode_with_auto(world, monkeypatch):
+    world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    result = run(world, monkeypatch, **SPEC)
+    assert result["failed"] and "no LXD host" in result["msg"] and "lxd-host" in result["msg"]
     assert writes(world) == []
 
 
