@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -86,6 +87,12 @@ def make_certificate(directory: str, name: str, cn: str | None = None) -> tuple[
                     "-keyout", key, "-out", cert, "-days", "7", "-subj", f"/CN={cn or name}"],
                    check=True, capture_output=True)
     return cert, key
+
+
+def fingerprint(cert_path: str) -> str:
+    """The SHA-256 fingerprint of a PEM certificate (hex, lower case), as LXD names trusted certificates."""
+    der = subprocess.run(["openssl", "x509", "-in", cert_path, "-outform", "DER"], check=True, capture_output=True).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 def terminate(process: subprocess.Popen, grace: float = 15.0) -> None:

@@ -28,7 +28,7 @@ AGENT_PREFIX = "lxdcp:"
 class BareMetalProvisioner(Provisioner):
     """A machine MAAS manages, allocated to the API user, named and tagged."""
 
-    words = Words(noun="machine", creation="allocation", made="allocated", undone="released", undo="release")
+    words = Words(noun="machine", creation="allocation", made="allocated", undone="released", undo="release", remake="allocate")
 
     def __init__(self, *args, **kwargs):
         super(BareMetalProvisioner, self).__init__(*args, **kwargs)

@@ -33,7 +33,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
 class ComposeProvisioner(PlacingProvisioner):
     """An LXD VM composed by MAAS on one of its LXD VM hosts."""
 
-    words = Words(noun="VM", creation="compose", made="composed", undone="deleted", undo="delete")
+    words = Words(noun="VM", creation="compose", made="composed", undone="deleted", undo="delete", remake="compose")
 
     # -- kind and ownership ------------------------------------------------------------------
 

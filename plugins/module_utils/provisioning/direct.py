@@ -52,7 +52,7 @@ BMC_FAILED = "Failed to query node's BMC"
 class DirectProvisioner(PlacingProvisioner):
     """An LXD VM created on an LXD host by the collection and registered in MAAS as an ``lxd``-powered machine."""
 
-    words = Words(noun="VM", creation="creation", made="created", undone="deleted", undo="delete")
+    words = Words(noun="VM", creation="creation", made="created", undone="deleted", undo="delete", remake="create")
     host_noun = "LXD host"
     host_noun_lxd = "LXD host"
 
@@ -61,6 +61,7 @@ class DirectProvisioner(PlacingProvisioner):
         self._hosts = None
         self._clients = {}
         self.why = ""  # why direct mode: set when lxd_via auto chose it
+        self.lxd_host = None  # the LXD host of the VM, once known
 
     # -- LXD hosts -----------------------------------------------------------------------------
 
@@ -98,6 +99,9 @@ class DirectProvisioner(PlacingProvisioner):
 
     def left_untagged(self, machine):
         return left_untagged_vm(machine, self.spec.cluster)
+
+    def host_of(self, machine):
+        return dict(id=None, name=self.lxd_host) if self.lxd_host else None
 
     # -- placing ---------------------------------------------------------------------------------
 
@@ -191,6 +195,7 @@ class DirectProvisioner(PlacingProvisioner):
             answer = self.client.create_machine(data)
             machine = self.client.get_machine(answer["system_id"])
             self.journal.log("registered %s in MAAS as %s (LXD instance on %s)" % (spec.hostname, machine["system_id"], host["name"]))
+        self.lxd_host = host["name"]
         with self.undo_on_failure(machine["system_id"]):
             machine = self.ensure_tags(machine)
             return self._commission(host, machine)
@@ -202,7 +207,7 @@ class DirectProvisioner(PlacingProvisioner):
         if certificate:
             self.lxd(host).trust_certificate(certificate, "maas-%s" % machine["system_id"])
         self.client.commission(machine["system_id"])
-        return dict(self.client.get_machine(machine["system_id"]), _lxd_host=host["name"])
+        return self.client.get_machine(machine["system_id"])
 
     def _commissioned(self, machine, host):
         """Wait for commissioning; MAAS reverting the machine to New (its LXD instance unreachable) is a failure too."""
@@ -222,8 +227,7 @@ class DirectProvisioner(PlacingProvisioner):
             return False, current, state_text(current)
 
         try:
-            return dict(waiters.poll(self.client, probe, self.journal.remaining(), "%s to be commissioned" % self.spec.hostname),
-                        _lxd_host=host["name"])
+            return waiters.poll(self.client, probe, self.journal.remaining(), "%s to be commissioned" % self.spec.hostname)
         except MaasWaitError as exc:
             if exc.timed_out:
                 raise
@@ -241,7 +245,7 @@ class DirectProvisioner(PlacingProvisioner):
             raise LxdcpError("%s is powered by LXD at %s, which is none of the LXD hosts (lxd_hosts, MAAS machines tagged %s); "
                              "add it to lxd_hosts with its credentials" % (spec.hostname, parameters.get("power_address"),
                                                                          spec.params.get("lxd_host_tag") or "lxd-host"))
-        machine = dict(machine, _lxd_host=host["name"])
+        self.lxd_host = host["name"]
         name = parameters.get("instance_name") or spec.hostname
         if self.lxd(host).find_instance(name, parameters.get("project")) is None:
             self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (spec.hostname, machine["system_id"], name,

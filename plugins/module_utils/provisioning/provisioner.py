@@ -30,15 +30,15 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import OWNERSHIP_COMMENT, cluster_tag
 
 
-class Words(collections.namedtuple("Words", "noun creation made undone undo")):
+class Words(collections.namedtuple("Words", "noun creation made undone undo remake")):
     """How messages name what a provisioner makes: "a VM", "between compose and tagging", "Composed cp-1 ...
-    It was deleted again", "delete it in MAAS"."""
+    It was deleted again", "delete it in MAAS", "delete and compose it again"."""
 
 
 class Provisioner(abc.ABC):
     """Base of the provisioners; see the module docstring for the interface."""
 
-    words = Words(noun="machine", creation="creation", made="created", undone="removed", undo="remove")
+    words = Words(noun="machine", creation="creation", made="created", undone="removed", undo="remove", remake="create")
 
     def __init__(self, journal, spec, client, static_ips):
         self.journal = journal
@@ -104,6 +104,10 @@ class Provisioner(abc.ABC):
         """An existing machine of this task, before anything is judged of it: what the provisioner needs to finish of an
         earlier run (the machine, or None when it is to be made again)."""
         return machine
+
+    def host_of(self, machine):
+        """``{id, name}`` of the host that holds ``machine`` when MAAS does not say it (None: MAAS's ``pod`` says it)."""
+        return None
 
     def present(self, machine):
         """``state: present`` on an existing machine: ``(machine, status it ends in)``."""

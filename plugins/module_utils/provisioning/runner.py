@@ -133,6 +133,8 @@ class VmRunner(object):
                 elif not provisioner.adoptable(machine):
                     self.refuse(machine)
             machine = provisioner.settle(machine) if is_owned(machine, spec.cluster) or finishing else machine
+            if machine is not None and provisioner.host_of(machine):  # known now (direct mode: from the power parameters)
+                self.before["vm_host"] = provisioner.host_of(machine)["name"]
             if machine is None:
                 pass
             elif machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
@@ -140,7 +142,7 @@ class VmRunner(object):
                 machine = provisioner.remove(machine, reason="recover: recreate (it was %s)" % machine.get("status_name"))
             else:
                 self.check_failed(machine)
-                self.drift = find_drift(machine, spec)
+                self.drift = find_drift(machine, spec, provisioner.host_of(machine))
                 if self.drift:
                     machine = self.handle_drift(machine)
         if machine is None:
@@ -179,10 +181,12 @@ class VmRunner(object):
         """Fail on drift, or delete the VM for recreation (returns None then)."""
         text = "; ".join("%s is %s, wanted %s" % (d["field"], d["current"], d["wanted"]) for d in self.drift)
         if not self.spec.recreate:
-            self.wanted_after = wanted_view(machine, self.drift, self.spec)
-            raise LxdcpError("%s differs from the task: %s. Set recreate: true to delete and compose it again "
-                             "(its data is lost), or change the task to match." % (self.spec.hostname, text),
-                             machine=machine_view(machine))
+            host = self.provisioner.host_of(machine)
+            self.wanted_after = wanted_view(machine, self.drift, self.spec, host)
+            raise LxdcpError("%s differs from the task: %s. Set recreate: true to delete and %s it again "
+                             "(its data is lost), or change the task to match." % (self.spec.hostname, text,
+                                                                                   self.provisioner.words.remake),
+                             machine=machine_view(machine, host))
         self.journal.log("drift: %s; recreating" % text)
         return self.provisioner.remove(machine, reason="recreate (%s)" % text)
 
@@ -287,7 +291,8 @@ class VmRunner(object):
     def result(self, machine, failed=False):
         """The module result (``failed``: for a failure, when the machine is not known any more)."""
         journal = self.journal
-        view = machine_view(machine)
+        host = self.provisioner.host_of(machine) if machine is not None else None
+        view = machine_view(machine, host)
         result = dict(
             changed=journal.changed,
             machine=view,
@@ -300,7 +305,7 @@ class VmRunner(object):
         result.update(journal.extra)
         if journal.diff:
             if machine is not None:
-                after = diff_view(machine, journal.after_state)
+                after = diff_view(machine, journal.after_state, host)
             elif failed:
                 # A failed task changed nothing it knows of: "after" is "before", or what was wanted (drift).
                 after = self.wanted_after if self.wanted_after is not None else (self.before or {})
