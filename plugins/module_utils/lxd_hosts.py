@@ -30,10 +30,11 @@ import re
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.api import LxdClient
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import Candidates, cluster_members, replica_counts
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasGone
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import Candidates, candidate_hosts, cluster_vms, replica_counts
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import LXD_HOSTNAME_KEY, instance_ownership
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Host
-from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import machine_health
+from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import capacity_view, machine_health
 
 ENV_HOSTS = "LXD_MULTI_HOSTS"
 DEFAULT_TAG = "lxd-host"
@@ -221,7 +222,10 @@ class HostState:
     used_cores: int = 0
     used_memory: int = 0
     storage: dict = dataclasses.field(default_factory=dict)
+    pools: list = dataclasses.field(default_factory=list)  # {name, type, total, used} (bytes) of each storage pool
     default_pool: object = None
+    version: object = None
+    architectures: list = dataclasses.field(default_factory=list)
     instances: dict = dataclasses.field(default_factory=dict)
     error: object = None
 
@@ -231,6 +235,8 @@ def read_host(client):
     state = HostState()
     try:
         client.require_virtual_machines()
+        environment = client.server().get("environment") or {}
+        state.version, state.architectures = environment.get("server_version"), list(environment.get("architectures") or [])
         capacity = client.capacity()
         state.total_cores, state.total_memory = capacity["cores"], capacity["memory"] // MIB
         for instance in client.list_instances(all_projects=True):
@@ -239,7 +245,10 @@ def read_host(client):
             state.used_cores += cores
             state.used_memory += memory
         for pool in client.list_storage_pools():
-            state.storage[pool["name"]] = max(0, client.storage_pool_free(pool["name"]))
+            space = client.storage_pool_resources(pool["name"]).get("space") or {}
+            total, used = int(space.get("total") or 0), int(space.get("used") or 0)
+            state.pools.append(dict(name=pool["name"], type=pool.get("driver"), total=total, used=used))
+            state.storage[pool["name"]] = max(0, total - used)
         state.default_pool = "default" if "default" in state.storage else None
     except LxdError as exc:
         state.error = exc
@@ -260,13 +269,14 @@ def host_health(host, state):
     return health
 
 
-def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connect_host=connect, vet=None):
+def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connect_host=connect, vet=None, names=()):
     """The placement candidates of direct mode (see the module docstring), shaped as ``maas_view.Candidates``.
 
     ``hosts`` from :func:`lxd_hosts`; ``connect_host(host)`` gives its LxdClient. ``vet(hosts)`` runs before the
     LXD servers are read. The cluster's VMs on a server are its instances marked with ``cluster`` (but those named in
     ``exclude``); the cluster's other VMs in MAAS count in their zone (``existing_zones``). ``Candidates.hosted``
-    maps the cluster's VM hostnames to the LXD host that holds their instance.
+    maps the cluster's VM hostnames to the LXD host that holds their instance. ``names``: as for
+    ``maas_view.candidate_hosts``.
     """
     if vet is not None:
         vet(hosts)
@@ -295,9 +305,66 @@ def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connec
         if overrides:
             placement_host = dataclasses.replace(placement_host, **overrides)
         pairs.append((dict(host, state=state, health=health), placement_host))
-    members = {}
-    if cluster:
-        members = dict((m.get("hostname"), m) for m in cluster_members(maas, cluster) if m.get("hostname") not in exclude)
+    members = cluster_vms(maas, cluster, names, exclude)
     elsewhere = [m for name, m in members.items() if name not in hosted]
     outside = replica_counts(elsewhere, set())[1]
-    return Candidates(pairs=pairs, not_lxd=[], members=members, existing_zones=outside, warnings=warnings, hosted=hosted)
+    return Candidates(pairs=pairs, not_lxd=[], members=members, existing_zones=outside, warnings=warnings, hosted=hosted,
+                      via="direct")
+
+
+def lxd_host_view(host, placement_host):
+    """An LXD host as ``maas_vmhost_info`` returns it, in the shape of a MAAS VM host (``vmhosts.vm_host_view``): ``id``
+    is null, ``host_system_id`` the MAAS machine's; ``placement_host`` is its ``Host`` from :func:`lxd_candidates`."""
+    state = host["state"]
+    local_total = sum(pool["total"] for pool in state.pools)
+    local_used = sum(pool["used"] for pool in state.pools)
+    pools = [dict(pool, id=None, path=None, default=pool["name"] == state.default_pool,
+                  available=max(0, pool["total"] - pool["used"])) for pool in state.pools]
+    return dict(
+        id=None,
+        name=host["name"],
+        type="lxd",
+        version=state.version,
+        zone=host["zone"],
+        pool=host["pool"],
+        tags=list(host["tags"]),
+        architectures=state.architectures,
+        capabilities=[],
+        host_system_id=(host["machine"] or {}).get("system_id"),
+        url=host["client"]["url"],
+        **capacity_view(placement_host, dict(cores=state.used_cores, memory=state.used_memory), local_total, local_used,
+                        pools, host["health"])
+    )
+
+
+class Connections(object):
+    """The LxdClient of each LXD host, made once per run (``connections(host)``); ``requests_sent`` over all of them."""
+
+    def __init__(self, logger=None, warn=None):
+        self.logger, self.warn = logger, warn
+        self.clients = {}
+
+    def __call__(self, host):
+        if host["name"] not in self.clients:
+            self.clients[host["name"]] = connect(host, logger=self.logger, warn=self.warn)
+        return self.clients[host["name"]]
+
+    @property
+    def requests_sent(self):
+        """HTTP requests sent to the LXD hosts so far."""
+        return sum(client.requests_sent for client in self.clients.values())
+
+
+def placement_candidates(maas, options, cluster=None, overrides=None, names=(), connections=None):
+    """The placement candidates as ``options`` (the ``lxdcp.maas.lxd_hosts`` options, a mapping) choose them:
+    ``lxd_via`` V(vm-host) - MAAS's VM hosts (``maas_view.candidate_hosts``); V(direct) - the LXD hosts; V(auto) - VM
+    hosts unless MAAS answers 410 (MAAS 4.0). ``Candidates.via`` says which."""
+    via = options.get("lxd_via") or "auto"
+    if via != "direct":
+        try:
+            return candidate_hosts(maas, cluster, overrides=overrides, names=names)
+        except MaasGone:
+            if via == "vm-host":
+                raise
+    hosts = lxd_hosts(maas, host_entries(options.get("lxd_hosts")), Defaults.from_options(options))
+    return lxd_candidates(maas, hosts, cluster, overrides=overrides, names=names, connect_host=connections or Connections())

@@ -28,8 +28,8 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.definitions import 
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdConflict, LxdError
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.transport import pem_fingerprint
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import (
+    Connections,
     Defaults,
-    connect,
     host_entries,
     lxd_candidates,
     lxd_hosts,
@@ -59,7 +59,7 @@ class DirectProvisioner(PlacingProvisioner):
     def __init__(self, *args, **kwargs):
         super(DirectProvisioner, self).__init__(*args, **kwargs)
         self._hosts = None
-        self._clients = {}
+        self.lxd = Connections(logger=self.journal.log, warn=self.journal.warn)  # lxd(host): the host's LxdClient
         self.why = ""  # why direct mode: set when lxd_via auto chose it
         self.lxd_host = None  # the LXD host of the VM, once known
 
@@ -75,12 +75,6 @@ class DirectProvisioner(PlacingProvisioner):
                 raise LxdcpError("%sno LXD host: no MAAS machine carries the tag %s (lxd_host_tag) and lxd_hosts (or the "
                                  "environment variable LXD_MULTI_HOSTS) lists none" % (self.why, defaults.tag))
         return self._hosts
-
-    def lxd(self, host):
-        """The LxdClient of ``host`` (one per host and run)."""
-        if host["name"] not in self._clients:
-            self._clients[host["name"]] = connect(host, logger=self.journal.log, warn=self.journal.warn)
-        return self._clients[host["name"]]
 
     def host_at(self, address):
         """The LXD host whose endpoint is ``address`` (a power_address), or None."""
