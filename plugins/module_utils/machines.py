@@ -97,6 +97,7 @@ def machine_view(machine, vm_host=None):
         pool=(machine.get("pool") or {}).get("name"),
         domain=(machine.get("domain") or {}).get("name"),
         vm_host=vm_host or (dict(id=pod.get("id"), name=pod.get("name")) if pod else None),
+        lxd_vm=is_vm(machine),
         cores=machine.get("cpu_count"),
         memory=machine.get("memory"),
         disks=[dict(d, size_gb=to_gb(d["size"])) for d in machine_disks(machine)],

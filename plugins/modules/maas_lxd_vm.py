@@ -336,9 +336,14 @@ machine:
       type: str
       sample: maas
     vm_host:
-      description: VM host the VM runs on (C(id), C(name)), V(null) for bare metal.
+      description:
+        - VM host the VM runs on (C(id), C(name)), V(null) for bare metal. In direct mode the LXD host (C(id) V(null)).
       type: dict
       sample: {id: 1, name: lxd-az1-a}
+    lxd_vm:
+      description: Whether the machine is an LXD VM (composed on a VM host, or powered by LXD), not bare metal.
+      type: bool
+      sample: true
     cores:
       description: CPU cores.
       type: int

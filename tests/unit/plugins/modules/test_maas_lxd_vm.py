@@ -160,8 +160,9 @@ def test_machine_view_shape_and_provider_ids():
     assert view["ip_addresses"] == ["10.10.0.11"] and view["status"] == "Deployed"
     bare = machine_view(data.machine("bm1", "cp-4", zone_name="az3"))
     assert bare["provider_id"] == "maas://az3/bm1" and bare["vm_host"] is None
+    assert (view["lxd_vm"], bare["lxd_vm"]) == (True, False)
     assert set(view) == {"system_id", "hostname", "fqdn", "status", "status_message", "zone", "pool", "domain",
-                         "vm_host", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",
+                         "vm_host", "lxd_vm", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",
                          "dns_servers", "tags", "osystem", "distro_series", "hwe_kernel", "power_state", "owner",
                          "provider_id"}
 
