@@ -235,6 +235,7 @@ def read_host(client):
     state = HostState()
     try:
         client.require_virtual_machines()
+        client.require_extensions()
         environment = client.server().get("environment") or {}
         state.version, state.architectures = environment.get("server_version"), list(environment.get("architectures") or [])
         capacity = client.capacity()
