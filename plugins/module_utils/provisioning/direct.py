@@ -23,7 +23,7 @@ checks the host's allocation went down.
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.definitions import generate_mac, nic_macs, vm_definition
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdConflict, LxdError
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.transport import pem_fingerprint
@@ -62,6 +62,8 @@ class DirectProvisioner(PlacingProvisioner):
         self._clients = {}
         self.why = ""  # why direct mode: set when lxd_via auto chose it
         self.lxd_host = None  # the LXD host of the VM, once known
+        self._down = {}  # LXD host name -> the LxdError its LXD answered in this run (not asked again)
+        self._warned = set()  # warnings about LXD hosts given already
 
     # -- LXD hosts -----------------------------------------------------------------------------
 
@@ -108,11 +110,35 @@ class DirectProvisioner(PlacingProvisioner):
     def _candidates(self):
         spec = self.spec
         candidates = lxd_candidates(self.client, self.hosts(), spec.cluster, exclude=[spec.hostname], connect_host=self.lxd,
-                                    vet=self._vet)
+                                    vet=self._vet, failed=self._down)
+        for warning in candidates.warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.journal.warn(warning)
+        self._check_usable(candidates)
         if spec.cluster:
             others = sum(host.replicas for host in candidates.hosts) + sum(candidates.existing_zones.values())
             self.journal.log("cluster %s: %d other VM(s)" % (spec.cluster, others))
         return candidates
+
+    def _check_usable(self, candidates):
+        """Fail, naming each LXD host and why, when none of those left can take a VM at all (unreachable, the client
+        not trusted, no VM support, the project or the bridge missing), or a storage pool of ``disks`` exists on none."""
+        spec = self.spec
+        in_scope = [(host, view) for host, view in candidates.pairs if view.name not in self.excluded]
+        if in_scope and not any(view.healthy for _host, view in in_scope):
+            raise LxdcpError("%sno LXD host can take %s: none of the %d LXD host(s) can be used. %s" % (
+                self.why, spec.hostname, len(in_scope),
+                " ".join("%s: %s" % (host["name"], sentence(host["health"]["reason"])) for host, _view in in_scope)))
+        readable = [host for host, _view in candidates.pairs if host["state"].error is None]
+        have = sorted(set(pool for host in readable for pool in host["state"].storage))
+        for index, disk in enumerate(spec.compose_disks()):
+            if readable and disk["pool"] and disk["pool"] not in have:
+                raise LxdcpError(
+                    "%sstorage pool %r of disks[%d] exists on none of the LXD hosts (%s; their pools: %s): create it on the "
+                    "LXD hosts (`lxc storage create %s <driver>`) or name one of theirs." % (
+                        self.why, disk["pool"], index, ", ".join(host["name"] for host in readable), ", ".join(have) or "none",
+                        disk["pool"]))
 
     def _vet(self, hosts):
         """``vm_host`` pins the VM to one LXD host: the others are excluded."""
@@ -132,8 +158,9 @@ class DirectProvisioner(PlacingProvisioner):
         for host in self.hosts():
             try:
                 instance = self.lxd(host).find_instance(spec.hostname)
-            except LxdError:
-                continue  # that host's trouble shows when it is placed on
+            except LxdError as exc:
+                self._down[host["name"]] = exc  # that host's trouble shows when it is placed on
+                continue
             if instance is not None and instance_is_owned(instance, spec.cluster):
                 self.journal.warn("%s: LXD instance %s on %s is what an interrupted run left before registering it in "
                                   "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
@@ -243,13 +270,13 @@ class DirectProvisioner(PlacingProvisioner):
         host = self.host_at(parameters.get("power_address"))
         if host is None:
             raise LxdcpError("%s is powered by LXD at %s, which is none of the LXD hosts (lxd_hosts, MAAS machines tagged %s); "
-                             "add it to lxd_hosts with its credentials" % (spec.hostname, parameters.get("power_address"),
-                                                                         spec.params.get("lxd_host_tag") or "lxd-host"))
+                             "add it to lxd_hosts with its credentials" % (
+                                 spec.hostname, parameters.get("power_address"), spec.params.get("lxd_host_tag") or "lxd-host"))
         self.lxd_host = host["name"]
         name = parameters.get("instance_name") or spec.hostname
         if self.lxd(host).find_instance(name, parameters.get("project")) is None:
-            self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (spec.hostname, machine["system_id"], name,
-                                                                                  host["name"]))
+            self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (
+                spec.hostname, machine["system_id"], name, host["name"]))
             if not self.journal.check:
                 self.client.delete_machine(machine["system_id"])
                 waiters.wait_for_machine_gone(self.client, machine["system_id"], self.journal.remaining(), hostname=spec.hostname)
@@ -352,5 +379,3 @@ def _endpoint(address):
     if not text.rsplit("]", 1)[-1].count(":"):
         text += ":8443"
     return text.lower()
-
-
