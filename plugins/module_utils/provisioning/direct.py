@@ -39,7 +39,13 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, 
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasWaitError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import NEW, READY, RELEASABLE, state_text
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import instance_is_owned, instance_marks, left_untagged_vm
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import (
+    LXD_MANAGED_KEY,
+    instance_is_owned,
+    instance_marks,
+    instance_ownership,
+    left_untagged_vm,
+)
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.placing import PlacingProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import DEFAULT_CORES, DEFAULT_MEMORY
@@ -152,7 +158,8 @@ class DirectProvisioner(PlacingProvisioner):
                 self.excluded[host["name"]] = "not the vm_host asked for"
 
     def create(self):
-        """An instance of ours that an interrupted run left without its machine is registered where it is."""
+        """An instance of ours that an interrupted run left without its machine is registered where it is; an instance
+        of that name that is not ours (another cluster's, or not lxdcp.maas's) is refused before anything is written."""
         spec = self.spec
         self.check_places()
         for host in self.hosts():
@@ -161,17 +168,35 @@ class DirectProvisioner(PlacingProvisioner):
             except LxdError as exc:
                 self._down[host["name"]] = exc  # that host's trouble shows when it is placed on
                 continue
-            if instance is not None and instance_is_owned(instance, spec.cluster):
-                self.journal.warn("%s: LXD instance %s on %s is what an interrupted run left before registering it in "
-                                  "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
-                self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
-                if self.journal.check:
-                    self.journal.after_state = spec.final_state()
-                    self.predict_tags()
-                    return None
-                self.journal.extra["created"] = True
-                return self._commissioned(self._register(host, instance), host)
+            if instance is None:
+                continue
+            if not instance_is_owned(instance, spec.cluster):
+                raise LxdcpError(self._not_ours(host, instance))
+            self.journal.warn("%s: LXD instance %s on %s is what an interrupted run left before registering it in "
+                              "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
+            self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
+            if self.journal.check:
+                self.journal.after_state = spec.final_state()
+                self.predict_tags()
+                return None
+            self.journal.extra["created"] = True
+            return self._commissioned(self._register(host, instance), host)
         return super(DirectProvisioner, self).create()
+
+    def _not_ours(self, host, instance):
+        """Why an instance named like the VM on ``host`` stops its creation."""
+        spec = self.spec
+        managed, owner = instance_ownership(instance)
+        where = "LXD host %s already has an instance named %s (project %s)" % (
+            host["name"], spec.hostname, instance.get("project") or host["project"])
+        if managed:
+            whose = "lxdcp.maas made it for %s" % ("cluster %s" % owner if owner else "no cluster")
+            todo = "remove it with that cluster's task (state: absent), or choose another hostname"
+        else:
+            whose = "lxdcp.maas did not create it (it has no %s mark)" % LXD_MANAGED_KEY
+            todo = "choose another hostname, or remove or rename that instance on %s if it is not needed" % host["name"]
+        return ("Refusing to create %s: %s, and %s, so it is left alone and nothing was changed: %s."
+                % (spec.hostname, where, whose, todo))
 
     def _describe_make(self, host):
         return "create %s on LXD host %s (%s) and register it in MAAS" % (self.spec.hostname, host["name"], self.spec.summary())
