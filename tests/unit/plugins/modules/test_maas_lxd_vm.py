@@ -701,6 +701,9 @@ def test_vm_hosts_gone_fails_clearly(world, monkeypatch):
     world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
     result = run(world, monkeypatch, lxd_via="vm-host", **SPEC)
     assert result["failed"] and "no longer supports VM hosts" in result["msg"] and "bare-metal" in result["msg"]
+    assert result["msg"].startswith("lxd_via is vm-host, but this MAAS has no VM hosts to compose cp-1 on: set lxd_via: "
+                                    "direct (or auto)"), result["msg"]
+    assert result["error"]["status"] == 410
     assert writes(world) == []
 
 
