@@ -300,11 +300,14 @@ class DirectProvisioner(PlacingProvisioner):
         self.lxd_host = host["name"]
         name = parameters.get("instance_name") or spec.hostname
         if self.lxd(host).find_instance(name, parameters.get("project")) is None:
+            self.journal.warn("%s (%s) is powered by LXD instance %s on %s, which is gone: deleting the machine to create "
+                              "the VM again" % (spec.hostname, machine["system_id"], name, host["name"]))
             self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (
                 spec.hostname, machine["system_id"], name, host["name"]))
             if not self.journal.check:
                 self.client.delete_machine(machine["system_id"])
                 waiters.wait_for_machine_gone(self.client, machine["system_id"], self.journal.remaining(), hostname=spec.hostname)
+                self._untrust(host, parameters, machine["system_id"])
             return None
         if machine.get("status_name") == NEW and machine.get("power_state") in (None, "unknown", "off"):
             self.journal.act("commission %s (%s): its commissioning never started" % (spec.hostname, machine["system_id"]))
@@ -334,9 +337,13 @@ class DirectProvisioner(PlacingProvisioner):
                 self.journal.warn("LXD instance %s on %s is not lxdcp.maas's (no user.lxdcp marks): left alone" % (name, host["name"]))
                 return
             lxd.delete_instance(name, parameters.get("project"))
+        self._untrust(host, parameters, system_id)
+
+    def _untrust(self, host, parameters, system_id):
+        """Remove MAAS's certificate of the (deleted) machine from its LXD host's trust store."""
         if parameters.get("certificate"):
             try:
-                lxd.untrust_certificate(pem_fingerprint(parameters["certificate"]))
+                self.lxd(host).untrust_certificate(pem_fingerprint(parameters["certificate"]))
             except LxdError as exc:
                 self.journal.warn("MAAS's certificate of %s stays trusted on %s: %s" % (system_id, host["name"], exc))
 
