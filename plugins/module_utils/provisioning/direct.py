@@ -38,7 +38,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import (
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_ips, vm_host_name
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasWaitError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import NEW, READY, RELEASABLE, state_text
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import COMMISSIONING, NEW, READY, RELEASABLE, state_text
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import (
     LXD_MANAGED_KEY,
     instance_is_owned,
@@ -178,6 +178,9 @@ class DirectProvisioner(PlacingProvisioner):
             if self.journal.check:
                 self.journal.after_state = spec.final_state()
                 self.predict_tags()
+                self.static_ips.predict()
+                if spec.state == "deployed":
+                    self.journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
                 return None
             self.journal.extra["created"] = True
             return self._commissioned(self._register(host, instance), host)
@@ -289,7 +292,7 @@ class DirectProvisioner(PlacingProvisioner):
 
     def settle(self, machine):
         """An existing machine of ours: its LXD host found; its instance gone -> the machine is deleted (None); commissioning
-        never started -> started."""
+        never started -> started; commissioning -> waited for (with ``wait``: a failure deletes the VM, None)."""
         spec = self.spec
         parameters = self.client.power_parameters(machine["system_id"])
         host = self.host_at(parameters.get("power_address"))
@@ -309,10 +312,14 @@ class DirectProvisioner(PlacingProvisioner):
                 waiters.wait_for_machine_gone(self.client, machine["system_id"], self.journal.remaining(), hostname=spec.hostname)
                 self._untrust(host, parameters, machine["system_id"])
             return None
+        commissioning = machine.get("status_name") == COMMISSIONING
         if machine.get("status_name") == NEW and machine.get("power_state") in (None, "unknown", "off"):
             self.journal.act("commission %s (%s): its commissioning never started" % (spec.hostname, machine["system_id"]))
             if not self.journal.check:
-                machine = self._commission(host, machine)
+                machine, commissioning = self._commission(host, machine), True
+        if commissioning and not self.journal.check:
+            # MAAS learns the VM's size by commissioning it: wait, as a creation does, before the size is compared.
+            machine = self._commissioned(machine, host)
         return machine
 
     def undo(self, system_id, why="created by this run, not tagged"):
