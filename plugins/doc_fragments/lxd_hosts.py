@@ -31,6 +31,7 @@ options:
         and credentials (its zone, pool and tags come from MAAS); such a machine without an entry uses its workload
         annotation C(lxd_endpoint), else C(https://<its first address>:8443), and the O(lxd_client_cert) pair.
       - Not set, the JSON of the environment variable E(LXD_MULTI_HOSTS).
+      - Requests to the LXD hosts take the task's O(timeout) and O(retries), as requests to MAAS do.
     type: list
     elements: dict
   lxd_host_tag:

@@ -16,8 +16,8 @@ What they hold: :func:`lxd_candidates` reads each server (``/1.0/resources``, it
 their ``limits.cpu``/``limits.memory``, its storage pools) and gives the placement core's view of
 it, as ``maas_view.candidate_hosts`` does for MAAS VM hosts: cores and memory allocated to
 instances, over-commit applied, room per storage pool, health (MAAS's machine, and whether LXD
-answers, trusts the client and can run VMs) and the cluster's VMs already on it (found by their
-``user.lxdcp.*`` marks).
+answers, trusts the client, can run VMs, has the project and the bridge) and the cluster's VMs
+already on it (found by their ``user.lxdcp.*`` marks).
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ class Defaults:
         return cls(client_cert=options.get("lxd_client_cert"), client_key=options.get("lxd_client_key"),
                    ca_path=options.get("lxd_ca_path"), validate_certs=options.get("lxd_validate_certs", True),
                    bridge=options.get("lxd_bridge") or DEFAULT_BRIDGE, project=project or "default",
-                   tag=options.get("lxd_host_tag") or DEFAULT_TAG)
+                   tag=options.get("lxd_host_tag") or DEFAULT_TAG, timeout=options.get("timeout") or cls.timeout,
+                   retries=cls.retries if options.get("retries") is None else options["retries"])
 
     client_cert: object = None
     client_key: object = None
@@ -230,12 +231,17 @@ class HostState:
     error: object = None
 
 
-def read_host(client):
-    """The state of one LXD server: 3 + one request per storage pool; ``error`` set (not raised) when LXD fails."""
+def read_host(client, bridge=None):
+    """The state of one LXD server: 4 requests (5 with ``bridge``) + one per storage pool; ``error`` set (not raised)
+    when LXD fails, or cannot take a VM: it does not trust the client or cannot run VMs, the client's project is
+    missing, or ``bridge`` (the NIC's parent) is."""
     state = HostState()
     try:
         client.require_virtual_machines()
         client.require_extensions()
+        client.require_project()
+        if bridge:
+            client.require_bridges([bridge])
         environment = client.server().get("environment") or {}
         state.version, state.architectures = environment.get("server_version"), list(environment.get("architectures") or [])
         capacity = client.capacity()
@@ -266,18 +272,21 @@ def host_health(host, state):
         health = dict(healthy=True, state="unknown", reason="not a MAAS machine (lxd_hosts entry)", system_id=None,
                       machine_status=None, power_state=None)
     if state.error is not None:
-        return dict(health, healthy=False, state="unhealthy", reason="LXD at %s: %s" % (host["client"]["url"], state.error))
+        text = str(state.error)
+        reason = text if host["client"]["url"] in text else "LXD at %s: %s" % (host["client"]["url"], text)
+        return dict(health, healthy=False, state="unhealthy", reason=reason)
     return health
 
 
-def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connect_host=connect, vet=None, names=()):
+def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connect_host=connect, vet=None, failed=None, names=()):
     """The placement candidates of direct mode (see the module docstring), shaped as ``maas_view.Candidates``.
 
     ``hosts`` from :func:`lxd_hosts`; ``connect_host(host)`` gives its LxdClient. ``vet(hosts)`` runs before the
-    LXD servers are read. The cluster's VMs on a server are its instances marked with ``cluster`` (but those named in
-    ``exclude``); the cluster's other VMs in MAAS count in their zone (``existing_zones``). ``Candidates.hosted``
-    maps the cluster's VM hostnames to the LXD host that holds their instance. ``names``: as for
-    ``maas_view.candidate_hosts``.
+    LXD servers are read. ``failed`` maps host names to the LxdError their LXD answered earlier in the run: they are
+    not asked again (their retries were spent), but unhealthy for that reason. The cluster's VMs on a server are its
+    instances marked with ``cluster`` (but those named in ``exclude``); the cluster's other VMs in MAAS count in their
+    zone (``existing_zones``). ``Candidates.hosted`` maps the cluster's VM hostnames to the LXD host that holds their
+    instance. ``names``: as for ``maas_view.candidate_hosts``.
     """
     if vet is not None:
         vet(hosts)
@@ -286,7 +295,8 @@ def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connec
                          "(or LXD_MULTI_HOSTS)")
     pairs, warnings, hosted = [], [], {}
     for host in hosts:
-        state = read_host(connect_host(host))
+        known = (failed or {}).get(host["name"])
+        state = HostState(error=known) if known is not None else read_host(connect_host(host), bridge=host["bridge"])
         health = host_health(host, state)
         if not health["healthy"]:
             warnings.append("LXD host %s: %s" % (host["name"], health["reason"]))

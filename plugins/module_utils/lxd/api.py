@@ -33,6 +33,15 @@ class LxdClient(LxdHostApi):
         """
         return self._exists("/1.0/projects/%s" % quote_name(name or self.project))
 
+    def require_project(self, name=None):
+        """Raise LxdNotFound unless the LXD project ``name`` (default: the client's) exists (one request)."""
+        name = name or self.project
+        if not self.project_exists(name):
+            raise LxdNotFound(
+                "LXD at %s has no project %r: create it on the LXD host (`lxc project create %s`) or name one that "
+                "`lxc project list` shows." % (self.url, name, name), status=404, method="GET",
+                path="/1.0/projects/%s" % quote_name(name), url=self.url)
+
     def profile_exists(self, name, project=None):
         """Whether the profile ``name`` exists (in ``project``, or the default project it inherits profiles from)."""
         return self._exists("/1.0/profiles/%s" % quote_name(name), [("project", project or self.project)])

@@ -23,7 +23,7 @@ checks the host's allocation went down.
 
 from __future__ import annotations
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.definitions import generate_mac, nic_macs, vm_definition
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdConflict, LxdError
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.transport import pem_fingerprint
@@ -38,8 +38,14 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import (
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_ips, vm_host_name
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasWaitError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import NEW, READY, RELEASABLE, state_text
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import instance_is_owned, instance_marks, left_untagged_vm
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import COMMISSIONING, NEW, READY, RELEASABLE, state_text
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import (
+    LXD_MANAGED_KEY,
+    instance_is_owned,
+    instance_marks,
+    instance_ownership,
+    left_untagged_vm,
+)
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.placing import PlacingProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import DEFAULT_CORES, DEFAULT_MEMORY
@@ -62,6 +68,8 @@ class DirectProvisioner(PlacingProvisioner):
         self.lxd = Connections(logger=self.journal.log, warn=self.journal.warn)  # lxd(host): the host's LxdClient
         self.why = ""  # why direct mode: set when lxd_via auto chose it
         self.lxd_host = None  # the LXD host of the VM, once known
+        self._down = {}  # LXD host name -> the LxdError its LXD answered in this run (not asked again)
+        self._warned = set()  # warnings about LXD hosts given already
 
     # -- LXD hosts -----------------------------------------------------------------------------
 
@@ -102,11 +110,35 @@ class DirectProvisioner(PlacingProvisioner):
     def _candidates(self):
         spec = self.spec
         candidates = lxd_candidates(self.client, self.hosts(), spec.cluster, exclude=[spec.hostname], connect_host=self.lxd,
-                                    vet=self._vet)
+                                    vet=self._vet, failed=self._down)
+        for warning in candidates.warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.journal.warn(warning)
+        self._check_usable(candidates)
         if spec.cluster:
             others = sum(host.replicas for host in candidates.hosts) + sum(candidates.existing_zones.values())
             self.journal.log("cluster %s: %d other VM(s)" % (spec.cluster, others))
         return candidates
+
+    def _check_usable(self, candidates):
+        """Fail, naming each LXD host and why, when none of those left can take a VM at all (unreachable, the client
+        not trusted, no VM support, the project or the bridge missing), or a storage pool of ``disks`` exists on none."""
+        spec = self.spec
+        in_scope = [(host, view) for host, view in candidates.pairs if view.name not in self.excluded]
+        if in_scope and not any(view.healthy for _host, view in in_scope):
+            raise LxdcpError("%sno LXD host can take %s: none of the %d LXD host(s) can be used. %s" % (
+                self.why, spec.hostname, len(in_scope),
+                " ".join("%s: %s" % (host["name"], sentence(host["health"]["reason"])) for host, _view in in_scope)))
+        readable = [host for host, _view in candidates.pairs if host["state"].error is None]
+        have = sorted(set(pool for host in readable for pool in host["state"].storage))
+        for index, disk in enumerate(spec.compose_disks()):
+            if readable and disk["pool"] and disk["pool"] not in have:
+                raise LxdcpError(
+                    "%sstorage pool %r of disks[%d] exists on none of the LXD hosts (%s; their pools: %s): create it on the "
+                    "LXD hosts (`lxc storage create %s <driver>`) or name one of theirs." % (
+                        self.why, disk["pool"], index, ", ".join(host["name"] for host in readable), ", ".join(have) or "none",
+                        disk["pool"]))
 
     def _vet(self, hosts):
         """``vm_host`` pins the VM to one LXD host: the others are excluded."""
@@ -120,25 +152,48 @@ class DirectProvisioner(PlacingProvisioner):
                 self.excluded[host["name"]] = "not the vm_host asked for"
 
     def create(self):
-        """An instance of ours that an interrupted run left without its machine is registered where it is."""
+        """An instance of ours that an interrupted run left without its machine is registered where it is; an instance
+        of that name that is not ours (another cluster's, or not lxdcp.maas's) is refused before anything is written."""
         spec = self.spec
         self.check_places()
         for host in self.hosts():
             try:
                 instance = self.lxd(host).find_instance(spec.hostname)
-            except LxdError:
-                continue  # that host's trouble shows when it is placed on
-            if instance is not None and instance_is_owned(instance, spec.cluster):
-                self.journal.warn("%s: LXD instance %s on %s is what an interrupted run left before registering it in "
-                                  "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
-                self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
-                if self.journal.check:
-                    self.journal.after_state = spec.final_state()
-                    self.predict_tags()
-                    return None
-                self.journal.extra["created"] = True
-                return self._commissioned(self._register(host, instance), host)
+            except LxdError as exc:
+                self._down[host["name"]] = exc  # that host's trouble shows when it is placed on
+                continue
+            if instance is None:
+                continue
+            if not instance_is_owned(instance, spec.cluster):
+                raise LxdcpError(self._not_ours(host, instance))
+            self.journal.warn("%s: LXD instance %s on %s is what an interrupted run left before registering it in "
+                              "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
+            self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
+            if self.journal.check:
+                self.journal.after_state = spec.final_state()
+                self.predict_tags()
+                self.static_ips.predict()
+                if spec.state == "deployed":
+                    self.journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
+                return None
+            self.journal.extra["created"] = True
+            return self._commissioned(self._register(host, instance), host)
         return super(DirectProvisioner, self).create()
+
+    def _not_ours(self, host, instance):
+        """Why an instance named like the VM on ``host`` stops its creation."""
+        spec = self.spec
+        managed, owner = instance_ownership(instance)
+        where = "LXD host %s already has an instance named %s (project %s)" % (
+            host["name"], spec.hostname, instance.get("project") or host["project"])
+        if managed:
+            whose = "lxdcp.maas made it for %s" % ("cluster %s" % owner if owner else "no cluster")
+            todo = "remove it with that cluster's task (state: absent), or choose another hostname"
+        else:
+            whose = "lxdcp.maas did not create it (it has no %s mark)" % LXD_MANAGED_KEY
+            todo = "choose another hostname, or remove or rename that instance on %s if it is not needed" % host["name"]
+        return ("Refusing to create %s: %s, and %s, so it is left alone and nothing was changed: %s."
+                % (spec.hostname, where, whose, todo))
 
     def _describe_make(self, host):
         return "create %s on LXD host %s (%s) and register it in MAAS" % (self.spec.hostname, host["name"], self.spec.summary())
@@ -231,27 +286,34 @@ class DirectProvisioner(PlacingProvisioner):
 
     def settle(self, machine):
         """An existing machine of ours: its LXD host found; its instance gone -> the machine is deleted (None); commissioning
-        never started -> started."""
+        never started -> started; commissioning -> waited for (with ``wait``: a failure deletes the VM, None)."""
         spec = self.spec
         parameters = self.client.power_parameters(machine["system_id"])
         host = self.host_at(parameters.get("power_address"))
         if host is None:
             raise LxdcpError("%s is powered by LXD at %s, which is none of the LXD hosts (lxd_hosts, MAAS machines tagged %s); "
-                             "add it to lxd_hosts with its credentials" % (spec.hostname, parameters.get("power_address"),
-                                                                         spec.params.get("lxd_host_tag") or "lxd-host"))
+                             "add it to lxd_hosts with its credentials" % (
+                                 spec.hostname, parameters.get("power_address"), spec.params.get("lxd_host_tag") or "lxd-host"))
         self.lxd_host = host["name"]
         name = parameters.get("instance_name") or spec.hostname
         if self.lxd(host).find_instance(name, parameters.get("project")) is None:
-            self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (spec.hostname, machine["system_id"], name,
-                                                                                  host["name"]))
+            self.journal.warn("%s (%s) is powered by LXD instance %s on %s, which is gone: deleting the machine to create "
+                              "the VM again" % (spec.hostname, machine["system_id"], name, host["name"]))
+            self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (
+                spec.hostname, machine["system_id"], name, host["name"]))
             if not self.journal.check:
                 self.client.delete_machine(machine["system_id"])
                 waiters.wait_for_machine_gone(self.client, machine["system_id"], self.journal.remaining(), hostname=spec.hostname)
+                self._untrust(host, parameters, machine["system_id"])
             return None
+        commissioning = machine.get("status_name") == COMMISSIONING
         if machine.get("status_name") == NEW and machine.get("power_state") in (None, "unknown", "off"):
             self.journal.act("commission %s (%s): its commissioning never started" % (spec.hostname, machine["system_id"]))
             if not self.journal.check:
-                machine = self._commission(host, machine)
+                machine, commissioning = self._commission(host, machine), True
+        if commissioning and not self.journal.check:
+            # MAAS learns the VM's size by commissioning it: wait, as a creation does, before the size is compared.
+            machine = self._commissioned(machine, host)
         return machine
 
     def undo(self, system_id, why="created by this run, not tagged"):
@@ -276,9 +338,13 @@ class DirectProvisioner(PlacingProvisioner):
                 self.journal.warn("LXD instance %s on %s is not lxdcp.maas's (no user.lxdcp marks): left alone" % (name, host["name"]))
                 return
             lxd.delete_instance(name, parameters.get("project"))
+        self._untrust(host, parameters, system_id)
+
+    def _untrust(self, host, parameters, system_id):
+        """Remove MAAS's certificate of the (deleted) machine from its LXD host's trust store."""
         if parameters.get("certificate"):
             try:
-                lxd.untrust_certificate(pem_fingerprint(parameters["certificate"]))
+                self.lxd(host).untrust_certificate(pem_fingerprint(parameters["certificate"]))
             except LxdError as exc:
                 self.journal.warn("MAAS's certificate of %s stays trusted on %s: %s" % (system_id, host["name"], exc))
 
@@ -346,5 +412,3 @@ def _endpoint(address):
     if not text.rsplit("]", 1)[-1].count(":"):
         text += ":8443"
     return text.lower()
-
-

@@ -15,22 +15,24 @@ def find_drift(machine, spec, vm_host=None):
     """Differences between an existing machine and the arguments: ``[{field, current, wanted}]``.
 
     Only what the task sets is compared. In bare-metal mode cores and memory are minimums. ``vm_host``: the host that
-    holds the VM when MAAS does not say (``machine_view``).
+    holds the VM when MAAS does not say (``machine_view``). A machine MAAS reports without cores and memory has not been
+    commissioned (a VM registered in direct mode): its size and addresses are not known yet, so they are not compared.
     """
     drift = []
+    unknown = not machine.get("cpu_count") and not machine.get("memory")
 
     def add(field, current, wanted):
         drift.append(dict(field=field, current=current, wanted=wanted))
 
-    if spec.cores is not None:
+    if spec.cores is not None and not unknown:
         current = machine.get("cpu_count")
         if (current != spec.cores) if spec.lxd else (current or 0) < spec.cores:
             add("cores", current, spec.cores if spec.lxd else ">= %d" % spec.cores)
-    if spec.memory is not None:
+    if spec.memory is not None and not unknown:
         current = machine.get("memory")
         if (current != spec.memory) if spec.lxd else (current or 0) < spec.memory:
             add("memory", current, spec.memory if spec.lxd else ">= %d" % spec.memory)
-    if spec.disks is not None and spec.lxd:
+    if spec.disks is not None and spec.lxd and not unknown:
         current = [d["size"] for d in machine_disks(machine)]
         wanted = [d["size"] for d in spec.disks]
         if len(current) != len(wanted) or not all(same_size(c, w) for c, w in zip(current, wanted)):
@@ -48,7 +50,8 @@ def find_drift(machine, spec, vm_host=None):
     for interface in spec.interfaces:
         if interface["name"] not in current_ips:
             add("interfaces", sorted(current_ips), interface["name"])
-        elif interface["ip"] and interface["ip"] not in current_ips[interface["name"]] and machine.get("status_name") not in LINKABLE:
+        elif (interface["ip"] and interface["ip"] not in current_ips[interface["name"]] and machine.get("status_name") not in LINKABLE
+              and not unknown):
             add("ip of %s" % interface["name"], current_ips[interface["name"]], interface["ip"])
     return drift
 

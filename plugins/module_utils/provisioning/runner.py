@@ -86,7 +86,11 @@ class VmRunner(object):
         """Create the machine; with ``lxd_via: auto`` a MAAS answering 410 on VM hosts (MAAS 4.0) means direct mode."""
         try:
             return self.provisioner.create()
-        except MaasGone:
+        except MaasGone as exc:
+            if self.spec.lxd and self.spec.lxd_via == "vm-host":
+                raise LxdcpError("lxd_via is vm-host, but this MAAS has no VM hosts to compose %s on: set lxd_via: direct "
+                                 "(or auto) to have the VM created on the LXD hosts and registered in MAAS. Nothing was "
+                                 "changed. %s" % (self.spec.hostname, exc), error=exc.to_dict()) from None
             if not (self.spec.lxd and self.spec.lxd_via == "auto" and isinstance(self.provisioner, ComposeProvisioner)):
                 raise
         self.journal.log("MAAS has no VM hosts (410): creating the VM on LXD directly (lxd_via: auto)")

@@ -2,12 +2,14 @@
 
 * ``playbook``: a ``Playbook`` (``tests/integration/playbook_runner.py``) bound to the site's maas-sim.
 * ``vm_task(**args)``: a ``maas_lxd_vm`` task in direct mode with the site's ``lxd_hosts``.
+* ``maas``: a ``MaasClient`` of the site's maas-sim (to change MAAS behind the collection's back).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook
 
 MODULE = "lxdcp.maas.maas_lxd_vm"
@@ -30,3 +32,9 @@ def vm_task(direct):
         return {"name": "vm %s" % args["hostname"], MODULE: args}
 
     return build
+
+
+@pytest.fixture
+def maas(direct):
+    """The collection's MAAS client on the site's maas-sim."""
+    return MaasClient(direct.sim.url, direct.sim.api_key)

@@ -134,6 +134,16 @@ def test_bare_metal_cores_and_memory_are_minimums():
     assert drift == [{"field": "cores", "current": 16, "wanted": ">= 32"}]
 
 
+def test_a_machine_not_commissioned_yet_has_no_size_or_address_drift():
+    # A VM registered in direct mode: MAAS knows its size and links once it has commissioned it.
+    machine = data.machine("vm1", "cp-1", status="Commissioning", cores=0, memory=0, disks=(),
+                           interfaces=[data.interface(1, links=[])])
+    spec = Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}], interfaces=[{"ip": "10.10.0.12"}], zones=["az2"]))
+    assert find_drift(machine, spec) == [{"field": "zone", "current": "az1", "wanted": ["az2"]}]
+    machine["cpu_count"] = 4
+    assert [d["field"] for d in find_drift(machine, spec)] == ["cores", "memory", "disks", "zone", "ip of eth0"]
+
+
 def test_ip_drift_only_when_maas_cannot_relink():
     links = [data.link(11, "static", "10.10.0.11")]
     ready = data.machine("vm1", "cp-1", host=HOST_A, interfaces=[data.interface(1, links=links)])
@@ -702,6 +712,9 @@ def test_vm_hosts_gone_fails_clearly(world, monkeypatch):
     world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
     result = run(world, monkeypatch, lxd_via="vm-host", **SPEC)
     assert result["failed"] and "no longer supports VM hosts" in result["msg"] and "bare-metal" in result["msg"]
+    assert result["msg"].startswith("lxd_via is vm-host, but this MAAS has no VM hosts to compose cp-1 on: set lxd_via: "
+                                    "direct (or auto)"), result["msg"]
+    assert result["error"]["status"] == 410
     assert writes(world) == []
 
 
