@@ -9,7 +9,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Defaul
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import FakeMaas
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakelxd import URL, error, lxd_client, sync
 
-SERVER = {"api_extensions": ["projects", "virtual-machines"], "auth": "trusted",
+SERVER = {"api_extensions": ["projects", "virtual-machines", "custom_block_volumes"], "auth": "trusted",
           "environment": {"server_version": "5.0.2", "driver": "lxc | qemu"}}
 GIB = 1024 ** 3
 
