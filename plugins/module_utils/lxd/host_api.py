@@ -172,6 +172,11 @@ class LxdHostApi(LxdTransport):
         self._complete(envelope, "the creation of volume %s in pool %s" % (name, pool))
         return self.get(path + "/" + quote_name(name), [("project", project)])
 
+    def find_volume(self, pool, name, project=None):
+        """A custom volume (its ``config`` holds the marks it was made with), or None."""
+        return self._find("/1.0/storage-pools/%s/volumes/custom/%s" % (quote_name(pool), quote_name(name)),
+                          [("project", project or self.project)])
+
     def delete_volume(self, pool, name, project=None, missing_ok=True):
         """Delete a custom volume; False when there was none."""
         return self._delete("/1.0/storage-pools/%s/volumes/custom/%s" % (quote_name(pool), quote_name(name)), project or self.project,

@@ -24,9 +24,8 @@ checks the host's allocation went down.
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, sentence
-from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.definitions import generate_mac, nic_macs, vm_definition
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.definitions import nic_macs
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdConflict, LxdError
-from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.transport import pem_fingerprint
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import (
     Connections,
     Defaults,
@@ -39,16 +38,10 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, 
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasWaitError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import COMMISSIONING, NEW, READY, RELEASABLE, state_text
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import (
-    LXD_MANAGED_KEY,
-    instance_is_owned,
-    instance_marks,
-    instance_ownership,
-    left_untagged_vm,
-)
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import instance_is_owned, left_untagged_vm
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.instances import VmInstances
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.placing import PlacingProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Words
-from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import DEFAULT_CORES, DEFAULT_MEMORY
 
 ARCHITECTURE = "amd64/generic"
 # What MAAS's machine status message starts with when its power driver could not reach the BMC (the LXD instance).
@@ -70,6 +63,7 @@ class DirectProvisioner(PlacingProvisioner):
         self.lxd_host = None  # the LXD host of the VM, once known
         self._down = {}  # LXD host name -> the LxdError its LXD answered in this run (not asked again)
         self._warned = set()  # warnings about LXD hosts given already
+        self.instances = VmInstances(self.journal, self.spec, self.lxd)
 
     # -- LXD hosts -----------------------------------------------------------------------------
 
@@ -165,7 +159,7 @@ class DirectProvisioner(PlacingProvisioner):
             if instance is None:
                 continue
             if not instance_is_owned(instance, spec.cluster):
-                raise LxdcpError(self._not_ours(host, instance))
+                raise LxdcpError(self.instances.not_ours(host, instance))
             self.journal.warn("%s: LXD instance %s on %s is what an interrupted run left before registering it in "
                               "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
             self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
@@ -180,30 +174,14 @@ class DirectProvisioner(PlacingProvisioner):
             return self._commissioned(self._register(host, instance), host)
         return super(DirectProvisioner, self).create()
 
-    def _not_ours(self, host, instance):
-        """Why an instance named like the VM on ``host`` stops its creation."""
-        spec = self.spec
-        managed, owner = instance_ownership(instance)
-        where = "LXD host %s already has an instance named %s (project %s)" % (
-            host["name"], spec.hostname, instance.get("project") or host["project"])
-        if managed:
-            whose = "lxdcp.maas made it for %s" % ("cluster %s" % owner if owner else "no cluster")
-            todo = "remove it with that cluster's task (state: absent), or choose another hostname"
-        else:
-            whose = "lxdcp.maas did not create it (it has no %s mark)" % LXD_MANAGED_KEY
-            todo = "choose another hostname, or remove or rename that instance on %s if it is not needed" % host["name"]
-        return ("Refusing to create %s: %s, and %s, so it is left alone and nothing was changed: %s."
-                % (spec.hostname, where, whose, todo))
-
     def _describe_make(self, host):
         return "create %s on LXD host %s (%s) and register it in MAAS" % (self.spec.hostname, host["name"], self.spec.summary())
 
     def _make(self, host, storage_pool):
         """Create the instance on ``host`` and register it in MAAS; None when the host failed (it is given up)."""
         spec = self.spec
-        lxd = self.lxd(host)
         try:
-            instance = lxd.create_instance(self._definition(lxd, host, storage_pool))
+            instance = self.instances.create(host, storage_pool)
         except LxdConflict as exc:
             raise LxdcpError(str(exc), error=exc.to_dict()) from None
         except LxdError as exc:
@@ -214,28 +192,13 @@ class DirectProvisioner(PlacingProvisioner):
         self.journal.extra["created"] = True
         return self._register(host, instance)
 
-    def _definition(self, lxd, host, storage_pool):
-        spec = self.spec
-        disks = []
-        for index, disk in enumerate(spec.compose_disks()):
-            if index == 0:
-                disks.append({"size": disk["size"], "pool": disk["pool"] or storage_pool})
-            else:
-                volume = "%s-disk%d" % (spec.hostname, index)
-                lxd.create_volume(disk["pool"] or storage_pool, volume, disk["size"])
-                disks.append({"volume": volume, "pool": disk["pool"] or storage_pool})
-        return vm_definition(spec.hostname, spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY, disks,
-                             [{"parent": host["bridge"], "hwaddr": generate_mac()}], storage_pool=storage_pool,
-                             profiles=lxd.vm_profiles(), config_keys=instance_marks(spec.cluster, spec.hostname))
-
     def _register(self, host, instance):
         """The MAAS machine of ``instance`` (found, or created without commissioning), tagged, MAAS's certificate trusted
         on the LXD host, then commissioning started."""
         spec = self.spec
         machine = self.client.find_machine(spec.hostname)
         if machine is None:
-            macs = sorted(nic_macs(instance).items())
-            data = dict(hostname=spec.hostname, architecture=ARCHITECTURE, mac_addresses=[mac for _nic, mac in macs[:1]],
+            data = dict(hostname=spec.hostname, architecture=ARCHITECTURE, mac_addresses=self._macs(instance),
                         power_type="lxd", power_parameters_power_address=host["client"]["url"],
                         power_parameters_instance_name=instance["name"], power_parameters_project=host["project"],
                         commission=False, zone=host["zone"], pool=spec.pool or host["pool"])
@@ -249,12 +212,17 @@ class DirectProvisioner(PlacingProvisioner):
             machine = self.ensure_tags(machine)
             return self._commission(host, machine)
 
+    def _macs(self, instance):
+        """The instance's MACs, the NICs of the task's interfaces in their order first (MAAS names them eth0, eth1...)."""
+        macs = nic_macs(instance)
+        order = [item["name"] for item in self.spec.interfaces if item["name"] in macs]
+        return [macs[name] for name in order] + [mac for name, mac in sorted(macs.items()) if name not in order]
+
     def _commission(self, host, machine):
         """Trust MAAS's certificate of the machine on its LXD host, then start commissioning."""
         parameters = self.client.power_parameters(machine["system_id"])
-        certificate = parameters.get("certificate")
-        if certificate:
-            self.lxd(host).trust_certificate(certificate, "maas-%s" % machine["system_id"])
+        if parameters.get("certificate"):
+            self.instances.trust(host, parameters["certificate"], machine["system_id"])
         self.client.commission(machine["system_id"])
         return self.client.get_machine(machine["system_id"])
 
@@ -296,7 +264,8 @@ class DirectProvisioner(PlacingProvisioner):
                                  spec.hostname, parameters.get("power_address"), spec.params.get("lxd_host_tag") or "lxd-host"))
         self.lxd_host = host["name"]
         name = parameters.get("instance_name") or spec.hostname
-        if self.lxd(host).find_instance(name, parameters.get("project")) is None:
+        instance = self.lxd(host).find_instance(name, parameters.get("project"))
+        if instance is None:
             self.journal.warn("%s (%s) is powered by LXD instance %s on %s, which is gone: deleting the machine to create "
                               "the VM again" % (spec.hostname, machine["system_id"], name, host["name"]))
             self.journal.act("delete %s (%s): its LXD instance %s on %s is gone" % (
@@ -304,8 +273,9 @@ class DirectProvisioner(PlacingProvisioner):
             if not self.journal.check:
                 self.client.delete_machine(machine["system_id"])
                 waiters.wait_for_machine_gone(self.client, machine["system_id"], self.journal.remaining(), hostname=spec.hostname)
-                self._untrust(host, parameters, machine["system_id"])
+                self.instances.untrust(host, parameters.get("certificate"), machine["system_id"])
             return None
+        self.instances.claim(host, instance, machine["system_id"])
         commissioning = machine.get("status_name") == COMMISSIONING
         if machine.get("status_name") == NEW and machine.get("power_state") in (None, "unknown", "off"):
             self.journal.act("commission %s (%s): its commissioning never started" % (spec.hostname, machine["system_id"]))
@@ -327,42 +297,18 @@ class DirectProvisioner(PlacingProvisioner):
         self._delete_instance(self.host_at(parameters.get("power_address")), parameters, system_id)
 
     def _delete_instance(self, host, parameters, system_id):
-        """Delete the instance of ours named in the power parameters and MAAS's certificate trusted for the machine."""
+        """Delete the instance the (deleted) machine was powered by, and MAAS's certificate trusted for the machine."""
         if host is None:
             return
-        lxd = self.lxd(host)
-        name = parameters.get("instance_name") or self.spec.hostname
-        instance = lxd.find_instance(name, parameters.get("project"))
-        if instance is not None:
-            if not instance_is_owned(instance):
-                self.journal.warn("LXD instance %s on %s is not lxdcp.maas's (no user.lxdcp marks): left alone" % (name, host["name"]))
-                return
-            lxd.delete_instance(name, parameters.get("project"))
-        self._untrust(host, parameters, system_id)
-
-    def _untrust(self, host, parameters, system_id):
-        """Remove MAAS's certificate of the (deleted) machine from its LXD host's trust store."""
-        if parameters.get("certificate"):
-            try:
-                self.lxd(host).untrust_certificate(pem_fingerprint(parameters["certificate"]))
-            except LxdError as exc:
-                self.journal.warn("MAAS's certificate of %s stays trusted on %s: %s" % (system_id, host["name"], exc))
+        self.instances.delete(host, parameters.get("instance_name") or self.spec.hostname, parameters.get("project"), powered=True)
+        self.instances.untrust(host, parameters.get("certificate"), system_id)
 
     # -- removal ---------------------------------------------------------------------------------
 
     def gone(self):
         """No machine: an instance of ours an interrupted run left unregistered is deleted too."""
         self.journal.extra.update(released_ips=[], capacity_restored=None)
-        for host in self.hosts():
-            try:
-                instance = self.lxd(host).find_instance(self.spec.hostname)
-            except LxdError as exc:
-                self.journal.warn("LXD host %s could not be checked for an instance %s: %s" % (host["name"], self.spec.hostname, exc))
-                continue
-            if instance is not None and instance_is_owned(instance, self.spec.cluster):
-                self.journal.act("delete LXD instance %s on %s (never registered in MAAS)" % (self.spec.hostname, host["name"]))
-                if not self.journal.check:
-                    self.lxd(host).delete_instance(self.spec.hostname)
+        self.instances.delete_unregistered(self.hosts())
         return None
 
     def remove(self, machine, reason):
