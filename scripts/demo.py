@@ -174,7 +174,7 @@ class Daemons(object):
         try:
             cluster = lxdvm.LxdVmCluster("demo", count=3, root=self.root)
         except lxdprocs.Unavailable as exc:
-            raise CannotRun("LXD virtual machines cannot run here: %s" % exc) from None
+            raise CannotRun("cannot run LXD virtual machines here: %s" % exc) from None
         hosts = directsite.LxdHosts(cluster, self.state_dir)
         with open(self.hosts_file, "w", encoding="utf-8") as handle:
             json.dump([dict(entry, host=hosts.hosts[entry["name"]].url) for entry in hosts.entries], handle, indent=1)
@@ -414,7 +414,7 @@ def main(argv=None):
         return demo(args.port, sim, daemons, args.lxd)
     except (DemoError, KeyboardInterrupt) as exc:
         say()
-        say("Interrupted." if isinstance(exc, KeyboardInterrupt) else "demo failed: %s" % exc)
+        say("Interrupted." if isinstance(exc, KeyboardInterrupt) else str(exc) if isinstance(exc, CannotRun) else "demo failed: %s" % exc)
         if os.path.isdir(daemons.root):
             say("maas-sim and the LXD daemons are still running; stop them with: %s" % stop_command(sim))
         elif sim.running_pid():
