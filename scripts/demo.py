@@ -175,7 +175,7 @@ class Daemons(object):
             cluster = lxdvm.LxdVmCluster("demo", count=3, root=self.root)
         except lxdprocs.Unavailable as exc:
             raise CannotRun("cannot run LXD virtual machines here: %s" % exc) from None
-        hosts = directsite.LxdHosts(cluster, self.state_dir)
+        hosts = directsite.LxdHosts(cluster, self.root)  # its scenario file goes with the daemons
         with open(self.hosts_file, "w", encoding="utf-8") as handle:
             json.dump([dict(entry, host=hosts.hosts[entry["name"]].url) for entry in hosts.entries], handle, indent=1)
         return hosts
