@@ -223,7 +223,7 @@ def sim_requests(url, since):
 # -- ansible-playbook ----------------------------------------------------------------------------
 
 
-def environment(url, lxd_hosts=None):
+def environment(url, lxd_hosts_file=None):
     """ansible-playbook's environment: this tree as the collection, the simulator's URL and key (and ``LXD_MULTI_HOSTS``)."""
     env = dict(os.environ)
     env.update(
@@ -236,8 +236,9 @@ def environment(url, lxd_hosts=None):
         ANSIBLE_RETRY_FILES_ENABLED="false",
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
     )
-    if lxd_hosts:
-        env["LXD_MULTI_HOSTS"] = lxd_hosts
+    if lxd_hosts_file:
+        with open(lxd_hosts_file, encoding="utf-8") as handle:
+            env["LXD_MULTI_HOSTS"] = handle.read()
     return env
 
 
@@ -310,42 +311,21 @@ def start(port, sim, daemons, lxd=False, scenario=None):
     return url, pid, hosts
 
 
-def demo(port, sim, daemons, lxd=False):
-    """Run the demo with the maas-sim ``sim`` (a ``Background``), on LXD ``daemons`` with ``lxd``; return the exit code."""
-    started = time.monotonic()
-    previous = stop_all(sim, daemons)
-    if previous:
-        say("Stopped %s of an earlier demo: every demo starts from a fresh MAAS." % previous)
-    if not port_is_free(port):
-        say("Port %d is busy; maas-sim takes a free port instead." % port)
-        port = 0
-    url, pid, hosts = start(port, sim, daemons, lxd)
-    inventory, lxd_hosts = INVENTORY, None
-    if hosts:
-        inventory = INVENTORY_LXD
-        with open(daemons.hosts_file, encoding="utf-8") as handle:
-            lxd_hosts = handle.read()
-        heading("LXD daemons that can hold virtual machines (in %s):" % daemons.root)
-        for name, daemon in hosts.hosts.items():
-            say("    %-10s %s  bridge %-14s LXD_DIR=%s" % (name, daemon.url, daemon.bridge, daemon.lxd_dir))
-        heading("maas-sim %s (pid %d): MAAS 4.0 (no VM hosts), zones az1-az3, the LXD-host machines lxd-az1-a, lxd-az2-a, "
-                "lxd-az3-a on those daemons, subnet 10.10.0.0/24" % (url, pid))
-    else:
+def describe(url, pid, hosts, daemons):
+    """Say what runs: maas-sim, and the LXD daemons of ``hosts`` (a ``directsite.LxdHosts``) in direct mode."""
+    if not hosts:
         heading("maas-sim %s (pid %d): default scenario, zones az1-az3, two LXD VM hosts each, subnet 10.10.0.0/24" % (url, pid))
-    env = environment(url, lxd_hosts)
+        return
+    heading("LXD daemons that can hold virtual machines (in %s):" % daemons.root)
+    for name, daemon in hosts.hosts.items():
+        say("    %-10s %s  bridge %-14s LXD_DIR=%s" % (name, daemon.url, daemon.bridge, daemon.lxd_dir))
+    heading("maas-sim %s (pid %d): MAAS 4.0 (no VM hosts), zones az1-az3, the LXD-host machines lxd-az1-a, lxd-az2-a, "
+            "lxd-az3-a on those daemons, subnet 10.10.0.0/24" % (url, pid))
 
-    heading("1/2  ansible-playbook -i %s %s" % (inventory, PLAYBOOK))
-    first = time.monotonic()
-    rc, _output = run_playbook(inventory, env, capture=False)
-    if rc != 0:
-        raise DemoError("the control-plane playbook failed (exit code %d); maas-sim's log: %s" % (rc, sim.log_file))
-    first = time.monotonic() - first
-    if hosts:
-        heading("The instances on LXD (created stopped: maas-sim's lxd power driver simulated their boot)")
-        for row in instances(hosts):
-            say("    " + row)
 
-    heading("2/2  the same playbook again: it must change nothing")
+def second_run(url, inventory, env, hosts):
+    """Run the playbook again; show its table, what changed and its requests to MAAS (and to the LXD daemons of ``hosts``).
+    DemoError unless nothing changed and nothing was written. Return how long it took."""
     _entries, mark = sim_requests(url, 2 ** 62)
     lxd_mark = hosts.mark() if hosts else None
     second = time.monotonic()
@@ -368,6 +348,36 @@ def demo(port, sim, daemons, lxd=False):
         writes += lxd_writes
     if any(changed.values()) or writes:
         raise DemoError("the second run was not idempotent: changed=%s, writes=%s" % (changed, writes))
+    return second
+
+
+def demo(port, sim, daemons, lxd=False):
+    """Run the demo with the maas-sim ``sim`` (a ``Background``), on LXD ``daemons`` with ``lxd``; return the exit code."""
+    started = time.monotonic()
+    previous = stop_all(sim, daemons)
+    if previous:
+        say("Stopped %s of an earlier demo: every demo starts from a fresh MAAS." % previous)
+    if not port_is_free(port):
+        say("Port %d is busy; maas-sim takes a free port instead." % port)
+        port = 0
+    url, pid, hosts = start(port, sim, daemons, lxd)
+    describe(url, pid, hosts, daemons)
+    inventory = INVENTORY_LXD if hosts else INVENTORY
+    env = environment(url, daemons.hosts_file if hosts else None)
+
+    heading("1/2  ansible-playbook -i %s %s" % (inventory, PLAYBOOK))
+    first = time.monotonic()
+    rc, _output = run_playbook(inventory, env, capture=False)
+    if rc != 0:
+        raise DemoError("the control-plane playbook failed (exit code %d); maas-sim's log: %s" % (rc, sim.log_file))
+    first = time.monotonic() - first
+    if hosts:
+        heading("The instances on LXD (created stopped: maas-sim's lxd power driver simulated their boot)")
+        for row in instances(hosts):
+            say("    " + row)
+
+    heading("2/2  the same playbook again: it must change nothing")
+    second = second_run(url, inventory, env, hosts)
 
     env = "MAAS_URL=%s MAAS_API_KEY=%s ANSIBLE_COLLECTIONS_PATH=%s" % (url, API_KEY, os.path.relpath(COLLECTIONS, ROOT))
     heading("Done in %.0f s (first run %.0f s, second run %.0f s). maas-sim keeps running so that you can look around:"
