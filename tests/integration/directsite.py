@@ -11,6 +11,9 @@ The scenario is maas-sim's packaged 4.0 scenario with its ``lxd_hosts`` cut to t
 zone, ``lxd_endpoint`` set to a daemon's URL: MAAS's ``lxd`` power driver (maas-sim's) talks to that
 daemon with the certificate MAAS generated for each machine; the collection with the test client
 certificate (``lxd_hosts`` entries, the daemon's own certificate pinned).
+
+``LxdHosts`` is that site without the simulator (the scenario file and the daemons' side), for a maas-sim
+started otherwise: ``scripts/demo.py --lxd`` runs one detached from itself.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ def scenario_40() -> dict:
         return yaml.safe_load(handle)
 
 
-class DirectSite:
-    """maas-sim 4.0 with one LXD-host machine per daemon of ``cluster`` (an ``lxdvm.LxdVmCluster``)."""
+class LxdHosts:
+    """The daemons of ``cluster`` (an ``lxdvm.LxdVmCluster``) as LXD-host machines of a maas-sim 4.0 scenario (``scenario_path``)."""
 
-    def __init__(self, cluster, workdir, timings=None, maas_version="4.0"):
+    def __init__(self, cluster, workdir, maas_version="4.0"):
         self.cluster = cluster
         self.workdir = str(workdir)
         scenario = scenario_40()
@@ -53,7 +56,6 @@ class DirectSite:
         self.scenario_path = os.path.join(self.workdir, "maas40-direct.yml")
         with open(self.scenario_path, "w", encoding="utf-8") as handle:
             yaml.safe_dump(scenario, handle, sort_keys=False)
-        self.sim = SimServer(scenario=self.scenario_path, timings=timings or SimServer.FAST_TIMINGS)
         self.client_fingerprint = fingerprint(cluster.client_cert)
 
     @property
@@ -93,6 +95,14 @@ class DirectSite:
         """``{host: [certificate name, ...]}``: what each daemon trusts beyond the test client certificate."""
         return {name: sorted(c["name"] for c in daemon.trusted() if c["fingerprint"] != self.client_fingerprint)
                 for name, daemon in self.hosts.items()}
+
+
+class DirectSite(LxdHosts):
+    """maas-sim 4.0 (``sim``, fast timings unless ``timings`` says otherwise; ``{}``: the scenario's) on ``LxdHosts``."""
+
+    def __init__(self, cluster, workdir, timings=None, maas_version="4.0"):
+        super().__init__(cluster, workdir, maas_version)
+        self.sim = SimServer(scenario=self.scenario_path, timings=SimServer.FAST_TIMINGS if timings is None else timings)
 
     def reset(self) -> None:
         """The daemons empty (trusting only the test client), maas-sim back to its scenario, no faults."""
