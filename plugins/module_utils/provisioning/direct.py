@@ -226,7 +226,7 @@ class DirectProvisioner(PlacingProvisioner):
         self.client.commission(machine["system_id"])
         return self.client.get_machine(machine["system_id"])
 
-    def _commissioned(self, machine, host):
+    def _commissioned(self, machine, vm_host):
         """Wait for commissioning; MAAS reverting the machine to New (its LXD instance unreachable) is a failure too."""
         if not self.spec.wait:
             return machine
@@ -248,7 +248,7 @@ class DirectProvisioner(PlacingProvisioner):
         except MaasWaitError as exc:
             if exc.timed_out:
                 raise
-            return self._failed_commissioning(machine, host, exc)
+            return self._failed_commissioning(machine, vm_host, exc)
 
     # -- half states of an earlier run -------------------------------------------------------------
 

@@ -12,8 +12,8 @@ def lookup_task(direct, names, **options):
     options = dict({"cluster": "prod", "cores": 2, "memory": "4G", "disk": "20G", "lxd_hosts": direct.entries,
                     "url": direct.sim.url, "api_key": direct.sim.api_key}, **options)
     arguments = ", ".join("%s=%r" % item for item in sorted(options.items()))
-    return {"name": "plan", "ansible.builtin.set_fact": {"plan": "{{ lookup('lxdcp.maas.maas_placement', %r, %s) }}"
-                                                                  % (names, arguments)}}
+    expression = "{{ lookup('lxdcp.maas.maas_placement', %r, %s) }}" % (names, arguments)
+    return {"name": "plan", "ansible.builtin.set_fact": {"plan": expression}}
 
 
 def test_vmhost_info_lists_the_lxd_hosts_with_lxd_s_figures(direct, playbook, vm_task):

@@ -24,8 +24,8 @@ def test_the_scheduler_places_direct_mode_vms_on_the_lxd_hosts(direct, playbook,
         options = {"cluster": "prod", "cores": 1, "memory": 1024, "lxd_hosts": hosts, "url": direct.sim.url,
                    "api_key": direct.sim.api_key, "scheduler_url": scheduler.url, "scheduler_api_key": API_KEY}
         arguments = ", ".join("%s=%s" % (key, json.dumps(value)) for key, value in options.items())
-        task = {"name": "plan", "ansible.builtin.set_fact": {"plan": "{{ lookup('lxdcp.maas.maas_placement', 'cp-1', 'cp-2', %s) }}"
-                                                                      % arguments}}
+        expression = "{{ lookup('lxdcp.maas.maas_placement', 'cp-1', 'cp-2', %s) }}" % arguments
+        task = {"name": "plan", "ansible.builtin.set_fact": {"plan": expression}}
         run = playbook.run(task, auth=False)
         assert run.ok, run.stdout[-3000:]
         plan = run.result["ansible_facts"]["plan"]
