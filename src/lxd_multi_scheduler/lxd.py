@@ -200,7 +200,9 @@ class LxdClient:
         """GET ``path`` and return the ``metadata`` of LXD's sync response."""
         url = self.url + path
         try:
-            response = self.session.get(url, params=params or None, timeout=self.timeout)
+            # verify given per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's
+            # verify (False, or the ca_cert bundle) when the request itself leaves it unset.
+            response = self.session.get(url, params=params or None, timeout=self.timeout, verify=self.session.verify)
         except requests.exceptions.SSLError as exc:
             raise LxdError(f"TLS error talking to {self.url}: {_short(exc)} (check server_cert / ca_cert for this host)") from None
         except requests.exceptions.RequestException as exc:

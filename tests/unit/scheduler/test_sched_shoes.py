@@ -9,6 +9,7 @@ tests/integration/scheduler/test_sched_shoes.py.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import time
@@ -19,6 +20,7 @@ import requests
 from lxd_multi_scheduler import logs
 from lxd_multi_scheduler.api import create_app
 from lxd_multi_scheduler.config import ConfigError, load_settings
+from lxd_multi_scheduler.lxd import LxdClient
 from lxd_multi_scheduler.reservations import MemoryStore
 
 GIB = 1024 ** 3
@@ -119,7 +121,6 @@ def test_scheduled_resources_in_the_shape_of_the_go_service(lxd, start):
 
 
 def _epoch(text):
-    import datetime  # pylint: disable=import-outside-toplevel
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -170,3 +171,31 @@ def test_record_keys_in_slog_order():
     line = logs.JsonFormatter().format(record)
     assert re.fullmatch(r'\{"time":"[^"]+","level":"WARN","source":\{"function":"[^"]+\.f","file":"[^"]+","line":7\},'
                         r'"msg":"careful","logger":"lxd_multi_scheduler.api","host":"lxd1"\}', line), line
+
+
+class _RecordingAdapter(requests.adapters.HTTPAdapter):
+    """Answers every request with LXD's ``GET /1.0`` body and records the ``verify`` it was sent with."""
+
+    def __init__(self):
+        super().__init__()
+        self.verify = []
+
+    def send(self, request, **kwargs):  # pylint: disable=arguments-differ
+        self.verify.append(kwargs.get("verify"))
+        response = requests.Response()
+        response.status_code, response._content = 200, b'{"type": "sync", "metadata": {"auth": "trusted"}}'  # pylint: disable=protected-access
+        return response
+
+
+@pytest.mark.parametrize("kwargs, verify", [
+    ({"insecure_skip_verify": True}, False),
+    ({"ca_cert": "/etc/lxd-ca.pem"}, "/etc/lxd-ca.pem"),
+    ({"ca_cert": "/etc/lxd-ca.pem", "insecure_skip_verify": True}, "/etc/lxd-ca.pem"),  # a trust anchor wins over the opt-in
+])
+def test_lxd_client_verify_survives_a_ca_bundle_in_the_environment(monkeypatch, cert_files, kwargs, verify):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/env/bundle.pem")
+    client = LxdClient("lxd1", A, *cert_files, **kwargs)
+    adapter = _RecordingAdapter()
+    client.session.mount(A + "/", adapter)
+    assert client.get("/1.0") == {"auth": "trusted"}
+    assert adapter.verify == [verify]
