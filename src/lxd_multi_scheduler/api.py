@@ -399,7 +399,7 @@ def schedule(body: AnyScheduleBody, service: ServiceDep):
     if isinstance(body, FlatScheduleBody):
         targets = list(dict.fromkeys(body.target_hosts or ()))  # Go's client: omitted or empty means every server
         spelled = service.scheduler.by_address(targets)
-        unknown = [address for address in targets if address not in spelled.values()]
+        unknown = [address for address in targets if not service.scheduler.by_address([address])]
         ask = Ask(cores=body.cpu, memory=body.memory_mib, hosts=tuple(spelled) + tuple(unknown) if targets else None,
                   hosts_field="target_hosts")
     else:

@@ -59,6 +59,8 @@ def test_target_hosts_restrict_the_choice_and_keep_the_callers_spelling(lxd, sta
     answer = post(url, {"cpu": 1, "memory": GIB, "target_hosts": [A + "/"]}).json()
     assert answer["host"] == A + "/"  # shoes-lxd-multi compares this string with its own host address
     assert answer["name"] == "lxd1"
+    twice = post(url, {"cpu": 1, "memory": GIB, "target_hosts": [A, A + "/"]}).json()  # one server, two spellings
+    assert twice["host"] == A and not any(r["code"] == "unknown" for r in twice["rejected"])
     assert {"host": "lxd2", "host_id": B, "zone": "default", "code": "hosts", "reason": "not in the request's target_hosts"} in answer["rejected"]
     # An empty list is Go's "no targets" (omitempty): every server.
     assert post(url, {"cpu": 1, "memory": GIB, "target_hosts": []}).json()["host"] == B
