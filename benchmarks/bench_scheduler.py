@@ -112,7 +112,8 @@ def run():
         shared = f"bench-{uuid.uuid4().hex}"  # one prefix: the replicas share the reservations, not only the server
         replicas = [scheduler("replica-a", shared, REDIS_URL=redis.url), scheduler("replica-b", shared, REDIS_URL=redis.url)]
         warm(replicas)
-        rows += measure("decide + reserve (redis)", [r.url for r in replicas], 300, dict(BODY, reserve=True), "2 replicas sharing redis-server, 300 reservations")
+        rows += measure("decide + reserve (redis)", [r.url for r in replicas], 300, dict(BODY, reserve=True),
+                        "2 replicas sharing redis-server, 300 reservations")
         return rows
     finally:
         for process in started:

@@ -109,7 +109,7 @@ def test_scheduled_resources_in_the_shape_of_the_go_service(lxd, start):
     url = start()
     assert requests.get(url + "/scheduled-resources", timeout=10).json() == {"resources": {}, "stats": {}}
     before = time.time()
-    for _ in range(2):
+    for _request in range(2):
         post(url, {"cpu": 1, "memory": GIB, "target_hosts": [B]})
     body = requests.get(url + "/scheduled-resources", timeout=10).json()
     assert list(body["resources"]) == [B] and list(body["stats"]) == [B]
