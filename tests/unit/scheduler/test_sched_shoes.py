@@ -4,7 +4,7 @@ the opt-in to unverified LXD servers, and logs in log/slog's JSON shape.
 The flat body is what ``server/pkg/api/scheduler_client.go`` of shoes-lxd-multi's branch ``feat/add-lxd-scheduler``
 sends (``ScheduleRequest{CPU int "cpu"; Memory int "memory"; TargetHosts []string "target_hosts,omitempty"}``); the
 end-to-end test with a client sending exactly its bytes over real LXD daemons is
-tests/integration/scheduler/test_sched_shoes.py.
+tests/integration/scheduler/test_sched_shoes_client.py.
 """
 
 from __future__ import annotations
