@@ -7,11 +7,13 @@
 #     -e LXD_MULTI_SCHEDULER_API_KEYS=... \
 #     -v /path/to/certs:/certs:ro lxd-multi-scheduler
 #
-# TLS towards LXD is always verified: give each server "server_cert" (its own certificate, pinned,
+# TLS towards LXD is verified by default: give each server "server_cert" (its own certificate, pinned,
 # copied from /var/snap/lxd/common/lxd/server.crt or /var/lib/lxd/server.crt) or "ca_cert". Without
 # either, the system CA store must vouch for the server's name, which LXD's self-signed certificate
-# never passes. A host list taken from shoes-lxd-multi (which skips verification) needs them added:
-# docs/lxd-multi-scheduler.md, "Coming from shoes-lxd-multi".
+# never passes. A host list taken unchanged from shoes-lxd-multi (which skips verification) needs them
+# added, or the explicit opt-in -e LXD_MULTI_SCHEDULER_LXD_INSECURE_SKIP_VERIFY=true (logged as a
+# warning): docs/lxd-multi-scheduler.md, "Coming from shoes-lxd-multi". The port is 8080, or
+# LXD_MULTI_SCHEDULER_PORT, or PORT (what shoes-lxd-multi's own scheduler image reads).
 #
 # Configuration: docs/lxd-multi-scheduler.md (environment variables, or a file mounted and named
 # by LXD_MULTI_SCHEDULER_CONFIG). Probes: GET /healthz.
@@ -35,7 +37,7 @@ RUN pip install --constraint requirements/constraints.txt . \
 
 WORKDIR /
 USER 10001:10001
-ENV LXD_MULTI_SCHEDULER_BIND=0.0.0.0 \
-    LXD_MULTI_SCHEDULER_PORT=8080
+# No LXD_MULTI_SCHEDULER_PORT here: it would hide PORT (the default is 8080 either way).
+ENV LXD_MULTI_SCHEDULER_BIND=0.0.0.0
 EXPOSE 8080
 ENTRYPOINT ["lxd-multi-scheduler"]

@@ -12,7 +12,9 @@ same load, with room for only part of it, is a test (``tests/integration/schedul
 no error, no over-commit). The cache TTL is 5 s, so long scenarios include re-reads.
 
 Scenarios: decisions only (``reserve: false``, cache hits), decisions with in-memory reservations,
-and two replicas sharing reservations in a local redis-server, the clients alternating between them.
+the same with shoes-lxd-multi's flat body (``{"cpu", "memory" in bytes, "target_hosts"}``, answered
+with the address; its throughput is also given as a ratio to the nested body's, taken in the same
+run), and two replicas sharing reservations in a local redis-server, the clients alternating between them.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ class LoadErrors(RuntimeError):
     """A scenario had answers other than 200: its numbers would measure something else than the service working."""
 
 
-def measure(name, urls, total, reserve, notes):
+def measure(name, urls, total, body, notes):
     """Benchmark rows of one scenario; raise :class:`LoadErrors` when any request failed."""
-    result: LoadResult = load(urls, total, dict(BODY, reserve=reserve), CLIENTS, MAX_SECONDS)
+    result: LoadResult = load(urls, total, body, CLIENTS, MAX_SECONDS)
     errors = result.errors()
     if errors:
         raise LoadErrors(f"{name}: {errors} of {len(result.latencies)} requests failed: {dict(result.statuses)}; "
@@ -61,6 +63,10 @@ def measure(name, urls, total, reserve, notes):
         {"benchmark": name, "metric": "latency p95", "value": cuts[94] * 1000, "unit": "ms", "notes": ""},
         {"benchmark": name, "metric": "latency p99", "value": cuts[98] * 1000, "unit": "ms", "notes": ""},
     ]
+
+
+def _throughput(rows):
+    return next(row["value"] for row in rows if row["metric"] == "throughput")
 
 
 def run():
@@ -79,8 +85,8 @@ def run():
         # Room for every reserving request of a scenario: 200 cores per host (the 20 containers hold about 40).
         config = {"cache_ttl": 5, "cpu_over_commit": 200 / threads, "reservation_ttl": 300, "log_level": "warning"}
 
-        def scheduler(name, **env):
-            process = SchedulerProcess(workdir, cluster.hosts(), {**config, "redis_prefix": f"bench-{uuid.uuid4().hex}"}, env, name)
+        def scheduler(name, prefix=None, **env):
+            process = SchedulerProcess(workdir, cluster.hosts(), {**config, "redis_prefix": prefix or f"bench-{uuid.uuid4().hex}"}, env, name)
             started.append(process)
             return process
 
@@ -91,12 +97,23 @@ def run():
                 {"benchmark": "LXD read (cold cache)", "metric": "duration", "value": max(h["duration"] for h in read) * 1000,
                  "unit": "ms", "notes": "slowest of 2 servers; /1.0, /1.0/resources, /1.0/instances?all-projects"}]
         warm([single])
-        rows += measure("decide only (reserve=false)", [single.url], 3000, False, "1 replica, cached LXD state")
-        rows += measure("decide + reserve (memory)", [single.url], 300, True, "1 replica, 300 reservations")
+        rows += measure("decide only (reserve=false)", [single.url], 3000, dict(BODY, reserve=False), "1 replica, cached LXD state")
+        nested = measure("decide + reserve (memory)", [single.url], 300, dict(BODY, reserve=True), "1 replica, 300 reservations")
+        # A replica of its own (same settings, empty reservations): the room is sized for one scenario's reservations.
+        flat_replica = scheduler("flat")
+        warm([flat_replica])
+        flat_body = {"cpu": 1, "memory": 64 * 1024 * 1024, "target_hosts": [d.url for d in cluster.daemons]}
+        flat = measure("decide + reserve (memory), flat body", [flat_replica.url], 300, flat_body,
+                       "shoes-lxd-multi's body (target_hosts = both servers), 1 replica, 300 reservations")
+        rows += nested + flat + [{
+            "benchmark": "flat body / nested body", "metric": "throughput ratio", "value": _throughput(flat) / _throughput(nested),
+            "unit": "x", "notes": "decide + reserve (memory), two replicas alike, same run, one after the other"}]
         redis = RedisServer(os.path.join(workdir, "redis"))
-        replicas = [scheduler("replica-a", REDIS_URL=redis.url), scheduler("replica-b", REDIS_URL=redis.url)]
+        shared = f"bench-{uuid.uuid4().hex}"  # one prefix: the replicas share the reservations, not only the server
+        replicas = [scheduler("replica-a", shared, REDIS_URL=redis.url), scheduler("replica-b", shared, REDIS_URL=redis.url)]
         warm(replicas)
-        rows += measure("decide + reserve (redis)", [r.url for r in replicas], 300, True, "2 replicas sharing redis-server, 300 reservations")
+        rows += measure("decide + reserve (redis)", [r.url for r in replicas], 300, dict(BODY, reserve=True),
+                        "2 replicas sharing redis-server, 300 reservations")
         return rows
     finally:
         for process in started:

@@ -1,6 +1,11 @@
 """HTTP API (FastAPI): ``POST /schedule`` and its companions.
 
-Status codes of ``POST /schedule``:
+``POST /schedule`` takes two bodies: the requirements document's (``{"instance_requirements": {"cpu": 2,
+"memory": 2048}, ...}``, memory in MiB, hosts by name) and the flat one shoes-lxd-multi's scheduler
+client sends (branch ``feat/add-lxd-scheduler``, ``server/pkg/api/scheduler_client.go``:
+``{"cpu": 2, "memory": 2147483648, "target_hosts": ["https://10.0.0.1:8443"]}``, memory in bytes,
+hosts by their ``host`` address); the flat body is answered with ``host`` = the address, as the
+caller wrote it. Status codes:
 
 - 200: ``{"host": NAME, "url": URL, "reservation_id": ID, ...}``;
 - 400: malformed body, or an allow-list ``hosts`` naming no server of this service,
@@ -32,13 +37,13 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, StringConstraints, Tag, field_validator
 
 from . import __version__
 from .config import Settings, check_strategy
 from .inventory import Inventory
-from .logs import log
-from .lxd import ServerState
+from .logs import log, rfc3339_nano
+from .lxd import MIB, ServerState
 from .metrics import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
 from .reservations import ReservationStore, StoreUnavailable, make_store
 from .scheduler import Ask, NoSuitableHost, Scheduler, UnknownHosts
@@ -47,7 +52,8 @@ LOG = logging.getLogger("lxd_multi_scheduler.api")
 API_KEY_HEADER = "x-api-key"
 BEARER = b"bearer "  # ``Authorization: Bearer <key>`` carries the key too (what Prometheus' ``authorization`` sends)
 OPEN_PATHS = frozenset({"/healthz"})
-KNOWN_PATHS = frozenset({"/schedule", "/hosts", "/reservations", "/healthz", "/metrics", "/openapi.json", "/docs"})
+KNOWN_PATHS = frozenset({"/schedule", "/hosts", "/reservations", "/scheduled-resources", "/healthz", "/metrics", "/openapi.json", "/docs"})
+NESTED, FLAT = "nested", "flat"  # the two bodies of POST /schedule (tags of the union)
 
 
 # --- request and response models -----------------------------------------------------------
@@ -95,6 +101,33 @@ class ScheduleBody(BaseModel):
         return value
 
 
+class FlatScheduleBody(BaseModel):
+    """Body of ``POST /schedule`` as shoes-lxd-multi's scheduler client sends it (``ScheduleRequest``: memory in bytes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cpu: StrictInt = Field(gt=0, description="CPU cores", examples=[2])
+    memory: StrictInt = Field(gt=0, description="memory in bytes (rounded up to whole MiB)", examples=[2147483648])
+    target_hosts: list[str] | None = Field(
+        None, examples=[["https://10.0.0.11:8443"]],
+        description="only these servers, by their 'host' address as in LXD_MULTI_HOSTS (default, or empty: every server); "
+                    "an address the service does not know is rejected with code 'unknown', only unknown ones is a 400")
+
+    @property
+    def memory_mib(self) -> int:
+        """The memory in whole MiB, rounded up (the room asked for is never less than the bytes)."""
+        return -(-self.memory // MIB)
+
+
+def _body_kind(value: Any) -> str:
+    """``flat`` for a body with ``cpu``, ``memory`` or ``target_hosts`` and no ``instance_requirements``; else ``nested``."""
+    if isinstance(value, dict) and "instance_requirements" not in value and {"cpu", "memory", "target_hosts"} & value.keys():
+        return FLAT
+    return NESTED
+
+
+AnyScheduleBody = Annotated[Annotated[ScheduleBody, Tag(NESTED)] | Annotated[FlatScheduleBody, Tag(FLAT)], Discriminator(_body_kind)]
+
+
 class Placement(BaseModel):
     """One chosen host."""
 
@@ -108,7 +141,9 @@ class Placement(BaseModel):
 class ScheduleAnswer(BaseModel):
     """Answer of ``POST /schedule``: ``host`` is the first (for count=1 the only) placement."""
 
-    host: str = Field(description="name of the chosen LXD server ('name' of its configuration, default its URL)")
+    host: str = Field(description="name of the chosen LXD server ('name' of its configuration, default its URL); "
+                                  "for the flat body its 'host' address, spelled as in the request's target_hosts or else the configuration")
+    name: str | None = Field(None, description="name of the chosen LXD server (= host, but for the flat body)")
     url: str = Field(description="URL of the chosen LXD server")
     explanation: str
     strategy: str
@@ -269,6 +304,8 @@ def _field(loc) -> str:
     parts = [str(part) for part in loc]
     if parts and parts[0] == "body":
         parts = parts[1:]
+    if parts and parts[0] in (NESTED, FLAT):  # the tag of the body union, not a field
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 
@@ -283,6 +320,8 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
             message = "unknown field"
         elif error.get("type") == "missing" and field == "body":
             message = "a JSON body is required, e.g. {\"instance_requirements\": {\"cpu\": 2, \"memory\": 2048}}"
+        elif error.get("type") == "model_attributes_type" and field == "body":
+            message = "the body must be a JSON object, e.g. {\"instance_requirements\": {\"cpu\": 2, \"memory\": 2048}}"
         details.append({"field": field, "message": message})
     first = details[0] if details else {"field": "body", "message": "invalid"}
     body = _invalid(first["field"], first["message"], details)
@@ -297,8 +336,8 @@ def _invalid(field: str, message: str, details: list[dict] | None = None) -> dic
 
 
 async def _unknown_hosts(_request: Request, exc: UnknownHosts) -> JSONResponse:
-    """400: the request's ``hosts`` names no server of this service."""
-    return JSONResponse(_invalid("hosts", str(exc)), status_code=400)
+    """400: the request's ``hosts`` (``target_hosts`` of the flat body) names no server of this service."""
+    return JSONResponse(_invalid(exc.field, str(exc)), status_code=400)
 
 
 async def _no_suitable_host(_request: Request, exc: NoSuitableHost) -> JSONResponse:
@@ -350,12 +389,24 @@ def _schedule_result(exc: Exception) -> str:
 
 
 @router.post("/schedule", response_model=ScheduleAnswer, responses=ERRORS)
-def schedule(body: ScheduleBody, service: ServiceDep):
-    """Choose the LXD server for new instance(s) and reserve the room."""
-    req = body.instance_requirements
-    ask = Ask(cores=req.cpu, memory=req.memory, count=body.count, strategy=body.strategy, instance_name=body.instance_name,
-              reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags),
-              hosts=tuple(body.hosts) if body.hosts is not None else None, max_skew=body.max_skew)
+def schedule(body: AnyScheduleBody, service: ServiceDep):
+    """Choose the LXD server for new instance(s) and reserve the room.
+
+    Two bodies: ``{"instance_requirements": {"cpu", "memory" (MiB)}, ...}`` or shoes-lxd-multi's flat
+    ``{"cpu", "memory" (bytes), "target_hosts": [addresses]}``, answered with ``host`` = the address.
+    """
+    spelled: dict[str, str] = {}
+    if isinstance(body, FlatScheduleBody):
+        targets = list(dict.fromkeys(body.target_hosts or ()))  # Go's client: omitted or empty means every server
+        spelled = service.scheduler.by_address(targets)
+        unknown = [address for address in targets if not service.scheduler.by_address([address])]
+        ask = Ask(cores=body.cpu, memory=body.memory_mib, hosts=tuple(spelled) + tuple(unknown) if targets else None,
+                  hosts_field="target_hosts")
+    else:
+        req = body.instance_requirements
+        ask = Ask(cores=req.cpu, memory=req.memory, count=body.count, strategy=body.strategy, instance_name=body.instance_name,
+                  reserve=body.reserve, zones=tuple(body.zones) if body.zones else None, pool=body.pool, tags=tuple(body.tags),
+                  hosts=tuple(body.hosts) if body.hosts is not None else None, max_skew=body.max_skew)
     try:
         answer = service.scheduler.schedule(ask)
     except (UnknownHosts, NoSuitableHost, StoreUnavailable) as exc:  # answered by EXCEPTION_HANDLERS; counted (and logged) here
@@ -364,7 +415,27 @@ def schedule(body: ScheduleBody, service: ServiceDep):
             log(LOG, logging.ERROR, "reservation store unavailable", event="schedule", result="unavailable", error=str(exc))
         raise
     service.schedules.inc(result="scheduled")
-    return answer
+    name = answer["host"]
+    if isinstance(body, FlatScheduleBody):
+        # shoes-lxd-multi takes the target whose address equals this string (server/pkg/api/pool.go, selectHostUsingScheduler).
+        return {**answer, "host": spelled.get(name) or service.scheduler.address(name), "name": name}
+    return {**answer, "name": name}
+
+
+@router.get("/scheduled-resources", responses={503: ERRORS[503]})
+def scheduled_resources(service: ServiceDep) -> dict[str, Any]:
+    """The active reservations per server address, in the shape of shoes-lxd-multi's scheduler (memory in bytes)."""
+    resources: dict[str, list[dict[str, Any]]] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    for item in sorted(service.store.active(), key=lambda r: r.created):
+        address = service.scheduler.address(item.host)
+        resources.setdefault(address, []).append({"cpu": item.cores, "memory": item.memory * MIB, "time": rfc3339_nano(item.created)})
+        row = stats.setdefault(address, {"host_name": address, "total_cpu": 0, "total_memory": 0, "count": 0,
+                                         "oldest_request": rfc3339_nano(item.created)})
+        row["total_cpu"] += item.cores
+        row["total_memory"] += item.memory * MIB
+        row["count"] += 1
+    return {"resources": resources, "stats": stats}
 
 
 @router.get("/hosts", responses={503: ERRORS[503]})
@@ -418,6 +489,11 @@ async def _lifespan(app: FastAPI):
     log(LOG, logging.INFO, "scheduler started", event="start", hosts=service.inventory.names, store=service.store.kind,
         strategy=settings.strategy, cache_ttl=settings.cache_ttl, reservation_ttl=settings.reservation_ttl,
         auth="api-key" if settings.api_keys else "none", mtls=bool(settings.tls and settings.tls.client_ca))
+    unverified = settings.unverified_hosts()
+    if unverified:
+        log(LOG, logging.WARNING, "LXD server certificates are NOT verified (lxd_insecure_skip_verify): anyone who can intercept "
+            "the connection can impersonate these servers; set server_cert or ca_cert per host to verify them",
+            event="tls_insecure", hosts=unverified)
     yield
     service.close()
 

@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lxd-multi-scheduler", description="HTTP scheduling service for several LXD servers.")
     parser.add_argument("--config", help="YAML or JSON configuration file (env LXD_MULTI_SCHEDULER_CONFIG)")
     parser.add_argument("--bind", help="address to listen on (env LXD_MULTI_SCHEDULER_BIND, default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (env LXD_MULTI_SCHEDULER_PORT, default 8080; 0 picks a free one)")
+    parser.add_argument("--port", type=int, help="port (env LXD_MULTI_SCHEDULER_PORT, else PORT; default 8080; 0 picks a free one)")
     parser.add_argument("--ready-file", help="write the base URL to this file once the server accepts connections")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration, print a summary and exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
 def summary(settings: Settings) -> dict:
     """The configuration without secrets (for --check-config and the start log)."""
     return {
-        "hosts": [{"name": host.label, "url": host.host} for host in settings.hosts],
+        "hosts": [{"name": host.label, "url": host.url} for host in settings.hosts],
+        "lxd_unverified": settings.unverified_hosts(),
         "bind": settings.bind,
         "port": settings.port,
         "strategy": settings.strategy,

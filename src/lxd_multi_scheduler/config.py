@@ -7,7 +7,11 @@ Environment:
 - ``LXD_MULTI_HOSTS``: JSON array of ``{"host": "https://10.0.0.1:8443", "client_cert": PATH,
   "client_key": PATH}`` (the format of shoes-lxd-multi's server), optionally with the extra keys
   of :class:`HostConfig`. When set it replaces ``hosts`` of the file.
-- ``LXD_MULTI_SCHEDULER_PORT`` (default 8080), ``LXD_MULTI_SCHEDULER_BIND`` (default 127.0.0.1).
+- ``LXD_MULTI_SCHEDULER_PORT`` (default 8080; when it is not set, ``PORT``, which the scheduler of
+  shoes-lxd-multi's branch ``feat/add-lxd-scheduler`` reads), ``LXD_MULTI_SCHEDULER_BIND`` (default 127.0.0.1).
+- ``LXD_MULTI_SCHEDULER_LXD_INSECURE_SKIP_VERIFY``: ``true`` connects to the LXD servers that have
+  neither ``server_cert`` nor ``ca_cert`` without verifying their certificate, as shoes-lxd-multi does
+  (an explicit opt-in, logged as a warning at start; see docs/lxd-multi-scheduler.md).
 - ``LXD_MULTI_SCHEDULER_CONFIG``: path of the configuration file.
 - ``LXD_MULTI_SCHEDULER_API_KEYS``: comma-separated API keys (added to ``api_keys`` of the file).
 - ``REDIS_URL``: keep reservations in Redis (shared by several replicas).
@@ -26,6 +30,8 @@ from lxdcp_maas_core.placement import core as placement
 
 ENV_HOSTS = "LXD_MULTI_HOSTS"
 ENV_PORT = "LXD_MULTI_SCHEDULER_PORT"
+ENV_PORT_FALLBACK = "PORT"  # what the scheduler of shoes-lxd-multi's feat/add-lxd-scheduler branch reads
+ENV_INSECURE = "LXD_MULTI_SCHEDULER_LXD_INSECURE_SKIP_VERIFY"
 ENV_BIND = "LXD_MULTI_SCHEDULER_BIND"
 ENV_CONFIG = "LXD_MULTI_SCHEDULER_CONFIG"
 ENV_API_KEYS = "LXD_MULTI_SCHEDULER_API_KEYS"
@@ -64,7 +70,7 @@ class _Model(BaseModel):
 class HostConfig(_Model):
     """One LXD server. ``host``, ``client_cert`` and ``client_key`` are the shoes-lxd-multi keys."""
 
-    host: str
+    host: str = Field(description="URL of the LXD API, kept as written: the flat /schedule body names hosts by it")
     client_cert: str
     client_key: str
     name: str | None = Field(None, description="name answered by /schedule (default: the host URL)")
@@ -83,10 +89,10 @@ class HostConfig(_Model):
     @field_validator("host")
     @classmethod
     def _https_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith("https://") or len(value) <= len("https://"):
+        url = value.strip().rstrip("/")
+        if not url.startswith("https://") or len(url) <= len("https://"):
             raise ValueError(f"must be an https:// URL of the LXD API, e.g. https://10.0.0.1:8443 (got {value!r})")
-        return value
+        return value  # as written: shoes-lxd-multi names its hosts by this exact string
 
     @field_validator("client_cert", "client_key", "server_cert", "ca_cert")
     @classmethod
@@ -101,8 +107,23 @@ class HostConfig(_Model):
 
     @property
     def label(self) -> str:
-        """The name this host is known by in answers, logs and metrics."""
-        return self.name or self.host
+        """The name this host is known by in answers, logs and metrics (default: its URL)."""
+        return self.name or self.url
+
+    @property
+    def url(self) -> str:
+        """The LXD API URL to connect to (``host`` without surrounding blanks and trailing slash)."""
+        return normalize_address(self.host)
+
+    @property
+    def has_trust_anchor(self) -> bool:
+        """True when ``server_cert`` or ``ca_cert`` says how to verify this server."""
+        return bool(self.server_cert or self.ca_cert)
+
+
+def normalize_address(address: str) -> str:
+    """An LXD API address compared loosely: no surrounding blanks, no trailing slash."""
+    return address.strip().rstrip("/")
 
 
 class TlsConfig(_Model):
@@ -143,6 +164,15 @@ class Settings(_Model):
     tls: TlsConfig | None = None
     container_without_limits: ContainerDefaults = ContainerDefaults()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    lxd_insecure_skip_verify: bool = Field(
+        False, description="connect to the LXD servers without server_cert/ca_cert without verifying their certificate "
+                           "(what shoes-lxd-multi does); off by default, logged as a warning at start")
+
+    def unverified_hosts(self) -> list[str]:
+        """Names of the LXD servers whose certificate is not verified (empty unless the opt-in is set)."""
+        if not self.lxd_insecure_skip_verify:
+            return []
+        return [host.label for host in self.hosts if not host.has_trust_anchor]
 
     @field_validator("hosts")
     @classmethod
@@ -217,7 +247,10 @@ def load_settings(config_path: str | None = None, env: dict[str, str] | None = N
         if not isinstance(data["hosts"], list):
             raise ConfigError(f"{ENV_HOSTS} must be a JSON array of hosts")
         sources.append(ENV_HOSTS)
-    for name, key in ((ENV_PORT, "port"), (ENV_BIND, "bind"), (ENV_REDIS, "redis_url")):
+    if not env.get(ENV_PORT) and env.get(ENV_PORT_FALLBACK):
+        data["port"] = env[ENV_PORT_FALLBACK]
+        sources.append(ENV_PORT_FALLBACK)
+    for name, key in ((ENV_PORT, "port"), (ENV_BIND, "bind"), (ENV_REDIS, "redis_url"), (ENV_INSECURE, "lxd_insecure_skip_verify")):
         if env.get(name):
             data[key] = env[name]
             sources.append(name)

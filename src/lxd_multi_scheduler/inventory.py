@@ -58,9 +58,9 @@ class Inventory:
         clients = []
         defaults = settings.container_without_limits
         for host in settings.hosts:
-            client = _client(host, settings.lxd_timeout)
+            client = _client(host, settings.lxd_timeout, settings.lxd_insecure_skip_verify)
             clients.append(client)
-            readers[host.label] = (host.host, _reader(client, defaults.cpu, defaults.memory))
+            readers[host.label] = (host.url, _reader(client, defaults.cpu, defaults.memory))
         inventory = cls(readers, settings.cache_ttl, on_read)
         inventory._clients = clients
         return inventory
@@ -142,9 +142,9 @@ class Inventory:
             self._on_read(state)
 
 
-def _client(host: HostConfig, timeout: float) -> LxdClient:
-    return LxdClient(host.label, host.host, host.client_cert, host.client_key, server_cert=host.server_cert,
-                     ca_cert=host.ca_cert, timeout=timeout)
+def _client(host: HostConfig, timeout: float, insecure_skip_verify: bool) -> LxdClient:
+    return LxdClient(host.label, host.url, host.client_cert, host.client_key, server_cert=host.server_cert,
+                     ca_cert=host.ca_cert, timeout=timeout, insecure_skip_verify=insecure_skip_verify)
 
 
 def _reader(client: LxdClient, cores: int, memory: int) -> Reader:

@@ -20,9 +20,11 @@ import math
 import re
 import ssl
 import time
+import warnings
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from lxdcp_maas_core import units
@@ -169,11 +171,13 @@ class LxdClient:
     """A small client for the read-only part of the LXD REST API that the scheduler needs.
 
     ``server_cert`` pins the server's own certificate (hostname not checked); ``ca_cert`` verifies
-    the chain against a CA bundle (hostname checked); with neither, the system CA store is used.
+    the chain against a CA bundle (hostname checked); with neither, the system CA store is used,
+    unless ``insecure_skip_verify`` (the explicit opt-in of the settings) turns verification off,
+    as shoes-lxd-multi's own client does.
     """
 
     def __init__(self, name: str, url: str, client_cert: str, client_key: str, server_cert: str | None = None,
-                 ca_cert: str | None = None, timeout: float = 5.0):
+                 ca_cert: str | None = None, timeout: float = 5.0, insecure_skip_verify: bool = False):
         self.name = name
         self.url = url.rstrip("/")
         self.timeout = timeout
@@ -183,6 +187,10 @@ class LxdClient:
         if server_cert:
             self.session.mount(self.url + "/", _PinnedCertAdapter(certificate_fingerprint(server_cert)))
         self.session.verify = ca_cert or True
+        if insecure_skip_verify and not (server_cert or ca_cert):
+            self.session.verify = False
+            # The start log says it once, as a warning naming the servers; urllib3 would repeat it on stderr, not as JSON.
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -192,7 +200,9 @@ class LxdClient:
         """GET ``path`` and return the ``metadata`` of LXD's sync response."""
         url = self.url + path
         try:
-            response = self.session.get(url, params=params or None, timeout=self.timeout)
+            # verify given per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's
+            # verify (False, or the ca_cert bundle) when the request itself leaves it unset.
+            response = self.session.get(url, params=params or None, timeout=self.timeout, verify=self.session.verify)
         except requests.exceptions.SSLError as exc:
             raise LxdError(f"TLS error talking to {self.url}: {_short(exc)} (check server_cert / ca_cert for this host)") from None
         except requests.exceptions.RequestException as exc:

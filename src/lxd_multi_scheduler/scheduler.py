@@ -25,7 +25,7 @@ from typing import Any
 from lxdcp_maas_core.placement import core as placement
 from lxdcp_maas_core.placement import explain
 
-from .config import HostConfig, Settings
+from .config import HostConfig, Settings, normalize_address
 from .inventory import Inventory
 from .logs import log
 from .lxd import ServerState
@@ -70,13 +70,15 @@ class Ask:
     tags: tuple[str, ...] = ()
     hosts: tuple[str, ...] | None = None  # allow-list of server names; None: every server
     max_skew: int = 1
+    hosts_field: str = "hosts"  # the request field the allow-list came from (``target_hosts`` of the flat body)
 
 
 class UnknownHosts(ValueError):
     """Every name of the request's allow-list is unknown to this service (a 400: the request can never be met)."""
 
-    def __init__(self, unknown: list[str], known: list[str]):
+    def __init__(self, unknown: list[str], known: list[str], field: str = "hosts"):
         super().__init__(f"none of {', '.join(unknown)} is a host of this scheduler (its hosts: {', '.join(known) or 'none'})")
+        self.field = field
 
 
 class NoSuitableHost(Exception):
@@ -132,7 +134,25 @@ class Scheduler:
         """Placement hosts for ``states`` with the reservations' per-host ``totals`` counted."""
         return [self.to_host(state, *totals.get(state.name, (0, 0))) for state in states]
 
-    def allowed(self, names: tuple[str, ...] | None) -> tuple[list[str] | None, list[dict[str, Any]]]:
+    def by_address(self, addresses: list[str]) -> dict[str, str]:
+        """Server name -> the caller's spelling, for each of ``addresses`` that is a server's ``host``.
+
+        Addresses are compared without surrounding blanks and trailing slash (``config.normalize_address``).
+        """
+        names = {normalize_address(config.host): name for name, config in self._hosts.items()}
+        found: dict[str, str] = {}
+        for address in addresses:
+            name = names.get(normalize_address(address))
+            if name is not None:
+                found.setdefault(name, address)
+        return found
+
+    def address(self, name: str) -> str:
+        """The ``host`` of server ``name`` as configured (``name`` itself for a server no longer configured)."""
+        config = self._hosts.get(name)
+        return config.host if config else name
+
+    def allowed(self, names: tuple[str, ...] | None, field: str = "hosts") -> tuple[list[str] | None, list[dict[str, Any]]]:
         """The servers an allow-list admits (None: all), and the rejections of the others (as answered).
 
         A configured server the list leaves out is rejected with code ``hosts``; a listed name that
@@ -144,8 +164,8 @@ class Scheduler:
         known = [name for name in self._hosts if name in names]
         unknown = [name for name in names if name not in self._hosts]
         if not known:
-            raise UnknownHosts(unknown, list(self._hosts))
-        rejected = [{"host": name, "host_id": config.host, "zone": config.zone, "code": "hosts", "reason": "not in the request's hosts"}
+            raise UnknownHosts(unknown, list(self._hosts), field)
+        rejected = [{"host": name, "host_id": config.url, "zone": config.zone, "code": "hosts", "reason": f"not in the request's {field}"}
                     for name, config in sorted(self._hosts.items()) if name not in names]
         rejected += [{"host": name, "host_id": None, "zone": None, "code": "unknown",
                       "reason": "not a host of this scheduler (GET /hosts lists them)"} for name in unknown]
@@ -155,7 +175,7 @@ class Scheduler:
 
     def schedule(self, ask: Ask) -> dict[str, Any]:
         """Choose host(s) for ``ask`` and reserve the room; raise :class:`NoSuitableHost` or :class:`UnknownHosts`."""
-        names, left_out = self.allowed(ask.hosts)
+        names, left_out = self.allowed(ask.hosts, ask.hosts_field)
         states = self.inventory.snapshot(names)  # LXD reads happen before the lock: the lock only covers the decision
         strategy = ask.strategy or self.settings.strategy
         request = placement.Request(
@@ -205,7 +225,7 @@ class Scheduler:
         placements = []
         single = ask.count == 1
         for index, item in enumerate(plan.placements):
-            entry = {"host": item.host, "url": self._hosts[item.host].host, "reason": explain.placement_reason(item, explain.INSTANCE, single),
+            entry = {"host": item.host, "url": self._hosts[item.host].url, "reason": explain.placement_reason(item, explain.INSTANCE, single),
                      "score": item.score}
             if reservations:
                 entry["reservation_id"] = reservations[index].id
@@ -233,6 +253,7 @@ class Scheduler:
         states = self.inventory.snapshot()
         reservations = self.store.active()
         counted = reserved(*summarize(reservations), states)
+        unverified = set(self.settings.unverified_hosts())
         rows = []
         for state in states:
             cores, memory = counted.get(state.name, (0, 0))
@@ -249,6 +270,8 @@ class Scheduler:
                 pool=host.pool,
                 tags=list(host.tags),
                 age=round(time.time() - state.fetched_at, 3),
+                address=self.address(state.name),
+                tls_verified=state.name not in unverified,
             )
             rows.append(row)
         return {"hosts": rows, "reservations": [r.as_dict() for r in reservations], "store": self.store.kind}

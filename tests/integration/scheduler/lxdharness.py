@@ -59,6 +59,10 @@ class LxdCluster(DaemonGroup):
             for d in self.daemons
         ]
 
+    def shoes_hosts(self) -> list[dict]:
+        """An unchanged shoes-lxd-multi ``LXD_MULTI_HOSTS`` list: ``host``, ``client_cert``, ``client_key`` only (no server certificate)."""
+        return [{"host": d.url, "client_cert": self.client_cert, "client_key": self.client_key} for d in self.daemons]
+
 
 class RedisServer:
     """A private redis-server on a free loopback port, without persistence."""

@@ -33,7 +33,7 @@ def console_script() -> list[str]:
 
 
 class SchedulerProcess:
-    """One scheduler with a configuration file, ``LXD_MULTI_HOSTS`` and optional extra environment."""
+    """One scheduler with a configuration file, ``LXD_MULTI_HOSTS`` and optional extra environment (a None value unsets)."""
 
     def __init__(self, workdir: str, hosts: list[dict], config: dict | None = None, env: dict | None = None, name: str = "sched"):
         os.makedirs(workdir, exist_ok=True)
@@ -48,6 +48,7 @@ class SchedulerProcess:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("LXD_MULTI", "REDIS_URL"))}
         environment.update({"LXD_MULTI_HOSTS": json.dumps(hosts), "LXD_MULTI_SCHEDULER_PORT": "0"})
         environment.update(env or {})
+        environment = {key: value for key, value in environment.items() if value is not None}  # env {NAME: None} unsets NAME
         self.session = requests.Session()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with

@@ -84,7 +84,7 @@ def test_skips_a_stopped_daemon_and_reports_it(lxd, start_scheduler):
     metrics = scheduler.request("GET", "/metrics").text
     assert 'lxd_multi_scheduler_lxd_reads_total{host="lxd1",result="error"}' in metrics
     assert 'lxd_multi_scheduler_host_up{host="lxd1"} 0' in metrics
-    warnings = [r for r in scheduler.log_records() if r.get("event") == "lxd_read" and r["level"] == "warning"]
+    warnings = [r for r in scheduler.log_records() if r.get("event") == "lxd_read" and r["level"] == "WARN"]
     assert warnings and warnings[0]["host"] == "lxd1"
 
     lxd2.stop()

@@ -184,10 +184,13 @@ def test_logs_are_json_lines_without_secrets(lxd, start):
     finally:
         logging.getLogger().handlers.clear()
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    # log/slog's JSON handler shape: time, level, source, msg first, in that order, then the attributes.
+    assert all(list(r)[:5] == ["time", "level", "source", "msg", "logger"] for r in records)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", r["time"]) for r in records)
+    assert {r["level"] for r in records} <= {"DEBUG", "INFO", "WARN", "ERROR"}
     events = {(r.get("event"), r.get("status", r.get("result"))) for r in records}
     assert {("http_request", 200), ("http_request", 401), ("schedule", "scheduled")} <= events
-    assert any(r.get("event") == "lxd_read" and r["level"] == "warning" and r["host"] == "lxd2" for r in records)
+    assert any(r.get("event") == "lxd_read" and r["level"] == "WARN" and r["host"] == "lxd2" for r in records)
     assert "secret-key" not in stream.getvalue()
 
 
