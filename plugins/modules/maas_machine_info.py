@@ -24,12 +24,23 @@ author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - lxdcp.maas.provider_ids
   - ansible.builtin.action_common_attributes
   - lxdcp.maas.attributes.info_module
 options:
   hostname:
     description:
       - Only machines with these host names (short names, as MAAS's C(hostname) filter matches them).
+    type: list
+    elements: str
+  provider_id:
+    description:
+      - Only the machines with these provider IDs, for example read from Kubernetes node objects (C(spec.providerID)).
+      - Every form the collection has written is accepted - C(maas:///<zone>/<system_id>) and
+        C(maas-lxd:///<zone>/<system_id>), and those before 1.0.0, C(maas://<zone>/<system_id>) and
+        C(maas-lxd://<zone>/<system_id>). Anything else is an error, before any request.
+      - MAAS filters on the system id (C(id)); the zone in the ID is not compared, so a machine moved to another zone
+        since is still found (with its provider ID as of now).
     type: list
     elements: str
   cluster:
@@ -89,6 +100,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ prod.machines | items2dict(key_name='hostname', value_name='provider_id') }}"
 
+- name: The machines behind the cluster's Kubernetes nodes (any provider ID form, old or new)
+  lxdcp.maas.maas_machine_info:
+    provider_id: "{{ nodes.resources | map(attribute='spec.providerID') | list }}"
+  register: backing
+
 - name: Look a few machines up by name, whoever they belong to
   lxdcp.maas.maas_machine_info:
     hostname: [cp-1, cp-2, cp-3]
@@ -140,14 +156,17 @@ machines:
       type: str
       sample: prod
 missing:
-  description: Host names of O(hostname) that no returned machine has (no such machine, or it fails another filter).
-  returned: when O(hostname) is given
+  description:
+    - Host names of O(hostname) that no returned machine has (no such machine, or it fails another filter).
+    - Provider IDs of O(provider_id) whose system id no returned machine has, as they were given.
+  returned: when O(hostname) or O(provider_id) is given
   type: list
   elements: str
   sample: [cp-3]
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import machine_info
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import PROVIDER_ID_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 
 STATUSES = [
@@ -158,7 +177,9 @@ STATUSES = [
 ]
 
 ARGUMENT_SPEC = dict(
+    PROVIDER_ID_ARGUMENT_SPEC,
     hostname=dict(type="list", elements="str"),
+    provider_id=dict(type="list", elements="str"),
     cluster=dict(type="str"),
     tags=dict(type="list", elements="str"),
     zones=dict(type="list", elements="str", aliases=["zone"],
