@@ -129,7 +129,8 @@ def machine_info(context):
         machines = client.list_machines(**filters)
     context.log("%d machine(s) match %s" % (len(machines), _describe_filters(params)))
     scheme = params["vm_provider_id_scheme"]
-    found = sorted((_machine_info(m, scheme) for m in machines), key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
+    found = sorted((_machine_info(m, scheme) for m in machines),
+                   key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
     result = dict(changed=False, machines=found)
     if params["hostname"] or wanted_ids:
         names = set(m["hostname"] for m in found)

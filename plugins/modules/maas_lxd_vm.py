@@ -409,8 +409,8 @@ machine:
     provider_id:
       description:
         - C(maas-lxd:///<zone>/<system_id>) for LXD VMs (C(maas:///<zone>/<system_id>) with
-          O(vm_provider_id_scheme=maas)), C(maas:///<zone>/<system_id>) for bare metal - the shape cluster-api-provider-maas
-          writes.
+          O(vm_provider_id_scheme=maas)), C(maas:///<zone>/<system_id>) for bare metal - the shape
+          cluster-api-provider-maas writes.
         - Computed from the machine's zone and system id, not stored in MAAS.
       type: str
       sample: maas-lxd:///az1/pwtk7e

@@ -37,8 +37,8 @@ options:
     description:
       - Only the machines with these provider IDs, for example read from Kubernetes node objects (C(spec.providerID)).
       - Every form the collection has written is accepted - C(maas:///<zone>/<system_id>) and
-        C(maas-lxd:///<zone>/<system_id>), and those before 1.0.0, C(maas://<zone>/<system_id>) and
-        C(maas-lxd://<zone>/<system_id>). Anything else is an error, before any request.
+        C(maas-lxd:///<zone>/<system_id>), and the older forms of the versions before 1.0.0,
+        C(maas://<zone>/<system_id>) and C(maas-lxd://<zone>/<system_id>). Anything else is an error, before any request.
       - MAAS filters on the system id (C(id)); the zone in the ID is not compared, so a machine moved to another zone
         since is still found (with its provider ID as of now).
     type: list
