@@ -18,6 +18,7 @@ from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import (
     used_capacity,
 )
 
+
 def provider_ids(summary):
     """``{name: provider ID}`` of the deploy role's summary table (the last column of each machine's row)."""
     return {line.split()[0]: line.split()[-1] for line in summary[1:] if ":///" in line.split()[-1]}
