@@ -77,8 +77,8 @@ options:
               entering_rescue_mode, failed_entering_rescue_mode, exiting_rescue_mode, failed_exiting_rescue_mode,
               testing, failed_testing]
 notes:
-  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(zones), O(pool) or
-    O(status) mean any of them; several O(tags) mean all of them.
+  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(provider_id), O(zones),
+    O(pool) or O(status) mean any of them; several O(tags) mean all of them.
   - Non-admin API users see only the machines MAAS shows them (unowned machines and their own).
 seealso:
   - module: lxdcp.maas.maas_lxd_vm
