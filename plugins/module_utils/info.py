@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_addresses, machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_addresses, machine_view, parse_provider_id
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Connections, Defaults, host_entries, lxd_candidates, lxd_host_view, lxd_hosts
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError, MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import backing_machines, check_places, cluster_members, vm_host_project
@@ -15,7 +15,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import owners
 from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import vm_host_health, vm_host_view
 
 # Filters of maas_machine_info that MAAS applies itself, in the order the log names them.
-MACHINE_FILTERS = ("hostname", "cluster", "tags", "zones", "pool", "status")
+MACHINE_FILTERS = ("hostname", "provider_id", "cluster", "tags", "zones", "pool", "status")
 
 
 def vm_host_info(context):
@@ -107,11 +107,18 @@ def machine_info(context):
     problems = [hostname_error(name) for name in params["hostname"] or []]
     problems.append(cluster_error(params["cluster"]) if params["cluster"] is not None else None)
     problems.extend(tag_error(tag) for tag in params["tags"] or [])
+    wanted_ids = {}
+    for text in params["provider_id"] or []:
+        try:
+            wanted_ids[text] = parse_provider_id(text)["system_id"]
+        except ValueError as exc:
+            problems.append(str(exc))
     problems = [text for text in problems if text]
     if problems:
         raise LxdcpError("; ".join(problems))
     client = context.client()
-    filters = dict(hostname=params["hostname"], zone=params["zones"], pool=params["pool"], status=params["status"])
+    filters = dict(hostname=params["hostname"], id=list(dict.fromkeys(wanted_ids.values())), zone=params["zones"],
+                   pool=params["pool"], status=params["status"])
     filters = dict((key, value) for key, value in filters.items() if value)
     tags = params["tags"] or []
     if params["cluster"] is not None:
@@ -121,11 +128,15 @@ def machine_info(context):
     else:
         machines = client.list_machines(**filters)
     context.log("%d machine(s) match %s" % (len(machines), _describe_filters(params)))
-    found = sorted((_machine_info(m) for m in machines), key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
+    scheme = params["vm_provider_id_scheme"]
+    found = sorted((_machine_info(m, scheme) for m in machines),
+                   key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
     result = dict(changed=False, machines=found)
-    if params["hostname"]:
+    if params["hostname"] or wanted_ids:
         names = set(m["hostname"] for m in found)
-        result["missing"] = [name for name in dict.fromkeys(params["hostname"]) if name not in names]
+        system_ids = set(m["system_id"] for m in found)
+        result["missing"] = [name for name in dict.fromkeys(params["hostname"] or []) if name not in names]
+        result["missing"].extend(text for text, system_id in wanted_ids.items() if system_id not in system_ids)
     return result
 
 
@@ -139,8 +150,8 @@ def _describe_filters(params):
     return " ".join(parts) or "no filter"
 
 
-def _machine_info(machine):
-    view = machine_view(machine)
+def _machine_info(machine, vm_provider_id_scheme):
+    view = machine_view(machine, vm_provider_id_scheme=vm_provider_id_scheme)
     view["managed"], view["cluster"] = ownership(machine)
     view["addresses"] = machine_addresses(machine)
     return view

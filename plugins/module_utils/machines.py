@@ -63,15 +63,51 @@ def vm_host_name(machine):
     return (machine.get("pod") or {}).get("name")
 
 
-def provider_id(machine):
-    """``maas-lxd://<zone>/<system_id>`` for VMs, ``maas://<zone>/<system_id>`` for bare metal."""
-    scheme = "maas-lxd" if is_vm(machine) else "maas"
-    return "%s://%s/%s" % (scheme, (machine.get("zone") or {}).get("name", "default"), machine["system_id"])
+# Provider IDs (docs/design.md). cluster-api-provider-maas (pkg/maas/scope/machine.go, SetProviderID) writes
+# "maas:///<zone>/<system_id>": scheme "maas", an empty authority, then the zone and the system id. Bare metal gets
+# exactly that; an LXD VM the same shape under its own scheme, or "maas" too when asked (vm_scheme).
+PROVIDER_ID_SCHEMES = ("maas", "maas-lxd")
+# vm_provider_id_scheme: how an LXD VM's provider ID starts; bare metal is always "maas".
+VM_PROVIDER_ID_SCHEMES = ("maas-lxd", "maas")
+DEFAULT_VM_PROVIDER_ID_SCHEME = "maas-lxd"
+# The option of the modules that return machines (doc fragment lxdcp.maas.provider_ids).
+PROVIDER_ID_ARGUMENT_SPEC = dict(
+    vm_provider_id_scheme=dict(type="str", choices=list(VM_PROVIDER_ID_SCHEMES), default=DEFAULT_VM_PROVIDER_ID_SCHEME),
+)
 
 
-def machine_view(machine, vm_host=None):
+def provider_id(machine, vm_scheme=DEFAULT_VM_PROVIDER_ID_SCHEME):
+    """``maas-lxd:///<zone>/<system_id>`` for LXD VMs (``vm_scheme`` ``maas``: ``maas:///...``, as CAPMAAS writes for
+    every machine), ``maas:///<zone>/<system_id>`` for bare metal."""
+    if vm_scheme not in VM_PROVIDER_ID_SCHEMES:
+        raise ValueError("vm_scheme must be one of %s, not %r" % (", ".join(VM_PROVIDER_ID_SCHEMES), vm_scheme))
+    scheme = vm_scheme if is_vm(machine) else "maas"
+    return "%s:///%s/%s" % (scheme, (machine.get("zone") or {}).get("name", "default"), machine["system_id"])
+
+
+def parse_provider_id(text):
+    """``{scheme, zone, system_id, legacy}`` of a provider ID in any form the collection has written: the current
+    ``maas:///<zone>/<system_id>`` and ``maas-lxd:///<zone>/<system_id>``, and the forms before 1.0.0 without the empty
+    authority, ``maas://<zone>/<system_id>`` and ``maas-lxd://<zone>/<system_id>`` (``legacy`` true). ``scheme``
+    ``maas-lxd`` means an LXD VM; ``maas`` may be either (bare metal, or a VM written with ``vm_provider_id_scheme``
+    ``maas``). Raises ``ValueError`` saying what is wrong for anything else."""
+    if not isinstance(text, str):
+        raise ValueError("provider ID %r is not a string" % (text,))
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in PROVIDER_ID_SCHEMES:
+        raise ValueError("provider ID %r must start with maas:// or maas-lxd://" % text)
+    legacy = not rest.startswith("/")
+    parts = (rest if legacy else rest[1:]).split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError("provider ID %r must be %s:///<zone>/<system_id> (or %s://<zone>/<system_id>)"
+                         % (text, scheme, scheme))
+    return dict(scheme=scheme, zone=parts[0], system_id=parts[1], legacy=legacy)
+
+
+def machine_view(machine, vm_host=None, vm_provider_id_scheme=DEFAULT_VM_PROVIDER_ID_SCHEME):
     """The machine as the modules return it (None stays None). ``vm_host`` (``{id, name}``): the host that holds it, when
-    MAAS does not say (an LXD VM of direct mode: MAAS only knows its power parameters); else its VM host in MAAS."""
+    MAAS does not say (an LXD VM of direct mode: MAAS only knows its power parameters); else its VM host in MAAS.
+    ``vm_provider_id_scheme``: as for ``provider_id``."""
     if machine is None:
         return None
     interfaces = []
@@ -111,5 +147,5 @@ def machine_view(machine, vm_host=None):
         hwe_kernel=machine.get("hwe_kernel"),
         power_state=machine.get("power_state"),
         owner=machine.get("owner"),
-        provider_id=provider_id(machine),
+        provider_id=provider_id(machine, vm_provider_id_scheme),
     )

@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - lxdcp.maas.auth
   - lxdcp.maas.placement
   - lxdcp.maas.lxd_hosts
+  - lxdcp.maas.provider_ids
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -406,14 +407,18 @@ machine:
       description: User the machine is allocated to.
       type: str
     provider_id:
-      description: C(maas-lxd://<zone>/<system_id>) for LXD VMs, C(maas://<zone>/<system_id>) for bare metal.
+      description:
+        - C(maas-lxd:///<zone>/<system_id>) for LXD VMs (C(maas:///<zone>/<system_id>) with
+          O(vm_provider_id_scheme=maas)), C(maas:///<zone>/<system_id>) for bare metal - the shape
+          cluster-api-provider-maas writes.
+        - Computed from the machine's zone and system id, not stored in MAAS.
       type: str
-      sample: maas-lxd://az1/pwtk7e
+      sample: maas-lxd:///az1/pwtk7e
 provider_id:
   description: The machine's provider id (see RV(machine.provider_id)); V(null) when there is no machine.
   returned: always
   type: str
-  sample: maas-lxd://az1/pwtk7e
+  sample: maas-lxd:///az1/pwtk7e
 actions:
   description: What the task did, or would do in check mode, in order.
   returned: always
@@ -462,11 +467,13 @@ capacity_restored:
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import PROVIDER_ID_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.runner import run
 
 ARGUMENT_SPEC = dict(
     LXD_ARGUMENT_SPEC,
+    **PROVIDER_ID_ARGUMENT_SPEC,
     hostname=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "deployed", "released", "absent"], default="present"),
     provisioning_mode=dict(type="str", choices=["lxd", "bare-metal"], default="lxd"),

@@ -24,12 +24,23 @@ author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - lxdcp.maas.provider_ids
   - ansible.builtin.action_common_attributes
   - lxdcp.maas.attributes.info_module
 options:
   hostname:
     description:
       - Only machines with these host names (short names, as MAAS's C(hostname) filter matches them).
+    type: list
+    elements: str
+  provider_id:
+    description:
+      - Only the machines with these provider IDs, for example read from Kubernetes node objects (C(spec.providerID)).
+      - Every form the collection has written is accepted - C(maas:///<zone>/<system_id>) and
+        C(maas-lxd:///<zone>/<system_id>), and the older forms of the versions before 1.0.0,
+        C(maas://<zone>/<system_id>) and C(maas-lxd://<zone>/<system_id>). Anything else is an error, before any request.
+      - MAAS filters on the system id (C(id)); the zone in the ID is not compared, so a machine moved to another zone
+        since is still found (with its provider ID as of now).
     type: list
     elements: str
   cluster:
@@ -66,8 +77,8 @@ options:
               entering_rescue_mode, failed_entering_rescue_mode, exiting_rescue_mode, failed_exiting_rescue_mode,
               testing, failed_testing]
 notes:
-  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(zones), O(pool) or
-    O(status) mean any of them; several O(tags) mean all of them.
+  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(provider_id), O(zones),
+    O(pool) or O(status) mean any of them; several O(tags) mean all of them.
   - Non-admin API users see only the machines MAAS shows them (unowned machines and their own).
 seealso:
   - module: lxdcp.maas.maas_lxd_vm
@@ -88,6 +99,11 @@ EXAMPLES = r"""
 - name: Their provider ids, for the Kubernetes node objects
   ansible.builtin.debug:
     msg: "{{ prod.machines | items2dict(key_name='hostname', value_name='provider_id') }}"
+
+- name: The machines behind the cluster's Kubernetes nodes (any provider ID form, old or new)
+  lxdcp.maas.maas_machine_info:
+    provider_id: "{{ nodes.resources | map(attribute='spec.providerID') | list }}"
+  register: backing
 
 - name: Look a few machines up by name, whoever they belong to
   lxdcp.maas.maas_machine_info:
@@ -140,14 +156,17 @@ machines:
       type: str
       sample: prod
 missing:
-  description: Host names of O(hostname) that no returned machine has (no such machine, or it fails another filter).
-  returned: when O(hostname) is given
+  description:
+    - Host names of O(hostname) that no returned machine has (no such machine, or it fails another filter).
+    - Provider IDs of O(provider_id) whose system id no returned machine has, as they were given.
+  returned: when O(hostname) or O(provider_id) is given
   type: list
   elements: str
   sample: [cp-3]
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import machine_info
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import PROVIDER_ID_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 
 STATUSES = [
@@ -158,7 +177,9 @@ STATUSES = [
 ]
 
 ARGUMENT_SPEC = dict(
+    PROVIDER_ID_ARGUMENT_SPEC,
     hostname=dict(type="list", elements="str"),
+    provider_id=dict(type="list", elements="str"),
     cluster=dict(type="str"),
     tags=dict(type="list", elements="str"),
     zones=dict(type="list", elements="str", aliases=["zone"],

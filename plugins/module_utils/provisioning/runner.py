@@ -63,6 +63,10 @@ class VmRunner(object):
         self.before = None
         self.wanted_after = None  # --diff "after" of a failed run that knows what was wanted (drift)
 
+    def view(self, machine, host=None):
+        """The machine as the module returns it, its provider ID as asked (``vm_provider_id_scheme``)."""
+        return machine_view(machine, host, self.spec.vm_provider_id_scheme)
+
     def _provisioner(self, kind):
         return PROVISIONERS[kind](self.journal, self.spec, self.client, self.static_ips)
 
@@ -165,7 +169,7 @@ class VmRunner(object):
         """Fail when the machine is of the other provisioning mode."""
         problem = self.provisioner.kind_error(machine)
         if problem:
-            raise LxdcpError(problem, machine=machine_view(machine))
+            raise LxdcpError(problem, machine=self.view(machine))
 
     def refuse(self, machine, hint=None):
         """Fail: the machine exists but was not created by lxdcp.maas for this cluster."""
@@ -178,7 +182,7 @@ class VmRunner(object):
             % (spec.hostname, machine["system_id"], ", ".join(missing),
                " for cluster %s" % spec.cluster if spec.cluster else "", ";" + detail if detail else "",
                hint or "Choose another hostname, or tag the machine in MAAS if it really is this task's."),
-            machine=machine_view(machine),
+            machine=self.view(machine),
         )
 
     def handle_drift(self, machine):
@@ -190,7 +194,7 @@ class VmRunner(object):
             raise LxdcpError("%s differs from the task: %s. Set recreate: true to delete and %s it again "
                              "(its data is lost), or change the task to match." % (self.spec.hostname, text,
                                                                                    self.provisioner.words.remake),
-                             machine=machine_view(machine, host))
+                             machine=self.view(machine, host))
         self.journal.log("drift: %s; recreating" % text)
         return self.provisioner.remove(machine, reason="recreate (%s)" % text)
 
@@ -260,7 +264,7 @@ class VmRunner(object):
         raise LxdcpError("%s is in state %r%s. Fix it in MAAS, delete it (state: absent), or let the task recover it "
                          "(recover: %s), and run again." % (spec.hostname, status, machine_reason(machine),
                                                             "redeploy" if status == FAILED_DEPLOYMENT else "recreate"),
-                         machine=machine_view(machine))
+                         machine=self.view(machine))
 
     def deploy(self, machine):
         """Deploy unless deployed (a failed deployment is released and deployed again)."""
@@ -296,7 +300,7 @@ class VmRunner(object):
         """The module result (``failed``: for a failure, when the machine is not known any more)."""
         journal = self.journal
         host = self.provisioner.host_of(machine) if machine is not None else None
-        view = machine_view(machine, host)
+        view = self.view(machine, host)
         result = dict(
             changed=journal.changed,
             machine=view,

@@ -10,6 +10,7 @@ import re
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ipaddr
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import DEFAULT_VM_PROVIDER_ID_SCHEME
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, DEPLOYED, READY
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error, hostname_error, tag_error
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import owner_tags
@@ -55,6 +56,7 @@ class Spec(object):
         self.max_hosts = params["max_hosts"]
         self.recover = params["recover"]
         self.lxd_via = params.get("lxd_via") or "auto"
+        self.vm_provider_id_scheme = params.get("vm_provider_id_scheme") or DEFAULT_VM_PROVIDER_ID_SCHEME
         self._validate()
 
     def _validate(self):

@@ -21,7 +21,7 @@ def test_create_deploy_then_rerun_writes_nothing(direct, playbook, vm_task):
     machine = result["machine"]
     assert (result["changed"], result["created"], machine["status"]) == (True, True, "Deployed")
     host = machine["vm_host"]["name"]
-    assert result["provider_id"] == "maas-lxd://%s/%s" % (machine["zone"], machine["system_id"])
+    assert result["provider_id"] == "maas-lxd:///%s/%s" % (machine["zone"], machine["system_id"])
     assert (machine["cores"], machine["memory"], [d["size"] for d in machine["disks"]]) == (2, 4096, [20 * 1024 ** 3])
     assert machine["ip_addresses"] == ["10.10.0.101"]
     assert {"lxdcp-managed", "lxdcp-cluster-prod"} <= set(machine["tags"])

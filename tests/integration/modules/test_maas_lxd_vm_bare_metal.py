@@ -39,7 +39,7 @@ def test_allocate_deploy_idempotent(bare):
     assert first.ok, first.result.get("msg")
     machine = first.result["machine"]
     assert machine["hostname"] == "cp-4" and machine["status"] == "Deployed" and machine["zone"] == "az2"
-    assert first.result["provider_id"] == "maas://az2/%s" % machine["system_id"]
+    assert first.result["provider_id"] == "maas:///az2/%s" % machine["system_id"]
     assert {"lxdcp-managed", "lxdcp-cluster-prod"} <= set(machine["tags"])
     assert [m["system_id"] for m in sim_machines(sim, "cp-4")] == [machine["system_id"]]
     again = playbook.run(task(state="deployed", zone=["az2"], host_tags=["control-plane"]))

@@ -32,7 +32,7 @@ def test_present_composes_once_and_the_rerun_sends_no_write(playbook, maas_sim):
     machine = result["machine"]
     assert machine["status"] == "Ready" and machine["cores"] == 2 and machine["memory"] == 4096
     assert machine["pool"] == "control-plane" and machine["vm_host"]["name"].endswith("-b")
-    assert result["provider_id"] == "maas-lxd://%s/%s" % (machine["zone"], machine["system_id"])
+    assert result["provider_id"] == "maas-lxd:///%s/%s" % (machine["zone"], machine["system_id"])
     assert {"lxdcp-managed", "lxdcp-cluster-prod"} <= set(machine["tags"])
     assert any(w["path"].endswith("/vm-hosts/%d/" % machine["vm_host"]["id"]) and w["op"] == "compose" for w in first.writes)
     assert len(sim_machines(maas_sim, "cp-1")) == 1
@@ -41,6 +41,12 @@ def test_present_composes_once_and_the_rerun_sends_no_write(playbook, maas_sim):
     assert second.ok and second.result["changed"] is False
     assert second.writes == [], second.write_summary()
     assert second.result["machine"]["system_id"] == machine["system_id"]
+
+    # The provider ID is computed, never stored: asking for CAPMAAS's scheme for VMs changes the answer, not MAAS.
+    capmaas = playbook.run(vm_task(vm_provider_id_scheme="maas"), check=True)
+    assert capmaas.ok and capmaas.result["changed"] is False and capmaas.writes == [], capmaas.write_summary()
+    assert capmaas.result["provider_id"] == capmaas.result["machine"]["provider_id"] == \
+        "maas:///%s/%s" % (machine["zone"], machine["system_id"])
 
 
 def test_check_mode_sends_no_write_and_predicts_the_host(playbook, maas_sim):

@@ -36,7 +36,7 @@ def test_a_cluster_is_one_filtered_read(playbook, two_clusters):
     [machine] = run.result["machines"]
     created = two_clusters["cp-1"]
     assert machine["system_id"] == created["system_id"] and machine["status"] == "Ready"
-    assert machine["provider_id"] == "maas-lxd://az1/%s" % created["system_id"] == created["provider_id"]
+    assert machine["provider_id"] == "maas-lxd:///az1/%s" % created["system_id"] == created["provider_id"]
     assert machine["vm_host"] == created["vm_host"] and machine["zone"] == "az1"
     assert (machine["cores"], machine["memory"]) == (1, 2048)
     assert (machine["managed"], machine["cluster"]) == (True, "prod")
@@ -52,7 +52,37 @@ def test_host_names_find_machines_of_any_owner(playbook, two_clusters):
     assert (found["other-1"]["managed"], found["other-1"]["cluster"]) == (True, "other")
     assert (found["db-01"]["managed"], found["db-01"]["cluster"]) == (False, None)
     assert found["db-01"]["addresses"][0]["ip"] == "10.10.0.50" and found["db-01"]["status"] == "Deployed"
-    assert found["other-1"]["provider_id"] == "maas-lxd://az2/%s" % two_clusters["other-1"]["system_id"]
+    assert found["other-1"]["provider_id"] == "maas-lxd:///az2/%s" % two_clusters["other-1"]["system_id"]
+
+
+def test_provider_ids_old_and_new_find_their_machines_in_one_read(playbook, two_clusters):
+    cp1, other = two_clusters["cp-1"], two_clusters["other-1"]
+    db01 = info(playbook, hostname=["db-01"]).result["machines"][0]  # an LXD VM lxdcp.maas does not manage
+    assert db01["lxd_vm"] is True
+    wanted = ["maas-lxd://az1/%s" % cp1["system_id"],  # the form before 1.0.0
+              "maas-lxd:///az2/%s" % other["system_id"],
+              "maas:///%s/%s" % (db01["zone"], db01["system_id"]),  # as CAPMAAS writes a VM's (scheme maas)
+              "maas-lxd://az9/%s" % db01["system_id"],  # an old ID of the same machine with a zone it is not in
+              "maas-lxd:///az1/nosuch"]
+    run = info(playbook, provider_id=wanted)
+    assert run.ok, run.result.get("msg")
+    assert [(r["method"], r["path"]) for r in run.requests] == [("GET", MACHINES_PATH)]
+    assert {m["hostname"]: m["provider_id"] for m in run.result["machines"]} == {
+        "cp-1": "maas-lxd:///az1/%s" % cp1["system_id"], "other-1": "maas-lxd:///az2/%s" % other["system_id"],
+        "db-01": "maas-lxd:///%s/%s" % (db01["zone"], db01["system_id"])}
+    assert run.result["missing"] == ["maas-lxd:///az1/nosuch"]
+
+    # VMs written as CAPMAAS writes them; bare metal is the same either way.
+    capmaas = info(playbook, provider_id=wanted, vm_provider_id_scheme="maas")
+    assert {m["hostname"]: m["provider_id"] for m in capmaas.result["machines"]} == {
+        "cp-1": "maas:///az1/%s" % cp1["system_id"], "other-1": "maas:///az2/%s" % other["system_id"],
+        "db-01": "maas:///%s/%s" % (db01["zone"], db01["system_id"])}
+
+
+def test_a_malformed_provider_id_fails_before_any_request(playbook):
+    run = info(playbook, provider_id=["maas-lxd:///az1/abc123", "maas:/az1/abc123"])
+    assert not run.ok and run.requests == []
+    assert run.result["msg"] == "provider ID 'maas:/az1/abc123' must start with maas:// or maas-lxd://"
 
 
 def test_zone_status_and_tags_are_maas_s_filters(playbook, maas_sim):

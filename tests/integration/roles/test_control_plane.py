@@ -18,6 +18,19 @@ from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import (
     used_capacity,
 )
 
+
+def provider_ids(summary):
+    """``{name: provider ID}`` of the deploy role's summary table (the last column of each machine's row)."""
+    return {line.split()[0]: line.split()[-1] for line in summary[1:] if ":///" in line.split()[-1]}
+
+
+def provider_ids_of(machines, vms):
+    """What the summary must show for ``machines`` (MAAS's), VMs under scheme ``vms``: CAPMAAS's maas:///<zone>/<id>."""
+    return {name: "%s:///%s/%s" % (vms if m["pod"] or m.get("power_type") == "lxd" else "maas", m["zone"]["name"],
+                                   m["system_id"])
+            for name, m in machines.items()}
+
+
 DEMO_IPS = {"demo-cp-1": "10.10.0.101", "demo-cp-2": "10.10.0.102", "demo-cp-3": "10.10.0.103"}
 
 
@@ -51,7 +64,7 @@ def test_full_cycle_is_idempotent_and_leaves_other_clusters_alone(cluster, maas,
     for name, machine in machines.items():
         row = next(line for line in summary if line.startswith(name + " "))
         assert row.split() == [name, machine["zone"]["name"], machine["pod"]["name"], DEMO_IPS[name], "Deployed",
-                               "maas-lxd://%s/%s" % (machine["zone"]["name"], machine["system_id"])]
+                               "maas-lxd:///%s/%s" % (machine["zone"]["name"], machine["system_id"])]
 
     # The same run again: nothing changes, MAAS gets no write.
     run = cluster.up("demo.yml")
@@ -201,12 +214,20 @@ def test_mixed_cluster_from_one_inventory(sim_factory, bind, inventory):
     workers = [machines["mixed-w-1"], machines["mixed-w-2"]]
     assert all(w["pod"] is None and w["status_name"] == "Deployed" for w in workers)
     summary = run.by_host("Show the control plane and its API endpoint")["mixed-cp-1"]["msg"]
-    assert any(line.startswith("mixed-w-1 ") and "bare metal" in line and "maas://" in line for line in summary)
+    assert provider_ids(summary) == provider_ids_of(machines, vms="maas-lxd")
     record = dns_record(maas, "mixed-api.maas")
     assert sorted(ip["ip"] for ip in record["ip_addresses"]) == ["10.10.0.61", "10.10.0.62", "10.10.0.63"]
 
     run = runner.up(inv)
     assert run.ok and set(run.changed.values()) == {0} and run.writes == [], run.write_summary()
+
+    # VMs' provider IDs as CAPMAAS writes them (lxdcp_vm_provider_id_scheme: maas): only what is shown changes.
+    inv["all"]["vars"]["lxdcp_vm_provider_id_scheme"] = "maas"
+    run = runner.up(inv)
+    assert run.ok and set(run.changed.values()) == {0} and run.writes == [], run.write_summary()
+    summary = run.by_host("Show the control plane and its API endpoint")["mixed-cp-1"]["msg"]
+    assert provider_ids(summary) == provider_ids_of(machines, vms="maas")
+    del inv["all"]["vars"]["lxdcp_vm_provider_id_scheme"]
 
     run = runner.down(inv)
     assert run.ok, run

@@ -21,6 +21,17 @@ def test_static_ip_on_a_bare_metal_worker_fails_before_any_write(cluster, maas, 
     assert cluster_machines(maas, "mixip") == []
 
 
+def test_an_unknown_provider_id_scheme_fails_before_any_request(cluster, maas, inventory):
+    inv = inventory("pidx", {"pidx-cp-1": None}, lxdcp_vm_provider_id_scheme="capmaas")
+    run = cluster.up(inv)
+    assert not run.ok
+    assert run.failures() == {"pidx-cp-1": (
+        'pidx-cp-1: lxdcp_vm_provider_id_scheme "capmaas" must be maas-lxd (LXD VMs\' provider IDs '
+        "maas-lxd:///<zone>/<system_id>) or maas (maas:///<zone>/<system_id>, as cluster-api-provider-maas writes them)")}
+    assert run.requests == [] and run.writes == []
+    assert machines_named(maas, ["pidx-cp-1"]) == []
+
+
 def test_provisioning_mode_defaults_to_bare_metal(sim_factory, bind):
     sim = sim_factory(scenario=scenario_with_metal(2), timings=SimServer.FAST_TIMINGS)
     runner, maas = bind(sim)
@@ -38,7 +49,8 @@ def test_provisioning_mode_defaults_to_bare_metal(sim_factory, bind):
     for machine in machines.values():
         assert machine["pod"] is None and machine["status_name"] == "Deployed"
     results = run.by_host("Compose the LXD VM on its planned host, or allocate the bare-metal machine, and wait until it is Ready")
-    assert {result["machine"]["provider_id"].split("/")[0] for result in results.values()} == {"maas:"}
+    assert {name: result["machine"]["provider_id"] for name, result in results.items()} == {
+        name: "maas:///%s/%s" % (machine["zone"]["name"], machine["system_id"]) for name, machine in machines.items()}
 
     run = runner.down(inv)
     assert run.ok, run

@@ -161,7 +161,7 @@ def test_machine_view_shape_and_provider_ids():
     machine = data.machine("vm1", "cp-1", status="Deployed", host=HOST_A, tags=["lxdcp-managed"],
                            interfaces=[data.interface(1, links=[data.link(11, "static", "10.10.0.11", sub)])])
     view = machine_view(machine)
-    assert view["provider_id"] == "maas-lxd://az1/vm1"
+    assert view["provider_id"] == "maas-lxd:///az1/vm1"
     assert view["vm_host"] == {"id": 1, "name": "lxd-a"}
     assert view["disks"] == [{"name": "sda", "size": 20 * GIB, "size_gb": 21.47}]
     assert view["interfaces"][0]["links"] == [{"id": 11, "mode": "static", "ip_address": "10.10.0.11",
@@ -169,8 +169,12 @@ def test_machine_view_shape_and_provider_ids():
     assert view["gateway"] == "10.10.0.1" and view["dns_servers"] == ["10.10.0.2"]
     assert view["ip_addresses"] == ["10.10.0.11"] and view["status"] == "Deployed"
     bare = machine_view(data.machine("bm1", "cp-4", zone_name="az3"))
-    assert bare["provider_id"] == "maas://az3/bm1" and bare["vm_host"] is None
+    assert bare["provider_id"] == "maas:///az3/bm1" and bare["vm_host"] is None
     assert (view["lxd_vm"], bare["lxd_vm"]) == (True, False)
+    # vm_provider_id_scheme maas: a VM's ID as CAPMAAS writes it; bare metal is maas:/// whatever the option.
+    assert machine_view(machine, vm_provider_id_scheme="maas")["provider_id"] == "maas:///az1/vm1"
+    assert machine_view(data.machine("bm1", "cp-4", zone_name="az3"), vm_provider_id_scheme="maas")["provider_id"] == \
+        "maas:///az3/bm1"
     assert set(view) == {"system_id", "hostname", "fqdn", "status", "status_message", "zone", "pool", "domain",
                          "vm_host", "lxd_vm", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",
                          "dns_servers", "tags", "osystem", "distro_series", "hwe_kernel", "power_state", "owner",
@@ -429,7 +433,7 @@ def test_compose_places_on_the_most_free_host_tags_and_waits(world, monkeypatch)
     assert result["changed"] is True, result.get("msg")
     machine = result["machine"]
     assert machine["vm_host"]["name"] == "lxd-b" and machine["status"] == "Ready" and machine["zone"] == "az2"
-    assert result["provider_id"] == "maas-lxd://az2/%s" % machine["system_id"]
+    assert result["provider_id"] == machine["provider_id"] == "maas-lxd:///az2/%s" % machine["system_id"]
     assert "lxdcp-managed" in machine["tags"] and "lxdcp-cluster-prod" in machine["tags"]
     compose = world.fake.find("POST", "vm-hosts/2/", "compose")[0]
     assert compose.form == {"hostname": ["cp-1"], "cores": ["2"], "memory": ["4096"], "storage": ["root:21.47483648(default)"],
@@ -904,7 +908,7 @@ def test_bare_metal_allocates_renames_and_tags(bare_world, monkeypatch):
     assert result["changed"] is True, result.get("msg")
     machine = result["machine"]
     assert machine["system_id"] == "bm2" and machine["hostname"] == "cp-4" and machine["status"] == "Allocated"
-    assert result["provider_id"] == "maas://az2/bm2"
+    assert result["provider_id"] == "maas:///az2/bm2"
     allocate = bare_world.fake.find("POST", "machines/", "allocate")[0]
     assert allocate.form["cpu_count"] == ["4"] and allocate.form["mem"] == ["8192"] and allocate.form["zone"] == ["az2"]
     assert allocate.form["agent_name"] == ["lxdcp:cp-4"]

@@ -47,7 +47,7 @@ def test_hostnames_are_one_filtered_read_with_the_machine_view(monkeypatch):
     assert [m["hostname"] for m in result["machines"]] == ["cp-1", "cp-2"]  # sorted by host name
     assert result["missing"] == ["cp-9"]
     cp1, cp2 = result["machines"]
-    assert cp1["provider_id"] == "maas-lxd://az1/vm1" and cp2["provider_id"] == "maas-lxd://az2/vm2"
+    assert cp1["provider_id"] == "maas-lxd:///az1/vm1" and cp2["provider_id"] == "maas-lxd:///az2/vm2"
     assert cp1["vm_host"] == {"id": 1, "name": "lxd-a"} and cp1["status"] == "Deployed"
     assert (cp1["cores"], cp1["memory"], cp1["zone"], cp1["pool"]) == (2, 4096, "az1", "default")
     assert cp1["addresses"] == [{"ip": "10.10.0.21", "mode": "static", "subnet": "10.10.0.0/24", "interface": "eth0"}]
@@ -58,10 +58,35 @@ def test_hostnames_are_one_filtered_read_with_the_machine_view(monkeypatch):
 def test_bare_metal_provider_id_and_every_address_mode(monkeypatch):
     result = run(scripted([METAL]), monkeypatch, hostname=["cp-3"])
     machine = result["machines"][0]
-    assert machine["provider_id"] == "maas://az3/bm1" and machine["vm_host"] is None and machine["owner"] == "admin"
+    assert machine["provider_id"] == "maas:///az3/bm1" and machine["vm_host"] is None and machine["owner"] == "admin"
     assert [(a["ip"], a["mode"]) for a in machine["addresses"]] == [("10.10.0.23", "auto"), ("10.10.0.150", "dhcp")]
     assert (machine["managed"], machine["cluster"]) == (True, "test")
     assert "missing" in result and result["missing"] == []
+
+
+def test_provider_ids_old_and_new_are_one_read_by_system_id(monkeypatch):
+    fake = scripted([METAL, CP1])
+    wanted = ["maas-lxd://az1/vm1", "maas:///az3/bm1", "maas-lxd:///az1/gone9", "maas://az2/vm1"]
+    result = run(fake, monkeypatch, provider_id=wanted)
+    assert not result.get("failed"), result
+    assert machine_queries(fake) == [{"id": ["vm1", "bm1", "gone9"]}]
+    assert [m["provider_id"] for m in result["machines"]] == ["maas-lxd:///az1/vm1", "maas:///az3/bm1"]
+    # Matched by system id: the zone of an ID written before a machine moved does not hide it.
+    assert result["missing"] == ["maas-lxd:///az1/gone9"]
+
+
+def test_vm_provider_id_scheme_maas_writes_vms_as_capmaas_does(monkeypatch):
+    result = run(scripted([CP1, METAL]), monkeypatch, vm_provider_id_scheme="maas")
+    assert [m["provider_id"] for m in result["machines"]] == ["maas:///az1/vm1", "maas:///az3/bm1"]
+
+
+@pytest.mark.parametrize("bad", ["aws:///az1/vm1", "maas:///vm1", "maas-lxd:///az1/", "maas:///az1/vm1/x", "vm1"])
+def test_a_malformed_provider_id_fails_before_any_request(monkeypatch, bad):
+    fake = scripted([CP1])
+    result = run(fake, monkeypatch, provider_id=["maas:///az1/vm1", bad])
+    assert result["failed"] is True and fake.calls == []
+    assert result["msg"].startswith("provider ID %r must " % bad)
+    assert ":///<zone>/<system_id>" in result["msg"] or "must start with maas:// or maas-lxd://" in result["msg"]
 
 
 def test_a_machine_without_lxdcp_tags_is_neither_managed_nor_in_a_cluster(monkeypatch):
