@@ -278,6 +278,16 @@ def host_health(host, state):
     return health
 
 
+# Why a task in lxd_via auto went direct; the prefix of its failures in direct mode.
+AUTO_DIRECT = "MAAS has no VM hosts (it answers 410 Gone: MAAS 4.0), so the VMs are created on LXD directly; "
+
+
+def no_lxd_host(tag=None, why=""):
+    """The failure when there is no LXD host at all (``why``: :data:`AUTO_DIRECT` when lxd_via auto chose direct)."""
+    tagged = "no MAAS machine carries the tag %s (lxd_host_tag)" % tag if tag else "no MAAS machine is tagged as one (lxd_host_tag)"
+    return LxdcpError("%sno LXD host: %s and lxd_hosts (or the environment variable LXD_MULTI_HOSTS) lists none" % (why, tagged))
+
+
 def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connect_host=connect, vet=None, failed=None, names=()):
     """The placement candidates of direct mode (see the module docstring), shaped as ``maas_view.Candidates``.
 
@@ -291,8 +301,7 @@ def lxd_candidates(maas, hosts, cluster=None, exclude=(), overrides=None, connec
     if vet is not None:
         vet(hosts)
     if not hosts:
-        raise LxdcpError("no LXD host: tag the MAAS machines that run LXD (lxd_host_tag) or list the servers in lxd_hosts "
-                         "(or LXD_MULTI_HOSTS)")
+        raise no_lxd_host()
     pairs, warnings, hosted = [], [], {}
     for host in hosts:
         known = (failed or {}).get(host["name"])
@@ -370,12 +379,16 @@ def placement_candidates(maas, options, cluster=None, overrides=None, names=(), 
     """The placement candidates as ``options`` (the ``lxdcp.maas.lxd_hosts`` options, a mapping) choose them:
     ``lxd_via`` V(vm-host) - MAAS's VM hosts (``maas_view.candidate_hosts``); V(direct) - the LXD hosts; V(auto) - VM
     hosts unless MAAS answers 410 (MAAS 4.0). ``Candidates.via`` says which."""
-    via = options.get("lxd_via") or "auto"
+    via, why = options.get("lxd_via") or "auto", ""
     if via != "direct":
         try:
             return candidate_hosts(maas, cluster, overrides=overrides, names=names)
         except MaasGone:
             if via == "vm-host":
                 raise
-    hosts = lxd_hosts(maas, host_entries(options.get("lxd_hosts")), Defaults.from_options(options))
+            why = AUTO_DIRECT
+    defaults = Defaults.from_options(options)
+    hosts = lxd_hosts(maas, host_entries(options.get("lxd_hosts")), defaults)
+    if not hosts:
+        raise no_lxd_host(defaults.tag, why)
     return lxd_candidates(maas, hosts, cluster, overrides=overrides, names=names, connect_host=connections or Connections())

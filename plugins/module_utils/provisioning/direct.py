@@ -32,6 +32,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import (
     host_entries,
     lxd_candidates,
     lxd_hosts,
+    no_lxd_host,
     read_host,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_ips, vm_host_name
@@ -74,8 +75,7 @@ class DirectProvisioner(PlacingProvisioner):
             defaults = Defaults.from_options(spec.params, spec.project)
             self._hosts = lxd_hosts(self.client, host_entries(spec.params.get("lxd_hosts")), defaults)
             if not self._hosts:
-                raise LxdcpError("%sno LXD host: no MAAS machine carries the tag %s (lxd_host_tag) and lxd_hosts (or the "
-                                 "environment variable LXD_MULTI_HOSTS) lists none" % (self.why, defaults.tag))
+                raise no_lxd_host(defaults.tag, self.why)
         return self._hosts
 
     def host_at(self, address):

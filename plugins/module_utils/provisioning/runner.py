@@ -13,6 +13,7 @@ the journal; check mode sends no write and records what would be done.
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import AUTO_DIRECT
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_view, vm_host_name
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
@@ -101,7 +102,7 @@ class VmRunner(object):
         checked = self.provisioner
         self.provisioner = self._provisioner("direct")
         self.provisioner.pool_id, self.provisioner.domain_id = checked.pool_id, checked.domain_id
-        self.provisioner.why = "MAAS has no VM hosts (it answers 410 Gone: MAAS 4.0), so the VM is created on LXD directly; "
+        self.provisioner.why = AUTO_DIRECT
         return self.provisioner.create()
 
     # -- entry -----------------------------------------------------------------------------
