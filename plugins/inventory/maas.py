@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: maas
 author: lxdcp.maas contributors (@lxdcp)
 short_description: Inventory of the machines of lxdcp.maas clusters in MAAS
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - The machines that carry the lxdcp.maas ownership tags (C(lxdcp-managed) and C(lxdcp-cluster-<cluster>)), as
     M(lxdcp.maas.maas_lxd_vm) and C(playbooks/control_plane.yml) leave them, read with one filtered
@@ -205,6 +205,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """The one ``GET /machines/`` of the query."""
         try:
             client = plugin_client(self, "maas inventory", self.client_class)
+        except LxdcpError as exc:
+            raise AnsibleParserError("%s: %s" % (path, exc)) from None
+        try:
             return client.list_machines_tagged(query.tags, **query.filters)
         except LxdcpError as exc:
             raise AnsibleParserError("%s: MAAS could not be read: %s" % (path, exc)) from None
