@@ -97,8 +97,8 @@ seealso:
 """
 
 EXAMPLES = r"""
-# lab.maas.yml: every lxdcp.maas cluster; MAAS_URL and MAAS_API_KEY come from the environment.
-plugin: lxdcp.maas.maas
+# lab.maas.yml, every lxdcp.maas cluster (MAAS_URL and MAAS_API_KEY come from the environment), holds one line:
+#   plugin: lxdcp.maas.maas
 
 # prod.maas.yml: the deployed machines of cluster prod, reached on the 10.20.0.0/24 network, cached for an hour.
 plugin: lxdcp.maas.maas
