@@ -40,7 +40,10 @@ def main_job_inventory():
                 "hosts": {name: {"lxdcp_ip": ip} for name, ip in DEMO_IPS.items()},
             },
             "workers": {
-                "vars": {"lxdcp_provisioning_mode": "bare-metal", "provision_tags": ["lxdcp-worker"]},
+                # Constraints no composed VM meets (as the role tests' mixed cluster): allocation by constraints could
+                # otherwise take one of the control plane's VMs while it is Ready, before it is deployed.
+                "vars": {"lxdcp_provisioning_mode": "bare-metal", "provision_tags": ["lxdcp-worker"], "provision_cores": 8,
+                         "provision_memory": "32G"},
                 "hosts": {WORKER: {}},
             },
         },
