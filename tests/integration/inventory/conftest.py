@@ -2,7 +2,8 @@
 
 * ``site`` (module scope): a maas-sim (default scenario plus one bare-metal machine, fast timings) on which the main job
   (``playbooks/control_plane.yml``, the role tests' ``ClusterRunner``) brought cluster ``demo`` up: two control-plane
-  LXD VMs with static IPs in zones az2 and az3, and a bare-metal worker tagged ``lxdcp-worker`` (metal-1, in az1). The tests only read it.
+  LXD VMs with static IPs in zones az2 and az3, and a bare-metal worker (metal-1, in az1), which the provision role
+  tags ``lxdcp-worker`` (it is not in the control-plane group). The tests only read it.
 * ``inventory``: ``inventory(config, *options, name="lab", filename=None, env=None, sim=None)`` writes ``config``
   (a dict or text) to ``<name>.maas.yml`` (or ``filename``) and runs ``ansible-inventory -i <file> --list`` (or ``options``) with MAAS_URL and MAAS_API_KEY
   of the site in the environment; returns an ``InventoryRun`` (rc, stdout, stderr, the parsed JSON for ``--list`` and
@@ -30,7 +31,7 @@ WORKER = "demo-w-1"
 
 
 def main_job_inventory():
-    """A control plane of two LXD VMs plus one bare-metal worker marked with the worker tag."""
+    """A control plane of two LXD VMs plus one bare-metal worker."""
     return {"all": {
         "vars": {"lxdcp_cluster": "demo"},
         "children": {
@@ -42,7 +43,7 @@ def main_job_inventory():
             "workers": {
                 # Constraints no composed VM meets (as the role tests' mixed cluster): allocation by constraints could
                 # otherwise take one of the control plane's VMs while it is Ready, before it is deployed.
-                "vars": {"lxdcp_provisioning_mode": "bare-metal", "provision_tags": ["lxdcp-worker"], "provision_cores": 8,
+                "vars": {"lxdcp_provisioning_mode": "bare-metal", "provision_cores": 8,
                          "provision_memory": "32G"},
                 "hosts": {WORKER: {}},
             },
