@@ -52,6 +52,26 @@ def machine_addresses(machine):
     return found
 
 
+def preferred_address(machine, preferred_subnets=()):
+    """The address to reach the machine on: on the first of ``preferred_subnets`` (CIDR strings, as MAAS names subnets) it
+    has one on, else its static (sticky) address, else its first address; None without any.
+
+    The deploy role picks each control-plane machine's address for the API endpoint the same way (its static IP is the
+    one ``maas_lxd_vm`` made sticky).
+    """
+    links = [link for interface in machine.get("interface_set") or [] for link in interface_links(interface)
+             if link["ip_address"]]
+    for cidr in preferred_subnets:
+        found = next((link["ip_address"] for link in links if link["subnet"] == cidr), None)
+        if found:
+            return found
+    found = next((link["ip_address"] for link in links if link["mode"] == "static"), None)
+    if found:
+        return found
+    addresses = list(machine.get("ip_addresses") or []) or [link["ip_address"] for link in links]
+    return addresses[0] if addresses else None
+
+
 def is_vm(machine):
     """Whether the machine is an LXD VM: composed on a MAAS VM host (``pod``), or powered by LXD (``power_type: lxd``,
     as a VM created on LXD directly is, and a composed one once MAAS 4.0 dropped its VM host)."""

@@ -22,6 +22,12 @@ CLUSTER_TAG_PREFIX = "lxdcp-cluster-"
 #: The comment of the ownership tags lxdcp.maas creates; only a cluster tag carrying it is deleted with the cluster.
 OWNERSHIP_COMMENT = "lxdcp.maas ownership"
 
+#: The tag that marks a worker of a cluster; a machine of a cluster without it belongs to the control plane, the group
+#: every cluster has (``playbooks/control_plane.yml``: groups ``control_plane`` and ``workers``).
+WORKER_TAG = "lxdcp-worker"
+CONTROL_PLANE = "control-plane"
+WORKER = "worker"
+
 LXD_MARK_PREFIX = "user.lxdcp."
 LXD_MANAGED_KEY = LXD_MARK_PREFIX + "managed"
 LXD_CLUSTER_KEY = LXD_MARK_PREFIX + "cluster"
@@ -53,6 +59,16 @@ def ownership(machine):
 def clusters_of(machine):
     """Every cluster whose tag the machine carries."""
     return [t[len(CLUSTER_TAG_PREFIX):] for t in machine.get("tag_names") or [] if t.startswith(CLUSTER_TAG_PREFIX)]
+
+
+def machine_role(machine):
+    """:data:`WORKER` for a machine carrying :data:`WORKER_TAG`, else :data:`CONTROL_PLANE`."""
+    return WORKER if WORKER_TAG in (machine.get("tag_names") or []) else CONTROL_PLANE
+
+
+def role_tags(role):
+    """The tags that mark a machine of ``role`` (:data:`CONTROL_PLANE` carries none: it is every cluster's default)."""
+    return [WORKER_TAG] if role == WORKER else []
 
 
 def is_owned(machine, cluster=None):

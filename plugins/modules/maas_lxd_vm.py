@@ -215,6 +215,15 @@ options:
       - Extra MAAS tags to put on the machine (created when missing). Tags are only added, never removed.
     type: list
     elements: str
+  role:
+    description:
+      - The machine's role in its cluster. V(worker) tags it C(lxdcp-worker), the mark by which the C(lxdcp.maas.maas)
+        inventory puts it in group C(workers); V(control-plane) removes that tag when the machine carries it (a machine
+        of a cluster without it is in the control plane).
+      - Not set, the worker mark is neither added nor removed.
+      - A bare-metal machine loses the mark with its ownership tags when it is released (O(state=absent)).
+    type: str
+    choices: [control-plane, worker]
   domain:
     description:
       - DNS domain of a new VM (name). The MAAS default domain when not set.
@@ -501,6 +510,7 @@ ARGUMENT_SPEC = dict(
     distro_series=dict(type="str"),
     hwe_kernel=dict(type="str"),
     tags=dict(type="list", elements="str"),
+    role=dict(type="str", choices=["control-plane", "worker"]),
     domain=dict(type="str"),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=1800),

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible.utils.display import Display
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.connection import AUTH_OPTIONS, connect
-
-display = Display()
+from ansible_collections.lxdcp.maas.plugins.plugin_utils.client import plugin_client
 
 
 class MaasLookupBase(LookupBase):
@@ -24,11 +21,8 @@ class MaasLookupBase(LookupBase):
 
     def client(self):
         """The MAAS client (``connect`` of the modules); requests are logged with -vvvv."""
-        name = self._load_name.split(".")[-1]
-        options = dict((option, self.get_option(option)) for option in AUTH_OPTIONS)
         try:
-            return connect(options, logger=lambda line: display.vvvv("%s: %s" % (name, line)),
-                           warn=lambda text: display.warning("%s: %s" % (name, text)), client_class=self.client_class)
+            return plugin_client(self, self._load_name.split(".")[-1], self.client_class)
         except LxdcpError as exc:
             raise self.fail(exc) from None
 

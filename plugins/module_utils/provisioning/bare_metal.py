@@ -17,7 +17,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConflict
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, READY, RELEASABLE
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import cluster_members, replica_counts
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import half_tagged, lxdcp_tags
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import WORKER_TAG, half_tagged, lxdcp_tags
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Provisioner, Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
 
@@ -224,7 +224,7 @@ class BareMetalProvisioner(Provisioner):
         return machine
 
     def remove(self, machine, reason):
-        """Release the machine, remove the ownership tags, and delete it only when asked."""
+        """Release the machine, remove the worker mark and the ownership tags, and delete it only when asked."""
         spec = self.spec
         journal = self.journal
         status = machine.get("status_name")
@@ -232,7 +232,7 @@ class BareMetalProvisioner(Provisioner):
             journal.act("release %s (%s)" % (spec.hostname, status))
             if not journal.check:
                 machine = self.wait_for(self.release(machine, reason), [READY])
-        for tag in spec.owner_tags:
+        for tag in [WORKER_TAG] + spec.owner_tags:
             if tag in (machine.get("tag_names") or []):
                 journal.act("untag %s %s" % (spec.hostname, tag))
                 if not journal.check:

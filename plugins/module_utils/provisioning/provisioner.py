@@ -143,21 +143,28 @@ class Provisioner(abc.ABC):
                                         what=what or "%s to become %s" % (self.spec.hostname, " or ".join(sorted(targets))))
 
     def ensure_tags(self, machine):
-        """Add the ownership and user tags the machine lacks (creating missing tags with one read of the tags)."""
+        """Add the ownership, user and role tags the machine lacks (creating missing tags with one read of the tags), and
+        remove the role tag it must not carry (``role: control-plane`` on a machine marked as a worker)."""
         journal = self.journal
         tags = machine.get("tag_names") or []
         missing = [tag for tag in self.spec.wanted_tags if tag not in tags]
+        extra = [tag for tag in self.spec.unwanted_tags if tag in tags]
         for tag in missing:
             journal.act("tag %s %s" % (self.spec.hostname, tag))
-        if not missing or journal.check:
+        for tag in extra:
+            journal.act("untag %s %s (role %s)" % (self.spec.hostname, tag, self.spec.role))
+        if not (missing or extra) or journal.check:
             return machine
-        comments = dict((tag, OWNERSHIP_COMMENT if tag in self.spec.owner_tags else "") for tag in missing)
-        for tag in self.client.ensure_tags(comments):
-            journal.log("created tag %s" % tag)
+        if missing:
+            comments = dict((tag, OWNERSHIP_COMMENT if tag in self.spec.owner_tags else "") for tag in missing)
+            for tag in self.client.ensure_tags(comments):
+                journal.log("created tag %s" % tag)
         for tag in missing:
             self.client.tag_machines(tag, add=[machine["system_id"]])
+        for tag in extra:
+            self.client.tag_machines(tag, remove=[machine["system_id"]])
         # Tagging changes nothing else of the machine: no need to read it again.
-        return dict(machine, tag_names=list(tags) + missing)
+        return dict(machine, tag_names=[tag for tag in tags if tag not in extra] + missing)
 
     def drop_cluster_tag(self, system_id=None):
         """Delete the cluster's tag once its last machine is gone (``state: absent``), if lxdcp.maas created it.

@@ -13,7 +13,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpErro
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import DEFAULT_VM_PROVIDER_ID_SCHEME
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, DEPLOYED, READY
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error, hostname_error, tag_error
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import owner_tags
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import CONTROL_PLANE, WORKER_TAG, owner_tags, role_tags
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import GIB, SizeError, parse_disk_bytes, parse_memory_mib
 
 INTERFACE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")
@@ -47,6 +47,7 @@ class Spec(object):
         self.vm_host = params["vm_host"]
         self.project = params["project"]
         self.tags = list(params["tags"] or [])
+        self.role = params.get("role")
         self.domain = params["domain"]
         self.strategy = params["strategy"]
         self.wait = params["wait"]
@@ -79,6 +80,8 @@ class Spec(object):
         problem = next((text for text in problems if text), None)
         if problem:
             raise SpecError(problem)
+        if self.role == CONTROL_PLANE and WORKER_TAG in self.tags:
+            raise SpecError("tags holds %s, the mark of a worker, but role is %s" % (WORKER_TAG, CONTROL_PLANE))
         if params["wait_timeout"] < 1:
             raise SpecError("wait_timeout must be at least 1 second, got %d" % params["wait_timeout"])
         if self.zones is not None and not all(self.zones):
@@ -180,7 +183,12 @@ class Spec(object):
         way round), so a machine carrying this cluster's tag alone is one whose tagging or untagging by
         this task was interrupted: see ``ownership.half_tagged``.
         """
-        return list(dict.fromkeys(self.owner_tags[::-1] + self.tags))
+        return list(dict.fromkeys(self.owner_tags[::-1] + self.tags + role_tags(self.role)))
+
+    @property
+    def unwanted_tags(self):
+        """Tags the machine must not carry: the worker mark on a machine whose ``role`` is the control plane."""
+        return [WORKER_TAG] if self.role == CONTROL_PLANE else []
 
     def compose_disks(self):
         """Disks to compose: the given ones or the default root disk."""

@@ -1150,3 +1150,38 @@ def test_a_cluster_tag_lxdcp_did_not_create_is_kept(world, monkeypatch):
     run(world, monkeypatch, **SPEC)
     result = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent")
     assert result["changed"] and "lxdcp-cluster-prod" in world.tags
+
+
+# -- role: the worker mark ----------------------------------------------------------------------
+
+
+def test_role_worker_marks_the_machine_and_control_plane_takes_the_mark_away(world, monkeypatch):
+    result = run(world, monkeypatch, role="worker", **SPEC)
+    assert result["changed"] is True, result.get("msg")
+    system_id = result["machine"]["system_id"]
+    assert "lxdcp-worker" in world.machines[system_id]["tag_names"]
+    assert run(world, monkeypatch, role="worker", **SPEC)["changed"] is False
+    assert run(world, monkeypatch, **SPEC)["changed"] is False  # no role: the mark is left as it is
+
+    before = len(world.fake.writes())
+    predicted = run(world, monkeypatch, check_mode=True, role="control-plane", **SPEC)
+    assert predicted["changed"] is True and predicted["actions"] == ["would untag cp-1 lxdcp-worker (role control-plane)"]
+    assert len(world.fake.writes()) == before  # check mode: no write
+    result = run(world, monkeypatch, role="control-plane", **SPEC)
+    assert result["changed"] is True and "lxdcp-worker" not in world.machines[system_id]["tag_names"]
+    assert writes(world)[before:] == [("POST", "tags/lxdcp-worker/", "update_nodes")]
+    assert run(world, monkeypatch, role="control-plane", **SPEC)["changed"] is False
+
+
+def test_role_control_plane_with_the_worker_tag_is_refused():
+    with pytest.raises(SpecError, match="tags holds lxdcp-worker, the mark of a worker, but role is control-plane"):
+        Spec(params(role="control-plane", tags=["lxdcp-worker"]))
+    assert Spec(params(role="worker", cluster="prod")).wanted_tags == ["lxdcp-cluster-prod", "lxdcp-managed", "lxdcp-worker"]
+
+
+def test_bare_metal_release_takes_the_worker_mark_away(bare_world, monkeypatch):
+    run(bare_world, monkeypatch, zone=["az2"], role="worker", **BARE)
+    assert "lxdcp-worker" in bare_world.machines["bm2"]["tag_names"]
+    result = run(bare_world, monkeypatch, state="absent", **BARE)
+    assert result["changed"] is True
+    assert not set(bare_world.machines["bm2"]["tag_names"]) & {"lxdcp-worker", "lxdcp-managed", "lxdcp-cluster-prod"}
