@@ -68,7 +68,7 @@ class MarkdownPageLinks(SphinxPostTransform):
         for node in list(self.document.findall(addnodes.pending_xref)):
             if node.get("reftype") != "myst":
                 continue
-            target, _, anchor = node["reftarget"].partition("#")
+            target, dummy, anchor = node["reftarget"].partition("#")
             refdoc = node.get("refdoc") or self.env.docname
             reference = None
             if posixpath.basename(target) == target and target.endswith(".md"):
