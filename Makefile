@@ -12,13 +12,15 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule bench changelog clean
+.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule core-matrix docs bench changelog clean
 
 help:
 	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
 	@echo "make test         everything CI runs: lint, sanity, unit, integration, molecule"
 	@echo "make demo-lxd     the same on MAAS 4.0 (maas-sim) in direct mode, with real LXD daemons (root)"
 	@echo "make demo-stop    stop what a demo left running (demo-lxd-stop: the same)"
+	@echo "make docs         the collection's HTML documentation (antsibull-docs + Sphinx) in build/docsite/html"
+	@echo "make core-matrix  the module and main-job integration subset on every supported ansible-core"
 	@echo "make sanity|lint|unit|integration|molecule|bench   one part of it"
 
 # --- environment ------------------------------------------------------------
@@ -79,7 +81,7 @@ demo-lxd: venv collection-tree system-deps
 
 demo-lxd-stop: demo-stop
 
-test: lint sanity unit integration molecule
+test: lint sanity unit integration molecule core-matrix docs
 
 # --- parts ------------------------------------------------------------------
 
@@ -108,6 +110,35 @@ integration: venv collection-tree system-deps
 
 molecule: venv collection-tree
 	cd extensions && PATH=$(BIN):$$PATH $(BIN)/molecule test --all
+
+# meta/runtime.yml's requires_ansible, tested: one venv per ansible-core (latest patch of each supported minor)
+# with only the collection's runtime requirements; the tests listed in tests/integration/core_matrix.txt run
+# with that venv's ansible-playbook and Python as the controller (LXDCP_ANSIBLE_PYTHON, playbook_runner.py),
+# the harness (pytest, maas-sim) from .venv. The three cores run at once.
+CORE_VERSIONS ?= 2.17.14 2.18.19 2.19.14
+CORE_VENVS := $(VENV)/cores
+RUNTIME_PINS := requests|requests-oauthlib|oauthlib|netaddr|urllib3|idna|certifi|charset-normalizer
+
+$(CORE_VENVS)/%/.installed: requirements.txt requirements/constraints.txt
+	rm -rf $(CORE_VENVS)/$*
+	$(PYTHON) -m venv $(CORE_VENVS)/$*
+	$(CORE_VENVS)/$*/bin/python -m pip install --quiet ansible-core==$* -r requirements.txt \
+	  -c <(grep -iE '^($(RUNTIME_PINS))==' requirements/constraints.txt)
+	touch $@
+
+core-matrix: venv collection-tree $(foreach v,$(CORE_VERSIONS),$(CORE_VENVS)/$(v)/.installed)
+	@set -e; logs=$$(mktemp -d); tests=$$(grep -v '^#' tests/integration/core_matrix.txt); \
+	for v in $(CORE_VERSIONS); do \
+	  ( rc=0; LXDCP_ANSIBLE_PYTHON=$(CURDIR)/$(CORE_VENVS)/$$v/bin/python $(BIN)/python -m pytest -q -n 0 $$tests \
+	      > $$logs/$$v.log 2>&1 || rc=$$?; echo $$rc > $$logs/$$v.rc ) & \
+	done; wait; status=0; \
+	for v in $(CORE_VERSIONS); do \
+	  echo "== ansible-core $$v"; cat $$logs/$$v.log; [ "$$(cat $$logs/$$v.rc)" = 0 ] || status=1; \
+	done; rm -rf $$logs; exit $$status
+
+# The docsite: antsibull-docs sphinx-init + build (scripts/docsite.sh); warnings fail it. Output in build/docsite.
+docs: venv collection-tree
+	scripts/docsite.sh $(CURDIR)/build/docsite
 
 bench: venv collection-tree
 	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md

@@ -7,7 +7,9 @@ Used by the module, lookup and role integration tests and by the benchmarks::
     assert result.writes == []          # POST/PUT/DELETE the run sent (maas-sim request log)
     job = playbook.start(tasks)         # in the background (``Background``): job.until(...), job.kill(), job.wait()
 
-The playbook runs on localhost with the project's virtualenv Python, the working tree as the
+The playbook runs on localhost with the project's virtualenv Python (or, when ``LXDCP_ANSIBLE_PYTHON``
+names another virtualenv's interpreter, with that one's ansible-playbook and Python: ``make core-matrix``
+runs tests on each supported ansible-core that way), the working tree as the
 collection (``ANSIBLE_COLLECTIONS_PATH`` = ``collections/``), and ``module_defaults`` for
 ``group/lxdcp.maas.maas`` carrying the simulator's URL and API key (a task's own ``url``/``api_key``
 win). Results come from the ``lxdcp_results`` callback (``callback_plugins/``), which writes every
@@ -28,6 +30,11 @@ import yaml
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 COLLECTIONS = os.path.join(ROOT, "collections")
+
+
+def ansible_python():
+    """The Python of the controller under test: ``LXDCP_ANSIBLE_PYTHON`` (a venv with another ansible-core) or ours."""
+    return os.environ.get("LXDCP_ANSIBLE_PYTHON") or sys.executable
 
 
 class PlaybookError(RuntimeError):
@@ -79,7 +86,7 @@ class Playbook(object):
     def __init__(self, sim, workdir, python=None):
         self.sim = sim
         self.workdir = str(workdir)
-        self.python = python or sys.executable
+        self.python = python or ansible_python()
         self.count = 0
 
     def environment(self, extra=None):
