@@ -482,5 +482,3 @@ def _check_address_room(state, machine) -> None:
         free = sum(span.size for span in netlogic.not_in_use(state, state.get("subnet", subnet_id)))
         if free < count:
             raise ApiError(503, f"{machine.system_id}: Unable to allocate static IP due to address exhaustion.")
-
-

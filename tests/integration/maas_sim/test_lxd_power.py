@@ -143,4 +143,3 @@ def test_36_vm_host_machines_commission_unchanged(api, maas_sim):
     assert api.ok("POST", f"machines/{composed['system_id']}/", params={"op": "commission"})["status_name"] == "Commissioning"
     assert api.wait_status(composed["system_id"], "Ready")["cpu_count"] == 2
     assert power_error(maas_sim, composed["system_id"]) == ""
-
