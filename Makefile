@@ -12,11 +12,13 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop test sanity lint unit integration molecule bench changelog clean
+.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule bench changelog clean
 
 help:
 	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
 	@echo "make test         everything CI runs: lint, sanity, unit, integration, molecule"
+	@echo "make demo-lxd     the same on MAAS 4.0 (maas-sim) in direct mode, with real LXD daemons (root)"
+	@echo "make demo-stop    stop what a demo left running (demo-lxd-stop: the same)"
 	@echo "make sanity|lint|unit|integration|molecule|bench   one part of it"
 
 # --- environment ------------------------------------------------------------
@@ -70,6 +72,12 @@ demo: venv collection-tree
 
 demo-stop: venv
 	$(BIN)/python scripts/demo.py --stop
+
+# Direct mode (MAAS 4.0 has no VM hosts): the LXD daemons come from the integration tests' harness (docs/design.md).
+demo-lxd: venv collection-tree system-deps
+	$(BIN)/python scripts/demo.py --lxd
+
+demo-lxd-stop: demo-stop
 
 test: lint sanity unit integration molecule
 

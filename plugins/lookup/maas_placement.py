@@ -8,11 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: maas_placement
 author: lxdcp.maas contributors (@lxdcp)
-short_description: Plan which MAAS LXD VM hosts and zones the VMs of a cluster go to
+short_description: Plan which MAAS LXD VM hosts (or LXD hosts) and zones the VMs of a cluster go to
 description:
   - Reads the VM hosts of MAAS (one C(GET /vm-hosts/)), the health of the machines behind them (one filtered
     C(GET /machines/?id=...)) and the VMs the cluster already has (one C(GET /machines/?tags=lxdcp-cluster-<cluster>)),
     then plans where N VMs go with the collection's placement core.
+  - In direct mode (O(lxd_via); MAAS 4.0 has no VM hosts) the candidates are the LXD hosts instead - MAAS machines tagged
+    O(lxd_host_tag) and the O(lxd_hosts) entries - read from LXD (C(/1.0/resources), the instances' limits, the storage
+    pools) exactly as M(lxdcp.maas.maas_lxd_vm) reads them; C(vm_host) in the placements is then the LXD host's name.
   - Only LXD VM hosts are candidates, as for M(lxdcp.maas.maas_lxd_vm), which composes on LXD hosts only; other VM hosts
     (virsh) are listed in C(rejected) with code C(type).
   - Each VM goes to the zone with the fewest replicas of the cluster (within O(max_skew)), preferably to a host
@@ -28,6 +31,7 @@ version_added: 1.0.0
 extends_documentation_fragment:
   - lxdcp.maas.auth
   - lxdcp.maas.placement
+  - lxdcp.maas.lxd_hosts
 options:
   _terms:
     description:
@@ -103,8 +107,10 @@ options:
         missing tags, other zones, no room for one VM in MAAS's figures, O(disk) not fitting O(storage_pool)), and sends
         the remaining VM host names as the scheduler's allow-list (C(hosts)); the scheduler then chooses by its live LXD
         figures and reservations. O(zones), O(pool) and O(host_tags) are applied from MAAS and not sent.
-      - The scheduler's host names must be the names of the MAAS VM hosts; give its hosts the MAAS zones as C(zone)
-        for its zone spread. The scheduler must understand C(hosts) and C(max_skew) (this collection's version).
+      - The scheduler's host names must be the names of the MAAS VM hosts (in direct mode, of the LXD hosts, that is the MAAS
+        machines' hostnames, or the O(lxd_hosts) entries' C(name) - the same C(LXD_MULTI_HOSTS) list can serve both); give
+        its hosts the MAAS zones as C(zone) for its zone spread. The scheduler must understand C(hosts) and C(max_skew)
+        (this collection's version).
       - O(validate_certs) and O(ca_path) apply to this connection too.
     type: str
   scheduler_api_key:
@@ -157,6 +163,9 @@ _raw:
     source:
       description: V(maas) when planned locally, V(scheduler) when lxd-multi-scheduler placed the new VMs.
       type: str
+    via:
+      description: V(vm-host) when the candidates are MAAS's VM hosts, V(direct) when they are LXD hosts (O(lxd_via)).
+      type: str
     cluster:
       description: The cluster name, or null.
       type: str
@@ -192,7 +201,7 @@ _raw:
       type: list
       elements: str
     requests:
-      description: Number of HTTP requests the lookup sent (MAAS and scheduler).
+      description: Number of HTTP requests the lookup sent (MAAS, LXD hosts and scheduler).
       type: int
 """
 
@@ -202,6 +211,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.cluster_plan import Planner
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import Request
 from ansible_collections.lxdcp.maas.plugins.module_utils.scheduler_client import Scheduler
@@ -224,7 +234,8 @@ class LookupModule(MaasLookupBase):
         client = self.client()
         try:
             result = Planner(client, request, names, self.get_option("cluster"), overrides, self._scheduler(),
-                             strategy_given=self.get_option("strategy") is not None).run()
+                             strategy_given=self.get_option("strategy") is not None,
+                             lxd_options=dict((option, self.get_option(option)) for option in LXD_ARGUMENT_SPEC)).run()
         except LxdcpError as exc:
             raise self.fail(exc) from None
         for line in result["explanation"]:

@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The plan of a cluster's VMs, as the ``maas_placement`` lookup makes it: existing VMs kept, new ones placed.
 
-The candidates come from the MAAS view (``maas_view.candidate_hosts``, the same read ``maas_lxd_vm``
-makes); the new VMs are placed by the placement core, or by lxd-multi-scheduler among the VM hosts
-MAAS allows (``scheduler_client.py``). Errors are :class:`LxdcpError`; the lookup prefixes them.
+The candidates are MAAS's VM hosts (``maas_view.candidate_hosts``, the same read ``maas_lxd_vm``
+makes when it composes) or, in direct mode (MAAS 4.0), the LXD hosts (``lxd_hosts.lxd_candidates``,
+the read ``maas_lxd_vm`` makes when it creates the VM on LXD), as ``lxd_via`` chooses; the new VMs
+are placed by the placement core, or by lxd-multi-scheduler among the hosts MAAS allows
+(``scheduler_client.py``). Errors are :class:`LxdcpError`; the lookup prefixes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import dataclasses
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import candidate_hosts, check_places
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Connections, placement_candidates
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_places
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import is_owned
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.core import PlacementError, plan, zone_spread
 from ansible_collections.lxdcp.maas.plugins.module_utils.placement.explain import VM, error_message, placement_reason, rejection_dict, warning_text
@@ -28,6 +31,7 @@ class Planner:
     """One plan: read MAAS, keep existing VMs where they are, place the new ones (locally or by the scheduler).
 
     ``strategy_given`` says whether the user chose ``request.strategy``; only then is it sent to the scheduler.
+    ``lxd_options`` are the ``lxdcp.maas.lxd_hosts`` options (``lxd_via`` and the LXD hosts of direct mode).
     """
 
     client: object
@@ -37,15 +41,20 @@ class Planner:
     overrides: dict
     scheduler: object = None
     strategy_given: bool = True
+    lxd_options: dict = None
     warnings: list = dataclasses.field(default_factory=list)
+    connections: object = dataclasses.field(default_factory=Connections)
+    noun: str = "VM host"  # or "LXD host" (direct mode)
 
     def run(self):
         """The plan as a JSON-safe dict (see RETURN)."""
         check_places(self.client, self.request.zones, self.request.pool)  # a typo fails here, before any change
-        candidates = candidate_hosts(self.client, self.cluster, overrides=self.overrides, names=self.names)
+        candidates = placement_candidates(self.client, self.lxd_options or {}, self.cluster, overrides=self.overrides,
+                                          names=self.names, connections=self.connections)
+        self.noun = "LXD host" if candidates.via == "direct" else "VM host"
         self.warnings = list(candidates.warnings)
         hosts, not_lxd, outside = candidates.hosts, candidates.not_lxd, candidates.existing_zones
-        kept, new_names = self._kept(candidates.members, hosts)
+        kept, new_names = self._kept(candidates, hosts)
         new_count = self.request.count - len(kept)
         scheduled = self.scheduler is not None and new_count > 0
         rejected, warnings, placed, strategy = [], [], [], self.request.strategy
@@ -64,12 +73,13 @@ class Planner:
             # A local plan explains its own spread; the scheduler does not know the cluster's existing replicas or
             # MAAS's zones, so the lookup checks what it did.
             counts = ", ".join("%s: %d" % item for item in zone_counts.items())
-            why = ("lxd-multi-scheduler chose among the VM hosts MAAS allows (see rejected), by its own zone labels and without "
-                   "knowing the cluster's existing replicas" if scheduled else "every VM already exists and keeps its host")
+            why = ("lxd-multi-scheduler chose among the %ss MAAS allows (see rejected), by its own zone labels and without "
+                   "knowing the cluster's existing replicas" % self.noun if scheduled else "every VM already exists and keeps its host")
             warnings.append("zone spread is %d (%s), asked for at most %d: %s" % (skew, counts, self.request.max_skew, why))
         result = {
             "strategy": strategy,
             "source": "scheduler" if scheduled else "maas",
+            "via": candidates.via,
             "cluster": self.cluster,
             "placements": placements,
             "rejected": rejected,
@@ -79,34 +89,46 @@ class Planner:
             "max_skew": self.request.max_skew,
         }
         result["explanation"] = explain(result)
-        result["requests"] = self.client.requests_sent + (self.scheduler.requests_sent if self.scheduler else 0)
+        result["requests"] = (self.client.requests_sent + self.connections.requests_sent
+                              + (self.scheduler.requests_sent if self.scheduler else 0))
         return result
 
-    def _kept(self, existing, hosts):
-        """Placements of the named VMs that already exist, and the names still to place."""
+    def _kept(self, candidates, hosts):
+        """Placements of the named VMs that already exist, and the names still to place.
+
+        A VM exists as a machine of the cluster in MAAS, or (direct mode) as an instance of the cluster on an LXD host that
+        an interrupted run did not register yet (``maas_lxd_vm`` registers it where it is).
+        """
         by_id = {host.id: host for host in hosts}
+        by_name = {host.name: host for host in hosts}
         kept, new_names = {}, []
         for index, name in enumerate(self.names):
-            machine = existing.get(name)
-            if machine is None:
+            machine = candidates.members.get(name)
+            on = candidates.hosted.get(name)
+            if machine is None and on is None:
                 new_names.append(name)
                 continue
-            pod = machine.get("pod") or {}
-            host = by_id.get(pod.get("id"))
-            zone = _name(machine.get("zone")) or (host.zone if host else "default")
-            where = "on VM host %s" % pod.get("name") if pod else "on bare metal"
+            pod = (machine or {}).get("pod") or {}
+            host = by_name.get(on) if on else by_id.get(pod.get("id"))
+            machine_zone = _name((machine or {}).get("zone"))
+            zone = machine_zone or (host.zone if host else "default")
+            where = ("on %s %s" % (self.noun, host.name)) if host else "on VM host %s" % pod.get("name") if pod else "on bare metal"
+            if machine is None:
+                what = "as an LXD instance on %s that an interrupted run did not register in MAAS (maas_lxd_vm registers it)" % on
+            else:
+                what = "as %s (%s) %s in zone %s%s" % (
+                    machine.get("system_id"), machine.get("status_name"), where, zone,
+                    "" if is_owned(machine, self.cluster) else ", left untagged by an interrupted run (maas_lxd_vm adopts it)")
             kept[name] = {
                 "index": index,
                 "hostname": name,
-                "vm_host": pod.get("name"),
-                "vm_host_id": pod.get("id"),
+                "vm_host": host.name if host else pod.get("name"),
+                "vm_host_id": host.id if host else pod.get("id"),
                 "zone": zone,
                 "score": None,
-                "reason": "exists in the cluster as %s (%s) %s in zone %s%s; kept where it is" % (
-                    machine.get("system_id"), machine.get("status_name"), where, zone,
-                    "" if is_owned(machine, self.cluster) else ", left untagged by an interrupted run (maas_lxd_vm adopts it)"),
+                "reason": "exists in the cluster %s; kept where it is" % what,
                 "existing": True,
-                "system_id": machine.get("system_id"),
+                "system_id": (machine or {}).get("system_id"),
             }
         return kept, new_names
 
@@ -148,14 +170,14 @@ class Planner:
                 raise
             rejected = not_lxd + maas_rejected + _scheduler_rejections(exc.details, by_name)
             raise LxdcpError("\n".join([exc.summary] + rejection_lines(rejected))) from None
-        placed, warnings = self._scheduled(ask, answer.get("placements") or [], [host.name for host in allowed], by_name)
+        placed, warnings = self._scheduled(ask, answer.get("placements") or [], [host.name for host in allowed], by_name, self.noun)
         self._check_room(ask, placed, by_name)
         warnings = ["lxd-multi-scheduler: %s" % to_text(w) for w in answer.get("warnings") or []] + warnings
         rejected = maas_rejected + _scheduler_rejections(answer.get("rejected"), by_name)
         return placed, rejected, warnings, answer.get("strategy")
 
     @staticmethod
-    def _scheduled(ask, items, allowed_names, by_name):
+    def _scheduled(ask, items, allowed_names, by_name, noun):
         """The scheduler's placements as the lookup's, and a warning for each that shares a host with the cluster."""
         if len(items) != ask.count:
             raise LxdcpError("lxd-multi-scheduler answered %d placement(s) for %d VM(s)" % (len(items), ask.count))
@@ -164,8 +186,8 @@ class Planner:
             host = by_name.get(item.get("host"))
             if host is None or host.name not in allowed_names:
                 raise LxdcpError(
-                    "the scheduler chose host %r, which is not one of the MAAS VM hosts it was allowed (%s); name the "
-                    "scheduler's hosts after the MAAS VM hosts" % (item.get("host"), ", ".join(allowed_names)))
+                    "the scheduler chose host %r, which is not one of the %ss it was allowed (%s); name the "
+                    "scheduler's hosts after the %ss" % (item.get("host"), _maas(noun), ", ".join(allowed_names), _maas(noun)))
             hostname = ask.names[index] if ask.names else None
             placed.append({
                 "hostname": hostname,
@@ -190,7 +212,7 @@ class Planner:
         hosts that cannot take any.
         """
         result = self._core_plan(hosts, dataclasses.replace(ask, count=1, names=None), not_lxd,
-                                 "no MAAS VM host can take one of the VMs, so lxd-multi-scheduler was not asked: ")
+                                 "no %s can take one of the VMs, so lxd-multi-scheduler was not asked: " % _maas(self.noun))
         rejected = {rejection.host for rejection in result.rejected}
         return [host for host in hosts if host.name not in rejected], [rejection_dict(rejection) for rejection in result.rejected]
 
@@ -270,6 +292,11 @@ def explain(result):
     counts = ", ".join("%s=%d" % item for item in result["zone_counts"].items())
     lines.append("zones: %s (spread %d, max_skew %d)" % (counts or "none", result["skew"], result["max_skew"]))
     return lines
+
+
+def _maas(noun):
+    """"MAAS VM host" for a VM host (MAAS's object), the noun itself for an LXD host."""
+    return "MAAS " + noun if noun == "VM host" else noun
 
 
 def _name(obj):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_addresses, machine_view
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Connections, Defaults, host_entries, lxd_candidates, lxd_host_view, lxd_hosts
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError, MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import backing_machines, check_places, cluster_members, vm_host_project
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error, hostname_error, tag_error
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import ownership
@@ -18,11 +19,21 @@ MACHINE_FILTERS = ("hostname", "cluster", "tags", "zones", "pool", "status")
 
 
 def vm_host_info(context):
-    """``maas_vmhost_info``: the VM hosts passing the filters, with capacity, health and (opt-in) project."""
+    """``maas_vmhost_info``: the VM hosts passing the filters, with capacity, health and (opt-in) project; in direct mode
+    (``lxd_via``; MAAS 4.0 answers 410 on VM hosts) the LXD hosts, read from LXD."""
     params = context.params
     client = context.client()
     check_places(client, params["zones"], params["pool"])
-    vm_hosts = sorted((h for h in client.list_vm_hosts() if _vm_host_matches(h, params)), key=lambda h: h.get("id") or 0)
+    if params["lxd_via"] == "direct":
+        return _lxd_host_info(context, client)
+    try:
+        listed = client.list_vm_hosts()
+    except MaasGone:
+        if params["lxd_via"] == "vm-host":
+            raise
+        context.log("MAAS has no VM hosts (410): listing the LXD hosts of direct mode (lxd_via: auto)")
+        return _lxd_host_info(context, client)
+    vm_hosts = sorted((h for h in listed if _vm_host_matches(h, params)), key=lambda h: h.get("id") or 0)
     context.log("%d VM host(s) match the filters" % len(vm_hosts))
     machines = backing_machines(client, vm_hosts) if params["include_health"] and vm_hosts else {}
     result = []
@@ -41,7 +52,39 @@ def vm_host_info(context):
         result.append(vm_host_view(vm_host, health, project, params["include_project"]))
     if project_refused:
         context.warn("the LXD project of the VM hosts could not be read: op=parameters needs a MAAS admin key")
-    return dict(changed=False, vm_hosts=result)
+    return dict(changed=False, vm_hosts=result, via="vm-host")
+
+
+def _lxd_host_info(context, client):
+    """The LXD hosts passing the filters (judged before LXD is read), each read from LXD as placement reads it."""
+    params = context.params
+    hosts = lxd_hosts(client, host_entries(params["lxd_hosts"]), Defaults.from_options(params))
+    matching = [host for host in hosts if _lxd_host_matches(host, params)]
+    context.log("%d LXD host(s) match the filters" % len(matching))
+    if params["type"] == "virsh":
+        matching = []
+    result = []
+    if matching:
+        candidates = lxd_candidates(client, matching, connect_host=Connections(logger=context.log, warn=context.warn))
+        for host, placement_host in candidates.pairs:
+            view = lxd_host_view(host, placement_host)
+            if not params["include_health"]:
+                view["health"] = {"healthy": True, "state": "unknown", "reason": "not checked (include_health: false)"}
+            if params["include_project"]:
+                view["project"] = host["project"]
+            result.append(view)
+    return dict(changed=False, vm_hosts=result, via="direct")
+
+
+def _lxd_host_matches(host, params):
+    names = params["name"]
+    if names and host["name"] not in names:
+        return False
+    if params["zones"] and host["zone"] not in params["zones"]:
+        return False
+    if params["pool"] and host["pool"] != params["pool"]:
+        return False
+    return all(tag in host["tags"] for tag in params["host_tags"] or [])
 
 
 def _vm_host_matches(vm_host, params):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import cluster_tag, left_untagged_vm
 from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import placement_host, vm_host_health
 
@@ -60,6 +61,19 @@ def cluster_members(client, cluster, tags=(), **filters):
     return client.list_machines_tagged([cluster_tag(cluster)] + list(tags), **filters)
 
 
+def cluster_vms(client, cluster, names=(), exclude=()):
+    """``{hostname: machine}`` of the cluster (its tagged machines, and those of ``names`` an interrupted run left
+    untagged, read with one more filtered request only when needed), but those named in ``exclude``; {} without a cluster."""
+    if not cluster:
+        return {}
+    members = {m.get("hostname"): m for m in cluster_members(client, cluster)}
+    untagged = [name for name in names if name not in members]
+    if untagged:
+        members.update((m.get("hostname"), m) for m in client.list_machines(hostname=untagged)
+                       if m.get("hostname") in untagged and left_untagged_vm(m, cluster))
+    return {name: machine for name, machine in members.items() if name not in exclude}
+
+
 def replica_counts(members, vm_host_ids, vms=True):
     """How many of ``members`` (machines of one cluster) count as replicas, per VM host and per zone.
 
@@ -71,7 +85,7 @@ def replica_counts(members, vm_host_ids, vms=True):
     per_host, per_zone = {}, {}
     for member in members:
         pod = (member.get("pod") or {}).get("id")
-        if vms != (pod is not None):
+        if vms != is_vm(member):
             continue
         if pod is not None and pod in vm_host_ids:
             per_host[pod] = per_host.get(pod, 0) + 1
@@ -93,7 +107,8 @@ class Candidates:
     core's view, with health and the cluster's replicas on it); ``not_lxd`` the rejections of the
     other VM hosts (code ``type``); ``members`` the cluster's machines by hostname;
     ``existing_zones`` the cluster's VMs that are on no LXD VM host, per zone; ``warnings`` what
-    MAAS could not tell (a backing machine this user cannot see).
+    MAAS could not tell (a backing machine this user cannot see); ``hosted`` the host of each of the
+    cluster's VMs when MAAS does not say it (direct mode: hostname -> LXD host).
     """
 
     pairs: list
@@ -101,6 +116,8 @@ class Candidates:
     members: dict
     existing_zones: dict
     warnings: list
+    hosted: dict = dataclasses.field(default_factory=dict)
+    via: str = "vm-host"  # how the VMs are made: composed on MAAS's VM hosts, or "direct" on LXD hosts
 
     @property
     def hosts(self):
@@ -146,14 +163,7 @@ def candidate_hosts(client, cluster=None, exclude=(), overrides=None, vet=None, 
     if vet is not None:
         vet(vm_hosts)
     machines = backing_machines(client, vm_hosts)
-    members = {}
-    if cluster:
-        members = {m.get("hostname"): m for m in cluster_members(client, cluster)}
-        untagged = [name for name in names if name not in members]
-        if untagged:
-            members.update((m.get("hostname"), m) for m in client.list_machines(hostname=untagged)
-                           if m.get("hostname") in untagged and left_untagged_vm(m, cluster))
-        members = {name: machine for name, machine in members.items() if name not in exclude}
+    members = cluster_vms(client, cluster, names, exclude)
     per_host, outside = replica_counts(members.values(), {vm_host.get("id") for vm_host in vm_hosts})
     pairs, warnings = [], []
     for vm_host in vm_hosts:

@@ -53,8 +53,14 @@ def machine_addresses(machine):
 
 
 def is_vm(machine):
-    """Whether the machine is a VM composed on a MAAS VM host."""
-    return bool(machine.get("pod"))
+    """Whether the machine is an LXD VM: composed on a MAAS VM host (``pod``), or powered by LXD (``power_type: lxd``,
+    as a VM created on LXD directly is, and a composed one once MAAS 4.0 dropped its VM host)."""
+    return bool(machine.get("pod")) or machine.get("power_type") == "lxd"
+
+
+def vm_host_name(machine):
+    """The name of the MAAS VM host a composed VM runs on; None for other machines."""
+    return (machine.get("pod") or {}).get("name")
 
 
 def provider_id(machine):
@@ -63,8 +69,9 @@ def provider_id(machine):
     return "%s://%s/%s" % (scheme, (machine.get("zone") or {}).get("name", "default"), machine["system_id"])
 
 
-def machine_view(machine):
-    """The machine as the modules return it (None stays None)."""
+def machine_view(machine, vm_host=None):
+    """The machine as the modules return it (None stays None). ``vm_host`` (``{id, name}``): the host that holds it, when
+    MAAS does not say (an LXD VM of direct mode: MAAS only knows its power parameters); else its VM host in MAAS."""
     if machine is None:
         return None
     interfaces = []
@@ -89,7 +96,8 @@ def machine_view(machine):
         zone=(machine.get("zone") or {}).get("name"),
         pool=(machine.get("pool") or {}).get("name"),
         domain=(machine.get("domain") or {}).get("name"),
-        vm_host=dict(id=pod.get("id"), name=pod.get("name")) if pod else None,
+        vm_host=vm_host or (dict(id=pod.get("id"), name=pod.get("name")) if pod else None),
+        lxd_vm=is_vm(machine),
         cores=machine.get("cpu_count"),
         memory=machine.get("memory"),
         disks=[dict(d, size_gb=to_gb(d["size"])) for d in machine_disks(machine)],

@@ -26,21 +26,26 @@ def vm_host_health(vm_host, machine):
     if system_id is None:
         return dict(healthy=True, state="unknown", reason="not backed by a MAAS machine (added by address)",
                     system_id=None, machine_status=None, power_state=None)
+    return machine_health(system_id, machine)
+
+
+def machine_health(system_id, machine, what="backing machine"):
+    """Health of the machine a host runs on: Deployed and not powered off or in error (``what`` names it in reasons)."""
     if machine is None:
-        return dict(healthy=True, state="unknown", reason="backing machine %s is not visible to this user" % system_id,
+        return dict(healthy=True, state="unknown", reason="%s %s is not visible to this user" % (what, system_id),
                     system_id=system_id, machine_status=None, power_state=None)
     status = machine.get("status_name")
     power = machine.get("power_state")
     health = dict(system_id=system_id, machine_status=status, power_state=power)
     if status != DEPLOYED:
         detail = machine.get("error_description") or machine.get("status_message") or ""
-        reason = "backing machine %s is %s" % (machine.get("hostname", system_id), status)
+        reason = "%s %s is %s" % (what, machine.get("hostname", system_id), status)
         health.update(healthy=False, state="unhealthy", reason=reason + (": %s" % detail if detail else ""))
     elif power in _BAD_POWER_STATES:
         health.update(healthy=False, state="unhealthy",
-                      reason="backing machine %s is powered %s" % (machine.get("hostname", system_id), power))
+                      reason="%s %s is powered %s" % (what, machine.get("hostname", system_id), power))
     else:
-        health.update(healthy=True, state="healthy", reason="backing machine %s is Deployed" % machine.get("hostname"))
+        health.update(healthy=True, state="healthy", reason="%s %s is Deployed" % (what, machine.get("hostname")))
     return health
 
 
@@ -84,17 +89,9 @@ def vm_host_view(vm_host, health, project=None, include_project=False):
     host = placement_host(vm_host, health)
     total = vm_host.get("total") or {}
     used = vm_host.get("used") or {}
-    pools = []
-    for pool in vm_host.get("storage_pools") or []:
-        pools.append(dict(
-            name=pool.get("name"), id=pool.get("id"), type=pool.get("type"), path=pool.get("path"),
-            default=bool(pool.get("default")),
-            total=pool.get("total"), used=pool.get("used"), available=pool.get("available"),
-            total_gb=to_gb(pool.get("total") or 0), used_gb=to_gb(pool.get("used") or 0),
-            available_gb=to_gb(pool.get("available") or 0),
-        ))
-    local_total = total.get("local_storage") or 0
-    local_used = used.get("local_storage") or 0
+    pools = [dict(name=pool.get("name"), id=pool.get("id"), type=pool.get("type"), path=pool.get("path"),
+                  default=bool(pool.get("default")), total=pool.get("total"), used=pool.get("used"),
+                  available=pool.get("available")) for pool in vm_host.get("storage_pools") or []]
     view = dict(
         id=vm_host.get("id"),
         name=vm_host.get("name"),
@@ -106,23 +103,37 @@ def vm_host_view(vm_host, health, project=None, include_project=False):
         architectures=vm_host.get("architectures") or [],
         capabilities=vm_host.get("capabilities") or [],
         host_system_id=(vm_host.get("host") or {}).get("system_id"),
+        **capacity_view(host, dict(cores=used.get("cores") or 0, memory=used.get("memory") or 0),
+                        total.get("local_storage") or 0, used.get("local_storage") or 0, pools, health)
+    )
+    if include_project:
+        view["project"] = project
+    return view
+
+
+def capacity_view(host, used, local_total, local_used, pools, health):
+    """The capacity fields of a host as the info module returns it, for a VM host or an LXD host alike.
+
+    ``host`` is the placement core's ``Host`` (``free`` applies over-commit as placement does); ``used`` has the
+    ``cores`` and ``memory`` (MiB) allocated; ``pools`` the storage pools with ``total``, ``used`` and ``available``
+    in bytes (GB added here).
+    """
+    return dict(
         cpu_over_commit_ratio=host.cpu_over_commit,
         memory_over_commit_ratio=host.memory_over_commit,
         total=dict(cores=host.total_cores, memory=host.total_memory, local_storage=local_total),
-        used=dict(cores=used.get("cores") or 0, memory=used.get("memory") or 0, local_storage=local_used),
+        used=dict(cores=used["cores"], memory=used["memory"], local_storage=local_used),
         free=dict(
             cores=_whole(free_cores(host)),
             memory=_whole(free_memory(host)),
             local_storage=local_total - local_used,
             local_storage_gb=to_gb(local_total - local_used),
         ),
-        storage_pools=pools,
+        storage_pools=[dict(pool, total_gb=to_gb(pool.get("total") or 0), used_gb=to_gb(pool.get("used") or 0),
+                            available_gb=to_gb(pool.get("available") or 0)) for pool in pools],
         default_storage_pool=host.default_storage_pool,
         health=health,
     )
-    if include_project:
-        view["project"] = project
-    return view
 
 
 def _whole(value):

@@ -16,6 +16,11 @@ description:
     O(vm_host) or one chosen by the placement core from O(zones), O(pool) and O(host_tags) (zone spread and
     anti-affinity with the other VMs of O(cluster)). If composing fails on the chosen host, the next suitable host
     is tried and every attempt is reported.
+  - On a MAAS without VM hosts (4.0), or with O(lxd_via=direct), the LXD VM is created on an LXD host through LXD's
+    REST API - with the definition MAAS uses when it composes, and the collection's C(user.lxdcp.*) marks - then
+    registered in MAAS as an C(lxd)-powered machine, tagged and commissioned; MAAS's certificate for the machine is
+    trusted on the LXD host so that MAAS can power it. The LXD hosts are MAAS machines tagged O(lxd_host_tag) and the
+    O(lxd_hosts) entries; the same placement core, failover, drift, check mode and removal apply.
   - In O(provisioning_mode=bare-metal) it allocates a machine MAAS already manages, by constraints, so that one
     task handles both kinds of control-plane machine.
   - Idempotent; a second run with the same arguments sends no write request. A VM whose cores, memory or disks
@@ -33,6 +38,7 @@ author:
 extends_documentation_fragment:
   - lxdcp.maas.auth
   - lxdcp.maas.placement
+  - lxdcp.maas.lxd_hosts
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -68,7 +74,8 @@ options:
     default: present
   provisioning_mode:
     description:
-      - V(lxd) composes an LXD VM on a MAAS VM host; V(bare-metal) allocates a machine MAAS manages.
+      - V(lxd) makes an LXD VM - composed by MAAS on a VM host, or created on an LXD host and registered in MAAS
+        (direct mode, O(lxd_via)); V(bare-metal) allocates a machine MAAS manages.
       - In V(bare-metal) mode a missing machine is allocated by constraints (O(cores) and O(memory) as minimums,
         O(zones), O(pool), O(host_tags) as machine tags, O(disks) sizes) and renamed to O(hostname); an existing
         machine of that name is used if it carries the ownership tags, or if it is V(Ready), not owned by anyone
@@ -242,8 +249,11 @@ notes:
     once the VM is Ready, replace that AUTO link with a STATIC link carrying the same address.
   - Deleting a VM makes MAAS delete its interfaces and their addresses; the module then checks that every former
     address is free and releases any left behind by it.
-  - Requires a MAAS with VM hosts (3.0 to 3.8 for LXD). MAAS removed VM hosts after 3.8; the module then fails
-    with a message saying so (V(bare-metal) mode still works).
+  - MAAS has VM hosts from 3.0 to 3.8. MAAS 4.0 removed them (C(/vm-hosts/) answers 410 Gone); there, with
+    O(lxd_via=auto) (the default) or V(direct), the VM is created on an LXD host through LXD's API and registered in MAAS
+    as an C(lxd)-powered machine (see C(docs/lxd-direct.md)). V(bare-metal) mode works with both.
+  - In direct mode, static IPs work the same way (C(link_subnet mode=STATIC) once the machine is commissioned); each
+    entry of O(interfaces) is one NIC on the LXD host's bridge, named as the entry says.
 requirements:
   - netaddr (only with O(interfaces))
 seealso:
@@ -335,9 +345,14 @@ machine:
       type: str
       sample: maas
     vm_host:
-      description: VM host the VM runs on (C(id), C(name)), V(null) for bare metal.
+      description:
+        - VM host the VM runs on (C(id), C(name)), V(null) for bare metal. In direct mode the LXD host (C(id) V(null)).
       type: dict
       sample: {id: 1, name: lxd-az1-a}
+    lxd_vm:
+      description: Whether the machine is an LXD VM (composed on a VM host, or powered by LXD), not bare metal.
+      type: bool
+      sample: true
     cores:
       description: CPU cores.
       type: int
@@ -446,10 +461,12 @@ capacity_restored:
   type: bool
 """
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.runner import run
 
 ARGUMENT_SPEC = dict(
+    LXD_ARGUMENT_SPEC,
     hostname=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "deployed", "released", "absent"], default="present"),
     provisioning_mode=dict(type="str", choices=["lxd", "bare-metal"], default="lxd"),

@@ -112,8 +112,10 @@ machines:
   description:
     - The matching machines, sorted by host name.
     - Each has the fields of RV(lxdcp.maas.maas_lxd_vm#module:machine) (C(system_id), C(hostname), C(status), C(zone),
-      C(pool), C(vm_host), C(cores), C(memory), C(disks), C(interfaces), C(ip_addresses), C(tags), C(provider_id), ...)
+      C(pool), C(vm_host), C(lxd_vm), C(cores), C(memory), C(disks), C(interfaces), C(ip_addresses), C(tags), C(provider_id), ...)
       and those below.
+    - C(vm_host) is V(null) for an LXD VM of direct mode (C(lxd_vm) true) - MAAS knows its LXD host only in its power
+      parameters, which are not read here.
   returned: always
   type: list
   elements: dict

@@ -18,11 +18,15 @@ description:
     the host runs on.
   - Health comes from one filtered request for all backing machines (C(GET /machines/?id=...)).
   - The LXD project needs one extra admin-only request per host and is therefore opt-in (O(include_project)).
-  - MAAS removed VM hosts after 3.8; against such a MAAS the module fails with a message saying so.
+  - MAAS removed VM hosts after 3.8. Against such a MAAS (C(/vm-hosts/) answers 410 Gone), or with O(lxd_via=direct),
+    the module lists the LXD hosts of direct mode instead, in the same shape - MAAS machines tagged O(lxd_host_tag)
+    and the O(lxd_hosts) entries, read from LXD (C(/1.0/resources), the instances' C(limits.cpu)/C(limits.memory),
+    the storage pools) as M(lxdcp.maas.maas_lxd_vm) reads them to place a VM. With O(lxd_via=vm-host) it fails instead.
 author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - lxdcp.maas.lxd_hosts
   - ansible.builtin.action_common_attributes
   - lxdcp.maas.attributes.info_module
 options:
@@ -64,6 +68,7 @@ options:
       - Costs one admin-only request per host (C(op=parameters)). Only the project is taken from the answer;
         the password, key and certificate it also holds are never returned.
       - Without admin rights the project is returned as V(null) with a warning.
+      - In direct mode the project comes from the LXD host's O(lxd_hosts) entry (no extra request).
     type: bool
     default: false
 notes:
@@ -91,16 +96,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+via:
+  description: V(vm-host) when the hosts listed are MAAS's VM hosts, V(direct) when they are the LXD hosts of direct mode.
+  returned: always
+  type: str
+  sample: vm-host
 vm_hosts:
-  description: The matching VM hosts, ordered by id.
+  description: The matching VM hosts, ordered by id (in direct mode the LXD hosts, ordered by name).
   returned: always
   type: list
   elements: dict
   contains:
     id:
-      description: VM host id.
+      description: VM host id (V(null) for an LXD host of direct mode).
       type: int
       sample: 1
+    url:
+      description: The LXD API endpoint of an LXD host of direct mode.
+      type: str
+      returned: in direct mode
+      sample: https://10.10.0.11:8443
     name:
       description: VM host name.
       type: str
@@ -135,7 +150,8 @@ vm_hosts:
       type: list
       elements: str
     host_system_id:
-      description: System id of the machine the host runs on, V(null) for a host added by address.
+      description: System id of the machine the host runs on, V(null) for a host added by address (or an O(lxd_hosts)
+        entry that is no MAAS machine).
       type: str
       sample: 4y3h7n
     project:
@@ -183,9 +199,11 @@ vm_hosts:
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import vm_host_info
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
 
 ARGUMENT_SPEC = dict(
+    LXD_ARGUMENT_SPEC,
     name=dict(type="list", elements="str"),
     zones=dict(type="list", elements="str", aliases=["zone"],
                deprecated_aliases=[dict(name="zone", version="2.0.0", collection_name="lxdcp.maas")]),
@@ -200,7 +218,7 @@ ARGUMENT_SPEC = dict(
 
 def main():
     """Entry point."""
-    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(vm_host_info, vm_hosts=[])
+    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(vm_host_info, vm_hosts=[], via=None)
 
 
 if __name__ == "__main__":

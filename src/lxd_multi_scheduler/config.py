@@ -75,6 +75,10 @@ class HostConfig(_Model):
     zone: str = "default"
     pool: str = "default"
     tags: tuple[str, ...] = ()
+    # Read by lxdcp.maas's direct mode (the NIC's bridge, the LXD project of its VMs), so that one LXD_MULTI_HOSTS list
+    # serves the collection and the scheduler; the scheduler itself does not use them.
+    bridge: str | None = None
+    project: str | None = None
 
     @field_validator("host")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from . import capacity, netlogic
+from . import builders, capacity, netlogic
 from .enums import STATUS_KEYWORDS, STATUS_NAMES, NodeStatus, transition_error
 from .errors import conflict
 from .state import State
@@ -97,8 +97,14 @@ def _finish_commissioning(state: State, machine, status: int, pending: dict) -> 
         set_status(state, machine, status, "Failed commissioning")
         machine.error_description = "Commissioning failed (maas-sim commission_fail fault)."
         return
-    for key, value in (pending.get("hardware") or {}).items():
+    hardware = dict(pending.get("hardware") or {})
+    sizes = hardware.pop("disks", None)
+    for key, value in hardware.items():
         setattr(machine, key, value)
+    if sizes:
+        machine.disks = []
+        for size in sizes:
+            builders.add_disk(state, machine, size)
     netlogic.set_initial_networking(state, machine)
     set_status(state, machine, status, "Ready")
 

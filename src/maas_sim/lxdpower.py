@@ -92,6 +92,7 @@ class Instance:
     name: str
     power_state: str
     config: dict
+    disks: tuple = ()  # sizes in bytes of the disks a booted VM would see: the root disk first
 
 
 def get_url(power_address: str) -> str:
@@ -173,6 +174,11 @@ class _Client:
         """``GET /1.0/instances/<name>`` metadata (``_ApiError`` with status 404 when missing)."""
         return self._get("/1.0/instances/" + urllib.parse.quote(name, safe="")).json()["metadata"]
 
+    def volume_size(self, pool: str, name: str) -> str:
+        """The ``size`` of a custom storage volume (empty when it has none)."""
+        path = "/1.0/storage-pools/%s/volumes/custom/%s" % (urllib.parse.quote(pool, safe=""), urllib.parse.quote(name, safe=""))
+        return str((self._get(path).json()["metadata"].get("config") or {}).get("size", ""))
+
 
 class Driver:
     """One power action's worth of driver state: its messages and temporary certificate files."""
@@ -247,6 +253,7 @@ class Driver:
                 if exc.status == 404:
                     raise self._message(f"LXD VM {name} not found.", pod_prefix=True) from None
                 raise
+            disks = _disks(client, metadata)
         except (_ApiError, requests.exceptions.RequestException, ValueError, TypeError) as exc:
             raise LxdPowerError(str(exc)) from None
         finally:
@@ -254,20 +261,49 @@ class Driver:
         code = metadata.get("status_code")
         if code not in LXD_VM_POWER_STATE:
             raise self._message(f"Unknown power status code: {code}", pod_prefix=True)
-        return Instance(name=name, power_state=LXD_VM_POWER_STATE[code], config=metadata.get("config") or {})
+        return Instance(name=name, power_state=LXD_VM_POWER_STATE[code], config=metadata.get("config") or {}, disks=disks)
+
+
+# LXD's size of a VM's root disk when its device gives none.
+DEFAULT_ROOT_SIZE = 10 * 1024**3
+
+
+def _disks(client: _Client, metadata: dict) -> tuple:
+    """The block devices a booted VM would report to commissioning (sizes in bytes): its root disk, then its other
+    disk devices backed by custom block volumes, by device name (the simulated part of commissioning)."""
+    devices = metadata.get("expanded_devices") or metadata.get("devices") or {}
+    sizes = []
+    for name, device in sorted(devices.items(), key=lambda item: (item[1].get("path") != "/", item[0])):
+        if device.get("type") != "disk":
+            continue
+        if device.get("path") == "/":
+            sizes.append(_bytes(device.get("size")) or DEFAULT_ROOT_SIZE)
+        elif device.get("pool") and device.get("source") and not device.get("path"):
+            size = _bytes(client.volume_size(device["pool"], device["source"]))
+            if size:
+                sizes.append(size)
+    return tuple(sizes)
+
+
+def _bytes(value) -> int:
+    """An LXD size (``21474836480B``, ``20GiB``, ``20GB``) in bytes; 0 when there is none."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(value or ""))
+    if not match or match.group(2).lower() not in _LXD_UNITS:
+        return 0
+    return int(float(match.group(1)) * _LXD_UNITS[match.group(2).lower()])
 
 
 _LXD_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4, "kib": 1024, "mib": 1024**2,
               "gib": 1024**3, "tib": 1024**4}
 
 
-def hardware(config: dict) -> dict:
-    """What commissioning would find in the instance: ``cpu_count`` and ``memory`` (MiB) from its limits."""
-    found = {}
+def hardware(config: dict, disks: tuple = ()) -> dict:
+    """What commissioning would find in the instance: ``cpu_count`` and ``memory`` (MiB) from its limits, its disks."""
+    found = {"disks": list(disks)} if disks else {}
     cpu = str(config.get("limits.cpu", "")).strip()
     if cpu.isdigit() and int(cpu) > 0:
         found["cpu_count"] = int(cpu)
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(config.get("limits.memory", "")))
-    if match and match.group(2).lower() in _LXD_UNITS:
-        found["memory"] = int(float(match.group(1)) * _LXD_UNITS[match.group(2).lower()] // 1024**2)
+    memory = _bytes(config.get("limits.memory"))
+    if memory:
+        found["memory"] = memory // 1024**2
     return found

@@ -53,7 +53,7 @@ def power_on(state, machine, without_vm_hosts: bool) -> tuple[str | None, dict]:
         return str(exc), {}
     machine.power_error = ""
     state.touch(machine)
-    return None, lxdpower.hardware(instance.config)
+    return None, lxdpower.hardware(instance.config, instance.disks)
 
 
 def start_commissioning(ctx, machine, skip_networking: bool = False) -> None:

@@ -10,10 +10,12 @@
 * ``sim_factory`` (function scope): ``sim_factory(scenario=..., state=...,
   api_key=..., timings=..., extra_args=...)`` starts more servers; all are
   stopped at the end of the test.
-* ``lxd_vm_cluster`` (session): two real LXD daemons per xdist worker that can
+* ``lxd_vm_cluster`` (session): three real LXD daemons per xdist worker that can
   hold ``virtual-machine`` instances (``lxdvm.py``); ``lxd_vms`` is the same
   cluster with every daemon emptied before the test. Both skip, with the
   reason, where the machine cannot run them (not root and packages missing).
+* ``direct_site`` (module) / ``direct`` (reset before the test): maas-sim 4.0
+  whose LXD-host machines are those daemons (``directsite.py``), for direct mode.
 
 Each server picks a free port, so ``pytest -n N`` workers never collide.
 """
@@ -27,6 +29,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from directsite import DirectSite  # noqa: E402  pylint: disable=wrong-import-position
 from lxdprocs import running_group  # noqa: E402  pylint: disable=wrong-import-position
 from lxdvm import LxdVmCluster  # noqa: E402  pylint: disable=wrong-import-position
 from simharness import SimServer  # noqa: E402  pylint: disable=wrong-import-position
@@ -80,9 +83,26 @@ def sim_factory():
 
 @pytest.fixture(scope="session")
 def lxd_vm_cluster(request):
-    """Two VM-capable LXD daemons of this xdist worker (skips with the reason when they cannot run here)."""
-    with running_group(LxdVmCluster, request.config, "no VM-capable LXD") as cluster:
+    """Three VM-capable LXD daemons of this xdist worker (skips with the reason when they cannot run here)."""
+    with running_group(LxdVmCluster, request.config, "no VM-capable LXD", count=3) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="module")
+def direct_site(lxd_vm_cluster, tmp_path_factory):
+    """maas-sim 4.0 whose LXD-host machines (one per zone) are the VM-capable daemons (``directsite.DirectSite``)."""
+    site = DirectSite(lxd_vm_cluster, tmp_path_factory.mktemp("direct-site"))
+    try:
+        yield site
+    finally:
+        site.close()
+
+
+@pytest.fixture
+def direct(direct_site):
+    """The direct-mode site, reset: empty daemons trusting only the test client, maas-sim back to its scenario."""
+    direct_site.reset()
+    return direct_site
 
 
 @pytest.fixture

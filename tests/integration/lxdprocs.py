@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -86,6 +87,12 @@ def make_certificate(directory: str, name: str, cn: str | None = None) -> tuple[
                     "-keyout", key, "-out", cert, "-days", "7", "-subj", f"/CN={cn or name}"],
                    check=True, capture_output=True)
     return cert, key
+
+
+def fingerprint(cert_path: str) -> str:
+    """The SHA-256 fingerprint of a PEM certificate (hex, lower case), as LXD names trusted certificates."""
+    der = subprocess.run(["openssl", "x509", "-in", cert_path, "-outform", "DER"], check=True, capture_output=True).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 def terminate(process: subprocess.Popen, grace: float = 15.0) -> None:
@@ -361,19 +368,26 @@ def running_group(group_class, config, what: str, **kwargs):
 
 
 class DaemonGroup:
-    """Several independent daemons of one pytest worker, and the client certificate they trust."""
+    """Several independent daemons of one pytest worker, and the client certificate they trust.
+
+    ``root`` (a directory outside ``BASE``) holds the daemons of a process that leaves them running, such as
+    ``scripts/demo.py --lxd``: no owner, so :func:`clean_stale` never stops them; :func:`remove_tree` does.
+    """
 
     daemon_class = LxdDaemon
     prefix = ""  # of the group's directory below BASE (``<prefix><worker>-<pid>``)
     certificate_cn = "lxdcp-tests"
 
-    def __init__(self, worker: str, count: int = 2):
+    def __init__(self, worker: str, count: int = 2, root: str | None = None):
         if os.geteuid() != 0:
             raise Unavailable("LXD daemons need root")
         self.lxd = require("lxd", "lxd")
         self.lxc = require("lxc", "lxd")
         self.prepare()
-        self.root = claim_root(self.prefix + worker)
+        if root:
+            remove_tree(root)
+            os.makedirs(root)
+        self.root = root or claim_root(self.prefix + worker)
         self.client_cert, self.client_key = make_certificate(self.root, "client", self.certificate_cn)
         self.daemons = [self.daemon_class(self.root, f"lxd{index + 1}", self.lxd, self.lxc) for index in range(count)]
         try:

@@ -31,15 +31,17 @@ about a second; ``reset`` takes a fraction of one, creating or deleting a VM som
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import stat
 
-from lxdprocs import DaemonGroup, LxdDaemon, Unavailable, add_link, require, require_package
+from lxdprocs import DaemonGroup, LxdDaemon, Unavailable, add_link, fingerprint, require, require_package
 
 VSOCK_DEVICE = "/dev/vhost-vsock"
 VSOCK_MAJOR_MINOR = (10, 241)
 OVMF_FIRMWARE = "/usr/share/OVMF/OVMF_CODE.fd"
+_LOG_FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
 def ensure_vsock_device() -> None:
@@ -66,7 +68,7 @@ class VmDaemon(LxdDaemon):
         os.makedirs(os.path.join(upper, "vhost_vsock"), exist_ok=True)
         os.makedirs(work, exist_ok=True)
         script = ('mount -t overlay overlay -o "lowerdir=/sys/module,upperdir=$2,workdir=$3" /sys/module '
-                  '&& exec "$0" --group root --logfile "$1"')
+                  '&& exec "$0" --group root --debug --logfile "$1"')
         unshare = shutil.which("unshare") or "unshare"
         return [unshare, "-m", "--propagation", "private", "sh", "-c", script, self.lxd,
                 os.path.join(self.root, "lxd.log"), upper, work]
@@ -79,6 +81,41 @@ class VmDaemon(LxdDaemon):
         if "qemu" not in (environment.get("driver") or ""):
             raise Unavailable(f"LXD daemon {self.name} started without VM support (driver: {environment.get('driver')}); "
                               f"see {os.path.join(self.root, 'lxd.log')}")
+
+    def log_mark(self) -> int:
+        """Where the daemon's log ends now (for :meth:`api_requests`)."""
+        try:
+            return os.path.getsize(os.path.join(self.root, "lxd.log"))
+        except OSError:
+            return 0
+
+    def api_requests(self, since: int = 0) -> list[dict]:
+        """The HTTPS API requests the daemon handled since ``since`` (a :meth:`log_mark`), from its debug log:
+        ``{"method", "url", "client"}`` (``client``: the SHA-256 fingerprint of the client certificate)."""
+        try:
+            with open(os.path.join(self.root, "lxd.log"), encoding="utf-8", errors="replace") as handle:
+                handle.seek(since)
+                text = handle.read()
+        except OSError:
+            return []
+        requests = []
+        for line in text.splitlines():
+            if '"Handling API request"' not in line or "protocol=tls" not in line:
+                continue
+            fields = dict(_LOG_FIELD.findall(line))
+            requests.append({"method": fields.get("method", ""), "url": fields.get("url", "").strip('"'),
+                             "client": fields.get("username", "").strip('"')})
+        return requests
+
+    def trusted(self) -> list[dict]:
+        """The trust store: ``{"name", "fingerprint"}`` of each certificate."""
+        return [{"name": c.get("name"), "fingerprint": c.get("fingerprint")} for c in self.query("/1.0/certificates?recursion=1") or []]
+
+    def clear_certificates(self, keep: str) -> None:
+        """Remove every trusted certificate but the one whose fingerprint is ``keep``."""
+        for certificate in self.trusted():
+            if certificate["fingerprint"] != keep:
+                self.lxc("config", "trust", "remove", certificate["fingerprint"])
 
     def clear(self) -> None:
         """Delete every instance, custom volume (of the default project), extra profile and project but ``default``."""
@@ -107,6 +144,13 @@ class LxdVmCluster(DaemonGroup):
         require("unshare", "util-linux")
         require("ip", "iproute2")
         ensure_vsock_device()
+
+    def reset(self) -> None:
+        """Every daemon running and empty, trusting only the test client certificate."""
+        super().reset()
+        keep = fingerprint(self.client_cert)
+        for daemon in self.daemons:
+            daemon.clear_certificates(keep)
 
     def client_settings(self, daemon: VmDaemon) -> dict:
         """``LxdClient`` settings for ``daemon``: url, client certificate and key, its server certificate pinned."""

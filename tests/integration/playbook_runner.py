@@ -5,6 +5,7 @@ Used by the module, lookup and role integration tests and by the benchmarks::
     result = playbook.run([{"lxdcp.maas.maas_lxd_vm": {"hostname": "cp-1"}}])
     assert result.ok and result.results[0]["changed"]
     assert result.writes == []          # POST/PUT/DELETE the run sent (maas-sim request log)
+    job = playbook.start(tasks)         # in the background (``Background``): job.until(...), job.kill(), job.wait()
 
 The playbook runs on localhost with the project's virtualenv Python, the working tree as the
 collection (``ANSIBLE_COLLECTIONS_PATH`` = ``collections/``), and ``module_defaults`` for
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -115,6 +118,11 @@ class Playbook(object):
         if isinstance(tasks, dict):
             tasks = [tasks]
         path = self.write(tasks, auth=auth, extra_vars=extra_vars)
+        return self.execute(path, self.options(check, diff, verbosity), env=env, timeout=timeout)
+
+    @staticmethod
+    def options(check=False, diff=False, verbosity=0):
+        """The ansible-playbook options of a run on localhost."""
         options = ["-i", "localhost,", "-c", "local"]
         if check:
             options.append("--check")
@@ -122,7 +130,20 @@ class Playbook(object):
             options.append("--diff")
         if verbosity:
             options.append("-" + "v" * verbosity)
-        return self.execute(path, options, env=env, timeout=timeout)
+        return options
+
+    def start(self, tasks, check=False, diff=False, verbosity=0, auth=True, extra_vars=None, env=None):
+        """Start ``tasks`` (see ``run``) in the background (its own session); return a ``Background`` whose ``wait()``
+        gives the ``PlaybookResult`` and whose ``kill()`` kills the controller (SIGKILL, the whole process tree)."""
+        if isinstance(tasks, dict):
+            tasks = [tasks]
+        path = self.write(tasks, auth=auth, extra_vars=extra_vars)
+        self.count += 1
+        environment = self.environment(env)
+        prefix = os.path.join(self.workdir, "run-%d" % self.count)
+        environment["LXDCP_RESULTS_FILE"] = prefix + ".json"
+        command = [os.path.join(os.path.dirname(self.python), "ansible-playbook"), path] + self.options(check, diff, verbosity)
+        return Background(self.sim, command, environment, prefix, self.workdir)
 
     def execute(self, playbook, options=(), env=None, timeout=600, result_class=PlaybookResult):
         """Run ``ansible-playbook <playbook> <options>``; return ``result_class`` with its results and requests."""
@@ -141,6 +162,159 @@ class Playbook(object):
             raise PlaybookError("ansible-playbook (exit %d) wrote no results.\nstdout:\n%s\nstderr:\n%s"
                                 % (done.returncode, done.stdout[-3000:], done.stderr[-3000:])) from None
         return result_class(done.returncode, done.stdout, done.stderr, data, requests)
+
+
+# -- a run in the background, watched and killed --
+
+
+class Background(object):
+    """An ansible-playbook run started with ``Popen`` that the test can watch (request log) and kill.
+
+    ``command`` runs in ``workdir`` with ``environment`` (whose ``LXDCP_RESULTS_FILE`` is ``<prefix>.json``); its
+    output goes to ``<prefix>.out`` and ``<prefix>.err``; ``wait()`` returns a ``result_class``.
+    """
+
+    def __init__(self, sim, command, environment, prefix, workdir, result_class=PlaybookResult):
+        self.sim = sim
+        self.prefix = prefix
+        self.result_class = result_class
+        self.mark = sim.seq()
+        self.killed = False
+        with open(prefix + ".out", "wb") as out, open(prefix + ".err", "wb") as err:
+            self.proc = subprocess.Popen(command, cwd=workdir, env=environment, stdout=out, stderr=err,  # pylint: disable=consider-using-with
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def running(self):
+        """Whether ansible-playbook is still running."""
+        return self.proc.poll() is None
+
+    def until(self, matches, timeout=120, since=None):
+        """Poll the simulator's request log (every 20 ms) until an entry of this run satisfies ``matches(entry)``.
+
+        Only answered requests count (the log opens an entry when a request arrives, with ``status`` None until the
+        answer is known). Returns the entry. Fails (AssertionError) when the run ends first or after ``timeout`` seconds.
+        """
+        seen = self.mark if since is None else since
+        deadline = time.monotonic() + timeout
+        while True:
+            ended = not self.running()
+            for entry in self.sim.requests(seen):
+                if entry["status"] is None:
+                    break  # not answered yet: look at it again on the next poll
+                seen = entry["seq"]
+                if matches(entry):
+                    return entry
+            if ended:
+                raise AssertionError("ansible-playbook ended (rc %s) before the awaited request:\n%s"
+                                     % (self.proc.returncode, self.output()[-3000:]))
+            if time.monotonic() > deadline:
+                raise AssertionError("no awaited request within %s s" % timeout)
+            time.sleep(0.02)
+
+    def kill(self):
+        """Kill the controller: SIGKILL ansible-playbook and every process it started, at once.
+
+        Killing the process group is not enough: ansible-core's worker processes (one per fork) call ``setsid()``,
+        so they lead their own sessions and would go on running their modules. The whole process tree (found
+        through /proc) is stopped with SIGSTOP first, so that nothing forks or sends a request while it is being
+        collected, then killed with SIGKILL.
+        """
+        self.killed = True
+        stopped = set()
+        while True:
+            tree = set(process_tree(self.proc.pid)) | set(session_members(self.proc.pid))
+            fresh = tree - stopped
+            if not fresh:
+                break
+            for pid in fresh:
+                _signal(pid, signal.SIGSTOP)
+            stopped |= fresh
+        for pid in stopped:
+            _signal(pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while [pid for pid in stopped if alive(pid)]:
+            if time.monotonic() > deadline:
+                raise AssertionError("processes of the killed run are still alive: %s" % [pid for pid in stopped if alive(pid)])
+            time.sleep(0.02)
+
+    def wait(self, timeout=300):
+        """Wait for the end (bounded) and return the ``result_class`` (no results after a kill: empty stats and tasks)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("ansible-playbook did not end within %s s:\n%s" % (timeout, self.output()[-3000:])) from None
+        try:
+            with open(self.prefix + ".json", encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            data = {}
+        with open(self.prefix + ".out", encoding="utf-8", errors="replace") as out, \
+                open(self.prefix + ".err", encoding="utf-8", errors="replace") as err:
+            stdout, stderr = out.read(), err.read()
+        try:
+            requests = self.sim.requests(self.mark)
+        except Exception:  # pylint: disable=broad-except
+            requests = []  # the simulator is down (a test that kills it)
+        return self.result_class(self.proc.returncode, stdout, stderr, data, requests)
+
+    def output(self):
+        """What ansible-playbook printed so far."""
+        with open(self.prefix + ".out", encoding="utf-8", errors="replace") as out:
+            return out.read()
+
+
+def _proc_stat(pid):
+    """``(state, ppid, pgrp, session)`` of a process from /proc (None when it is gone)."""
+    try:
+        with open("/proc/%s/stat" % pid, encoding="utf-8", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1]), int(fields[2]), int(fields[3])
+
+
+def _all_pids():
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def alive(pid):
+    """Whether the process exists and is not a zombie."""
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def process_tree(pid):
+    """``pid`` and all its living descendants (by parent pid, from /proc)."""
+    children = {}
+    for other in _all_pids():
+        stat = _proc_stat(other)
+        if stat is not None and stat[0] != "Z":
+            children.setdefault(stat[1], []).append(other)
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return [p for p in found if alive(p)]
+
+
+def session_members(sid):
+    """Living processes of session ``sid`` (a process started with ``start_new_session`` leads one)."""
+    members = []
+    for pid in _all_pids():
+        stat = _proc_stat(pid)
+        if stat is not None and stat[3] == sid and stat[0] != "Z":
+            members.append(pid)
+    return members
+
+
+def _signal(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 # -- the simulator's state, read through its admin API (independent of the collection's client) --

@@ -98,15 +98,20 @@ def certificate_fingerprint(path, what="server_cert"):
             text = handle.read()
     except (IOError, OSError) as exc:
         raise LxdConfigError("%s %s cannot be read: %s" % (what, path, exc.strerror or exc))
+    return pem_fingerprint(text, "%s %s" % (what, path))
+
+
+def pem_fingerprint(text, what="the certificate"):
+    """SHA-256 fingerprint (lower-case hex) of the first PEM certificate in ``text``."""
     begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
     if begin not in text or end not in text:
-        raise LxdConfigError("%s %s is not a PEM certificate (no BEGIN CERTIFICATE block); give the certificate "
-                             "file itself, for example LXD's server.crt." % (what, path))
+        raise LxdConfigError("%s is not a PEM certificate (no BEGIN CERTIFICATE block); give the certificate "
+                             "file itself, for example LXD's server.crt." % what)
     pem = text[text.index(begin):text.index(end) + len(end)] + "\n"
     try:
         der = ssl.PEM_cert_to_DER_cert(pem)
     except ValueError as exc:
-        raise LxdConfigError("%s %s is not a valid PEM certificate: %s" % (what, path, exc))
+        raise LxdConfigError("%s is not a valid PEM certificate: %s" % (what, exc))
     return hashlib.sha256(der).hexdigest()
 
 

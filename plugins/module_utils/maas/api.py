@@ -16,7 +16,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     MaasNotFound,
     MaasValidationError,
 )
-from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import DEPLOYED, DEPLOYING
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import COMMISSIONING, DEPLOYED, DEPLOYING, READY
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.transport import MaasTransport
 
 # MAAS composes synchronously and gives the hypervisor driver 120 s; a shorter read timeout would
@@ -130,6 +130,29 @@ class MaasClient(MaasTransport):
         if not system_ids:
             return []
         return self.list_machines(id=list(system_ids))
+
+    def create_machine(self, data):
+        """``POST /machines/``: register a machine (``hostname``, ``architecture``, ``mac_addresses``, ``power_type``,
+        ``power_parameters_<name>``, ``zone``, ``pool``, ``domain``, ``commission``). ``data`` must carry ``hostname``:
+        a lost answer is verified by it, never re-sent blindly."""
+        hostname = data.get("hostname")
+        if not hostname:
+            raise MaasConfigError("create_machine needs a hostname so that a lost answer can be verified without duplicates")
+        return self.post("machines/", data=data, verify=lambda: self.find_machine(hostname))
+
+    def commission(self, system_id, data=None):
+        """``op=commission``; a retry first checks whether the machine is commissioning (or done) already."""
+
+        def verify():
+            machine = self.get_machine(system_id)
+            return machine if machine.get("status_name") in (COMMISSIONING, READY) else None
+
+        return self.post("machines/%s/" % system_id, data=data, op="commission", verify=verify)
+
+    def power_parameters(self, system_id):
+        """``op=power_parameters`` (admin): the machine's power parameters. They hold secrets (an LXD machine's
+        certificate and key, a BMC password): take the fields needed, never return or log the whole answer."""
+        return self.get("machines/%s/" % system_id, op="power_parameters") or {}
 
     def allocate(self, constraints, verify=None):
         """``POST /machines/?op=allocate``; ``verify`` finds a machine the first attempt allocated."""

@@ -132,9 +132,9 @@ _HINTS = {
 
 GONE_HINT = (
     "This MAAS no longer supports VM hosts: KVM/LXD VM host support was removed from MAAS after 3.8 and its "
-    "/vm-hosts/ and /pods/ endpoints answer 410 Gone. Use MAAS 3.8 or older to compose LXD VMs, provision the "
-    "control plane on machines MAAS manages directly (provisioning_mode: bare-metal), or drive LXD directly "
-    "(for example with lxd-multi-scheduler)."
+    "/vm-hosts/ and /pods/ endpoints answer 410 Gone. Set lxd_via: direct (or auto, the default) to create the LXD "
+    "VMs on the LXD hosts and register them in MAAS (docs/lxd-direct.md), or provision the control plane on machines "
+    "MAAS manages directly (provisioning_mode: bare-metal)."
 )
 
 

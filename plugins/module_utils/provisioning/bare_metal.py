@@ -12,7 +12,7 @@ ownership tags; the machine record is deleted only with ``delete_bare_metal``.
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, vm_host_name
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConflict
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, READY, RELEASABLE
@@ -28,7 +28,7 @@ AGENT_PREFIX = "lxdcp:"
 class BareMetalProvisioner(Provisioner):
     """A machine MAAS manages, allocated to the API user, named and tagged."""
 
-    words = Words(noun="machine", creation="allocation", made="allocated", undone="released", undo="release")
+    words = Words(noun="machine", creation="allocation", made="allocated", undone="released", undo="release", remake="allocate")
 
     def __init__(self, *args, **kwargs):
         super(BareMetalProvisioner, self).__init__(*args, **kwargs)
@@ -43,7 +43,8 @@ class BareMetalProvisioner(Provisioner):
 
     def kind_error(self, machine):
         if is_vm(machine):
-            return "%s is a VM on VM host %s; use provisioning_mode: lxd for it" % (self.spec.hostname, machine["pod"].get("name"))
+            return "%s is an LXD VM%s; use provisioning_mode: lxd for it" % (
+                self.spec.hostname, " on VM host %s" % vm_host_name(machine) if vm_host_name(machine) else "")
         return None
 
     def left_untagged(self, machine):
@@ -189,7 +190,7 @@ class BareMetalProvisioner(Provisioner):
         for key in ("cpu_count", "mem", "zone", "pool", "tags"):
             if key in constraints:
                 filters[key] = constraints[key]
-        ready = [m for m in self.client.list_machines(**filters) if not m.get("pod")]
+        ready = [m for m in self.client.list_machines(**filters) if not is_vm(m)]
         ready.sort(key=lambda m: ((m.get("cpu_count") or 0) + (m.get("memory") or 0) / 1024.0, m["system_id"]))
         return ready[0] if ready else None
 

@@ -33,7 +33,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
 class ComposeProvisioner(PlacingProvisioner):
     """An LXD VM composed by MAAS on one of its LXD VM hosts."""
 
-    words = Words(noun="VM", creation="compose", made="composed", undone="deleted", undo="delete")
+    words = Words(noun="VM", creation="compose", made="composed", undone="deleted", undo="delete", remake="compose")
 
     # -- kind and ownership ------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class ComposeProvisioner(PlacingProvisioner):
         if not self.spec.wait:
             return None
         waiters.wait_for_machine_gone(self.client, system_id, journal.remaining(), hostname=self.spec.hostname)
-        journal.extra["released_ips"] = self._free_addresses(system_id, ips)
+        journal.extra["released_ips"] = self.free_addresses(system_id, ips)
         if host_before is not None:
             journal.extra["capacity_restored"] = self._capacity_back(machine, host_before)
         return None
@@ -208,25 +208,6 @@ class ComposeProvisioner(PlacingProvisioner):
                               "without checking that the host gets its capacity back" % (pod.get("name") or pod["id"],
                                                                                          self.spec.hostname))
             return None
-
-    def _free_addresses(self, system_id, ips):
-        """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.
-
-        MAAS deletes a machine's own addresses with its interfaces; what can stay behind is a
-        reservation of the API user (USER_RESERVED, for example one a DNS record created). Only
-        those are released (``GET /ipaddresses/`` without ``all`` lists exactly them), never an
-        address of another user or one an interface holds by now.
-        """
-        released = []
-        for ip in ips:
-            for address in self.client.ip_addresses(ip=ip):
-                holders = [i.get("system_id") for i in address.get("interface_set") or []]
-                if holders and any(h != system_id for h in holders):
-                    continue  # in use again
-                self.journal.act("release %s left behind by %s (%s)" % (ip, self.spec.hostname, address.get("alloc_type_name")))
-                self.client.release_ip(ip)
-                released.append(ip)
-        return released
 
     def _capacity_back(self, machine, host_before):
         """Whether the VM host's used cores and memory dropped by the VM's size (polled briefly)."""

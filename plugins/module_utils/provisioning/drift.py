@@ -11,32 +11,35 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec impor
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import same_size
 
 
-def find_drift(machine, spec):
+def find_drift(machine, spec, vm_host=None):
     """Differences between an existing machine and the arguments: ``[{field, current, wanted}]``.
 
-    Only what the task sets is compared. In bare-metal mode cores and memory are minimums.
+    Only what the task sets is compared. In bare-metal mode cores and memory are minimums. ``vm_host``: the host that
+    holds the VM when MAAS does not say (``machine_view``). A machine MAAS reports without cores and memory has not been
+    commissioned (a VM registered in direct mode): its size and addresses are not known yet, so they are not compared.
     """
     drift = []
+    unknown = not machine.get("cpu_count") and not machine.get("memory")
 
     def add(field, current, wanted):
         drift.append(dict(field=field, current=current, wanted=wanted))
 
-    if spec.cores is not None:
+    if spec.cores is not None and not unknown:
         current = machine.get("cpu_count")
         if (current != spec.cores) if spec.lxd else (current or 0) < spec.cores:
             add("cores", current, spec.cores if spec.lxd else ">= %d" % spec.cores)
-    if spec.memory is not None:
+    if spec.memory is not None and not unknown:
         current = machine.get("memory")
         if (current != spec.memory) if spec.lxd else (current or 0) < spec.memory:
             add("memory", current, spec.memory if spec.lxd else ">= %d" % spec.memory)
-    if spec.disks is not None and spec.lxd:
+    if spec.disks is not None and spec.lxd and not unknown:
         current = [d["size"] for d in machine_disks(machine)]
         wanted = [d["size"] for d in spec.disks]
         if len(current) != len(wanted) or not all(same_size(c, w) for c, w in zip(current, wanted)):
             add("disks", current, wanted)
-    pod = machine.get("pod") or {}
-    if spec.lxd and spec.vm_host and spec.vm_host not in (pod.get("name"), str(pod.get("id"))):
-        add("vm_host", pod.get("name"), spec.vm_host)
+    host = vm_host or machine.get("pod") or {}
+    if spec.lxd and spec.vm_host and spec.vm_host not in (host.get("name"), str(host.get("id"))):
+        add("vm_host", host.get("name"), spec.vm_host)
     zone = (machine.get("zone") or {}).get("name")
     if spec.zones and zone not in spec.zones:
         add("zone", zone, spec.zones)
@@ -47,16 +50,17 @@ def find_drift(machine, spec):
     for interface in spec.interfaces:
         if interface["name"] not in current_ips:
             add("interfaces", sorted(current_ips), interface["name"])
-        elif interface["ip"] and interface["ip"] not in current_ips[interface["name"]] and machine.get("status_name") not in LINKABLE:
+        elif (interface["ip"] and interface["ip"] not in current_ips[interface["name"]] and machine.get("status_name") not in LINKABLE
+              and not unknown):
             add("ip of %s" % interface["name"], current_ips[interface["name"]], interface["ip"])
     return drift
 
 
-def diff_view(machine, state=None):
-    """The fields shown by --diff."""
+def diff_view(machine, state=None, vm_host=None):
+    """The fields shown by --diff (``vm_host``: as for ``machine_view``)."""
     if machine is None:
         return {}
-    view = machine_view(machine)
+    view = machine_view(machine, vm_host)
     return dict(
         hostname=view["hostname"],
         status=state or view["status"],
@@ -71,9 +75,9 @@ def diff_view(machine, state=None):
     )
 
 
-def wanted_view(machine, drift, spec):
+def wanted_view(machine, drift, spec, vm_host=None):
     """What --diff shows as "after" for a machine with ``drift``: its fields with the wanted values in place."""
-    after = diff_view(machine)
+    after = diff_view(machine, vm_host=vm_host)
     for item in drift:
         field, wanted = item["field"], item["wanted"]
         if field == "zone" and len(wanted) == 1:

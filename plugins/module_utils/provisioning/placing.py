@@ -98,13 +98,18 @@ class PlacingProvisioner(Provisioner):
         except MaasWaitError as exc:
             if exc.timed_out or exc.state != FAILED_COMMISSIONING:
                 raise
-            reason = "commissioning failed%s" % machine_reason(exc.machine or {})
-            self.journal.log("%s: %s on %s; deleting it" % (self.spec.hostname, reason, vm_host["name"]))
-            self.undo(machine["system_id"], why="its commissioning failed on %s" % vm_host["name"])
-            self.journal.extra["created"] = False
+            return self._failed_commissioning(machine, vm_host, exc)
+
+    def _failed_commissioning(self, machine, vm_host, exc):
+        """The new VM's commissioning failed on ``vm_host``: delete it, give the host up (None)."""
+        reason = "commissioning failed%s" % machine_reason(exc.machine or {})
+        self.journal.log("%s: %s on %s; deleting it" % (self.spec.hostname, reason, vm_host["name"]))
+        self.undo(machine["system_id"], why="its commissioning failed on %s" % vm_host["name"])
+        self.journal.extra["created"] = False
+        if self.attempts:
             self.attempts[-1].update(ok=False, error=reason)
-            self._give_up(vm_host["name"], reason, attempted=False)
-            return None
+        self._give_up(vm_host["name"], reason, attempted=not self.attempts)
+        return None
 
     def _give_up(self, name, reason, attempted=True):
         """Exclude host ``name`` for this run and record the failover; fail once ``max_hosts`` hosts are given up."""

@@ -30,15 +30,15 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import check_
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import OWNERSHIP_COMMENT, cluster_tag
 
 
-class Words(collections.namedtuple("Words", "noun creation made undone undo")):
+class Words(collections.namedtuple("Words", "noun creation made undone undo remake")):
     """How messages name what a provisioner makes: "a VM", "between compose and tagging", "Composed cp-1 ...
-    It was deleted again", "delete it in MAAS"."""
+    It was deleted again", "delete it in MAAS", "delete and compose it again"."""
 
 
 class Provisioner(abc.ABC):
     """Base of the provisioners; see the module docstring for the interface."""
 
-    words = Words(noun="machine", creation="creation", made="created", undone="removed", undo="remove")
+    words = Words(noun="machine", creation="creation", made="created", undone="removed", undo="remove", remake="create")
 
     def __init__(self, journal, spec, client, static_ips):
         self.journal = journal
@@ -99,6 +99,15 @@ class Provisioner(abc.ABC):
     def finish_absent(self, machine):
         """``state: absent`` for a machine :meth:`absent_already` accepted; provisioners that accept some implement it."""
         raise NotImplementedError("%s accepts no machine as absent already" % type(self).__name__)
+
+    def settle(self, machine):
+        """An existing machine of this task, before anything is judged of it: what the provisioner needs to finish of an
+        earlier run (the machine, or None when it is to be made again)."""
+        return machine
+
+    def host_of(self, machine):
+        """``{id, name}`` of the host that holds ``machine`` when MAAS does not say it (None: MAAS's ``pod`` says it)."""
+        return None
 
     def present(self, machine):
         """``state: present`` on an existing machine: ``(machine, status it ends in)``."""
@@ -166,6 +175,25 @@ class Provisioner(abc.ABC):
         self.journal.act("delete tag %s: %s was the cluster's last machine" % (tag, spec.hostname))
         if not self.journal.check:
             self.client.delete_tag(tag)
+
+    def free_addresses(self, system_id, ips):
+        """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.
+
+        MAAS deletes a machine's own addresses with its interfaces; what can stay behind is a
+        reservation of the API user (USER_RESERVED, for example one a DNS record created). Only
+        those are released (``GET /ipaddresses/`` without ``all`` lists exactly them), never an
+        address of another user or one an interface holds by now.
+        """
+        released = []
+        for ip in ips:
+            for address in self.client.ip_addresses(ip=ip):
+                holders = [i.get("system_id") for i in address.get("interface_set") or []]
+                if holders and any(h != system_id for h in holders):
+                    continue  # in use again
+                self.journal.act("release %s left behind by %s (%s)" % (ip, self.spec.hostname, address.get("alloc_type_name")))
+                self.client.release_ip(ip)
+                released.append(ip)
+        return released
 
     def predict_tags(self):
         """Check mode, for a machine still to be created: the tagging that would follow."""

@@ -13,7 +13,8 @@ the journal; check mode sends no write and records what would be done.
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_view
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import AUTO_DIRECT
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import is_vm, machine_view, vm_host_name
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
     ALLOCATED,
@@ -29,15 +30,18 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import (
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import clusters_of, is_owned
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.bare_metal import BareMetalProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.compose import ComposeProvisioner
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.direct import DirectProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view, find_drift, predicted_view, wanted_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.journal import Journal
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.static_ips import StaticIps
 
-#: provisioning_mode -> provisioner class.
+#: The provisioner of each way a machine comes to exist (``provisioning_mode``, and ``lxd_via`` for LXD VMs).
 PROVISIONERS = {
-    "lxd": ComposeProvisioner,
+    "vm-host": ComposeProvisioner,
+    "direct": DirectProvisioner,
     "bare-metal": BareMetalProvisioner,
 }
 
@@ -55,10 +59,47 @@ class VmRunner(object):
         self.client = context.client()
         self.journal = Journal(context, spec.wait_timeout)
         self.static_ips = StaticIps(self.journal, spec, self.client)
-        self.provisioner = PROVISIONERS[spec.mode](self.journal, spec, self.client, self.static_ips)
+        self.provisioner = self._provisioner("bare-metal" if not spec.lxd else spec.lxd_via if spec.lxd_via != "auto" else "vm-host")
         self.drift = []
         self.before = None
         self.wanted_after = None  # --diff "after" of a failed run that knows what was wanted (drift)
+
+    def _provisioner(self, kind):
+        return PROVISIONERS[kind](self.journal, self.spec, self.client, self.static_ips)
+
+    def _auto(self, machine):
+        """``lxd_via: auto``: an existing LXD VM decides by its kind (composed on a VM host, or LXD-powered); ``absent``
+        without a machine asks MAAS whether it has VM hosts (an instance an interrupted run left is removed then)."""
+        spec = self.spec
+        if not (spec.lxd and spec.lxd_via == "auto"):
+            return
+        if machine is not None:
+            if is_vm(machine) and not vm_host_name(machine):
+                self.provisioner = self._provisioner("direct")
+            return
+        if spec.state == "absent":
+            try:
+                self.client.list_vm_hosts()
+            except MaasGone:
+                self.provisioner = self._provisioner("direct")
+
+    def _create(self):
+        """Create the machine; with ``lxd_via: auto`` a MAAS answering 410 on VM hosts (MAAS 4.0) means direct mode."""
+        try:
+            return self.provisioner.create()
+        except MaasGone as exc:
+            if self.spec.lxd and self.spec.lxd_via == "vm-host":
+                raise LxdcpError("lxd_via is vm-host, but this MAAS has no VM hosts to compose %s on: set lxd_via: direct "
+                                 "(or auto) to have the VM created on the LXD hosts and registered in MAAS. Nothing was "
+                                 "changed. %s" % (self.spec.hostname, exc), error=exc.to_dict()) from None
+            if not (self.spec.lxd and self.spec.lxd_via == "auto" and isinstance(self.provisioner, ComposeProvisioner)):
+                raise
+        self.journal.log("MAAS has no VM hosts (410): creating the VM on LXD directly (lxd_via: auto)")
+        checked = self.provisioner
+        self.provisioner = self._provisioner("direct")
+        self.provisioner.pool_id, self.provisioner.domain_id = checked.pool_id, checked.domain_id
+        self.provisioner.why = AUTO_DIRECT
+        return self.provisioner.create()
 
     # -- entry -----------------------------------------------------------------------------
 
@@ -72,14 +113,16 @@ class VmRunner(object):
 
     def _run(self):
         spec = self.spec
-        provisioner = self.provisioner
         machine = self.client.find_machine(spec.hostname)
+        self._auto(machine)
+        provisioner = self.provisioner
         self.before = diff_view(machine)
         if machine is None:
             self.journal.log("no machine named %s" % spec.hostname)
         else:
             self.journal.log("found %s (%s): %s%s" % (spec.hostname, machine["system_id"], machine.get("status_name"),
-                                                      ", VM on %s" % machine["pod"].get("name") if is_vm(machine) else ", bare metal"))
+                                                      ", LXD VM%s" % (" on %s" % vm_host_name(machine) if vm_host_name(machine) else "")
+                                                      if is_vm(machine) else ", bare metal"))
         if spec.state == "absent":
             return self.absent(machine)
         finishing = False  # adopting what an earlier run of this task left untagged
@@ -94,16 +137,21 @@ class VmRunner(object):
                                                          provisioner.words.creation))
                 elif not provisioner.adoptable(machine):
                     self.refuse(machine)
-            if machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
+            machine = provisioner.settle(machine) if is_owned(machine, spec.cluster) or finishing else machine
+            if machine is not None and provisioner.host_of(machine):  # known now (direct mode: from the power parameters)
+                self.before["vm_host"] = provisioner.host_of(machine)["name"]
+            if machine is None:
+                pass
+            elif machine.get("status_name") in FAILED_STATES and spec.recover == "recreate":
                 # Before drift: a failed VM's links and sizes say nothing (commissioning drops its IP links).
                 machine = provisioner.remove(machine, reason="recover: recreate (it was %s)" % machine.get("status_name"))
             else:
                 self.check_failed(machine)
-                self.drift = find_drift(machine, spec)
+                self.drift = find_drift(machine, spec, provisioner.host_of(machine))
                 if self.drift:
                     machine = self.handle_drift(machine)
         if machine is None:
-            machine = provisioner.create()
+            machine = self._create()
             if machine is None:  # check mode, or nothing to make
                 return None
         elif is_owned(machine, spec.cluster) or finishing:
@@ -138,10 +186,12 @@ class VmRunner(object):
         """Fail on drift, or delete the VM for recreation (returns None then)."""
         text = "; ".join("%s is %s, wanted %s" % (d["field"], d["current"], d["wanted"]) for d in self.drift)
         if not self.spec.recreate:
-            self.wanted_after = wanted_view(machine, self.drift, self.spec)
-            raise LxdcpError("%s differs from the task: %s. Set recreate: true to delete and compose it again "
-                             "(its data is lost), or change the task to match." % (self.spec.hostname, text),
-                             machine=machine_view(machine))
+            host = self.provisioner.host_of(machine)
+            self.wanted_after = wanted_view(machine, self.drift, self.spec, host)
+            raise LxdcpError("%s differs from the task: %s. Set recreate: true to delete and %s it again "
+                             "(its data is lost), or change the task to match." % (self.spec.hostname, text,
+                                                                                   self.provisioner.words.remake),
+                             machine=machine_view(machine, host))
         self.journal.log("drift: %s; recreating" % text)
         return self.provisioner.remove(machine, reason="recreate (%s)" % text)
 
@@ -246,7 +296,8 @@ class VmRunner(object):
     def result(self, machine, failed=False):
         """The module result (``failed``: for a failure, when the machine is not known any more)."""
         journal = self.journal
-        view = machine_view(machine)
+        host = self.provisioner.host_of(machine) if machine is not None else None
+        view = machine_view(machine, host)
         result = dict(
             changed=journal.changed,
             machine=view,
@@ -259,7 +310,7 @@ class VmRunner(object):
         result.update(journal.extra)
         if journal.diff:
             if machine is not None:
-                after = diff_view(machine, journal.after_state)
+                after = diff_view(machine, journal.after_state, host)
             elif failed:
                 # A failed task changed nothing it knows of: "after" is "before", or what was wanted (drift).
                 after = self.wanted_after if self.wanted_after is not None else (self.before or {})

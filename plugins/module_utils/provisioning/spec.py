@@ -54,6 +54,7 @@ class Spec(object):
         self.preferred_vm_host = params["preferred_vm_host"]
         self.max_hosts = params["max_hosts"]
         self.recover = params["recover"]
+        self.lxd_via = params.get("lxd_via") or "auto"
         self._validate()
 
     def _validate(self):

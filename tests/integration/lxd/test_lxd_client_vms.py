@@ -162,7 +162,7 @@ def test_client_certificate_not_trusted(lxd_vms, tmp_path):
 
 
 def test_server_certificate_mismatch(lxd_vms):
-    first, second = lxd_vms.daemons
+    first, second = lxd_vms.daemons[:2]
     client = client_for(lxd_vms, first, server_cert=second.server_cert)
     with pytest.raises(errors.LxdTLSError) as info:
         client.create_instance(vm(first))

@@ -111,12 +111,16 @@ def test_offline_host_is_avoided_by_the_placement(playbook, maas_sim):
 
 def test_vm_hosts_gone_fails_clearly_without_writes(playbook, maas_sim):
     maas_sim.faults(vmhost_gone=True)
-    run = playbook.run([vm_task()])
+    run = playbook.run([vm_task(lxd_via="vm-host")])
     assert not run.ok
     assert "no longer supports VM hosts" in run.result["msg"] and "removed from MAAS after 3.8" in run.result["msg"]
     assert run.writes == [], run.write_summary()
-    info = playbook.run({"lxdcp.maas.maas_vmhost_info": {}})
+    info = playbook.run({"lxdcp.maas.maas_vmhost_info": {"lxd_via": "vm-host"}})
     assert not info.ok and "410" in info.result["msg"] and info.result["vm_hosts"] == []
+    # lxd_via auto goes to direct mode, which needs LXD hosts: this scenario tags none, and says so before any write.
+    auto = playbook.run([vm_task()])
+    assert not auto.ok and "no LXD host" in auto.result["msg"] and "lxd-host" in auto.result["msg"], auto.result["msg"]
+    assert auto.writes == [], auto.write_summary()
 
 
 def test_failed_deployment_is_reported_then_retried(playbook, maas_sim):

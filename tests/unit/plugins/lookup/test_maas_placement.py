@@ -378,10 +378,10 @@ def test_impossible_request_names_the_tightest_constraint(run):
     assert text.count("rejected lxd-") == 6
 
 
-def test_vm_hosts_gone_says_so(run):
+def test_vm_hosts_gone_with_lxd_via_vm_host_says_so(run):
     fake = FakeMaas().add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
-    with pytest.raises(AnsibleLookupError, match="no longer supports VM hosts"):
-        run(fake, count=1)
+    with pytest.raises(AnsibleLookupError, match="no longer supports VM hosts.*Set lxd_via: direct"):
+        run(fake, count=1, lxd_via="vm-host")
 
 
 def test_auth_error_does_not_show_the_key(run):

@@ -575,3 +575,13 @@ def test_macs_and_marks():
     assert ownership.instance_is_owned(instance(), "prod") and not ownership.instance_is_owned(instance(), "dev")
     assert not ownership.instance_is_owned(instance(config={}))
     assert ownership.instance_ownership(instance()) == (True, "prod")
+
+
+def test_untrust_by_name_removes_only_the_certificate_trusted_under_that_name(fake, client):
+    fake.add("GET", "/1.0/certificates/aa11", json=sync({"name": "maas-abc123", "fingerprint": "aa11"}))
+    fake.add("DELETE", "/1.0/certificates/aa11", json=sync({}))
+    fake.add("GET", "/1.0/certificates/bb22", json=sync({"name": "lxd-az1-a (MAAS VM host)", "fingerprint": "bb22"}))
+    assert client.untrust_certificate("aa11", name="maas-abc123") is True
+    # A certificate shared by the VMs MAAS composed on a VM host before 4.0 is not the collection's to remove.
+    assert client.untrust_certificate("bb22", name="maas-xyz") is False
+    assert [(call.method, call.path) for call in fake.writes()] == [("DELETE", "/1.0/certificates/aa11")]

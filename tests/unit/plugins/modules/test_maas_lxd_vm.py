@@ -134,6 +134,16 @@ def test_bare_metal_cores_and_memory_are_minimums():
     assert drift == [{"field": "cores", "current": 16, "wanted": ">= 32"}]
 
 
+def test_a_machine_not_commissioned_yet_has_no_size_or_address_drift():
+    # A VM registered in direct mode: MAAS knows its size and links once it has commissioned it.
+    machine = data.machine("vm1", "cp-1", status="Commissioning", cores=0, memory=0, disks=(),
+                           interfaces=[data.interface(1, links=[])])
+    spec = Spec(params(cores=2, memory="4G", disks=[{"size": "20G"}], interfaces=[{"ip": "10.10.0.12"}], zones=["az2"]))
+    assert find_drift(machine, spec) == [{"field": "zone", "current": "az1", "wanted": ["az2"]}]
+    machine["cpu_count"] = 4
+    assert [d["field"] for d in find_drift(machine, spec)] == ["cores", "memory", "disks", "zone", "ip of eth0"]
+
+
 def test_ip_drift_only_when_maas_cannot_relink():
     links = [data.link(11, "static", "10.10.0.11")]
     ready = data.machine("vm1", "cp-1", host=HOST_A, interfaces=[data.interface(1, links=links)])
@@ -160,8 +170,9 @@ def test_machine_view_shape_and_provider_ids():
     assert view["ip_addresses"] == ["10.10.0.11"] and view["status"] == "Deployed"
     bare = machine_view(data.machine("bm1", "cp-4", zone_name="az3"))
     assert bare["provider_id"] == "maas://az3/bm1" and bare["vm_host"] is None
+    assert (view["lxd_vm"], bare["lxd_vm"]) == (True, False)
     assert set(view) == {"system_id", "hostname", "fqdn", "status", "status_message", "zone", "pool", "domain",
-                         "vm_host", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",
+                         "vm_host", "lxd_vm", "cores", "memory", "disks", "interfaces", "ip_addresses", "gateway",
                          "dns_servers", "tags", "osystem", "distro_series", "hwe_kernel", "power_state", "owner",
                          "provider_id"}
 
@@ -201,7 +212,7 @@ class World(object):
             ("GET", "vm-hosts", 1, None): lambda: (200, list(self.hosts.values())),
             ("GET", "vm-hosts", 2, None): lambda: (200, self.hosts[int(parts[1])]),
             ("POST", "vm-hosts", 2, "compose"): lambda: self.compose(int(parts[1]), call.form),
-            ("GET", "machines", 1, None): lambda: (200, self.list_machines(call.query)),
+            ("GET", "machines", 1, None): lambda: self.list_machines(call.query),
             ("GET", "machines", 2, None): lambda: self.read(parts[1]),
             ("PUT", "machines", 2, None): lambda: self.update(parts[1], call.form),
             ("DELETE", "machines", 2, None): lambda: self.delete(parts[1]),
@@ -240,8 +251,8 @@ class World(object):
             if key in query:
                 found = [m for m in found if test(m, query[key])]
         if "tags" in query and not all(t in self.tags for t in query["tags"]):
-            return [{"tags": ["No such tag(s): %s." % query["tags"]]}]
-        return [self.public(m) for m in found]
+            return 400, {"tags": ["No such tag(s): %s." % query["tags"]]}
+        return 200, [self.public(m) for m in found]
 
     @staticmethod
     def public(machine):
@@ -699,8 +710,18 @@ def test_lxd_mode_refuses_a_bare_metal_machine(world, monkeypatch):
 
 def test_vm_hosts_gone_fails_clearly(world, monkeypatch):
     world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
-    result = run(world, monkeypatch, **SPEC)
+    result = run(world, monkeypatch, lxd_via="vm-host", **SPEC)
     assert result["failed"] and "no longer supports VM hosts" in result["msg"] and "bare-metal" in result["msg"]
+    assert result["msg"].startswith("lxd_via is vm-host, but this MAAS has no VM hosts to compose cp-1 on: set lxd_via: "
+                                    "direct (or auto)"), result["msg"]
+    assert result["error"]["status"] == 410
+    assert writes(world) == []
+
+
+def test_vm_hosts_gone_means_direct_mode_with_auto(world, monkeypatch):
+    world.fake.add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    result = run(world, monkeypatch, **SPEC)
+    assert result["failed"] and "no LXD host" in result["msg"] and "lxd-host" in result["msg"]
     assert writes(world) == []
 
 
@@ -758,7 +779,7 @@ def test_a_vm_left_untagged_by_a_failed_run_is_adopted(world, monkeypatch, statu
         {"status_name": "Deployed", "owner": "alice"},
         {"tag_names": ["pod-console-logging", "lxdcp-cluster-dev"]},
         {"tag_names": ["lxdcp-managed"]},
-        {"pod": None},
+        {"pod": None, "power_type": "ipmi"},  # bare metal (an LXD-powered machine is an LXD VM)
     ],
 )
 def test_only_exactly_that_leftover_is_adopted(world, monkeypatch, change):

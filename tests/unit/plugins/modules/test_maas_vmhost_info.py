@@ -150,11 +150,20 @@ def test_no_matching_host_sends_no_machines_request(fake, monkeypatch):
     assert not fake.find("GET", "machines/")
 
 
-def test_vm_hosts_gone_after_maas_3_8(monkeypatch):
+def test_vm_hosts_gone_after_maas_3_8_with_lxd_via_vm_host(monkeypatch):
     fake = FakeMaas().add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
-    result = run(fake, monkeypatch)
+    result = run_module(maas_vmhost_info.main, {"lxd_via": "vm-host"}, fake, monkeypatch)
     assert result["failed"] and "no longer supports VM hosts" in result["msg"] and result["vm_hosts"] == []
+    assert "Set lxd_via: direct" in result["msg"]
     assert result["error"]["status"] == 410
+
+
+def test_vm_hosts_gone_lists_the_lxd_hosts_instead(monkeypatch):
+    fake = FakeMaas().add("GET", "vm-hosts/", status=410, text="VM host (KVM) support has been removed from MAAS.")
+    fake.add("GET", "machines/", json=[])  # no machine tagged lxd-host
+    result = run_module(maas_vmhost_info.main, {}, fake, monkeypatch)
+    assert not result.get("failed"), result.get("msg")
+    assert (result["via"], result["vm_hosts"]) == ("direct", [])
 
 
 def test_check_mode_gives_the_same_answer(fake, monkeypatch):
