@@ -12,7 +12,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule bench changelog clean
+.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule bench changelog clean ee-context
 
 help:
 	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
@@ -117,3 +117,12 @@ changelog: venv
 
 clean:
 	rm -rf $(VENV) collections tests/output .pytest_cache .hypothesis
+
+# The execution environment's build context (extensions/ee/): the definition staged with the collection built from
+# this checkout, then `ansible-builder create` (no container engine needed; `ansible-builder build` needs one).
+EE_BUILD ?= build/ee
+ee-context: venv collection-tree
+	rm -rf $(EE_BUILD) && mkdir -p $(EE_BUILD)
+	cp extensions/ee/execution-environment.yml extensions/ee/requirements.yml requirements.txt $(EE_BUILD)/
+	$(BIN)/ansible-galaxy collection build --force --output-path $(EE_BUILD) .
+	cd $(EE_BUILD) && $(BIN)/ansible-builder create --file execution-environment.yml --context context --output-filename Containerfile
