@@ -16,10 +16,13 @@ PYTEST_WORKERS ?= 2
 
 help:
 	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
-	@echo "make test         everything CI runs: lint, sanity, unit, integration, molecule"
+	@echo "make test         everything CI runs: lint, sanity, unit, integration, integration-live-sim, molecule"
 	@echo "make demo-lxd     the same on MAAS 4.0 (maas-sim) in direct mode, with real LXD daemons (root)"
 	@echo "make demo-stop    stop what a demo left running (demo-lxd-stop: the same)"
 	@echo "make sanity|lint|unit|integration|molecule|bench   one part of it"
+	@echo "make integration-live   the live tests against the MAAS of MAAS_URL/MAAS_API_KEY (docs/design.md; LXDCP_LIVE_OK=yes)"
+	@echo "make integration-live-sim   the same against a maas-sim without /_sim/, checking nothing is left (in make test)"
+	@echo "make ee-context   the execution environment's build context (ansible-builder create, docs/awx.md)"
 
 # --- environment ------------------------------------------------------------
 
@@ -103,8 +106,9 @@ lint: venv collection-tree
 unit: venv collection-tree
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
+# The molecule scenarios (tests/integration/test_molecule.py, marker molecule) run in `make molecule`.
 integration: venv collection-tree system-deps
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not molecule" tests/integration
 
 # Live-MAAS tests (docs/design.md, "Live-MAAS tests"): the tests marked `live` against the MAAS of MAAS_URL and
 # MAAS_API_KEY (or MAAS_ENDPOINT and MAAS_APIKEY), creating lxdcp-live-* objects in LXDCP_LIVE_ZONE and LXDCP_LIVE_POOL
@@ -128,8 +132,9 @@ integration-live-sim: venv collection-tree
 	$(MAKE) --no-print-directory integration-live; \
 	$(BIN)/python tests/integration/live.py compare $$dir/before.json
 
+# Each scenario of extensions/molecule/ is one pytest test (pytest-ansible's molecule_scenario), run side by side.
 molecule: venv collection-tree
-	cd extensions && PATH=$(BIN):$$PATH $(BIN)/molecule test --all
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration/test_molecule.py
 
 bench: venv collection-tree
 	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md
