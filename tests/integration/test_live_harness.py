@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from live import LiveRefused, LiveSettings, MaasTarget, leftovers, one_test, settings_from_env, snapshot  # pylint: disable=import-error
-from simapi import Api  # pylint: disable=import-error  (live.py puts maas_sim/ on sys.path)
+# live.py puts tests/integration/maas_sim/ on sys.path for simapi.
+from simapi import Api  # pylint: disable=import-error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = {"MAAS_URL": "http://maas.example.com:5240/MAAS", "MAAS_API_KEY": "a:b:c", "LXDCP_LIVE_ZONE": "z1",
