@@ -86,13 +86,15 @@ class Simulator:
     """One simulated MAAS region: state, router, faults and request log."""
 
     def __init__(self, scenario_path: str | None = None, state_path: str | None = None, api_key: str | None = None,
-                 maas_version: str | None = None):
+                 maas_version: str | None = None, admin_api: bool = True):
         if scenario_path is None and maas_version and modes.major(scenario.version(maas_version, "--maas-version")) >= 4:
             scenario_path = scenario.DEFAULT_SCENARIO_40
         self.scenario_path = scenario_path
         self.state_path = state_path
         self.api_key = api_key
         self.maas_version = maas_version
+        # False: no /_sim/ (it answers 404 like any path a real MAAS does not have), as a live MAAS for the live tests.
+        self.admin_api = admin_api
         self.log = RequestLog()
         self.store = Store(state_path) if state_path else None
         self.base_url = ""
@@ -167,7 +169,7 @@ class Simulator:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if path == "/_sim" or path.startswith("/_sim/"):
+        if self.admin_api and (path == "/_sim" or path.startswith("/_sim/")):
             await self._admin(Request(scope, receive), send)
             return
         request = Request(scope, receive)
