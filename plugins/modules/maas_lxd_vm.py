@@ -192,6 +192,26 @@ options:
             this hostname, or without a DNS name) is taken over - the reservation is released right before the VM
             takes the address, as MAAS treats a reserved address as in use.
         type: str
+      gateway:
+        description:
+          - Default gateway of the VM, through this interface. Needs O(interfaces[].ip); at most one interface per IP
+            version may have one.
+          - MAAS writes a machine's default gateway from the C(gateway_ip) of one of its subnets and lets a machine
+            choose only which link gives it. So the gateway must be the C(gateway_ip) MAAS has for the address's
+            subnet, else the task fails before any write. It is applied by making this interface's static link the
+            machine's default gateway (C(link_subnet) with C(default_gateway), or C(set_default_gateway)), which MAAS
+            allows only while the machine is not deployed; a deployed VM whose default gateway differs fails.
+          - See C(docs/static-ips.md) for MAAS's model.
+        type: str
+      dns_servers:
+        description:
+          - DNS servers of the VM on this interface. Needs O(interfaces[].ip).
+          - MAAS writes a machine's resolvers from its subnets' C(dns_servers) (plus its rack controllers when the
+            subnet allows DNS), with no per-machine setting, and cloud-init takes no network settings from user
+            data. So each server must be one of the subnet's C(dns_servers) in MAAS, else the task fails before any
+            write; the list then states what the VM gets.
+        type: list
+        elements: str
   user_data:
     description:
       - cloud-init user data for the deployment (text); sent base64-encoded as MAAS expects.
@@ -488,6 +508,8 @@ ARGUMENT_SPEC = dict(
         name=dict(type="str"),
         subnet=dict(type="str"),
         ip=dict(type="str"),
+        gateway=dict(type="str"),
+        dns_servers=dict(type="list", elements="str"),
     )),
     user_data=dict(type="str"),
     osystem=dict(type="str"),

@@ -58,6 +58,14 @@ def params(**overrides):
         ({"interfaces": [{"name": "eth0"}]}, "interfaces[0] needs a subnet (CIDR) or an ip"),
         ({"interfaces": [{"ip": "10.10.0.5"}, {"name": "eth0", "ip": "10.10.0.6"}]}, "repeated: eth0"),
         ({"interfaces": [{"ip": "10.10.0.5"}, {"ip": "10.10.0.5"}]}, "interfaces[1]: address 10.10.0.5 is requested more than once (also interfaces[0])"),
+        ({"interfaces": [{"subnet": "10.10.0.0/24", "gateway": "10.10.0.1"}]}, "interfaces[0].gateway needs interfaces[0].ip"),
+        ({"interfaces": [{"subnet": "10.10.0.0/24", "dns_servers": ["10.10.0.2"]}]}, "interfaces[0].dns_servers needs interfaces[0].ip"),
+        ({"interfaces": [{"ip": "10.10.0.5", "gateway": "10.10.0.5"}]}, "gateway 10.10.0.5 is the address itself"),
+        ({"interfaces": [{"ip": "10.10.0.5", "subnet": "10.10.0.0/24", "gateway": "10.20.0.1"}]}, "gateway 10.20.0.1 is outside subnet"),
+        ({"interfaces": [{"ip": "10.10.0.5", "gateway": "gw"}]}, "gateway 'gw' is not a valid"),
+        ({"interfaces": [{"ip": "10.10.0.5", "dns_servers": ["10.10.0.2", "ns1"]}]}, "dns_servers[1] 'ns1' is not a valid"),
+        ({"interfaces": [{"ip": "10.10.0.5", "gateway": "10.10.0.1"}, {"ip": "10.20.0.5", "gateway": "10.20.0.1"}]},
+         "a machine has one default gateway per IP version: give gateway on one interface only (IPv4 on eth0, eth1)"),
         ({"interfaces": [{"name": "a-very-long-interface-name", "ip": "10.10.0.5"}]}, "not a valid interface name"),
         ({"provisioning_mode": "bare-metal", "vm_host": "lxd-a"}, "vm_host only apply to provisioning_mode: lxd"),
         ({"provisioning_mode": "bare-metal", "recreate": True}, "recreate only apply"),
@@ -77,8 +85,8 @@ def test_spec_parses_sizes_and_defaults():
                        interfaces=[{"ip": "10.10.0.11"}, {"subnet": "10.20.0.0/24"}], cluster="prod", tags=["k8s"]))
     assert spec.memory == 8192
     assert spec.disks == [{"size": 40 * GIB, "pool": None}, {"size": 100 * 10 ** 9, "pool": "hdd"}]
-    assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11"},
-                               {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None}]
+    assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11", "gateway": None, "dns_servers": []},
+                               {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None, "gateway": None, "dns_servers": []}]
     assert spec.wanted_tags == ["lxdcp-cluster-prod", "lxdcp-managed", "k8s"]
     assert spec.summary() == "4 cores, 8192 MiB, 40 GiB + 93.13 GiB"
     assert Spec(params()).summary() == "2 cores, 4096 MiB, 20 GiB"
