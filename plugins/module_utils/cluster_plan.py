@@ -308,8 +308,9 @@ def _scheduler_rejections(items, by_name):
 
 def lost_zone_line(lost, noun="VM host"):
     """``zone az1 is lost (every VM host unhealthy: ...): demo-cp-2 (abc123) Deployed, power error ...``."""
-    machines = ", ".join("%s (%s) %s, power %s on %s" % (m["hostname"], m["system_id"], m["status"] or "unknown",
-                                                        m["power_state"] or "unknown", m["vm_host"]) for m in lost["machines"])
+    machines = ", ".join("%s (%s) %s, power %s on %s" % (
+        m["hostname"], m["system_id"], m["status"] or "unknown", m["power_state"] or "unknown", m["vm_host"])
+        for m in lost["machines"])
     hosts = "; ".join("%s: %s" % (h["name"], h["reason"]) for h in lost["hosts"])
     return ("zone %s is lost (every %s in it is unhealthy - %s): %s; kept as they are, not changed by this run, "
             "new VMs go to the other zones" % (lost["zone"], noun, hosts, machines))
