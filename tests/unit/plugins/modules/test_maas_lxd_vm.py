@@ -244,6 +244,7 @@ class World(object):
             ("POST", "ipaddresses", 1, "release"): lambda: self.release_reservation(call.form["ip"][0]),
             ("POST", "nodes", 4, "unlink_subnet"): lambda: self.unlink(parts[1], int(parts[3]), int(call.form["id"][0])),
             ("POST", "nodes", 4, "link_subnet"): lambda: self.link(parts[1], int(parts[3]), call.form),
+            ("POST", "nodes", 4, "set_default_gateway"): lambda: self.set_gateway(parts[1], int(parts[3]), call.form),
         }
         handler = handlers.get(key)
         if handler is None:
@@ -392,6 +393,17 @@ class World(object):
         interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
         interface["links"].append(data.link(99, form["mode"][0].lower(), form["ip_address"][0]))
         self.machines[system_id]["ip_addresses"] = [form["ip_address"][0]]
+        if form.get("default_gateway") == ["true"]:
+            self.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": "10.10.0.1", "link_id": 99},
+                                                            "ipv6": {"gateway_ip": None, "link_id": None}}
+        return 200, interface
+
+    def set_gateway(self, system_id, interface_id, form):
+        """``op=set_default_gateway``: the link's subnet gives the machine its default gateway."""
+        interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
+        link = next(link for link in interface["links"] if str(link["id"]) == form["link_id"][0])
+        self.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": link["subnet"]["gateway_ip"], "link_id": link["id"]},
+                                                        "ipv6": {"gateway_ip": None, "link_id": None}}
         return 200, interface
 
 
@@ -631,6 +643,40 @@ def test_static_ip_becomes_a_sticky_link(world, monkeypatch):
     assert result["machine"]["interfaces"][0]["links"][0]["mode"] == "static"
     again = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
     assert again["changed"] is False and again["actions"] == []
+
+
+def test_gateway_goes_with_the_static_link_or_is_chosen_for_an_existing_one(world, monkeypatch):
+    interfaces = [{"ip": "10.10.0.50", "gateway": "10.10.0.1"}]
+    result = run(world, monkeypatch, **spec(interfaces=interfaces))
+    assert result["changed"] is True, result.get("msg")
+    system_id = result["machine"]["system_id"]
+    link = world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "link_subnet")[0]
+    assert link.form == {"mode": ["STATIC"], "subnet": ["1"], "ip_address": ["10.10.0.50"], "default_gateway": ["true"]}
+    assert "make eth0 10.10.0.50 a static address with default gateway 10.10.0.1" in result["actions"]
+    assert run(world, monkeypatch, **spec(interfaces=interfaces))["changed"] is False
+    assert world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "set_default_gateway") == []
+
+    # MAAS gives the machine another link's gateway (say an interface added by hand): the static link is chosen again.
+    world.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": "10.20.0.1", "link_id": 7}, "ipv6": {}}
+    checked = run(world, monkeypatch, check_mode=True, diff=True, **spec(interfaces=interfaces))
+    assert checked["changed"] is True and world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "set_default_gateway") == []
+    assert checked["actions"] == ["would make 10.10.0.1 (eth0) the default gateway of cp-1"]
+    assert checked["diff"]["before"]["default_gateways"] == {"ipv4": "10.20.0.1", "ipv6": None}
+    assert checked["diff"]["after"]["default_gateways"] == {"ipv4": "10.10.0.1", "ipv6": None}
+    fixed = run(world, monkeypatch, **spec(interfaces=interfaces))
+    assert fixed["changed"] is True
+    chosen = world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "set_default_gateway")
+    assert [call.form for call in chosen] == [{"link_id": ["99"]}]
+    assert run(world, monkeypatch, **spec(interfaces=interfaces))["changed"] is False
+
+    # Deployed, MAAS refuses the change: the task fails saying so, before any write.
+    world.machines[system_id]["status_name"] = "Deployed"
+    world.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": "10.20.0.1", "link_id": 7}, "ipv6": {}}
+    before = len(world.fake.writes())
+    failed = run(world, monkeypatch, **spec(interfaces=interfaces))
+    assert failed["failed"] and len(world.fake.writes()) == before
+    assert failed["msg"].startswith("cp-1 is Deployed with default gateway 10.20.0.1, not 10.10.0.1 (eth0): MAAS changes a "
+                                    "machine's default gateway only while it is not deployed")
 
 
 def test_deployed_sends_base64_user_data_and_waits(world, monkeypatch):
