@@ -59,6 +59,11 @@ def test_lost_zone_is_reported_left_alone_and_its_node_replaced_in_a_live_zone(c
     assert "az1 lost (provision_fail_on_lost_zone is set): zone az1 is lost" in strict.stdout
     assert "%s (%s) Deployed, power error on lxd-az1-a" % (lost, lost_id) in strict.stdout
 
+    # Check mode predicts the same: nothing to change, and the lost VM named.
+    checked = cluster.up(demo(inventory), check=True, diff=True)
+    assert checked.ok and checked.writes == [] and set(checked.changed.values()) == {0}, checked
+    assert "lost zone az1: %s (%s) Deployed, power error on lxd-az1-a, left as it is" % (lost, lost_id) in summary_of(checked)
+
     # Replacing the lost node: lxdcp_state absent on it, a new host in the inventory. The new VM goes to a live zone
     # (1 + 2 over az2 and az3, max_skew 1), the lost one is removed from MAAS and from the DNS record.
     replaced = cluster.up(demo(inventory, absent=[lost], extra={"demo-cp-4": "10.10.0.104"}))
