@@ -9,8 +9,8 @@ One maas-sim (default scenario and timings: commissioning 2 s, deploying 3 s), b
 (idempotent: no write), then each teardown. The ratio rows divide the static cluster's figure by the DHCP cluster's.
 What static IPs cost: the static IP plan (`maas_static_ip state=validated`: subnets, IP ranges, the subnet's addresses),
 the same checks again in `maas_lxd_vm`, and per VM the swap of the AUTO link for a STATIC one carrying the default
-gateway (`unlink_subnet`, `link_subnet`) once the VM is Ready; on teardown, one read per static IP to free its
-reservation.
+gateway (`unlink_subnet`, `link_subnet`) once the VM is Ready; on a re-run, the same checks of the gateway and DNS
+servers (reads) before `maas_lxd_vm` changes anything; on teardown, one read per static IP to free its reservation.
 """
 
 from __future__ import annotations
