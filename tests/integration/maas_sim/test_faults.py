@@ -97,6 +97,10 @@ def test_vms_on_an_offline_vm_host_show_a_power_error_and_recover(maas_sim, api)
     assert (offline["status_name"], offline["power_state"]) == ("Deployed", "error")
     others = [m for m in api.ok("GET", "machines/") if m.get("pod") and m["pod"]["name"] != "lxd-az1-a"]
     assert others and all(m["power_state"] != "error" for m in others)
+    # Release cannot power it off through the host: the machine stays Deployed. Deleting it works.
+    released = api.post("machines/%s/" % vm["system_id"], op="release")
+    assert released.status_code == 200
+    assert api.ok("GET", "machines/", params={"hostname": "db-01"})[0]["status_name"] == "Deployed"
     maas_sim.clear_faults()
     assert api.ok("GET", "machines/", params={"hostname": "db-01"})[0]["power_state"] == "on"
 
