@@ -269,6 +269,9 @@ notes:
     once the VM is Ready, replace that AUTO link with a STATIC link carrying the same address.
   - Deleting a VM makes MAAS delete its interfaces and their addresses; the module then checks that every former
     address is free and releases any left behind by it.
+  - A VM whose VM host cannot be reached (its power state is C(error)) cannot be released, since MAAS powers it off
+    through the host first. O(state=absent) deletes it without a release and without checking the host's capacity,
+    with a warning (MAAS deletes the machine even though the instance stays on the host).
   - MAAS has VM hosts from 3.0 to 3.8. MAAS 4.0 removed them (C(/vm-hosts/) answers 410 Gone); there, with
     O(lxd_via=auto) (the default) or V(direct), the VM is created on an LXD host through LXD's API and registered in MAAS
     as an C(lxd)-powered machine (see C(docs/lxd-direct.md)). V(bare-metal) mode works with both.
