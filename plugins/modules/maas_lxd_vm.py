@@ -193,6 +193,26 @@ options:
             this hostname, or without a DNS name) is taken over - the reservation is released right before the VM
             takes the address, as MAAS treats a reserved address as in use.
         type: str
+      gateway:
+        description:
+          - Default gateway of the VM, through this interface. Needs O(interfaces[].ip); at most one interface per IP
+            version may have one.
+          - MAAS writes a machine's default gateway from the C(gateway_ip) of one of its subnets and lets a machine
+            choose only which link gives it. So the gateway must be the C(gateway_ip) MAAS has for the address's
+            subnet, else the task fails before any write. It is applied by making this interface's static link the
+            machine's default gateway (C(link_subnet) with C(default_gateway), or C(set_default_gateway)), which MAAS
+            allows only while the machine is not deployed; a deployed VM whose default gateway differs fails.
+          - See C(docs/static-ips.md) for MAAS's model.
+        type: str
+      dns_servers:
+        description:
+          - DNS servers of the VM on this interface. Needs O(interfaces[].ip).
+          - MAAS writes a machine's resolvers from its subnets' C(dns_servers) (plus its rack controllers when the
+            subnet allows DNS), with no per-machine setting, and cloud-init takes no network settings from user
+            data. So each server must be one of the subnet's C(dns_servers) in MAAS, else the task fails before any
+            write; the list then states what the VM gets.
+        type: list
+        elements: str
   user_data:
     description:
       - cloud-init user data for the deployment (text); sent base64-encoded as MAAS expects.
@@ -259,6 +279,9 @@ notes:
     once the VM is Ready, replace that AUTO link with a STATIC link carrying the same address.
   - Deleting a VM makes MAAS delete its interfaces and their addresses; the module then checks that every former
     address is free and releases any left behind by it.
+  - A VM whose VM host cannot be reached (its power state is C(error)) cannot be released, since MAAS powers it off
+    through the host first. O(state=absent) deletes it without a release and without checking the host's capacity,
+    with a warning (MAAS deletes the machine even though the instance stays on the host).
   - MAAS has VM hosts from 3.0 to 3.8. MAAS 4.0 removed them (C(/vm-hosts/) answers 410 Gone); there, with
     O(lxd_via=auto) (the default) or V(direct), the VM is created on an LXD host through LXD's API and registered in MAAS
     as an C(lxd)-powered machine (see C(docs/lxd-direct.md)). V(bare-metal) mode works with both.
@@ -504,6 +527,8 @@ ARGUMENT_SPEC = dict(
         name=dict(type="str"),
         subnet=dict(type="str"),
         ip=dict(type="str"),
+        gateway=dict(type="str"),
+        dns_servers=dict(type="list", elements="str"),
     )),
     user_data=dict(type="str"),
     osystem=dict(type="str"),
