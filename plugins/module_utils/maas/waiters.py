@@ -108,9 +108,9 @@ def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STAT
         elif status in targets:
             outcomes[system_id] = dict(machine=machine, status=status, ok=True, timed_out=False, reason="")
         elif status in failures:
-            outcomes[system_id] = dict(machine=machine, status=status, ok=False, timed_out=False, reason=(
-                "Machine %s (%s) reached %r while waiting for %s%s." % (machine.get("hostname"), system_id, status, wanted,
-                                                                       machine_reason(machine))))
+            reason = "Machine %s (%s) reached %r while waiting for %s%s." % (
+                machine.get("hostname"), system_id, status, wanted, machine_reason(machine))
+            outcomes[system_id] = dict(machine=machine, status=status, ok=False, timed_out=False, reason=reason)
         else:
             return False
         return True
