@@ -254,6 +254,15 @@ options:
       - Without it, static IPs are set on a later run, once MAAS has commissioned the VM.
     type: bool
     default: true
+  deploy_wait:
+    description:
+      - With O(state=deployed) and O(wait), whether to wait until the deployment ends (V(Deployed)).
+      - V(false) returns as soon as MAAS deploys the machine (V(Deploying)), after every earlier wait (commissioning,
+        a release). A play then waits for all its machines at once with M(lxdcp.maas.maas_machine_info) and
+        O(lxdcp.maas.maas_machine_info#module:wait_for), one request per interval for all of them, as the
+        C(lxdcp.maas.deploy) role does.
+    type: bool
+    default: true
   wait_timeout:
     description:
       - Seconds the whole task may wait for MAAS. Polling starts at 0.5 s and backs off to 10 s.
@@ -538,6 +547,7 @@ ARGUMENT_SPEC = dict(
     role=dict(type="str", choices=["control-plane", "worker"]),
     domain=dict(type="str"),
     wait=dict(type="bool", default=True),
+    deploy_wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=1800),
     recreate=dict(type="bool", default=False),
     preferred_vm_host=dict(type="str"),

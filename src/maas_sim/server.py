@@ -59,11 +59,11 @@ class RequestLog:
         self.entries: deque = deque(maxlen=limit)
         self.seq = 0
 
-    def open(self, method: str, path: str, op: str | None) -> dict:
+    def open(self, method: str, path: str, op: str | None, query: str = "") -> dict:
         """Start an entry; ``status`` is filled in when the answer is known."""
         self.seq += 1
         entry = {"seq": self.seq, "time": time.time(), "method": method, "path": path, "op": op, "status": None,
-                 "write": method in WRITE_METHODS, "user": None}
+                 "write": method in WRITE_METHODS, "user": None, "query": query}
         self.entries.append(entry)
         return entry
 
@@ -211,10 +211,11 @@ class Simulator:
     async def _api(self, request: Request, send) -> None:
         method = request.method.upper()
         path = request.url.path
-        query = Params(urllib.parse.parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        query = Params(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
         post, data = await _read_body(request, method)
         op = query.get("op") or post.get("op") or _path_op(path)
-        entry = self.log.open(method, path, op)
+        entry = self.log.open(method, path, op, raw_query)
         drop = False
         try:
             if self.faults["latency"]:

@@ -284,7 +284,7 @@ class VmRunner(object):
                              "again to change it" % (spec.hostname, machine.get("distro_series"), series))
             return machine
         if status == DEPLOYING:
-            return machine if journal.check else self.provisioner.wait_for(machine, [DEPLOYED])
+            return machine if journal.check or not spec.deploy_wait else self.provisioner.wait_for(machine, [DEPLOYED])
         if status not in (READY, ALLOCATED, "Failed deployment") and not journal.check:
             journal.warn("%s is %s, not Ready: it is deployed on a later run (or use wait: true)" % (spec.hostname, status))
             return machine
@@ -297,6 +297,8 @@ class VmRunner(object):
         if journal.check:
             return machine
         machine = self.client.deploy(machine["system_id"], spec.deploy_data())
+        if not spec.deploy_wait:  # the caller waits for it, with other machines (maas_machine_info wait_for)
+            return machine
         return self.provisioner.wait_for(machine, [DEPLOYED])
 
     # -- result ----------------------------------------------------------------------------

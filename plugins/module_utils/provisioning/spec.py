@@ -56,6 +56,7 @@ class Spec(object):
         self.domain = params["domain"]
         self.strategy = params["strategy"]
         self.wait = params["wait"]
+        self.deploy_wait = params["wait"] and params.get("deploy_wait", True)
         self.wait_timeout = params["wait_timeout"]
         self.recreate = params["recreate"]
         self.preferred_vm_host = params["preferred_vm_host"]
