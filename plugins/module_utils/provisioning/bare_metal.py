@@ -175,6 +175,8 @@ class BareMetalProvisioner(Provisioner):
         spec = self.spec
         self.journal.act("release %s (%s) again: an LXD VM, not bare metal" % (machine["hostname"], machine["system_id"]))
         self.client.release(machine["system_id"], {"comment": "lxdcp.maas: an LXD VM, not bare metal"})
+        if spec.wait:
+            waiters.wait_for_machine(self.client, machine["system_id"], [READY], self.journal.remaining())
         raise LxdcpError("MAAS allocated %s (%s) for %s, but it is an LXD VM (power type %s), not bare metal; it was "
                          "released again. This MAAS has no pod constraints to leave VMs out: narrow the allocation with "
                          "host_tags, pool or zones." % (machine["hostname"], machine["system_id"], spec.hostname,

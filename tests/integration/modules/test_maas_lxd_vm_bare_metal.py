@@ -200,3 +200,23 @@ def test_bare_metal_allocation_fails_clearly_when_only_vms_match(bare):
     assert "not_pod_type=lxd,virsh" in failed.result["msg"] and "not_tags=lxdcp-managed" in failed.result["msg"]
     assert len(client.list_machines()) == before
     assert client.get_machine(untagged)["status_name"] == "Ready" and client.get_machine(untagged)["owner"] is None
+
+
+def test_bare_metal_on_maas_40_sends_no_pod_constraint_and_refuses_an_lxd_vm(sim_factory, sim_playbook):
+    """MAAS 4.0 has no ``pod*`` constraints (400 ``No such constraint.``): the allocation leaves them out and takes
+    bare metal; an LXD-powered machine it allocates (cheaper, not the collection's) is released again and refused."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    with open(os.path.join(os.path.dirname(default_scenario_path()), "maas40.yml"), encoding="utf-8") as handle:
+        scenario = yaml.safe_load(handle)
+    scenario["machines"].append({"hostname": "someones-vm", "zone": "az1", "cpu_count": 2, "memory": 4096, "status": "ready",
+                                 "power_type": "lxd"})
+    sim = sim_factory(scenario=scenario, timings=SimServer.FAST_TIMINGS)
+    playbook = sim_playbook(sim)
+    taken = playbook.run(task(hostname="w-2", cores=2, memory="4G", zone=["az2"]))
+    assert taken.ok and taken.result["machine"]["hostname"] == "w-2" and taken.result["machine"]["lxd_vm"] is False, taken.result
+    refused = playbook.run(task(hostname="w-1", cores=2, memory="4G", zone=["az1"]))
+    assert not refused.ok and refused.result["msg"].startswith("MAAS allocated someones-vm (") and \
+        "it is an LXD VM (power type lxd), not bare metal; it was released again." in refused.result["msg"], refused.result
+    vm = MaasClient(sim.url, sim.api_key).list_machines(hostname=["someones-vm"])[0]
+    assert vm["status_name"] == "Ready" and vm["owner"] is None and not vm["tag_names"]
