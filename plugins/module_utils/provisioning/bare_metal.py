@@ -164,7 +164,8 @@ class BareMetalProvisioner(Provisioner):
         from MAAS's tags and version (one read each): MAAS 4.0 has no ``pod`` constraints."""
         tags = [tag["name"] for tag in self.client.list_tags()]
         version = str((self.client.version() or {}).get("version") or "")
-        major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
+        head = version.split(".", 1)[0]
+        major = int(head) if head.isdigit() else 0
         exclusions = allocation_exclusions(tags, pod_constraints=major < 4)
         self.journal.log("allocation excludes %s" % ", ".join(
             "%s=%s" % (key, ",".join(values)) for key, values in sorted(exclusions.items())))
