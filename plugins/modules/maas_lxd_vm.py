@@ -81,6 +81,10 @@ options:
         O(zones), O(pool), O(host_tags) as machine tags, O(disks) sizes) and renamed to O(hostname); an existing
         machine of that name is used if it carries the ownership tags, or if it is V(Ready), not owned by anyone
         and carries no other cluster's tag.
+      - An allocation by constraints never takes a machine carrying C(lxdcp-managed) or a C(lxdcp-cluster-<name>) tag,
+        nor a VM, tagged yet or not (MAAS constraints C(not_tags), and C(not_pod_type) V(lxd) and V(virsh), which
+        also keep MAAS from composing a VM for the allocation); see C(docs/modules.md). MAAS 4.0 has no such pod
+        constraints, so an LXD VM it allocates is released again and the task fails.
     type: str
     choices: [lxd, bare-metal]
     default: lxd

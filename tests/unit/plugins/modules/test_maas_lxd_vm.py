@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from ansible_collections.lxdcp.maas.plugins.module_utils import ownership
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import find_drift
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec, SpecError
@@ -208,6 +209,7 @@ class World(object):
         self.commission_failures = set()  # host ids whose VMs fail commissioning
         self.tag_comments = {}
         self.reservations = []  # {"ip", "dns_records"} reserved by the API user
+        self.version = "3.6.1"
         self.counter = 0
         self.fake = FakeMaas(fallback=self.dispatch)
 
@@ -244,6 +246,7 @@ class World(object):
             ("GET", "ipranges", 1, None): lambda: (200, self.ipranges),
             ("GET", "ipaddresses", 1, None): lambda: (200, self.addresses(call.query["ip"][0], "all" in call.query)),
             ("GET", "subnets", 2, "ip_addresses"): lambda: (200, self.subnet_addresses()),
+            ("GET", "version", 1, None): lambda: (200, {"version": self.version, "capabilities": [], "subversion": ""}),
             ("GET", "users", 1, "whoami"): lambda: (200, {"username": "admin", "is_superuser": True}),
             ("POST", "ipaddresses", 1, "release"): lambda: self.release_reservation(call.form["ip"][0]),
             ("POST", "nodes", 4, "unlink_subnet"): lambda: self.unlink(parts[1], int(parts[3]), int(call.form["id"][0])),
@@ -329,7 +332,12 @@ class World(object):
 
     def allocate(self, form):
         for machine in self.machines.values():
-            if machine["status_name"] != "Ready" or machine.get("pod"):
+            if machine["status_name"] != "Ready":
+                continue
+            # MAAS matches the pod constraints against the machine's BMC: a composed VM's is its VM host.
+            if machine["power_type"] in form.get("not_pod_type", []):
+                continue
+            if set(form.get("not_tags", [])) & set(machine["tag_names"]):
                 continue
             if "system_id" in form and machine["system_id"] != form["system_id"][0]:
                 continue
@@ -1073,6 +1081,49 @@ def test_bare_metal_record_deleted_only_when_asked(bare_world, monkeypatch):
 def test_bare_metal_no_match_reports_maas_answer(bare_world, monkeypatch):
     result = run(bare_world, monkeypatch, zone=["az3"], **BARE)
     assert result["failed"] and "No bare-metal machine can be allocated for cp-4: az3: MAAS refused" in result["msg"]
+
+
+def test_allocation_exclusions_name_every_ownership_tag_and_the_vm_pod_types():
+    tags = ["lxdcp-cluster-prod", "ssd", "lxdcp-managed", "lxdcp-cluster-dev", "lxdcp-worker"]
+    assert ownership.allocation_exclusions(tags) == {
+        "not_tags": ["lxdcp-managed", "lxdcp-cluster-dev", "lxdcp-cluster-prod"], "not_pod_type": ["lxd", "virsh"]}
+    assert ownership.allocation_exclusions([]) == {"not_tags": ["lxdcp-managed"], "not_pod_type": ["lxd", "virsh"]}
+    assert ownership.allocation_exclusions(tags, pod_constraints=False) == {
+        "not_tags": ["lxdcp-managed", "lxdcp-cluster-dev", "lxdcp-cluster-prod"]}
+
+
+def test_bare_metal_allocation_excludes_lxdcp_machines_and_vms(bare_world, monkeypatch):
+    bare_world.tags.update({"lxdcp-cluster-dev", "ssd"})
+    result = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    assert result["changed"] is True, result.get("msg")
+    allocate = bare_world.fake.find("POST", "machines/", "allocate")[0]
+    assert allocate.form["not_tags"] == ["lxdcp-managed", "lxdcp-cluster-dev"]
+    assert allocate.form["not_pod_type"] == ["lxd", "virsh"]
+
+
+def test_bare_metal_skips_a_ready_vm_and_a_released_machine_of_another_cluster(bare_world, monkeypatch):
+    hosts_ = list(bare_world.hosts.values())
+    bare_world.add_machine(data.machine("vm9", "cp-1", cores=8, memory=16384, host=hosts_[0], zone_name="az1", zone_id=1))
+    bare_world.machines["bm1"]["tag_names"] = ["lxdcp-managed", "lxdcp-cluster-dev"]
+    bare_world.tags.update({"lxdcp-managed", "lxdcp-cluster-dev"})
+    result = run(bare_world, monkeypatch, zone=["az1"], **BARE)
+    assert result["failed"] and "No bare-metal machine can be allocated for cp-4: az1: MAAS refused" in result["msg"]
+    assert bare_world.machines["vm9"]["status_name"] == "Ready" and bare_world.machines["bm1"]["status_name"] == "Ready"
+
+
+def test_bare_metal_on_maas_40_sends_no_pod_constraint_and_releases_an_lxd_vm(bare_world, monkeypatch):
+    bare_world.version = "4.0.0"
+    del bare_world.machines["bm1"]
+    bare_world.add_machine(data.machine("lx1", "lxd-vm", cores=8, memory=16384, zone_name="az2", zone_id=2))
+    bare_world.machines["lx1"]["power_type"] = "lxd"
+    bare_world.machines["bm2"]["zone"] = {"name": "az3", "id": 3}
+    result = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    allocate = bare_world.fake.find("POST", "machines/", "allocate")[0]
+    assert "not_pod_type" not in allocate.form and allocate.form["not_tags"] == ["lxdcp-managed"]
+    assert result["failed"] and result["msg"].startswith(
+        "MAAS allocated lxd-vm (lx1) for cp-4, but it is an LXD VM (power type lxd), not bare metal; it was released again.")
+    assert bare_world.fake.find("POST", "machines/lx1/", "release")
+    assert not [w for w in writes(bare_world) if w[1].startswith("tags/")]
 
 
 @pytest.mark.parametrize("tags", [["lxdcp-cluster-dev"], ["lxdcp-managed"], ["lxdcp-managed", "lxdcp-cluster-dev"]])
