@@ -59,12 +59,13 @@ pip-bootstrap: venv
 	    > "$$dest"; echo "wrote $$dest"; fi
 
 # Debian packages the integration tests use (real LXD daemons, a real redis-server; qemu and OVMF let LXD
-# hold virtual-machine instances, tests/integration/lxdvm.py).
+# hold virtual-machine instances, tests/integration/lxdvm.py), and shellcheck, which ansible-test sanity runs on scripts/.
 system-deps:
 	@missing=""; command -v lxd >/dev/null || missing="$$missing lxd"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
 	[ -e /usr/share/OVMF/OVMF_CODE.fd ] || missing="$$missing ovmf"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -91,7 +92,7 @@ test: lint sanity unit integration integration-live-sim molecule core-matrix doc
 # ansible-test resolves symlinks, so it gets a real copy of the tracked (and new, not ignored) files,
 # one per run so that concurrent runs do not remove each other's tree.
 SANITY_ARGS ?=
-sanity: venv pip-bootstrap
+sanity: venv pip-bootstrap system-deps
 	@set -e; base=$$(mktemp -d $(CURDIR)/.ansible/sanity.XXXXXX 2>/dev/null || { mkdir -p $(CURDIR)/.ansible && mktemp -d $(CURDIR)/.ansible/sanity.XXXXXX; }); \
 	tree=$$base/ansible_collections/lxdcp/maas; mkdir -p $$tree; \
 	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $$tree; \
