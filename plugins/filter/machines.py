@@ -17,7 +17,10 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.machines import preferr
 
 def preferred_address(machine, preferred_subnets=None, planned=None):
     """The filter ``lxdcp.maas.preferred_address``: the checks of its arguments, then ``machines.preferred_address``."""
-    if machine is not None and not isinstance(machine, Mapping):
+    # No machine yet: none, or the empty string ansible-core before 2.19 makes of a variable templated to none.
+    if not machine:
+        machine = None
+    elif not isinstance(machine, Mapping):
         raise AnsibleFilterError("lxdcp.maas.preferred_address: the input must be a machine (a dictionary, as "
                                  "maas_machine_info or maas_lxd_vm return it) or none, not %s" % type(machine).__name__)
     if preferred_subnets is None:
