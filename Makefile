@@ -12,16 +12,19 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule core-matrix docs bench changelog clean
+.PHONY: help venv collection-tree pip-bootstrap system-deps demo demo-stop demo-lxd demo-lxd-stop test sanity lint unit integration molecule core-matrix docs bench changelog clean ee-context integration-live integration-live-sim
 
 help:
 	@echo "make demo         3-node control plane on LXD VMs against the embedded maas-sim"
-	@echo "make test         everything CI runs: lint, sanity, unit, integration, molecule"
+	@echo "make test         everything CI runs: lint, sanity, unit, integration, integration-live-sim, molecule, core-matrix, docs"
 	@echo "make demo-lxd     the same on MAAS 4.0 (maas-sim) in direct mode, with real LXD daemons (root)"
 	@echo "make demo-stop    stop what a demo left running (demo-lxd-stop: the same)"
 	@echo "make docs         the collection's HTML documentation (antsibull-docs + Sphinx) in build/docsite/html"
 	@echo "make core-matrix  the module and main-job integration subset on every supported ansible-core"
 	@echo "make sanity|lint|unit|integration|molecule|bench   one part of it"
+	@echo "make integration-live   the live tests against the MAAS of MAAS_URL/MAAS_API_KEY (docs/design.md; LXDCP_LIVE_OK=yes)"
+	@echo "make integration-live-sim   the same against a maas-sim without /_sim/, checking nothing is left (in make test)"
+	@echo "make ee-context   the execution environment's build context (ansible-builder create, docs/awx.md)"
 
 # --- environment ------------------------------------------------------------
 
@@ -56,12 +59,13 @@ pip-bootstrap: venv
 	    > "$$dest"; echo "wrote $$dest"; fi
 
 # Debian packages the integration tests use (real LXD daemons, a real redis-server; qemu and OVMF let LXD
-# hold virtual-machine instances, tests/integration/lxdvm.py).
+# hold virtual-machine instances, tests/integration/lxdvm.py), and shellcheck, which ansible-test sanity runs on scripts/.
 system-deps:
 	@missing=""; command -v lxd >/dev/null || missing="$$missing lxd"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
 	[ -e /usr/share/OVMF/OVMF_CODE.fd ] || missing="$$missing ovmf"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -81,14 +85,14 @@ demo-lxd: venv collection-tree system-deps
 
 demo-lxd-stop: demo-stop
 
-test: lint sanity unit integration molecule core-matrix docs
+test: lint sanity unit integration integration-live-sim molecule core-matrix docs
 
 # --- parts ------------------------------------------------------------------
 
 # ansible-test resolves symlinks, so it gets a real copy of the tracked (and new, not ignored) files,
 # one per run so that concurrent runs do not remove each other's tree.
 SANITY_ARGS ?=
-sanity: venv pip-bootstrap
+sanity: venv pip-bootstrap system-deps
 	@set -e; base=$$(mktemp -d $(CURDIR)/.ansible/sanity.XXXXXX 2>/dev/null || { mkdir -p $(CURDIR)/.ansible && mktemp -d $(CURDIR)/.ansible/sanity.XXXXXX; }); \
 	tree=$$base/ansible_collections/lxdcp/maas; mkdir -p $$tree; \
 	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $$tree; \
@@ -105,11 +109,35 @@ lint: venv collection-tree
 unit: venv collection-tree
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/unit
 
+# The molecule scenarios (tests/integration/test_molecule.py, marker molecule) run in `make molecule`.
 integration: venv collection-tree system-deps
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not molecule" tests/integration
 
+# Live-MAAS tests (docs/design.md, "Live-MAAS tests"): the tests marked `live` against the MAAS of MAAS_URL and
+# MAAS_API_KEY (or MAAS_ENDPOINT and MAAS_APIKEY), creating lxdcp-live-* objects in LXDCP_LIVE_ZONE and LXDCP_LIVE_POOL
+# and removing them; LXDCP_LIVE_OK=yes confirms the target. Tests that drive maas-sim's /_sim/ skip or are deselected.
+integration-live: venv collection-tree
+	@if [ "$$LXDCP_LIVE_OK" != yes ]; then \
+	  echo "integration-live: refusing to start: set LXDCP_LIVE_OK=yes to confirm that the tests may create and delete lxdcp-live-* machines in zone '$$LXDCP_LIVE_ZONE', pool '$$LXDCP_LIVE_POOL' of '$${MAAS_URL:-$$MAAS_ENDPOINT}'" >&2; exit 2; fi
+	LXDCP_LIVE=1 $(BIN)/python -m pytest -q -n 0 -m live tests/integration
+
+# CI's live run: a maas-sim started here with its admin API off (/_sim/ answers 404) stands in for a live MAAS;
+# tests/integration/live.py lists what MAAS holds before and after `make integration-live` and fails on leftovers.
+integration-live-sim: venv collection-tree
+	@set -e; dir=$$(mktemp -d); \
+	$(BIN)/maas-sim --port 0 --no-admin-api --ready-file $$dir/url >$$dir/log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; rm -rf $$dir' EXIT; \
+	for i in $$(seq 300); do [ -s $$dir/url ] && break; kill -0 $$pid 2>/dev/null || { cat $$dir/log; exit 1; }; sleep 0.1; done; \
+	url=$$(cat $$dir/url); echo "maas-sim without admin API at $$url"; \
+	export MAAS_URL=$$url MAAS_API_KEY=lxdcp:sim-token:sim-secret LXDCP_LIVE_ZONE=az1 LXDCP_LIVE_POOL=default LXDCP_LIVE_OK=yes; \
+	$(BIN)/python tests/integration/live.py no-admin-api; \
+	$(BIN)/python tests/integration/live.py snapshot $$dir/before.json; \
+	$(MAKE) --no-print-directory integration-live; \
+	$(BIN)/python tests/integration/live.py compare $$dir/before.json
+
+# Each scenario of extensions/molecule/ is one pytest test (pytest-ansible's molecule_scenario), run side by side.
 molecule: venv collection-tree
-	cd extensions && PATH=$(BIN):$$PATH $(BIN)/molecule test --all
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration/test_molecule.py
 
 # meta/runtime.yml's requires_ansible, tested: one venv per ansible-core (latest patch of each supported minor)
 # with only the collection's runtime requirements; the tests listed in tests/integration/core_matrix.txt run
@@ -148,3 +176,12 @@ changelog: venv
 
 clean:
 	rm -rf $(VENV) collections tests/output .pytest_cache .hypothesis
+
+# The execution environment's build context (extensions/ee/): the definition staged with the collection built from
+# this checkout, then `ansible-builder create` (no container engine needed; `ansible-builder build` needs one).
+EE_BUILD ?= build/ee
+ee-context: venv collection-tree
+	rm -rf $(EE_BUILD) && mkdir -p $(EE_BUILD)
+	cp extensions/ee/execution-environment.yml extensions/ee/requirements.yml requirements.txt $(EE_BUILD)/
+	$(BIN)/ansible-galaxy collection build --force --output-path $(EE_BUILD) .
+	cd $(EE_BUILD) && $(BIN)/ansible-builder create --file execution-environment.yml --context context --output-filename Containerfile

@@ -6,7 +6,8 @@
 * Links of those pages to files of the repository that are not pages (``../roles/provision/README.md``) point to the
   repository (``galaxy.yml``'s ``repository``, branch ``main``).
 * No intersphinx download (the build runs offline); the few labels of the Ansible docs that antsibull-docs' pages
-  use resolve to their fixed URLs. Any other unresolved reference is still a warning, and warnings fail the build.
+  use, and the environment variables of Ansible's settings (the inventory cache options), resolve to their fixed
+  URLs. Any other unresolved reference is still a warning, and warnings fail the build.
 """
 
 # This file is appended to a generated conf.py, which already defines extensions, nitpicky and intersphinx_mapping.
@@ -91,6 +92,10 @@ def _missing_reference(app, env, node, contnode):  # pylint: disable=unused-argu
     if node.get("reftype") == "ref" and target in ANSIBLE_LABELS:
         path, title = ANSIBLE_LABELS[target]
         return nodes.reference("", title, internal=False, refuri=ANSIBLE_DOCS + path)
+    if node.get("reftype") == "envvar" and target.startswith("ANSIBLE_"):  # the config settings' variables
+        reference = nodes.reference("", "", internal=False, refuri=ANSIBLE_DOCS + "reference_appendices/config.html#envvar-" + target)
+        reference += contnode
+        return reference
     return None
 
 

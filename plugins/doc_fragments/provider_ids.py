@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: lxdcp.maas contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The lxdcp.maas.provider_ids documentation fragment: how the modules write the provider IDs they return."""
+"""The lxdcp.maas.provider_ids documentation fragment: how the modules and the inventory write provider IDs."""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    """The provider ID option of the modules that return machines (``maas_lxd_vm``, ``maas_machine_info``)."""
+    """The provider ID option of the modules that return machines (``maas_lxd_vm``, ``maas_machine_info``) and of the inventory."""
 
     DOCUMENTATION = r"""
 options:

@@ -30,6 +30,7 @@ description:
     zone or pool) fail the inventory source with the reason; they never give an empty inventory.
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - lxdcp.maas.provider_ids
   - constructed
   - inventory_cache
 options:
@@ -178,7 +179,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             return Query(clusters=self.get_option("clusters"), zones=self.get_option("zones"), pool=self.get_option("pool"),
                          tags=self.get_option("tags"), status=self.get_option("status"),
-                         preferred_subnets=self.get_option("preferred_subnets"))
+                         preferred_subnets=self.get_option("preferred_subnets"),
+                         vm_provider_id_scheme=self.get_option("vm_provider_id_scheme"))
         except ConfigError as exc:
             raise AnsibleParserError("%s: %s" % (path, exc)) from None
 

@@ -175,6 +175,7 @@ _raw:
         - C(hostname), C(vm_host) (name), C(vm_host_id), C(zone), C(score) (the strategy's value, lower wins; null for
           existing VMs), C(reason), C(existing) (the VM is already in the cluster), C(system_id) (existing VMs),
           C(index).
+        - C(lost_zone) is true for an existing VM in a zone of RV(_raw[].lost_zones).
       type: list
       elements: dict
     rejected:
@@ -184,6 +185,13 @@ _raw:
           or C(type) for a VM host that is not an LXD host (virsh).
         - With the scheduler, MAAS's rejections come first, then the scheduler's (for hosts MAAS allowed), whose
           C(reason) starts with C(lxd-multi-scheduler:) and whose C(code) may also be C(unknown) (not one of its hosts).
+      type: list
+      elements: dict
+    lost_zones:
+      description:
+        - The zones of the cluster's existing VMs where every host is unhealthy (for example offline), in zone order.
+        - Each has C(zone), C(hosts) (C(name), C(reason)) and C(machines), the VMs there (C(hostname), C(system_id),
+          C(vm_host), C(status), C(power_state)). Those VMs keep their place in the plan; new VMs avoid the zone.
       type: list
       elements: dict
     warnings:

@@ -76,7 +76,10 @@ class Planner:
             why = ("lxd-multi-scheduler chose among the %ss MAAS allows (see rejected), by its own zone labels and without "
                    "knowing the cluster's existing replicas" % self.noun if scheduled else "every VM already exists and keeps its host")
             warnings.append("zone spread is %d (%s), asked for at most %d: %s" % (skew, counts, self.request.max_skew, why))
+        lost = self._lost_zones(hosts, kept, candidates.members)
+        warnings += [lost_zone_line(zone, self.noun) for zone in lost]
         result = {
+            "lost_zones": lost,
             "strategy": strategy,
             "source": "scheduler" if scheduled else "maas",
             "via": candidates.via,
@@ -131,6 +134,34 @@ class Planner:
                 "system_id": (machine or {}).get("system_id"),
             }
         return kept, new_names
+
+    @staticmethod
+    def _lost_zones(hosts, kept, members):
+        """The zones of existing VMs whose every host is unhealthy (offline), each with those hosts and the VMs in it.
+
+        The VMs there keep their place in the plan (``lost_zone``: true); new VMs avoid the zone (the placement core
+        rejects unhealthy hosts), and nothing of the zone is changed by the run.
+        """
+        by_zone = {}
+        for host in hosts:
+            by_zone.setdefault(host.zone, []).append(host)
+        lost = []
+        for zone in sorted(by_zone):
+            zone_hosts = by_zone[zone]
+            if any(host.healthy for host in zone_hosts):
+                continue
+            machines = []
+            for item in sorted(kept.values(), key=lambda entry: entry["index"]):
+                if item["zone"] != zone:
+                    continue
+                item["lost_zone"] = True
+                machine = members.get(item["hostname"]) or {}
+                machines.append({"hostname": item["hostname"], "system_id": item["system_id"], "vm_host": item["vm_host"],
+                                 "status": machine.get("status_name"), "power_state": machine.get("power_state")})
+            if machines:
+                lost.append({"zone": zone, "hosts": [{"name": host.name, "reason": host.health_reason} for host in zone_hosts],
+                             "machines": machines})
+        return lost
 
     @staticmethod
     def _core_plan(hosts, request, not_lxd, context=""):
@@ -273,6 +304,16 @@ def _scheduler_rejections(items, by_name):
             "reason": "lxd-multi-scheduler: %s" % item.get("reason"),
         })
     return rejected
+
+
+def lost_zone_line(lost, noun="VM host"):
+    """``zone az1 is lost (every VM host unhealthy: ...): demo-cp-2 (abc123) Deployed, power error ...``."""
+    machines = ", ".join("%s (%s) %s, power %s on %s" % (
+        m["hostname"], m["system_id"], m["status"] or "unknown", m["power_state"] or "unknown", m["vm_host"])
+        for m in lost["machines"])
+    hosts = "; ".join("%s: %s" % (h["name"], h["reason"]) for h in lost["hosts"])
+    return ("zone %s is lost (every %s in it is unhealthy - %s): %s; kept as they are, not changed by this run, "
+            "new VMs go to the other zones" % (lost["zone"], noun, hosts, machines))
 
 
 def explain(result):

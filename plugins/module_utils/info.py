@@ -9,13 +9,14 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpErro
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_addresses, machine_view, parse_provider_id
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Connections, Defaults, host_entries, lxd_candidates, lxd_host_view, lxd_hosts
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasAuthError, MaasGone
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.waiters import wait_for_machines
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import backing_machines, check_places, cluster_members, vm_host_project
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error, hostname_error, tag_error
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import ownership
 from ansible_collections.lxdcp.maas.plugins.module_utils.vmhosts import vm_host_health, vm_host_view
 
 # Filters of maas_machine_info that MAAS applies itself, in the order the log names them.
-MACHINE_FILTERS = ("hostname", "provider_id", "cluster", "tags", "zones", "pool", "status")
+MACHINE_FILTERS = ("system_id", "hostname", "provider_id", "cluster", "tags", "zones", "pool", "status")
 
 
 def vm_host_info(context):
@@ -114,11 +115,13 @@ def machine_info(context):
         except ValueError as exc:
             problems.append(str(exc))
     problems = [text for text in problems if text]
+    if params["wait_for"] and not (params["system_id"] or params["hostname"] or params["provider_id"]):
+        problems.append("wait_for needs the machines to wait for: system_id, hostname or provider_id")
     if problems:
         raise LxdcpError("; ".join(problems))
     client = context.client()
-    filters = dict(hostname=params["hostname"], id=list(dict.fromkeys(wanted_ids.values())), zone=params["zones"],
-                   pool=params["pool"], status=params["status"])
+    ids = list(dict.fromkeys(list(params["system_id"] or []) + list(wanted_ids.values())))
+    filters = dict(id=ids, hostname=params["hostname"], zone=params["zones"], pool=params["pool"], status=params["status"])
     filters = dict((key, value) for key, value in filters.items() if value)
     tags = params["tags"] or []
     if params["cluster"] is not None:
@@ -128,16 +131,43 @@ def machine_info(context):
     else:
         machines = client.list_machines(**filters)
     context.log("%d machine(s) match %s" % (len(machines), _describe_filters(params)))
+    waits = None
+    if params["wait_for"]:
+        machines, waits = _wait(context, client, machines)
     scheme = params["vm_provider_id_scheme"]
-    found = sorted((_machine_info(m, scheme) for m in machines),
-                   key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
+    found = sorted((_machine_info(m, scheme) for m in machines), key=lambda m: (m["hostname"] or "", m["system_id"] or ""))
     result = dict(changed=False, machines=found)
     if params["hostname"] or wanted_ids:
         names = set(m["hostname"] for m in found)
         system_ids = set(m["system_id"] for m in found)
         result["missing"] = [name for name in dict.fromkeys(params["hostname"] or []) if name not in names]
         result["missing"].extend(text for text, system_id in wanted_ids.items() if system_id not in system_ids)
+    if params["system_id"]:
+        have = set(m["system_id"] for m in found)
+        result["missing_ids"] = [value for value in dict.fromkeys(params["system_id"]) if value not in have]
+    if waits is not None:
+        result.update(waits)
+        failed = [w["reason"] for w in waits["waits"] if not w["ok"]]
+        if failed:
+            raise LxdcpError(" ".join(failed), **result)
     return result
+
+
+def _wait(context, client, machines):
+    """``wait_for``: wait for the matching machines together (one request per interval for all); returns the machines
+    as last read and ``{"waits": [...], "polls": N}``."""
+    params = context.params
+    known = dict((m["system_id"], m) for m in machines)
+    outcomes, polls = wait_for_machines(client, list(known), params["wait_for"], params["wait_timeout"], known=known)
+    waits = []
+    for system_id, machine in known.items():
+        outcome = outcomes[system_id]
+        waits.append(dict(system_id=system_id, hostname=machine.get("hostname"), status=outcome["status"],
+                          ok=outcome["ok"], timed_out=outcome["timed_out"], reason=outcome["reason"]))
+    context.log("waited for %d machine(s) with %d request(s): %d reached %s" % (
+        len(waits), polls, len([w for w in waits if w["ok"]]), " or ".join(params["wait_for"])))
+    last = [outcomes[s]["machine"] or known[s] for s in known]
+    return last, dict(waits=sorted(waits, key=lambda w: (w["hostname"] or "", w["system_id"])), polls=polls)
 
 
 def _describe_filters(params):

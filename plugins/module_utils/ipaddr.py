@@ -69,6 +69,10 @@ IN_USE = "in-use"
 DUPLICATE = "duplicate"
 BAD_GATEWAY = "bad-gateway"
 BAD_DNS_SERVER = "bad-dns-server"
+# MAAS configures a machine's gateway and DNS servers from its subnets (docs/static-ips.md, "Gateway and DNS
+# servers per machine"): a value the subnet does not carry cannot be applied per machine.
+GATEWAY_NOT_SUBNETS = "gateway-not-subnets"
+DNS_SERVER_NOT_SUBNETS = "dns-server-not-subnets"
 BAD_HOSTNAME = "bad-hostname"
 
 # Status of a planned address that passed validation.
@@ -833,10 +837,29 @@ def _address_problem(item, index, rules):
         except AddressError as exc:
             report(BAD_GATEWAY, exc.message)
             return problems, None, warnings
-        if subnet.gateway and not _same(subnet.gateway, item.gateway):
-            warnings.append("%s: gateway %s differs from the gateway %s MAAS has for subnet %s; MAAS configures %s "
-                            "on the machines it deploys" % (
-                                item.label, item.gateway, subnet.gateway, subnet.cidr, subnet.gateway))
+        if not subnet.gateway or not _same(subnet.gateway, item.gateway):
+            report(GATEWAY_NOT_SUBNETS, "gateway %s is not the gateway of subnet %s in MAAS (%s): MAAS writes a "
+                                        "machine's default gateway from the gateway_ip of one of its subnets (a "
+                                        "machine only chooses which link gives it), so a gateway of its own cannot "
+                                        "be applied; leave gateway out, use %s, or change the subnet's gateway_ip "
+                                        "for every machine on it" % (
+                                            item.gateway_text, subnet.cidr,
+                                            "it has %s" % subnet.gateway if subnet.gateway else "it has none",
+                                            subnet.gateway if subnet.gateway else "a subnet that has one"))
+    if subnet is not None:
+        missing = [server for server in item.dns_servers if not any(_same(known, parse_address(server)) for known in subnet.dns_servers)]
+        if missing:
+            report(DNS_SERVER_NOT_SUBNETS, "DNS server%s %s %s not among the DNS servers of subnet %s in MAAS (%s): "
+                                           "MAAS writes a machine's resolvers from its subnets' dns_servers (and its "
+                                           "rack controllers when the subnet allows DNS), with no per-machine setting, "
+                                           "and cloud-init does not take network settings from user data; leave "
+                                           "dns_servers out, list only the subnet's, or add the server to the subnet "
+                                           "for every machine on it" % (
+                                               "s" if len(missing) > 1 else "", ", ".join(missing),
+                                               "are" if len(missing) > 1 else "is", subnet.cidr,
+                                               ", ".join(subnet.dns_servers) or "none"))
+    if problems:
+        return problems, None, warnings
     resolved = {
         "address": str(ip),
         "version": ip.version,

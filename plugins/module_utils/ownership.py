@@ -102,6 +102,29 @@ def of_cluster(machine, cluster):
     return is_owned(machine, cluster) or left_untagged_vm(machine, cluster)
 
 
+#: MAAS's VM host (pod) types: ``lxd`` and ``virsh`` (``maasserver/forms/pods.py``). A bare-metal allocation excludes
+#: them with ``not_pod_type``, which MAAS matches against the machine's BMC power type (``bmc__power_type``): it leaves
+#: out VMs composed on VM hosts, LXD VMs registered by hand or by direct mode (``power_type: lxd``) and virsh-powered
+#: machines, and stops MAAS composing a VM when no machine matches (``get_allocated_composed_machine``).
+VM_POD_TYPES = ("lxd", "virsh")
+
+
+def allocation_exclusions(tag_names, pod_constraints=True):
+    """The ``op=allocate`` constraints that keep a bare-metal allocation off machines it must never take.
+
+    ``not_tags``: :data:`MANAGED_TAG` and every cluster tag among ``tag_names`` (the tags MAAS has): a machine of any
+    cluster of lxdcp.maas, even one it was tagging or untagging when it stopped (a cluster tag alone).
+    ``not_pod_type`` (:data:`VM_POD_TYPES`): no VM, tagged yet or not - a composed VM is an ordinary Ready machine once
+    commissioned, and MAAS cannot tag it at compose time. MAAS 4.0 has no VM hosts and no ``pod`` constraints (it
+    answers ``No such constraint.``): ``pod_constraints=False`` leaves them out.
+    """
+    not_tags = [MANAGED_TAG] + sorted(t for t in set(tag_names) if t.startswith(CLUSTER_TAG_PREFIX))
+    exclusions = {"not_tags": not_tags}
+    if pod_constraints:
+        exclusions["not_pod_type"] = list(VM_POD_TYPES)
+    return exclusions
+
+
 def instance_marks(cluster=None, hostname=None):
     """The ``user.lxdcp.*`` config keys that make an LXD instance lxdcp.maas's (and ``cluster``'s, named ``hostname``)."""
     marks = {LXD_MANAGED_KEY: "true"}

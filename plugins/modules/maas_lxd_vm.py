@@ -81,6 +81,10 @@ options:
         O(zones), O(pool), O(host_tags) as machine tags, O(disks) sizes) and renamed to O(hostname); an existing
         machine of that name is used if it carries the ownership tags, or if it is V(Ready), not owned by anyone
         and carries no other cluster's tag.
+      - An allocation by constraints never takes a machine carrying C(lxdcp-managed) or a C(lxdcp-cluster-<name>) tag,
+        nor a VM, tagged yet or not (MAAS constraints C(not_tags), and C(not_pod_type) V(lxd) and V(virsh), which
+        also keep MAAS from composing a VM for the allocation); see C(docs/modules.md). MAAS 4.0 has no such pod
+        constraints, so an LXD VM it allocates is released again and the task fails.
     type: str
     choices: [lxd, bare-metal]
     default: lxd
@@ -193,6 +197,26 @@ options:
             this hostname, or without a DNS name) is taken over - the reservation is released right before the VM
             takes the address, as MAAS treats a reserved address as in use.
         type: str
+      gateway:
+        description:
+          - Default gateway of the VM, through this interface. Needs O(interfaces[].ip); at most one interface per IP
+            version may have one.
+          - MAAS writes a machine's default gateway from the C(gateway_ip) of one of its subnets and lets a machine
+            choose only which link gives it. So the gateway must be the C(gateway_ip) MAAS has for the address's
+            subnet, else the task fails before any write. It is applied by making this interface's static link the
+            machine's default gateway (C(link_subnet) with C(default_gateway), or C(set_default_gateway)), which MAAS
+            allows only while the machine is not deployed; a deployed VM whose default gateway differs fails.
+          - See C(docs/static-ips.md) for MAAS's model.
+        type: str
+      dns_servers:
+        description:
+          - DNS servers of the VM on this interface. Needs O(interfaces[].ip).
+          - MAAS writes a machine's resolvers from its subnets' C(dns_servers) (plus its rack controllers when the
+            subnet allows DNS), with no per-machine setting, and cloud-init takes no network settings from user
+            data. So each server must be one of the subnet's C(dns_servers) in MAAS, else the task fails before any
+            write; the list then states what the VM gets.
+        type: list
+        elements: str
   user_data:
     description:
       - cloud-init user data for the deployment (text); sent base64-encoded as MAAS expects.
@@ -234,6 +258,15 @@ options:
       - Without it, static IPs are set on a later run, once MAAS has commissioned the VM.
     type: bool
     default: true
+  deploy_wait:
+    description:
+      - With O(state=deployed) and O(wait), whether to wait until the deployment ends (V(Deployed)).
+      - V(false) returns as soon as MAAS deploys the machine (V(Deploying)), after every earlier wait (commissioning,
+        a release). A play then waits for all its machines at once with M(lxdcp.maas.maas_machine_info) and
+        O(lxdcp.maas.maas_machine_info#module:wait_for), one request per interval for all of them, as the
+        C(lxdcp.maas.deploy) role does.
+    type: bool
+    default: true
   wait_timeout:
     description:
       - Seconds the whole task may wait for MAAS. Polling starts at 0.5 s and backs off to 10 s.
@@ -259,6 +292,9 @@ notes:
     once the VM is Ready, replace that AUTO link with a STATIC link carrying the same address.
   - Deleting a VM makes MAAS delete its interfaces and their addresses; the module then checks that every former
     address is free and releases any left behind by it.
+  - A VM whose VM host cannot be reached (its power state is C(error)) cannot be released, since MAAS powers it off
+    through the host first. O(state=absent) deletes it without a release and without checking the host's capacity,
+    with a warning (MAAS deletes the machine even though the instance stays on the host).
   - MAAS has VM hosts from 3.0 to 3.8. MAAS 4.0 removed them (C(/vm-hosts/) answers 410 Gone); there, with
     O(lxd_via=auto) (the default) or V(direct), the VM is created on an LXD host through LXD's API and registered in MAAS
     as an C(lxd)-powered machine (see C(docs/lxd-direct.md)). V(bare-metal) mode works with both.
@@ -504,6 +540,8 @@ ARGUMENT_SPEC = dict(
         name=dict(type="str"),
         subnet=dict(type="str"),
         ip=dict(type="str"),
+        gateway=dict(type="str"),
+        dns_servers=dict(type="list", elements="str"),
     )),
     user_data=dict(type="str"),
     osystem=dict(type="str"),
@@ -513,6 +551,7 @@ ARGUMENT_SPEC = dict(
     role=dict(type="str", choices=["control-plane", "worker"]),
     domain=dict(type="str"),
     wait=dict(type="bool", default=True),
+    deploy_wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=1800),
     recreate=dict(type="bool", default=False),
     preferred_vm_host=dict(type="str"),

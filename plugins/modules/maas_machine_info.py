@@ -19,6 +19,9 @@ description:
     ownership tags (RV(machines[].managed), RV(machines[].cluster)).
   - A typical use is to look up every machine of a cluster before changing anything, for example in the
     C(lxdcp.maas.release) role.
+  - With O(wait_for) it waits until every matching machine reaches one of those states, asking MAAS for all of them with
+    one C(GET /machines/?id=...&id=...) per interval - the requests grow with the time waited, not with the number of
+    machines - and reports each machine's outcome (RV(waits)).
   - The module changes nothing.
 author:
   - lxdcp.maas maintainers (@lxdcp)
@@ -28,6 +31,11 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - lxdcp.maas.attributes.info_module
 options:
+  system_id:
+    description:
+      - Only machines with these system ids (MAAS's C(id) filter).
+    type: list
+    elements: str
   hostname:
     description:
       - Only machines with these host names (short names, as MAAS's C(hostname) filter matches them).
@@ -76,9 +84,26 @@ options:
               allocated, failed_deployment, releasing, failed_releasing, disk_erasing, failed_disk_erasing, rescue_mode,
               entering_rescue_mode, failed_entering_rescue_mode, exiting_rescue_mode, failed_exiting_rescue_mode,
               testing, failed_testing]
+  wait_for:
+    description:
+      - Wait until each machine that matches the filters has one of these status names (as MAAS reports them in
+        C(status_name), for example V(Ready), V(Allocated), V(Deployed)), then return the machines as they are then.
+      - Needs O(system_id), O(hostname) or O(provider_id). The machines are polled together, one request per interval for those still
+        on their way; the interval starts at 0.5 s and grows by half up to 2 s, so a new state is seen at most 2 s (and
+        one request) after MAAS reports it.
+      - A machine that reaches a failed state (V(Failed deployment), V(Failed commissioning), V(Broken), ...), is
+        deleted, or is still on its way after O(wait_timeout) seconds makes the task fail, with every such machine,
+        its state and MAAS's reason in the message; RV(waits) has the outcome of each machine.
+    type: list
+    elements: str
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait_for), for all the machines together.
+    type: int
+    default: 1800
 notes:
-  - All filters combine; a machine must pass each of them. Several values of O(hostname), O(provider_id), O(zones),
-    O(pool) or O(status) mean any of them; several O(tags) mean all of them.
+  - All filters combine; a machine must pass each of them. Several values of O(system_id), O(hostname), O(provider_id),
+    O(zones), O(pool) or O(status) mean any of them; several O(tags) mean all of them.
   - Non-admin API users see only the machines MAAS shows them (unowned machines and their own).
 seealso:
   - module: lxdcp.maas.maas_lxd_vm
@@ -115,6 +140,13 @@ EXAMPLES = r"""
     that: found.machines | rejectattr('cluster', 'in', [none, 'prod']) | list | length == 0
     fail_msg: "{{ found.machines | rejectattr('cluster', 'in', [none, 'prod']) | map(attribute='hostname') | join(', ') }}
       belong to another cluster"
+
+- name: Wait for the machines two deployments started, polling MAAS once per interval for both
+  lxdcp.maas.maas_machine_info:
+    system_id: "{{ deployed.results | map(attribute='machine.system_id') | list }}"
+    wait_for: [Deployed]
+    wait_timeout: 1800
+  register: waited
 
 - name: Deployed LXD VMs in zone az1 tagged k8s
   lxdcp.maas.maas_machine_info:
@@ -163,6 +195,42 @@ missing:
   type: list
   elements: str
   sample: [cp-3]
+missing_ids:
+  description: System ids of O(system_id) that no returned machine has.
+  returned: when O(system_id) is given
+  type: list
+  elements: str
+  sample: [x7dfp3]
+waits:
+  description: With O(wait_for), the outcome of each machine waited for, sorted by host name.
+  returned: when O(wait_for) is given
+  type: list
+  elements: dict
+  contains:
+    system_id:
+      description: The machine's system id.
+      type: str
+    hostname:
+      description: The machine's host name.
+      type: str
+    status:
+      description: Its last status name (V(null) when it was deleted while waiting).
+      type: str
+    ok:
+      description: Whether it reached one of O(wait_for).
+      type: bool
+    timed_out:
+      description: Whether it was still on its way at the deadline.
+      type: bool
+    reason:
+      description: Why it did not reach O(wait_for) (the state, MAAS's status message and error); empty when RV(waits[].ok).
+      type: str
+  sample: [{system_id: x7dfp3, hostname: cp-1, status: Deployed, ok: true, timed_out: false, reason: ""}]
+polls:
+  description: With O(wait_for), the requests sent while waiting (each asks for every machine still on its way).
+  returned: when O(wait_for) is given
+  type: int
+  sample: 5
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import machine_info
@@ -178,6 +246,7 @@ STATUSES = [
 
 ARGUMENT_SPEC = dict(
     PROVIDER_ID_ARGUMENT_SPEC,
+    system_id=dict(type="list", elements="str"),
     hostname=dict(type="list", elements="str"),
     provider_id=dict(type="list", elements="str"),
     cluster=dict(type="str"),
@@ -186,6 +255,8 @@ ARGUMENT_SPEC = dict(
                deprecated_aliases=[dict(name="zone", version="2.0.0", collection_name="lxdcp.maas")]),
     pool=dict(type="list", elements="str"),
     status=dict(type="list", elements="str", choices=STATUSES),
+    wait_for=dict(type="list", elements="str"),
+    wait_timeout=dict(type="int", default=1800),
 )
 
 

@@ -71,12 +71,15 @@ options:
         description:
           - Gateway to use with this address (returned in RV(addresses[].gateway)). It must be a usable address of the
             subnet. Defaults to O(gateway), then to the subnet's gateway in MAAS.
-          - A gateway different from MAAS's gives a warning, since MAAS configures its own on the machines it deploys.
+          - It must be the subnet's gateway in MAAS (C(gateway_ip)), else the module fails before any change (rule
+            C(gateway-not-subnets)), since MAAS configures a machine's gateway only from its subnets.
         type: str
       dns_servers:
         description:
           - DNS servers to use with this address (returned in RV(addresses[].dns_servers)). Defaults to
             O(dns_servers), then to the subnet's DNS servers in MAAS.
+          - Each must be one of the subnet's DNS servers in MAAS, else the module fails before any change (rule
+            C(dns-server-not-subnets)), as MAAS has no per-machine DNS servers.
         type: list
         elements: str
       hostname:
@@ -158,7 +161,7 @@ EXAMPLES = r"""
     addresses:
       - {address: 10.10.0.40, hostname: lb-1, mac: "52:54:00:12:34:56"}
 
-- name: IPv6, with explicit gateway and DNS servers for the netplan of the host
+- name: IPv6, checking that the subnet has this gateway and DNS server in MAAS
   lxdcp.maas.maas_static_ip:
     state: validated
     addresses:

@@ -14,7 +14,7 @@ import os
 import re
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.ipaddr import AddressError, parse_network
-from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_view, preferred_address
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import DEFAULT_VM_PROVIDER_ID_SCHEME, machine_view, preferred_address
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import cluster_error, tag_error
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import (
     CONTROL_PLANE,
@@ -75,8 +75,10 @@ class Query(object):
     ``lxdcp-managed``, and the clusters are picked from the machines' tags (MAAS ANDs the tags of one request).
     """
 
-    def __init__(self, clusters=None, zones=None, pool=None, tags=None, status=None, preferred_subnets=None):
+    def __init__(self, clusters=None, zones=None, pool=None, tags=None, status=None, preferred_subnets=None,
+                 vm_provider_id_scheme=DEFAULT_VM_PROVIDER_ID_SCHEME):
         self.clusters = list(dict.fromkeys(clusters or []))
+        self.vm_provider_id_scheme = vm_provider_id_scheme  # how maas_provider_id is written (not part of the read)
         problems = [cluster_error(cluster) for cluster in self.clusters]
         problems += [tag_error(tag) for tag in tags or []]
         problems = [text for text in problems if text]
@@ -105,6 +107,11 @@ class Query(object):
         return is_owned(machine) and bool(clusters_of(machine))
 
 
+# The fields of the machine view that become host variables, each as maas_<field> (maas_vm_host: the VM host's name).
+VIEW_VARIABLES = ("system_id", "hostname", "fqdn", "provider_id", "zone", "pool", "domain", "lxd_vm", "status",
+                  "power_state", "cores", "memory", "tags", "ip_addresses", "osystem", "distro_series")
+
+
 def trim(machine):
     """The machine with the fields the inventory uses only (what the cache holds)."""
     return dict((key, machine[key]) for key in MACHINE_FIELDS if key in machine)
@@ -129,34 +136,16 @@ class Host(object):
 
 def host_of(machine, query):
     """The inventory host of a machine: its groups and host variables."""
-    view = machine_view(machine)
+    view = machine_view(machine, vm_provider_id_scheme=query.vm_provider_id_scheme)
     role = machine_role(machine)
     clusters = sorted(cluster for cluster in clusters_of(machine) if not query.clusters or cluster in query.clusters)
     groups = [group_name(CLUSTER_GROUP_PREFIX, cluster) for cluster in clusters]
     groups.append(ROLE_GROUPS[role])
     if view["zone"]:
         groups.append(group_name(ZONE_GROUP_PREFIX, view["zone"]))
-    variables = dict(
-        lxdcp_cluster=clusters[0] if clusters else ownership(machine)[1],
-        lxdcp_role=role,
-        maas_system_id=view["system_id"],
-        maas_hostname=view["hostname"],
-        maas_fqdn=view["fqdn"],
-        maas_provider_id=view["provider_id"],
-        maas_zone=view["zone"],
-        maas_pool=view["pool"],
-        maas_domain=view["domain"],
-        maas_vm_host=(view["vm_host"] or {}).get("name"),
-        maas_lxd_vm=view["lxd_vm"],
-        maas_status=view["status"],
-        maas_power_state=view["power_state"],
-        maas_cores=view["cores"],
-        maas_memory=view["memory"],
-        maas_tags=view["tags"],
-        maas_ip_addresses=view["ip_addresses"],
-        maas_osystem=view["osystem"],
-        maas_distro_series=view["distro_series"],
-    )
+    variables = dict(lxdcp_cluster=clusters[0] if clusters else ownership(machine)[1], lxdcp_role=role,
+                     maas_vm_host=(view["vm_host"] or {}).get("name"))
+    variables.update(("maas_" + field, view[field]) for field in VIEW_VARIABLES)
     address = preferred_address(machine, query.subnets)
     if address:
         variables["ansible_host"] = address

@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--api-key", help="API key (consumer:token:secret) of the scenario's first admin user")
     parser.add_argument("--maas-version", help="MAAS version to simulate, overriding the scenario's (e.g. 3.6.1, 4.0: no VM hosts)")
     parser.add_argument("--ready-file", help="file that receives the base URL once the server accepts connections")
+    parser.add_argument("--no-admin-api", dest="admin_api", action="store_false",
+                        help="serve no /_sim/ admin API (404 there, as on a real MAAS): a stand-in for a live MAAS")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning", help="log level (default warning)")
     return parser.parse_args(argv)
 
@@ -33,8 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 class _Server(uvicorn.Server):
     """uvicorn server that announces itself once it listens."""
 
-    def __init__(self, config: uvicorn.Config, url: str, ready_file: str | None):
+    def __init__(self, config: uvicorn.Config, url: str, ready_file: str | None, admin_api: bool = True):
         super().__init__(config)
+        self.admin_api = admin_api
         self.url = url
         self.ready_file = ready_file
 
@@ -42,7 +45,8 @@ class _Server(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.should_exit:
             return
-        print(f"maas-sim: MAAS API at {self.url}/api/2.0/ (admin API at {self.url.rsplit('/MAAS', 1)[0]}/_sim/)", flush=True)
+        admin = f"admin API at {self.url.rsplit('/MAAS', 1)[0]}/_sim/" if self.admin_api else "no admin API"
+        print(f"maas-sim: MAAS API at {self.url}/api/2.0/ ({admin})", flush=True)
         if self.ready_file:
             partial = self.ready_file + ".partial"
             with open(partial, "w", encoding="utf-8") as handle:
@@ -55,7 +59,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        sim = Simulator(scenario_path=args.scenario, state_path=args.state, api_key=args.api_key, maas_version=args.maas_version)
+        sim = Simulator(scenario_path=args.scenario, state_path=args.state, api_key=args.api_key, maas_version=args.maas_version,
+                        admin_api=args.admin_api)
     except ScenarioError as exc:
         print(f"maas-sim: {exc}", file=sys.stderr)
         return 2
@@ -74,7 +79,7 @@ def main(argv=None) -> int:
     sim.base_url = url
     logging.getLogger("uvicorn.error").addFilter(DropFilter())
     config = uvicorn.Config(sim, log_level=args.log_level, access_log=args.log_level == "debug", lifespan="on", server_header=False)
-    server = _Server(config, url, args.ready_file)
+    server = _Server(config, url, args.ready_file, args.admin_api)
     server.run(sockets=[sock])
     return 0
 

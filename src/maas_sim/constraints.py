@@ -242,9 +242,21 @@ def _name(state: State, kind: str, key, attribute: str = "name"):
     return getattr(obj, attribute) if obj is not None else None
 
 
-def _pod_attr(state: State, machine, attribute: str):
-    pod = state.get("pod", machine.pod_id) if machine.pod_id is not None else None
-    return getattr(pod, attribute) if pod is not None else None
+def _bmc_attr(state: State, machine, attribute: str):
+    """The machine's BMC ``name`` or ``power_type``, which the ``pod*`` constraints match (``bmc__name``,
+    ``bmc__power_type`` in ``FilterNodeForm.NODE_FILTERS``/``NODE_EXCLUDES``).
+
+    A composed VM's BMC is its VM host (the pod's name and type); any other machine with a power type has a plain
+    BMC of that power type and an empty name; a machine without a power type has none (``Node.power_type`` is
+    ``""`` then): ``pod_type`` never matches it and ``not_pod_type`` keeps it.
+    """
+    if machine.pod_id is not None:
+        pod = state.get("pod", machine.pod_id)
+        if pod is not None:
+            return pod.name if attribute == "name" else pod.type
+    if not machine.power_type:
+        return None
+    return "" if attribute == "name" else machine.power_type
 
 
 def _name_matches(state: State, machine, name: str) -> bool:
@@ -309,10 +321,10 @@ CHECKS = {
     "cpu_count": lambda s, m, v: m.cpu_count >= min(v),
     "cpu_speed": lambda s, m, v: m.cpu_speed >= min(v),
     "mem": lambda s, m, v: m.memory >= min(v),
-    "pod": lambda s, m, v: _pod_attr(s, m, "name") in v,
-    "not_pod": lambda s, m, v: _pod_attr(s, m, "name") not in v,
-    "pod_type": lambda s, m, v: _pod_attr(s, m, "type") in v,
-    "not_pod_type": lambda s, m, v: _pod_attr(s, m, "type") not in v,
+    "pod": lambda s, m, v: _bmc_attr(s, m, "name") in v,
+    "not_pod": lambda s, m, v: _bmc_attr(s, m, "name") not in v,
+    "pod_type": lambda s, m, v: _bmc_attr(s, m, "power_type") in v,
+    "not_pod_type": lambda s, m, v: _bmc_attr(s, m, "power_type") not in v,
     "owner": lambda s, m, v: _name(s, "user", m.owner_id, "username") in v,
     "not_owner": lambda s, m, v: _name(s, "user", m.owner_id, "username") not in v,
     "power_state": lambda s, m, v: m.power_state in v,

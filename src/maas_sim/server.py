@@ -59,11 +59,11 @@ class RequestLog:
         self.entries: deque = deque(maxlen=limit)
         self.seq = 0
 
-    def open(self, method: str, path: str, op: str | None) -> dict:
+    def open(self, method: str, path: str, op: str | None, query: str = "") -> dict:
         """Start an entry; ``status`` is filled in when the answer is known."""
         self.seq += 1
         entry = {"seq": self.seq, "time": time.time(), "method": method, "path": path, "op": op, "status": None,
-                 "write": method in WRITE_METHODS, "user": None}
+                 "write": method in WRITE_METHODS, "user": None, "query": query}
         self.entries.append(entry)
         return entry
 
@@ -86,13 +86,15 @@ class Simulator:
     """One simulated MAAS region: state, router, faults and request log."""
 
     def __init__(self, scenario_path: str | None = None, state_path: str | None = None, api_key: str | None = None,
-                 maas_version: str | None = None):
+                 maas_version: str | None = None, admin_api: bool = True):
         if scenario_path is None and maas_version and modes.major(scenario.version(maas_version, "--maas-version")) >= 4:
             scenario_path = scenario.DEFAULT_SCENARIO_40
         self.scenario_path = scenario_path
         self.state_path = state_path
         self.api_key = api_key
         self.maas_version = maas_version
+        # False: no /_sim/ (it answers 404 like any path a real MAAS does not have), as a live MAAS for the live tests.
+        self.admin_api = admin_api
         self.log = RequestLog()
         self.store = Store(state_path) if state_path else None
         self.base_url = ""
@@ -135,7 +137,8 @@ class Simulator:
     def save_faults(self) -> None:
         """Keep the fault settings in the persisted state; offline VM hosts show a power error on their host machine."""
         offline = set(self.faults["vmhost_offline"])
-        for pod in self.state.all("pod"):
+        pods = {pod.id: pod for pod in self.state.all("pod")}
+        for pod in pods.values():
             host = self.state.get("machine", pod.host_system_id) if pod.host_system_id else None
             if host is None:
                 continue
@@ -143,6 +146,17 @@ class Simulator:
             if host.power_state != wanted:
                 host.power_state = wanted
                 self.state.touch(host)
+        # MAAS queries a VM's power through its VM host's LXD API: when that host is unreachable, the query fails
+        # and MAAS records the power state "error" (provisioningserver/rpc/power.py, query_all_nodes); the machine's
+        # status does not change. Back online, the next query finds the VM running.
+        for machine in self.state.all("machine"):
+            pod = pods.get(machine.pod_id) if machine.pod_id is not None else None
+            if pod is None:
+                continue
+            wanted = "error" if pod.name in offline else ("on" if machine.power_state == "error" else machine.power_state)
+            if machine.power_state != wanted:
+                machine.power_state = wanted
+                self.state.touch(machine)
         self.state.meta["faults"] = self.faults.settings
         self.state.touch_meta()
         self.state.flush(self.store)
@@ -167,7 +181,7 @@ class Simulator:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if path == "/_sim" or path.startswith("/_sim/"):
+        if self.admin_api and (path == "/_sim" or path.startswith("/_sim/")):
             await self._admin(Request(scope, receive), send)
             return
         request = Request(scope, receive)
@@ -197,10 +211,11 @@ class Simulator:
     async def _api(self, request: Request, send) -> None:
         method = request.method.upper()
         path = request.url.path
-        query = Params(urllib.parse.parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        query = Params(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
         post, data = await _read_body(request, method)
         op = query.get("op") or post.get("op") or _path_op(path)
-        entry = self.log.open(method, path, op)
+        entry = self.log.open(method, path, op, raw_query)
         drop = False
         try:
             if self.faults["latency"]:

@@ -49,8 +49,8 @@ class PlaybookResult(object):
         self.stdout = stdout
         self.stderr = stderr
         self.data = data
-        self.requests = requests
-        self.writes = [entry for entry in requests if entry["write"]]
+        self.requests = requests  # None against a live MAAS (live.MaasTarget): it has no request log to read
+        self.writes = None if requests is None else [entry for entry in requests if entry["write"]]
         self.tasks = [task for task in data.get("tasks", []) if task["host"] == "localhost"]
         self.results = [task["result"] for task in self.tasks]
         self.stats = data.get("stats", {}).get("localhost", {})
@@ -74,14 +74,17 @@ class PlaybookResult(object):
 
     def write_summary(self):
         """``["POST /MAAS/api/2.0/vm-hosts/1/ op=compose", ...]``: the writes, readable in assertion messages."""
+        if self.writes is None:
+            return ["(no request log: a live MAAS)"]
         return ["%s %s%s" % (e["method"], e["path"], " op=%s" % e["op"] if e.get("op") else "") for e in self.writes]
 
     def __repr__(self):
-        return "<PlaybookResult rc=%s stats=%s writes=%d>" % (self.rc, self.stats, len(self.writes))
+        return "<PlaybookResult rc=%s stats=%s writes=%s>" % (self.rc, self.stats, "?" if self.writes is None else len(self.writes))
 
 
 class Playbook(object):
-    """Runs generated playbooks against one maas-sim (a ``simharness.SimServer``)."""
+    """Runs generated playbooks against one maas-sim (a ``simharness.SimServer``), or a live MAAS (``live.MaasTarget``:
+    results then carry no request log, ``requests`` and ``writes`` are None)."""
 
     def __init__(self, sim, workdir, python=None):
         self.sim = sim

@@ -181,7 +181,7 @@ class SimServer:
         return json.loads(body) if body else None
 
     def requests(self, since: int = 0) -> list:
-        """Request-log entries after ``since`` (``seq``, ``time``, ``method``, ``path``, ``op``, ``status``, ``write``, ``user``)."""
+        """Request-log entries after ``since`` (``seq``, ``time``, ``method``, ``path``, ``op``, ``status``, ``write``, ``user``, ``query``)."""
         return self._admin("GET", f"requests?since={int(since)}")["requests"]
 
     def seq(self) -> int:

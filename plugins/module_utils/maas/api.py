@@ -211,6 +211,14 @@ class MaasClient(MaasTransport):
         return self.post("nodes/%s/interfaces/%s/" % (system_id, interface_id), data={"id": link_id},
                          op="unlink_subnet", verify=verify)
 
+    def set_default_gateway(self, system_id, interface_id, link_id):
+        """``op=set_default_gateway``: the link ``link_id`` of the interface gives the machine its default gateway.
+
+        Idempotent in MAAS (it sets ``gateway_link_ipv4``/``ipv6``), so a retry is safe.
+        """
+        return self.post("nodes/%s/interfaces/%s/" % (system_id, interface_id), data={"link_id": link_id},
+                         op="set_default_gateway", idempotent=True)
+
     # Tags
 
     def get_tag(self, name):

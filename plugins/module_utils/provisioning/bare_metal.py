@@ -17,7 +17,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConflict
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, READY, RELEASABLE
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import cluster_members, replica_counts
-from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import WORKER_TAG, half_tagged, lxdcp_tags
+from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import WORKER_TAG, allocation_exclusions, half_tagged, lxdcp_tags
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Provisioner, Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
 
@@ -92,7 +92,8 @@ class BareMetalProvisioner(Provisioner):
     def create(self):
         """Allocate a machine by constraints, zone by zone (fewest machines of the cluster first), name and tag it.
 
-        A machine an earlier run allocated for this task but could not name or tag is taken instead.
+        A machine an earlier run allocated for this task but could not name or tag is taken instead. The constraints
+        exclude every machine of lxdcp.maas and every VM (``ownership.allocation_exclusions``).
         """
         spec = self.spec
         journal = self.journal
@@ -111,8 +112,9 @@ class BareMetalProvisioner(Provisioner):
             counts = self._cluster_zones()
             zones = sorted(spec.zones, key=lambda z: (counts.get(z, 0), spec.zones.index(z)))
         refusals = []
+        exclusions = self._exclusions()
         for zone in zones:
-            constraints = self._constraints(zone)
+            constraints = self._constraints(zone, exclusions)
             if journal.check:
                 candidate = self._predict_allocation(constraints)
                 if candidate is None:
@@ -130,6 +132,8 @@ class BareMetalProvisioner(Provisioner):
                 refusals.append("%s: %s" % (zone or "any zone", exc))
                 continue
             journal.act("allocate %s (%s) in %s" % (machine["hostname"], machine["system_id"], (machine.get("zone") or {}).get("name")))
+            if is_vm(machine):
+                self._refuse_vm(machine)
             journal.extra["created"] = True
             return self._name_and_tag(machine)
         raise LxdcpError("No bare-metal machine can be allocated for %s: %s" % (spec.hostname, "; ".join(refusals)))
@@ -155,10 +159,35 @@ class BareMetalProvisioner(Provisioner):
 
         return verify
 
-    def _constraints(self, zone):
-        """``op=allocate`` constraints for one zone (or any)."""
+    def _exclusions(self):
+        """The constraints that keep the allocation off lxdcp.maas's machines and off VMs (``allocation_exclusions``),
+        from MAAS's tags and version (one read each): MAAS 4.0 has no ``pod`` constraints."""
+        tags = [tag["name"] for tag in self.client.list_tags()]
+        version = str((self.client.version() or {}).get("version") or "")
+        head = version.split(".", 1)[0]
+        major = int(head) if head.isdigit() else 0
+        exclusions = allocation_exclusions(tags, pod_constraints=major < 4)
+        self.journal.log("allocation excludes %s" % ", ".join(
+            "%s=%s" % (key, ",".join(values)) for key, values in sorted(exclusions.items())))
+        return exclusions
+
+    def _refuse_vm(self, machine):
+        """MAAS 4.0 cannot leave VMs out of an allocation: release one it allocated and fail."""
+        spec = self.spec
+        self.journal.act("release %s (%s) again: an LXD VM, not bare metal" % (machine["hostname"], machine["system_id"]))
+        self.client.release(machine["system_id"], {"comment": "lxdcp.maas: an LXD VM, not bare metal"})
+        if spec.wait:
+            waiters.wait_for_machine(self.client, machine["system_id"], [READY], self.journal.remaining())
+        raise LxdcpError("MAAS allocated %s (%s) for %s, but it is an LXD VM (power type %s), not bare metal; it was "
+                         "released again. This MAAS has no pod constraints to leave VMs out: narrow the allocation with "
+                         "host_tags, pool or zones." % (machine["hostname"], machine["system_id"], spec.hostname,
+                                                        machine.get("power_type")))
+
+    def _constraints(self, zone, exclusions=None):
+        """``op=allocate`` constraints for one zone (or any), with ``exclusions`` (``_exclusions``)."""
         spec = self.spec
         data = dict(agent_name=self.agent_name, comment="lxdcp.maas %s" % spec.hostname)
+        data.update(exclusions or {})
         if spec.cores:
             data["cpu_count"] = spec.cores
         if spec.memory:
@@ -187,7 +216,7 @@ class BareMetalProvisioner(Provisioner):
     def _predict_allocation(self, constraints):
         """Check mode: the machine MAAS would allocate (its cheapest Ready match), read with filters only."""
         filters = dict(status=["ready"])
-        for key in ("cpu_count", "mem", "zone", "pool", "tags"):
+        for key in ("cpu_count", "mem", "zone", "pool", "tags", "not_tags", "not_pod_type"):
             if key in constraints:
                 filters[key] = constraints[key]
         ready = [m for m in self.client.list_machines(**filters) if not is_vm(m)]

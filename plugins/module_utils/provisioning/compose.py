@@ -176,7 +176,17 @@ class ComposeProvisioner(PlacingProvisioner):
         pod = machine.get("pod") or {}
         host_before = self._vm_host_before_delete(pod)
         status = machine.get("status_name")
-        if status in RELEASABLE:
+        # MAAS powers a VM off through its VM host before releasing it; with the host unreachable the VM's power state
+        # is "error" and that power-off fails, so MAAS puts the machine back in its status instead of releasing it
+        # (Node._release: _stop's errback). Deleting it works: MAAS deletes the machine even when it cannot remove the
+        # instance from the host (Node.delete logs the failed decomposition). A lost zone's VMs are removed so.
+        unreachable = machine.get("power_state") == "error" and pod.get("id") is not None
+        if unreachable:
+            journal.warn("%s: its VM host %s cannot be reached (power state error), so MAAS cannot power it off to release "
+                         "it; the machine is deleted without release, and the host's capacity is not checked (the instance "
+                         "stays on the host until it is back: delete it there then)" % (self.spec.hostname, pod.get("name")))
+            host_before = None
+        if status in RELEASABLE and not unreachable:
             journal.act("release %s (%s)" % (self.spec.hostname, status))
             if not journal.check:
                 self.wait_for(self.release(machine, reason), [READY], what="%s to be released" % self.spec.hostname)

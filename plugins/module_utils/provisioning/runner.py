@@ -36,7 +36,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.direct imp
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view, find_drift, predicted_view, wanted_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.journal import Journal
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec
-from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.static_ips import StaticIps
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.static_ips import StaticIps, default_gateways
 
 #: The provisioner of each way a machine comes to exist (``provisioning_mode``, and ``lxd_via`` for LXD VMs).
 PROVISIONERS = {
@@ -121,6 +121,10 @@ class VmRunner(object):
         self._auto(machine)
         provisioner = self.provisioner
         self.before = diff_view(machine)
+        if machine is not None and any(i.get("gateway") for i in spec.interfaces):
+            self.before["default_gateways"] = default_gateways(machine)
+        if machine is not None and spec.state != "absent" and any(i.get("gateway") or i.get("dns_servers") for i in spec.interfaces):
+            self.static_ips.check(system_id=machine["system_id"])  # a gateway or DNS server MAAS cannot apply: before any write
         if machine is None:
             self.journal.log("no machine named %s" % spec.hostname)
         else:
@@ -280,7 +284,7 @@ class VmRunner(object):
                              "again to change it" % (spec.hostname, machine.get("distro_series"), series))
             return machine
         if status == DEPLOYING:
-            return machine if journal.check else self.provisioner.wait_for(machine, [DEPLOYED])
+            return machine if journal.check or not spec.deploy_wait else self.provisioner.wait_for(machine, [DEPLOYED])
         if status not in (READY, ALLOCATED, "Failed deployment") and not journal.check:
             journal.warn("%s is %s, not Ready: it is deployed on a later run (or use wait: true)" % (spec.hostname, status))
             return machine
@@ -293,6 +297,8 @@ class VmRunner(object):
         if journal.check:
             return machine
         machine = self.client.deploy(machine["system_id"], spec.deploy_data())
+        if not spec.deploy_wait:  # the caller waits for it, with other machines (maas_machine_info wait_for)
+            return machine
         return self.provisioner.wait_for(machine, [DEPLOYED])
 
     # -- result ----------------------------------------------------------------------------
@@ -322,5 +328,15 @@ class VmRunner(object):
                 after = {}
             else:
                 after = predicted_view(self.spec, journal.after_state, journal.placement)
+            if any(i.get("gateway") for i in self.spec.interfaces) and after and self.spec.state != "absent":
+                after = dict(after)
+                if self.static_ips.gateways_after is not None:
+                    after["default_gateways"] = self.static_ips.gateways_after
+                elif machine is not None:
+                    after["default_gateways"] = default_gateways(machine)
+                else:
+                    after["default_gateways"] = dict(
+                        (family, next((i["gateway"] for i in self.spec.interfaces if i.get("gateway")
+                                       and (":" in i["gateway"]) == (family == "ipv6")), None)) for family in ("ipv4", "ipv6"))
             result["diff"] = dict(before=self.before or {}, after=after)
         return result

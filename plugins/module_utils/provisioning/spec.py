@@ -23,6 +23,11 @@ DEFAULT_MEMORY = 4096
 DEFAULT_DISK = 20 * GIB
 
 
+def ip_version(text):
+    """4 or 6 for an address already checked by the validator."""
+    return 6 if ":" in text else 4
+
+
 class SpecError(LxdcpError):
     """The task's arguments are invalid; raised before any request."""
 
@@ -51,6 +56,7 @@ class Spec(object):
         self.domain = params["domain"]
         self.strategy = params["strategy"]
         self.wait = params["wait"]
+        self.deploy_wait = params["wait"] and params.get("deploy_wait", True)
         self.wait_timeout = params["wait_timeout"]
         self.recreate = params["recreate"]
         self.preferred_vm_host = params["preferred_vm_host"]
@@ -120,7 +126,11 @@ class Spec(object):
                     subnet = str(ipaddr.parse_network(item["subnet"], "interfaces[%d].subnet" % index).cidr)
                 except ipaddr.AddressError as exc:
                     raise SpecError(exc.message)
-            parsed.append(dict(name=name, subnet=subnet, ip=item.get("ip") or None))
+            gateway, dns_servers = item.get("gateway") or None, list(item.get("dns_servers") or [])
+            if (gateway or dns_servers) and not item.get("ip"):
+                raise SpecError("interfaces[%d].%s needs interfaces[%d].ip: MAAS configures a gateway and DNS servers on "
+                                "the VM's static address" % (index, "gateway" if gateway else "dns_servers", index))
+            parsed.append(dict(name=name, subnet=subnet, ip=item.get("ip") or None, gateway=gateway, dns_servers=dns_servers))
         names = [i["name"] for i in parsed]
         repeated = sorted(set(n for n in names if names.count(n) > 1))
         if repeated:
@@ -130,6 +140,13 @@ class Spec(object):
             raise SpecError(ipaddr.summarize(request.problems, "interface address"))
         for item, planned in zip([i for i in parsed if i["ip"]], request.planned):
             item["ip"] = str(planned.ip)
+            if planned.gateway is not None:
+                item["gateway"] = str(planned.gateway)
+        families = [ip_version(i["gateway"]) for i in parsed if i["gateway"]]
+        repeated = sorted(set(v for v in families if families.count(v) > 1))
+        if repeated:
+            raise SpecError("a machine has one default gateway per IP version: give gateway on one interface only "
+                            "(IPv%s on %s)" % (repeated[0], ", ".join(i["name"] for i in parsed if i["gateway"])))
         return parsed
 
     def address_entries(self, interfaces=None, system_id=None):
@@ -140,6 +157,10 @@ class Spec(object):
                 entry = dict(address=item["ip"], hostname=self.hostname, system_id=system_id)
                 if item["subnet"]:
                     entry["subnet"] = item["subnet"]
+                if item.get("gateway"):
+                    entry["gateway"] = item["gateway"]
+                if item.get("dns_servers"):
+                    entry["dns_servers"] = item["dns_servers"]
                 entries.append(entry)
         return entries
 

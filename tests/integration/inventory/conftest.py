@@ -16,13 +16,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
 from simharness import SimServer  # pylint: disable=import-error
 
-from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook, ansible_python
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import scenario_with_metal
 from ansible_collections.lxdcp.maas.tests.integration.roles.runner import ClusterRunner
 
@@ -97,7 +96,7 @@ class InventoryRun(object):
 @pytest.fixture
 def inventory(site, tmp_path):
     """Run ansible-inventory with a config written to ``<name>.maas.yml``; see the module docstring."""
-    bin_dir = os.path.dirname(sys.executable)
+    bin_dir = os.path.dirname(ansible_python())  # the ansible-core under test (make core-matrix) or ours
 
     def run(config, *options, name="lab", filename=None, env=None, sim=None):
         sim = sim or site

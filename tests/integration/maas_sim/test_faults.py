@@ -88,6 +88,23 @@ def test_vm_host_offline(maas_sim, api):
     assert allocated["pod"]["name"] == "lxd-az1-a"
 
 
+def test_vms_on_an_offline_vm_host_show_a_power_error_and_recover(maas_sim, api):
+    """MAAS queries a VM's power through its VM host: unreachable, the power state is error, the status unchanged."""
+    vm = api.ok("GET", "machines/", params={"hostname": "db-01"})[0]
+    assert vm["pod"]["name"] == "lxd-az1-a" and vm["power_state"] == "on"
+    maas_sim.faults(vmhost_offline=["lxd-az1-a"])
+    offline = api.ok("GET", "machines/", params={"hostname": "db-01"})[0]
+    assert (offline["status_name"], offline["power_state"]) == ("Deployed", "error")
+    others = [m for m in api.ok("GET", "machines/") if m.get("pod") and m["pod"]["name"] != "lxd-az1-a"]
+    assert others and all(m["power_state"] != "error" for m in others)
+    # Release cannot power it off through the host: the machine stays Deployed. Deleting it works.
+    released = api.post("machines/%s/" % vm["system_id"], op="release")
+    assert released.status_code == 200
+    assert api.ok("GET", "machines/", params={"hostname": "db-01"})[0]["status_name"] == "Deployed"
+    maas_sim.clear_faults()
+    assert api.ok("GET", "machines/", params={"hostname": "db-01"})[0]["power_state"] == "on"
+
+
 def test_vmhost_gone_mode(maas_sim, api, anon):
     maas_sim.faults(vmhost_gone=True)
     for path in ("vm-hosts/", "vm-hosts/1/", "pods/", "pods/1/"):

@@ -37,3 +37,15 @@ def test_sim_factory_restart_keeps_state_and_port(sim_factory, tmp_path):
     server.restart()
     assert server.url == url
     assert "kept" in [tag["name"] for tag in client.ok("GET", "tags/")]
+
+
+def test_no_admin_api_serves_the_maas_api_alone(sim_factory):
+    """``--no-admin-api``: /_sim/ answers 404 as on a real MAAS (no reset, no faults, no state), the MAAS API works."""
+    server = sim_factory(extra_args=["--no-admin-api"])
+    client = Api(server.url, server.api_key)
+    client.ok("POST", "tags/", data={"name": "kept-without-admin"})
+    for method, path in (("GET", ""), ("GET", "state"), ("POST", "reset"), ("PUT", "faults"), ("GET", "requests")):
+        response = client.session.request(method, server.admin_url + path, json={"latency": 1}, timeout=30)
+        assert response.status_code == 404, (method, path, response.text)
+    assert "kept-without-admin" in [tag["name"] for tag in client.ok("GET", "tags/")]
+    assert client.ok("GET", "users/", params={"op": "whoami"})["username"] == "lxdcp"

@@ -250,3 +250,62 @@ def test_delete_machine(api, user_api):
     assert api.delete(f"machines/{host['system_id']}/").text == "The following VM hosts must be removed first: lxd-az3-b"
     assert api.delete(f"machines/{host['system_id']}/", params={"force": "1"}).status_code == 204
     assert "lxd-az3-b" not in [h["name"] for h in api.ok("GET", "vm-hosts/")]
+
+
+def _bmc_scenario():
+    """The default scenario plus Ready machines of every BMC kind: IPMI, virsh, LXD-powered (no VM host), composed."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from simharness import default_scenario_path  # pylint: disable=import-outside-toplevel,import-error
+
+    with open(default_scenario_path(), encoding="utf-8") as handle:
+        scenario = yaml.safe_load(handle)
+    ready = dict(status="ready", cpu_count=8, memory=16384, zone="az1")
+    scenario["machines"] = list(scenario.get("machines") or []) + [
+        dict(ready, hostname="bm-ipmi", power_type="ipmi"),
+        dict(ready, hostname="bm-virsh", power_type="virsh"),
+        dict(ready, hostname="vm-lxd", power_type="lxd"),
+        dict(ready, hostname="vm-composed", vm_host="lxd-az1-a"),
+        dict(ready, hostname="bm-owned", power_type="ipmi", tags=["lxdcp-managed"], cpu_count=4),
+    ]
+    return scenario
+
+
+def test_pod_constraints_match_the_machines_bmc(sim_factory):
+    """``pod``/``pod_type`` match ``bmc__name``/``bmc__power_type``: a composed VM's BMC is its VM host, any other
+    machine's BMC has its power type and an empty name (``FilterNodeForm.NODE_FILTERS``/``NODE_EXCLUDES``)."""
+    from simapi import Api  # pylint: disable=import-outside-toplevel,import-error
+
+    sim = sim_factory(scenario=_bmc_scenario())
+    api = Api(sim.url, sim.api_key)
+    ready = {"status": "ready"}
+    assert names(api.ok("GET", "machines/", params=dict(ready, pod_type="lxd"))) == ["vm-composed", "vm-lxd"]
+    assert names(api.ok("GET", "machines/", params=dict(ready, pod_type="virsh"))) == ["bm-virsh"]
+    assert names(api.ok("GET", "machines/", params=dict(ready, pod="lxd-az1-a"))) == ["vm-composed"]
+    assert names(api.ok("GET", "machines/", params=dict(ready, not_pod="lxd-az1-a"))) == ["bm-ipmi", "bm-owned", "bm-virsh", "vm-lxd"]
+    assert names(api.ok("GET", "machines/", params=[("status", "ready"), ("not_pod_type", "lxd"), ("not_pod_type", "virsh"),
+                                                    ("not_tags", "lxdcp-managed")])) == ["bm-ipmi"]
+
+
+def test_allocate_with_vm_exclusions_takes_bare_metal_and_never_composes(sim_factory):
+    """``not_pod_type`` leaves VMs out of the Ready candidates and out of the dynamic composition; ``not_tags`` leaves
+    out tagged machines; with nothing left, the answer is MAAS's 409 and no VM is composed."""
+    from simapi import Api  # pylint: disable=import-outside-toplevel,import-error
+
+    sim = sim_factory(scenario=_bmc_scenario())
+    api = Api(sim.url, sim.api_key)
+    exclusions = [("not_pod_type", "lxd"), ("not_pod_type", "virsh"), ("not_tags", "lxdcp-managed")]
+    # Without exclusions the cheapest match is the tagged 4-core machine, then a VM (cost ties go by id).
+    assert api.ok("POST", "machines/", params={"op": "allocate"}, data=[("cpu_count", "4"), ("dry_run", "true")])["hostname"] == "bm-owned"
+    taken = api.ok("POST", "machines/", params={"op": "allocate"}, data=[("cpu_count", "4")] + exclusions)
+    assert taken["hostname"] == "bm-ipmi" and taken["status_name"] == "Allocated"
+    before = len(api.ok("GET", "machines/"))
+    refused = api.post("machines/", params={"op": "allocate"}, data=[("cpu_count", "4")] + exclusions)
+    assert refused.status_code == 409 and refused.text.startswith("No available machine matches constraints: ")
+    assert "not_pod_type=lxd,virsh" in refused.text and "not_tags=lxdcp-managed" in refused.text
+    assert len(api.ok("GET", "machines/")) == before
+    # In az2 only VM hosts could serve: excluded, nothing is composed; without not_pod_type MAAS composes a VM there.
+    in_az2 = [("cpu_count", "4"), ("zone", "az2"), ("not_tags", "lxdcp-managed")]
+    refused = api.post("machines/", params={"op": "allocate"}, data=in_az2 + [("not_pod_type", "lxd"), ("not_pod_type", "virsh")])
+    assert refused.status_code == 409 and len(api.ok("GET", "machines/")) == before
+    composed = api.ok("POST", "machines/", params={"op": "allocate"}, data=in_az2)
+    assert composed["pod"]["name"].startswith("lxd-az2-") and len(api.ok("GET", "machines/")) == before + 1

@@ -151,3 +151,72 @@ def test_no_matching_machine_reports_maas_answer(bare):
     run = playbook.run(task(cores=64, zone=["az1"]))
     assert not run.ok
     assert "No bare-metal machine can be allocated for cp-4: az1: MAAS refused POST /machines/?op=allocate: 409" in run.result["msg"]
+
+
+def _ready_vms(sim):
+    """Compose the race's two VMs and leave them Ready: ``demo-cp-1`` by the module (tagged, commissioned) and
+    ``demo-cp-2`` by MAAS alone, untagged - a VM its task composed and has not tagged yet. Both are cheaper than any
+    bare-metal node (MAAS allocates the cheapest match first) and satisfy the bare-metal task's constraints."""
+    client = MaasClient(sim.url, sim.api_key)
+    az2 = next(h for h in client.list_vm_hosts() if h["zone"]["name"] == "az2")
+    untagged = client.compose(az2["id"], {"hostname": "demo-cp-2", "cores": 2, "memory": 4096, "skip_commissioning": "true"})
+    return client, untagged["system_id"]
+
+
+def test_bare_metal_allocation_never_takes_a_ready_control_plane_vm(bare):
+    """The mixed-cluster race: control-plane VMs composed and Ready (one tagged, one not yet), then a bare-metal
+    allocation whose constraints they satisfy. It takes a bare-metal node; the VMs stay Ready and unowned."""
+    sim, playbook = bare
+    composed = playbook.run({"name": "vm", MODULE: {"hostname": "demo-cp-1", "cluster": "demo", "cores": 2, "memory": "4G",
+                                                    "zone": ["az2"]}})
+    assert composed.ok and composed.result["machine"]["status"] == "Ready", composed.result.get("msg")
+    client, untagged = _ready_vms(sim)
+    vms = [composed.result["machine"]["system_id"], untagged]
+    assert [m["status_name"] for m in client.get_machines(vms)] == ["Ready", "Ready"]
+    worker = {"hostname": "demo-w-1", "cluster": "demo", "role": "worker", "cores": 2, "memory": "4G", "zone": ["az2"]}
+    checked = playbook.run(task(**worker), check=True)
+    assert checked.ok and checked.writes == [] and checked.result["actions"][0].startswith("would allocate node-2 "), checked.result
+    allocated = playbook.run(task(**worker))
+    assert allocated.ok, allocated.result.get("msg")
+    machine = allocated.result["machine"]
+    assert machine["hostname"] == "demo-w-1" and machine["lxd_vm"] is False and machine["vm_host"] is None
+    assert machine["system_id"] not in vms and machine["status"] == "Allocated"
+    assert [(m["status_name"], m["owner"], m["hostname"]) for m in client.get_machines(vms)] == [
+        ("Ready", None, "demo-cp-1"), ("Ready", None, "demo-cp-2")]
+
+
+def test_bare_metal_allocation_fails_clearly_when_only_vms_match(bare):
+    """With the zone's only bare-metal node taken, the Ready VM there is not allocated, no VM is composed for the
+    allocation (MAAS's dynamic composition), and the task fails with MAAS's answer and the exclusions it sent."""
+    sim, playbook = bare
+    client, untagged = _ready_vms(sim)
+    node = next(m for m in client.list_machines(hostname=["node-2"]))
+    MaasClient(sim.url, sim.user_api_key).allocate({"system_id": node["system_id"]})
+    before = len(client.list_machines())
+    failed = playbook.run(task(hostname="demo-w-1", cluster="demo", cores=2, memory="4G", zone=["az2"]))
+    assert not failed.ok
+    assert failed.result["msg"].startswith("No bare-metal machine can be allocated for demo-w-1: az2: MAAS refused POST "
+                                           "/machines/?op=allocate: 409"), failed.result["msg"]
+    assert "not_pod_type=lxd,virsh" in failed.result["msg"] and "not_tags=lxdcp-managed" in failed.result["msg"]
+    assert len(client.list_machines()) == before
+    assert client.get_machine(untagged)["status_name"] == "Ready" and client.get_machine(untagged)["owner"] is None
+
+
+def test_bare_metal_on_maas_40_sends_no_pod_constraint_and_refuses_an_lxd_vm(sim_factory, sim_playbook):
+    """MAAS 4.0 has no ``pod*`` constraints (400 ``No such constraint.``): the allocation leaves them out and takes
+    bare metal; an LXD-powered machine it allocates (cheaper, not the collection's) is released again and refused."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    with open(os.path.join(os.path.dirname(default_scenario_path()), "maas40.yml"), encoding="utf-8") as handle:
+        scenario = yaml.safe_load(handle)
+    scenario["machines"].append({"hostname": "someones-vm", "zone": "az1", "cpu_count": 2, "memory": 4096, "status": "ready",
+                                 "power_type": "lxd"})
+    sim = sim_factory(scenario=scenario, timings=SimServer.FAST_TIMINGS)
+    playbook = sim_playbook(sim)
+    taken = playbook.run(task(hostname="w-2", cores=2, memory="4G", zone=["az2"]))
+    assert taken.ok and taken.result["machine"]["hostname"] == "w-2" and taken.result["machine"]["lxd_vm"] is False, taken.result
+    refused = playbook.run(task(hostname="w-1", cores=2, memory="4G", zone=["az1"]))
+    assert not refused.ok and refused.result["msg"].startswith("MAAS allocated someones-vm (") and \
+        "it is an LXD VM (power type lxd), not bare metal; it was released again." in refused.result["msg"], refused.result
+    vm = MaasClient(sim.url, sim.api_key).list_machines(hostname=["someones-vm"])[0]
+    assert vm["status_name"] == "Ready" and vm["owner"] is None and not vm["tag_names"]

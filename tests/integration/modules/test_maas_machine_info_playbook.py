@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_machines, sim_objects
+from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import Playbook, sim_machines, sim_objects
+from simharness import SimServer  # pylint: disable=import-error
 
 MODULE = "lxdcp.maas.maas_machine_info"
 MACHINES_PATH = "/MAAS/api/2.0/machines/"
@@ -111,3 +112,43 @@ def test_an_unknown_cluster_has_no_machine_and_an_unknown_zone_is_an_error(playb
     bad = info(playbook, zone=["az9"])
     assert not bad.ok and "az9" in bad.result["msg"] and bad.result["machines"] == []
     assert bad.writes == []
+
+
+def test_wait_for_polls_the_machines_together_and_names_each_failure(sim_factory, tmp_path):
+    maas_sim = sim_factory(timings=dict(SimServer.FAST_TIMINGS, deploying=6.0))  # longer than the three deploy tasks
+    playbook = Playbook(maas_sim, tmp_path)
+    vm = "lxdcp.maas.maas_lxd_vm"
+    names = ["wait-1", "wait-2", "wait-3"]
+    run = playbook.run([{vm: {"hostname": name, "cluster": "waits", "cores": 1, "memory": "2G"}} for name in names])
+    assert run.ok, run.result.get("msg")
+    ids = {r["machine"]["hostname"]: r["machine"]["system_id"] for r in run.results}
+    maas_sim.faults(deploy_fail=["wait-3"])
+    try:
+        deploy = [{vm: {"hostname": name, "cluster": "waits", "state": "deployed", "deploy_wait": False}} for name in names]
+        run = playbook.run(deploy + [{"name": "wait", MODULE: {"system_id": [ids[n] for n in names], "wait_for": ["Deployed"]}}])
+    finally:
+        maas_sim.clear_faults()
+    assert [r["machine"]["status"] for r in run.results[:3]] == ["Deploying"] * 3  # deploy_wait: false returns at once
+    result = run.task("wait")
+    assert result["failed"]
+    # One request per interval for all the machines still on their way, never one per machine.
+    # (the first is the module's read of the machines by system_id, the others its polls).
+    reads = [r for r in run.requests if r["method"] == "GET" and r["path"] == MACHINES_PATH and r["query"].startswith("id=")]
+    assert len(reads) == result["polls"] + 1 and result["polls"] >= 2
+    asked = [sorted(q.split("=")[1] for q in r["query"].split("&")) for r in reads]
+    assert asked[0] == sorted(ids.values()) and all(a and set(a) <= set(ids.values()) for a in asked[1:]), asked
+    assert not any(r["path"].startswith(MACHINES_PATH) and r["path"] != MACHINES_PATH for r in run.requests[-len(reads):])
+    waits = {w["hostname"]: w for w in result["waits"]}
+    assert [(waits[n]["ok"], waits[n]["status"]) for n in names] == [
+        (True, "Deployed"), (True, "Deployed"), (False, "Failed deployment")]
+    assert result["msg"].startswith("Machine wait-3 (%s) reached 'Failed deployment' while waiting for Deployed" % ids["wait-3"])
+    assert "wait-1" not in result["msg"] and waits["wait-3"]["reason"] == result["msg"]
+    assert {m["hostname"]: m["status"] for m in result["machines"]} == {
+        "wait-1": "Deployed", "wait-2": "Deployed", "wait-3": "Failed deployment"}
+    assert result["changed"] is False
+
+
+def test_wait_for_needs_the_machines(playbook):
+    run = info(playbook, wait_for=["Deployed"], zones=["az1"])
+    assert not run.ok and run.result["msg"] == "wait_for needs the machines to wait for: system_id, hostname or provider_id"
+    assert run.requests == []

@@ -220,9 +220,20 @@ def test_mixed_cluster_from_one_inventory(sim_factory, bind, inventory):
     assert provider_ids(summary) == provider_ids_of(machines, vms="maas-lxd")
     record = dns_record(maas, "mixed-api.maas")
     assert sorted(ip["ip"] for ip in record["ip_addresses"]) == ["10.10.0.61", "10.10.0.62", "10.10.0.63"]
+    # The deployments are waited for together: after the last one started, no machine is read on its own, and each
+    # poll asks for every machine still deploying (GET /machines/?id=..&id=..).
+    last_deploy = max(i for i, r in enumerate(run.requests) if r["op"] == "deploy")
+    after = run.requests[last_deploy + 1:]
+    assert not [r for r in after if r["method"] == "GET" and r["path"].startswith("/MAAS/api/2.0/machines/") and
+                r["path"] != "/MAAS/api/2.0/machines/"], after
+    polls = [r for r in after if r["path"] == "/MAAS/api/2.0/machines/" and r["query"].startswith("id=")]
+    assert polls and polls[0]["query"].count("id=") == 5, polls
 
     run = runner.up(inv)
     assert run.ok and set(run.changed.values()) == {0} and run.writes == [], run.write_summary()
+    # A machine the provision role found Deployed has no deployment task to run.
+    deploying = run.by_host("Deploy the machine with its cloud-init user data (the play's deployments are waited for together)")
+    assert all("skip_reason" in result for result in deploying.values()), deploying
 
     # VMs' provider IDs as CAPMAAS writes them (lxdcp_vm_provider_id_scheme: maas): only what is shown changes.
     inv["all"]["vars"]["lxdcp_vm_provider_id_scheme"] = "maas"

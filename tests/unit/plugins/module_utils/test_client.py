@@ -755,3 +755,53 @@ def test_wait_for_machine_gone(fake):
     assert waiters.wait_for_machine_gone(client, "abc123", timeout=30) is None
     assert fake.calls[0].query == {"id": ["abc123"]}
     assert len(client.sleeps) == 2
+
+
+def test_wait_for_machines_asks_for_all_of_them_in_one_request_per_interval(fake):
+    rounds = iter([
+        [machine("Deploying", system_id="a1", hostname="cp-1"), machine("Deploying", system_id="b2", hostname="cp-2"),
+         machine("Deploying", system_id="c3", hostname="cp-3")],
+        [machine("Deployed", system_id="a1", hostname="cp-1"), machine("Deploying", system_id="b2", hostname="cp-2"),
+         machine("Deploying", system_id="c3", hostname="cp-3")],
+        [machine("Deployed", system_id="b2", hostname="cp-2"), machine("Deploying", system_id="c3", hostname="cp-3")],
+        [machine("Deployed", system_id="c3", hostname="cp-3")],
+    ])
+    fake.add("GET", "machines/", handler=lambda call: (200, next(rounds)))
+    client = fake.client()
+    outcomes, polls = waiters.wait_for_machines(client, ["a1", "b2", "c3"], ["Deployed"], timeout=600)
+    assert polls == 4 and len(fake.calls) == 4
+    # Each request asks only for the machines still on their way.
+    assert [call.query["id"] for call in fake.calls] == [["a1", "b2", "c3"], ["a1", "b2", "c3"], ["b2", "c3"], ["c3"]]
+    assert {s: (o["ok"], o["status"]) for s, o in outcomes.items()} == {
+        "a1": (True, "Deployed"), "b2": (True, "Deployed"), "c3": (True, "Deployed")}
+    assert client.sleeps == [0.5, 0.75, 1.125]
+
+
+def test_wait_for_machines_interval_is_capped_lower_than_one_machine_wait(fake):
+    fake.add("GET", "machines/", json=[machine("Deploying", system_id="a1")])
+    client = fake.client()
+    outcomes, polls = waiters.wait_for_machines(client, ["a1"], "Deployed", timeout=30)
+    assert max(client.sleeps) == waiters.CLUSTER_POLL_CAP == 2.0
+    assert sum(client.sleeps) == pytest.approx(30, abs=0.2)
+    assert polls == len(fake.calls) == len(client.sleeps) + 1
+    outcome = outcomes["a1"]
+    assert outcome["timed_out"] and not outcome["ok"] and outcome["status"] == "Deploying"
+    assert "Timed out after 30 s waiting for" in outcome["reason"] and "to become Deployed" in outcome["reason"]
+
+
+def test_wait_for_machines_reports_each_failure_and_stops_asking_for_it(fake):
+    rounds = iter([
+        [machine("Failed deployment", system_id="a1", hostname="cp-1", error_description="curtin failed: no disk"),
+         machine("Deploying", system_id="b2", hostname="cp-2")],
+        [],  # cp-2 deleted meanwhile
+    ])
+    fake.add("GET", "machines/", handler=lambda call: (200, next(rounds)))
+    client = fake.client()
+    known = {"a1": machine("Deploying", system_id="a1", hostname="cp-1"), "b2": machine("Deploying", system_id="b2", hostname="cp-2")}
+    outcomes, polls = waiters.wait_for_machines(client, ["a1", "b2"], ["Deployed"], timeout=600, known=known)
+    # The machines read just before are the first check: no request for them, then one per interval.
+    assert polls == 2 and [call.query["id"] for call in fake.calls] == [["a1", "b2"], ["b2"]]
+    assert not outcomes["a1"]["ok"] and "cp-1 (a1) reached 'Failed deployment' while waiting for Deployed" in outcomes["a1"]["reason"]
+    assert "curtin failed: no disk" in outcomes["a1"]["reason"]
+    assert not outcomes["b2"]["ok"] and "no longer in MAAS" in outcomes["b2"]["reason"]
+    assert outcomes["b2"]["machine"]["hostname"] == "cp-2"

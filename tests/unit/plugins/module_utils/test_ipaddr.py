@@ -319,7 +319,7 @@ def test_the_article_table_covers_every_alloc_type_name():
 
 def test_free_addresses_resolve_with_subnet_gateway_and_dns():
     result = validate([{"address": "10.10.0.50", "hostname": "cp-3"}, {"address": "2001:db8:42::50"},
-                       {"address": "10.10.0.51", "dns_servers": ["1.1.1.1"], "gateway": "10.10.0.1"},
+                       {"address": "10.10.0.51", "dns_servers": ["10.10.0.2"], "gateway": "10.10.0.1"},
                        {"address": "10.30.0.0"}])
     assert result.ok and result.warnings == []
     first, second, third, fourth = result.addresses
@@ -332,7 +332,7 @@ def test_free_addresses_resolve_with_subnet_gateway_and_dns():
         "holder": None, "range": None,
     }
     assert second["address_cidr"] == "2001:db8:42::50/64" and second["gateway"] == "2001:db8:42::1"
-    assert third["dns_servers"] == ["1.1.1.1"]
+    assert third["dns_servers"] == ["10.10.0.2"] and third["gateway"] == "10.10.0.1"
     assert fourth["subnet"]["id"] == 3 and fourth["gateway"] is None
 
 
@@ -421,11 +421,23 @@ def test_dns_targets_accept_used_reserved_and_outside_addresses_but_not_dynamic_
     assert result.addresses[1]["range"]["type"] == "reserved"
 
 
-def test_gateway_differing_from_maas_is_a_warning():
-    result = validate([{"address": "10.10.0.50", "gateway": "10.10.0.254"}])
-    assert result.ok and result.addresses[0]["gateway"] == "10.10.0.254"
-    assert result.warnings == ["addresses[0]: gateway 10.10.0.254 differs from the gateway 10.10.0.1 MAAS has for subnet "
-                               "10.10.0.0/24; MAAS configures 10.10.0.1 on the machines it deploys"]
+def test_gateway_and_dns_servers_must_be_what_maas_configures_from_the_subnet():
+    """MAAS takes a machine's gateway and resolvers from its subnets: other values cannot be applied, so they are problems."""
+    result = validate([{"address": "10.10.0.50", "gateway": "10.10.0.254"},
+                       {"address": "10.10.0.51", "dns_servers": ["10.10.0.2", "1.1.1.1", "9.9.9.9"]},
+                       {"address": "10.30.0.0", "gateway": "10.30.0.1"},
+                       {"address": "10.10.0.52", "gateway": "10.10.0.1", "dns_servers": ["10.10.0.2"]}])
+    assert [(p.index, p.rule) for p in result.problems] == [(0, ipaddr.GATEWAY_NOT_SUBNETS), (1, ipaddr.DNS_SERVER_NOT_SUBNETS),
+                                                            (2, ipaddr.GATEWAY_NOT_SUBNETS)]
+    first, second, third = (p.message for p in result.problems)
+    assert first.startswith("addresses[0]: gateway 10.10.0.254 is not the gateway of subnet 10.10.0.0/24 in MAAS (it has "
+                            "10.10.0.1): MAAS writes a machine's default gateway from the gateway_ip of one of its subnets")
+    assert first.endswith("leave gateway out, use 10.10.0.1, or change the subnet's gateway_ip for every machine on it")
+    assert second.startswith("addresses[1]: DNS servers 1.1.1.1, 9.9.9.9 are not among the DNS servers of subnet "
+                             "10.10.0.0/24 in MAAS (10.10.0.2): ")
+    assert "cloud-init does not take network settings from user data" in second
+    assert "(it has none)" in third and "use a subnet that has one" in third
+    assert [a["address"] for a in result.addresses] == ["10.10.0.52"] and result.warnings == []
 
 
 def test_local_problems_are_kept_and_other_entries_still_validated():

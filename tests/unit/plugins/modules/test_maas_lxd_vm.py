@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from ansible_collections.lxdcp.maas.plugins.module_utils import ownership
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import find_drift
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec, SpecError
@@ -58,6 +59,14 @@ def params(**overrides):
         ({"interfaces": [{"name": "eth0"}]}, "interfaces[0] needs a subnet (CIDR) or an ip"),
         ({"interfaces": [{"ip": "10.10.0.5"}, {"name": "eth0", "ip": "10.10.0.6"}]}, "repeated: eth0"),
         ({"interfaces": [{"ip": "10.10.0.5"}, {"ip": "10.10.0.5"}]}, "interfaces[1]: address 10.10.0.5 is requested more than once (also interfaces[0])"),
+        ({"interfaces": [{"subnet": "10.10.0.0/24", "gateway": "10.10.0.1"}]}, "interfaces[0].gateway needs interfaces[0].ip"),
+        ({"interfaces": [{"subnet": "10.10.0.0/24", "dns_servers": ["10.10.0.2"]}]}, "interfaces[0].dns_servers needs interfaces[0].ip"),
+        ({"interfaces": [{"ip": "10.10.0.5", "gateway": "10.10.0.5"}]}, "gateway 10.10.0.5 is the address itself"),
+        ({"interfaces": [{"ip": "10.10.0.5", "subnet": "10.10.0.0/24", "gateway": "10.20.0.1"}]}, "gateway 10.20.0.1 is outside subnet"),
+        ({"interfaces": [{"ip": "10.10.0.5", "gateway": "gw"}]}, "gateway 'gw' is not a valid"),
+        ({"interfaces": [{"ip": "10.10.0.5", "dns_servers": ["10.10.0.2", "ns1"]}]}, "dns_servers[1] 'ns1' is not a valid"),
+        ({"interfaces": [{"ip": "10.10.0.5", "gateway": "10.10.0.1"}, {"ip": "10.20.0.5", "gateway": "10.20.0.1"}]},
+         "a machine has one default gateway per IP version: give gateway on one interface only (IPv4 on eth0, eth1)"),
         ({"interfaces": [{"name": "a-very-long-interface-name", "ip": "10.10.0.5"}]}, "not a valid interface name"),
         ({"provisioning_mode": "bare-metal", "vm_host": "lxd-a"}, "vm_host only apply to provisioning_mode: lxd"),
         ({"provisioning_mode": "bare-metal", "recreate": True}, "recreate only apply"),
@@ -77,8 +86,8 @@ def test_spec_parses_sizes_and_defaults():
                        interfaces=[{"ip": "10.10.0.11"}, {"subnet": "10.20.0.0/24"}], cluster="prod", tags=["k8s"]))
     assert spec.memory == 8192
     assert spec.disks == [{"size": 40 * GIB, "pool": None}, {"size": 100 * 10 ** 9, "pool": "hdd"}]
-    assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11"},
-                               {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None}]
+    assert spec.interfaces == [{"name": "eth0", "subnet": None, "ip": "10.10.0.11", "gateway": None, "dns_servers": []},
+                               {"name": "eth1", "subnet": "10.20.0.0/24", "ip": None, "gateway": None, "dns_servers": []}]
     assert spec.wanted_tags == ["lxdcp-cluster-prod", "lxdcp-managed", "k8s"]
     assert spec.summary() == "4 cores, 8192 MiB, 40 GiB + 93.13 GiB"
     assert Spec(params()).summary() == "2 cores, 4096 MiB, 20 GiB"
@@ -200,6 +209,7 @@ class World(object):
         self.commission_failures = set()  # host ids whose VMs fail commissioning
         self.tag_comments = {}
         self.reservations = []  # {"ip", "dns_records"} reserved by the API user
+        self.version = "3.6.1"
         self.counter = 0
         self.fake = FakeMaas(fallback=self.dispatch)
 
@@ -236,10 +246,12 @@ class World(object):
             ("GET", "ipranges", 1, None): lambda: (200, self.ipranges),
             ("GET", "ipaddresses", 1, None): lambda: (200, self.addresses(call.query["ip"][0], "all" in call.query)),
             ("GET", "subnets", 2, "ip_addresses"): lambda: (200, self.subnet_addresses()),
+            ("GET", "version", 1, None): lambda: (200, {"version": self.version, "capabilities": [], "subversion": ""}),
             ("GET", "users", 1, "whoami"): lambda: (200, {"username": "admin", "is_superuser": True}),
             ("POST", "ipaddresses", 1, "release"): lambda: self.release_reservation(call.form["ip"][0]),
             ("POST", "nodes", 4, "unlink_subnet"): lambda: self.unlink(parts[1], int(parts[3]), int(call.form["id"][0])),
             ("POST", "nodes", 4, "link_subnet"): lambda: self.link(parts[1], int(parts[3]), call.form),
+            ("POST", "nodes", 4, "set_default_gateway"): lambda: self.set_gateway(parts[1], int(parts[3]), call.form),
         }
         handler = handlers.get(key)
         if handler is None:
@@ -320,7 +332,12 @@ class World(object):
 
     def allocate(self, form):
         for machine in self.machines.values():
-            if machine["status_name"] != "Ready" or machine.get("pod"):
+            if machine["status_name"] != "Ready":
+                continue
+            # MAAS matches the pod constraints against the machine's BMC: a composed VM's is its VM host.
+            if machine["power_type"] in form.get("not_pod_type", []):
+                continue
+            if set(form.get("not_tags", [])) & set(machine["tag_names"]):
                 continue
             if "system_id" in form and machine["system_id"] != form["system_id"][0]:
                 continue
@@ -388,6 +405,17 @@ class World(object):
         interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
         interface["links"].append(data.link(99, form["mode"][0].lower(), form["ip_address"][0]))
         self.machines[system_id]["ip_addresses"] = [form["ip_address"][0]]
+        if form.get("default_gateway") == ["true"]:
+            self.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": "10.10.0.1", "link_id": 99},
+                                                            "ipv6": {"gateway_ip": None, "link_id": None}}
+        return 200, interface
+
+    def set_gateway(self, system_id, interface_id, form):
+        """``op=set_default_gateway``: the link's subnet gives the machine its default gateway."""
+        interface = next(i for i in self.machines[system_id]["interface_set"] if i["id"] == interface_id)
+        link = next(link for link in interface["links"] if str(link["id"]) == form["link_id"][0])
+        self.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": link["subnet"]["gateway_ip"], "link_id": link["id"]},
+                                                        "ipv6": {"gateway_ip": None, "link_id": None}}
         return 200, interface
 
 
@@ -627,6 +655,40 @@ def test_static_ip_becomes_a_sticky_link(world, monkeypatch):
     assert result["machine"]["interfaces"][0]["links"][0]["mode"] == "static"
     again = run(world, monkeypatch, **spec(interfaces=[{"ip": "10.10.0.50"}]))
     assert again["changed"] is False and again["actions"] == []
+
+
+def test_gateway_goes_with_the_static_link_or_is_chosen_for_an_existing_one(world, monkeypatch):
+    interfaces = [{"ip": "10.10.0.50", "gateway": "10.10.0.1"}]
+    result = run(world, monkeypatch, **spec(interfaces=interfaces))
+    assert result["changed"] is True, result.get("msg")
+    system_id = result["machine"]["system_id"]
+    link = world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "link_subnet")[0]
+    assert link.form == {"mode": ["STATIC"], "subnet": ["1"], "ip_address": ["10.10.0.50"], "default_gateway": ["true"]}
+    assert "make eth0 10.10.0.50 a static address with default gateway 10.10.0.1" in result["actions"]
+    assert run(world, monkeypatch, **spec(interfaces=interfaces))["changed"] is False
+    assert world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "set_default_gateway") == []
+
+    # MAAS gives the machine another link's gateway (say an interface added by hand): the static link is chosen again.
+    world.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": "10.20.0.1", "link_id": 7}, "ipv6": {}}
+    checked = run(world, monkeypatch, check_mode=True, diff=True, **spec(interfaces=interfaces))
+    assert checked["changed"] is True and world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "set_default_gateway") == []
+    assert checked["actions"] == ["would make 10.10.0.1 (eth0) the default gateway of cp-1"]
+    assert checked["diff"]["before"]["default_gateways"] == {"ipv4": "10.20.0.1", "ipv6": None}
+    assert checked["diff"]["after"]["default_gateways"] == {"ipv4": "10.10.0.1", "ipv6": None}
+    fixed = run(world, monkeypatch, **spec(interfaces=interfaces))
+    assert fixed["changed"] is True
+    chosen = world.fake.find("POST", "nodes/%s/interfaces/1/" % system_id, "set_default_gateway")
+    assert [call.form for call in chosen] == [{"link_id": ["99"]}]
+    assert run(world, monkeypatch, **spec(interfaces=interfaces))["changed"] is False
+
+    # Deployed, MAAS refuses the change: the task fails saying so, before any write.
+    world.machines[system_id]["status_name"] = "Deployed"
+    world.machines[system_id]["default_gateways"] = {"ipv4": {"gateway_ip": "10.20.0.1", "link_id": 7}, "ipv6": {}}
+    before = len(world.fake.writes())
+    failed = run(world, monkeypatch, **spec(interfaces=interfaces))
+    assert failed["failed"] and len(world.fake.writes()) == before
+    assert failed["msg"].startswith("cp-1 is Deployed with default gateway 10.20.0.1, not 10.10.0.1 (eth0): MAAS changes a "
+                                    "machine's default gateway only while it is not deployed")
 
 
 def test_deployed_sends_base64_user_data_and_waits(world, monkeypatch):
@@ -1019,6 +1081,49 @@ def test_bare_metal_record_deleted_only_when_asked(bare_world, monkeypatch):
 def test_bare_metal_no_match_reports_maas_answer(bare_world, monkeypatch):
     result = run(bare_world, monkeypatch, zone=["az3"], **BARE)
     assert result["failed"] and "No bare-metal machine can be allocated for cp-4: az3: MAAS refused" in result["msg"]
+
+
+def test_allocation_exclusions_name_every_ownership_tag_and_the_vm_pod_types():
+    tags = ["lxdcp-cluster-prod", "ssd", "lxdcp-managed", "lxdcp-cluster-dev", "lxdcp-worker"]
+    assert ownership.allocation_exclusions(tags) == {
+        "not_tags": ["lxdcp-managed", "lxdcp-cluster-dev", "lxdcp-cluster-prod"], "not_pod_type": ["lxd", "virsh"]}
+    assert ownership.allocation_exclusions([]) == {"not_tags": ["lxdcp-managed"], "not_pod_type": ["lxd", "virsh"]}
+    assert ownership.allocation_exclusions(tags, pod_constraints=False) == {
+        "not_tags": ["lxdcp-managed", "lxdcp-cluster-dev", "lxdcp-cluster-prod"]}
+
+
+def test_bare_metal_allocation_excludes_lxdcp_machines_and_vms(bare_world, monkeypatch):
+    bare_world.tags.update({"lxdcp-cluster-dev", "ssd"})
+    result = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    assert result["changed"] is True, result.get("msg")
+    allocate = bare_world.fake.find("POST", "machines/", "allocate")[0]
+    assert allocate.form["not_tags"] == ["lxdcp-managed", "lxdcp-cluster-dev"]
+    assert allocate.form["not_pod_type"] == ["lxd", "virsh"]
+
+
+def test_bare_metal_skips_a_ready_vm_and_a_released_machine_of_another_cluster(bare_world, monkeypatch):
+    hosts_ = list(bare_world.hosts.values())
+    bare_world.add_machine(data.machine("vm9", "cp-1", cores=8, memory=16384, host=hosts_[0], zone_name="az1", zone_id=1))
+    bare_world.machines["bm1"]["tag_names"] = ["lxdcp-managed", "lxdcp-cluster-dev"]
+    bare_world.tags.update({"lxdcp-managed", "lxdcp-cluster-dev"})
+    result = run(bare_world, monkeypatch, zone=["az1"], **BARE)
+    assert result["failed"] and "No bare-metal machine can be allocated for cp-4: az1: MAAS refused" in result["msg"]
+    assert bare_world.machines["vm9"]["status_name"] == "Ready" and bare_world.machines["bm1"]["status_name"] == "Ready"
+
+
+def test_bare_metal_on_maas_40_sends_no_pod_constraint_and_releases_an_lxd_vm(bare_world, monkeypatch):
+    bare_world.version = "4.0.0"
+    del bare_world.machines["bm1"]
+    bare_world.add_machine(data.machine("lx1", "lxd-vm", cores=8, memory=16384, zone_name="az2", zone_id=2))
+    bare_world.machines["lx1"]["power_type"] = "lxd"
+    bare_world.machines["bm2"]["zone"] = {"name": "az3", "id": 3}
+    result = run(bare_world, monkeypatch, zone=["az2"], **BARE)
+    allocate = bare_world.fake.find("POST", "machines/", "allocate")[0]
+    assert "not_pod_type" not in allocate.form and allocate.form["not_tags"] == ["lxdcp-managed"]
+    assert result["failed"] and result["msg"].startswith(
+        "MAAS allocated lxd-vm (lx1) for cp-4, but it is an LXD VM (power type lxd), not bare metal; it was released again.")
+    assert bare_world.fake.find("POST", "machines/lx1/", "release")
+    assert not [w for w in writes(bare_world) if w[1].startswith("tags/")]
 
 
 @pytest.mark.parametrize("tags", [["lxdcp-cluster-dev"], ["lxdcp-managed"], ["lxdcp-managed", "lxdcp-cluster-dev"]])

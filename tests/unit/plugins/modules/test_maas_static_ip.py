@@ -90,7 +90,8 @@ def test_validated_returns_subnet_gateway_and_dns_without_writing(monkeypatch):
     net = Net(reservations={"10.10.0.21": {"names": ["cp-1"], "mac": None}})
     result = run(net, monkeypatch, state="validated", addresses=[
         {"address": "10.10.0.21", "hostname": "cp-1"}, {"address": "10.10.0.22", "hostname": "cp-2"},
-        {"address": "10.10.0.23", "hostname": "cp-3", "dns_servers": ["1.1.1.1"]}, {"address": "2001:db8:42::23"}])
+        {"address": "10.10.0.23", "hostname": "cp-3", "dns_servers": ["10.10.0.2"], "gateway": "10.10.0.1"},
+        {"address": "2001:db8:42::23"}])
     assert not result.get("failed"), result
     assert result["changed"] is False and writes(net) == []
     states = [(a["address"], a["state"], a["action"]) for a in result["addresses"]]
@@ -98,7 +99,7 @@ def test_validated_returns_subnet_gateway_and_dns_without_writing(monkeypatch):
                       ("10.10.0.23", "free", "none"), ("2001:db8:42::23", "free", "none")]
     third = result["addresses"][2]
     assert third["address_cidr"] == "10.10.0.23/24" and third["gateway"] == "10.10.0.1"
-    assert third["dns_servers"] == ["1.1.1.1"] and result["addresses"][0]["dns_servers"] == ["10.10.0.2"]
+    assert third["dns_servers"] == ["10.10.0.2"] and result["addresses"][0]["dns_servers"] == ["10.10.0.2"]
     assert third["subnet"]["cidr"] == "10.10.0.0/24" and result["addresses"][3]["gateway"] is None
     assert result["addresses"][1]["holder"]["system_id"] == "cp2sid"
 
@@ -116,18 +117,19 @@ def test_validated_fails_listing_every_problem(monkeypatch):
 
 def test_top_level_defaults_apply_to_every_entry(monkeypatch):
     net = Net()
-    result = run(net, monkeypatch, state="validated", subnet="1", gateway="10.10.0.254", dns_servers=["9.9.9.9"],
-                 addresses=[{"address": "10.10.0.41"}, {"address": "10.10.0.42", "dns_servers": ["8.8.8.8"]}])
+    result = run(net, monkeypatch, state="validated", subnet="1", gateway="10.10.0.1", dns_servers=["10.10.0.2"],
+                 addresses=[{"address": "10.10.0.41"}, {"address": "10.10.0.42", "dns_servers": []}])
     assert [(a["gateway"], a["dns_servers"]) for a in result["addresses"]] == [
-        ("10.10.0.254", ["9.9.9.9"]), ("10.10.0.254", ["8.8.8.8"])]
+        ("10.10.0.1", ["10.10.0.2"]), ("10.10.0.1", ["10.10.0.2"])]
 
 
-def test_gateway_different_from_maas_warns(monkeypatch):
-    warnings = []
-    monkeypatch.setattr("ansible.module_utils.basic.AnsibleModule.warn", lambda self, msg: warnings.append(msg))
-    run(Net(), monkeypatch, state="validated", addresses=[{"address": "10.10.0.41", "gateway": "10.10.0.254"}])
-    assert warnings == ["addresses[0]: gateway 10.10.0.254 differs from the gateway 10.10.0.1 MAAS has for subnet "
-                        "10.10.0.0/24; MAAS configures 10.10.0.1 on the machines it deploys"]
+def test_gateway_or_dns_server_maas_cannot_configure_fails_before_any_write(monkeypatch):
+    net = Net()
+    result = run(net, monkeypatch, state="present", addresses=[{"address": "10.10.0.41", "gateway": "10.10.0.254"},
+                                                               {"address": "10.10.0.42", "dns_servers": ["8.8.8.8"]}])
+    assert result["failed"] and writes(net) == []
+    assert [(p["index"], p["rule"]) for p in result["problems"]] == [(0, "gateway-not-subnets"), (1, "dns-server-not-subnets")]
+    assert "MAAS writes a machine's default gateway from the gateway_ip of one of its subnets" in result["msg"]
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,12 @@ def test_host_variables():
     assert "ansible_host" not in host.variables
 
 
+def test_provider_ids_as_the_roles_wrote_them():
+    data = vm("a1", "demo-cp-1")
+    assert inventory_hosts([data], Query())[0].variables["maas_provider_id"] == "maas-lxd:///az1/a1"
+    assert inventory_hosts([data], Query(vm_provider_id_scheme="maas"))[0].variables["maas_provider_id"] == "maas:///az1/a1"
+
+
 def test_the_cache_keeps_what_the_hosts_are_made_of():
     data = vm("a1", "demo-cp-1")
     trimmed = trim(data)

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lxdcp.maas contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scale: the main job against MAAS's own time, its re-run against Ansible's fixed cost, polls and CPU per VM, many clusters.
+
+Every figure is a ratio of two runs taken in this one script, on the same machine at the same time.
+
+- **3 nodes** is `playbooks/inventory/demo.yml` on maas-sim's default scenario; **30 nodes** is that control plane
+  (3 LXD VMs) plus 27 bare-metal workers (Ready machines, 9 per zone) in group `workers`. maas-sim's transitions take
+  commissioning 2 s + deploying 3 s = **5 s** (the MAAS time of the critical path: a VM is commissioned, then
+  deployed). "over MAAS" is the wall time of the first run less those 5 s.
+- **no task** is an `ansible-playbook` run of a play without tasks over the same hosts: Ansible's fixed cost. Its
+  wall time swings with the machine's load; its CPU time (user + sys) much less, so the re-run is compared on both.
+- **polls** are the machine reads sent while waiting for MAAS: `GET /machines/<system_id>/` and `GET /machines/`
+  filtered by `id` only (from maas-sim's request log, which records the query string).
+- **CPU** is user + sys of the whole `ansible-playbook` process tree (`getrusage(RUSAGE_CHILDREN)` around the run;
+  maas-sim's own CPU is not in it), divided by the VMs and machines the run provisioned.
+- **10 clusters x 3 nodes** start at once (10 `ansible-playbook` processes) against one maas-sim with 10,000 bare-metal
+  machines and 60 LXD VM hosts (20 per zone, 32 cores and 128 GiB each, no over-commit); each cluster has 3 VMs of
+  4 cores and 16 GiB with static IPs. After the runs, every VM host's allocation is read through the API
+  (`GET /vm-hosts/`) and compared with its capacity. One more cluster run alone on the same maas-sim first gives
+  the baseline of the ratios.
+
+Runs use ansible-playbook's default forks (5) and pipelining, as `make demo` does. The workers ask for 8 cores and
+32 GiB, more than the control-plane VMs have: `op=allocate` by size alone can take a Ready LXD VM of the same run.
+The machine may be busy with other jobs: compare the ratios, which are taken in one run.
+
+Before the cluster-wide waits (commit 4331a4f, this script, one run on a machine loaded by other jobs): 3 nodes
+29.2 s (5.84x MAAS's 5 s), re-run 15.5x the no-task run, 37 polls (12.3 per machine), 3.0 s CPU per machine;
+30 nodes 158.4 s (31.7x), re-run 20.0x, 172 polls (5.7 per machine), 2.4 s CPU per machine; 10 clusters x 3 at
+once: all 10 succeeded, no host over-committed, 2.91x the wall time and 8.93x the requests of one cluster alone,
+3.9 s CPU per VM.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "collections"))
+
+# pylint: disable=wrong-import-position
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient  # noqa: E402
+from ansible_collections.lxdcp.maas.tests.integration.roles.runner import ClusterRunner  # noqa: E402
+from simharness import SimServer, default_scenario_path  # noqa: E402  pylint: disable=import-error
+
+API = "/MAAS/api/2.0/"
+WORKERS = 27
+CLUSTERS = 10
+VM_HOSTS_PER_ZONE = 20
+BULK_MACHINES = 10_000
+
+
+def cpu_seconds():
+    """user + sys of the finished (waited-for) children and their descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(action):
+    """``(result, wall seconds, CPU seconds of the children)`` of ``action()``."""
+    cpu, start = cpu_seconds(), time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def is_poll(entry):
+    """A machine read of a waiter: one machine by system_id, or the list filtered by ``id`` only."""
+    if entry["method"] != "GET" or entry.get("op") or not entry["path"].startswith(API + "machines/"):
+        return False
+    rest = entry["path"][len(API + "machines/"):].strip("/")
+    if rest:
+        return "/" not in rest  # machines/<system_id>/
+    query = entry.get("query") or ""
+    return bool(query) and all(part.startswith("id=") for part in query.split("&"))
+
+
+def check(run, label, writes=True):
+    """Fail the benchmark on a failed run, or on a re-run that changed something."""
+    if not run.ok:
+        raise RuntimeError("%s failed: %s\n%s" % (label, run.failures(), run.stdout[-3000:]))
+    if not writes and (run.writes or any(run.changed.values())):
+        raise RuntimeError("%s was not idempotent: changed=%s, writes=%s" % (label, run.changed, run.write_summary()))
+    return run
+
+
+def scenario_with_workers(count):
+    """The default scenario plus ``count`` Ready bare-metal machines, zones az1-az3 in turn."""
+    with open(default_scenario_path(), encoding="utf-8") as handle:
+        scenario = copy.deepcopy(yaml.safe_load(handle))
+    scenario["machines"] = list(scenario.get("machines") or []) + [
+        {"hostname": "metal-%02d" % i, "zone": "az%d" % ((i - 1) % 3 + 1), "cpu_count": 8, "memory": 32768,
+         "disks": ["200G"], "status": "ready"}
+        for i in range(1, count + 1)
+    ]
+    return scenario
+
+
+def demo_inventory(workers=0):
+    """playbooks/inventory/demo.yml, with ``workers`` bare-metal workers."""
+    with open(os.path.join(ROOT, "playbooks", "inventory", "demo.yml"), encoding="utf-8") as handle:
+        inventory = yaml.safe_load(handle)
+    inventory["all"]["children"]["workers"] = {
+        "vars": {"provision_cores": 8, "provision_memory": "32G"},  # larger than the VMs: see the notes
+        "hosts": {"demo-w-%02d" % i: {} for i in range(1, workers + 1)},
+    }
+    return inventory
+
+
+def no_task_playbook(workdir):
+    """A play over the cluster's hosts without tasks: the fixed cost of ansible-playbook."""
+    path = os.path.join(workdir, "no-task.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("- name: No task\n  hosts: control_plane:workers\n  gather_facts: false\n  tasks: []\n")
+    return path
+
+
+def cluster_rows(nodes):
+    """The main job over ``nodes`` machines (3: the demo; more: 3 VMs and bare-metal workers)."""
+    workers = nodes - 3
+    label = "%d nodes" % nodes
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as workdir, \
+            SimServer(scenario=scenario_with_workers(workers)) as sim:
+        timings = yaml.safe_load(open(sim.scenario_file, encoding="utf-8"))["timings"]  # pylint: disable=consider-using-with
+        maas_time = timings["commissioning"] + timings["deploying"]
+        cluster = ClusterRunner(sim, workdir)
+        inventory = cluster.inventory(demo_inventory(workers))
+        empty, empty_wall, empty_cpu = timed(lambda: cluster.run(no_task_playbook(workdir), inventory))
+        check(empty, "no-task run")
+        first, wall, cpu = timed(lambda: cluster.up(inventory))
+        check(first, "control_plane.yml, " + label)
+        again, again_wall, again_cpu = timed(lambda: cluster.up(inventory))
+        check(again, "control_plane.yml again, " + label, writes=False)
+        polls = [entry for entry in first.requests if is_poll(entry)]
+        rows += [
+            dict(benchmark="control_plane.yml, " + label, metric="wall time", value=round(wall, 2), unit="s",
+                 notes="%d API requests (%d writes)" % (len(first.requests), len(first.writes))),
+            dict(benchmark="control_plane.yml, " + label, metric="MAAS transitions", value=maas_time, unit="s",
+                 notes="commissioning %s s + deploying %s s" % (timings["commissioning"], timings["deploying"])),
+            dict(benchmark="control_plane.yml, " + label, metric="over MAAS", value=round(wall - maas_time, 2), unit="s",
+                 notes="wall time / MAAS time = %.2f" % (wall / maas_time)),
+            dict(benchmark="control_plane.yml, " + label, metric="polls while waiting", value=len(polls), unit="requests",
+                 notes="%.1f per machine" % (len(polls) / nodes)),
+            dict(benchmark="control_plane.yml, " + label, metric="controller CPU per machine", value=round(cpu / nodes, 3),
+                 unit="s", notes="user+sys %.2f s over %d machines" % (cpu, nodes)),
+            dict(benchmark="control_plane.yml again, " + label, metric="wall time", value=round(again_wall, 2), unit="s",
+                 notes="no-task run %.2f s: ratio %.2f; %d reads, 0 writes" % (
+                     empty_wall, again_wall / empty_wall, len(again.requests))),
+            dict(benchmark="control_plane.yml again, " + label, metric="controller CPU", value=round(again_cpu, 2),
+                 unit="s", notes="%.3f s per machine; no-task run %.2f s: ratio %.2f" % (
+                     again_cpu / nodes, empty_cpu, again_cpu / empty_cpu)),
+        ]
+    return rows
+
+
+def big_scenario():
+    """10,000 Ready bare-metal machines and 60 LXD VM hosts over three zones, one /16."""
+    hosts = []
+    for zone in (1, 2, 3):
+        for index in range(1, VM_HOSTS_PER_ZONE + 1):
+            name = "lxd-az%d-%02d" % (zone, index)
+            hosts.append({"name": name, "zone": "az%d" % zone, "pool": "default", "cores": 32, "memory": 131072,
+                          "storage_pools": [{"name": "default", "type": "zfs", "size": "2000G"}],
+                          "host": {"hostname": name, "ip": "10.10.%d.%d" % (zone, index)}})
+    return {
+        "zones": [{"name": "az%d" % zone} for zone in (1, 2, 3)],
+        "subnets": [{"cidr": "10.10.0.0/16", "gateway_ip": "10.10.0.1", "dns_servers": ["10.10.0.2"],
+                     "ip_ranges": [{"type": "reserved", "start": "10.10.0.2", "end": "10.10.9.255"},
+                                   {"type": "dynamic", "start": "10.10.200.0", "end": "10.10.255.254"}]}],
+        "vm_hosts": hosts,
+        "generate_machines": [{"count": BULK_MACHINES, "prefix": "bulk", "status": "ready", "cpu_count": 8,
+                               "memory": 32768}],
+    }
+
+
+def small_inventory(cluster, number):
+    """Cluster ``cluster``: 3 LXD VMs of 4 cores and 16 GiB over az1-az3, static IPs 10.10.<10+number>.11-13."""
+    return {"all": {"vars": {"lxdcp_cluster": cluster}, "children": {
+        "control_plane": {
+            "vars": {"lxdcp_provisioning_mode": "lxd", "provision_cores": 4, "provision_memory": "16G",
+                     "provision_disk_size": "40G", "provision_zones": ["az1", "az2", "az3"]},
+            "hosts": {"%s-cp-%d" % (cluster, i): {"lxdcp_ip": "10.10.%d.%d" % (10 + number, 10 + i)} for i in (1, 2, 3)}},
+        "workers": {"hosts": {}}}}}
+
+
+def over_committed(sim):
+    """VM hosts whose allocation exceeds their capacity (cores or memory, over-commit applied), read through the API."""
+    found = []
+    for host in MaasClient(sim.url, sim.api_key).list_vm_hosts():
+        total, used = host["total"], host["used"]
+        if used["cores"] > total["cores"] * host["cpu_over_commit_ratio"] or \
+                used["memory"] > total["memory"] * host["memory_over_commit_ratio"]:
+            found.append("%s: %s of %s" % (host["name"], used, total))
+    return found
+
+
+def many_clusters_rows():
+    """10 clusters of 3 VMs started at once against a big MAAS, against one cluster alone."""
+    rows = []
+    label = "%d clusters x 3 nodes at once" % CLUSTERS
+    with tempfile.TemporaryDirectory(prefix="bench-scale-big-") as workdir, \
+            SimServer(scenario=big_scenario(), startup_timeout=300) as sim:
+        cluster = ClusterRunner(sim, workdir)
+        alone, alone_wall, alone_cpu = timed(lambda: cluster.up(small_inventory("solo", 0)))
+        check(alone, "one cluster alone")
+        inventories = [small_inventory("c%02d" % n, n) for n in range(1, CLUSTERS + 1)]
+        mark = sim.seq()
+
+        def all_at_once():
+            jobs = [cluster.start("control_plane.yml", inventory) for inventory in inventories]
+            return [job.wait(timeout=1800) for job in jobs]
+
+        runs, wall, cpu = timed(all_at_once)
+        requests = sim.requests(mark)
+        failed = ["c%02d: %s" % (n, run.failures() or run.stdout[-500:]) for n, run in enumerate(runs, 1) if not run.ok]
+        problems = over_committed(sim)
+        maas = MaasClient(sim.url, sim.api_key)
+        deployed = [m for m in maas.list_machines(status=["deployed"]) if (m.get("hostname") or "").startswith("c")]
+        rows += [
+            dict(benchmark=label, metric="clusters that succeeded", value=CLUSTERS - len(failed), unit="clusters",
+                 notes="; ".join(failed) or "all %d, %d VMs Deployed" % (CLUSTERS, len(deployed))),
+            dict(benchmark=label, metric="over-committed VM hosts", value=len(problems), unit="hosts",
+                 notes="; ".join(problems) or "none of 60 (GET /vm-hosts/: used <= total x ratio)"),
+            dict(benchmark=label, metric="wall time", value=round(wall, 2), unit="s",
+                 notes="one cluster alone %.2f s: ratio %.2f" % (alone_wall, wall / alone_wall)),
+            dict(benchmark=label, metric="API requests", value=len(requests), unit="requests",
+                 notes="one cluster alone %d: ratio %.2f" % (len(alone.requests), len(requests) / len(alone.requests))),
+            dict(benchmark=label, metric="controller CPU per VM", value=round(cpu / (3 * CLUSTERS), 3), unit="s",
+                 notes="one cluster alone %.3f s per VM" % (alone_cpu / 3)),
+        ]
+    return rows
+
+
+def run():
+    """Benchmark rows (see the module docstring)."""
+    return cluster_rows(3) + cluster_rows(3 + WORKERS) + many_clusters_rows()
+
+
+if __name__ == "__main__":
+    only = sys.argv[1:]
+    parts = {"3": lambda: cluster_rows(3), "30": lambda: cluster_rows(3 + WORKERS), "many": many_clusters_rows}
+    for name in only or ["3", "30", "many"]:
+        for row in parts[name]():
+            print("%-42s %-28s %10s %-9s %s" % (row["benchmark"], row["metric"], row["value"], row["unit"], row["notes"]))
