@@ -52,23 +52,44 @@ def machine_addresses(machine):
     return found
 
 
-def preferred_address(machine, preferred_subnets=()):
-    """The address to reach the machine on: on the first of ``preferred_subnets`` (CIDR strings, as MAAS names subnets) it
-    has one on, else its static (sticky) address, else its first address; None without any.
-
-    The deploy role picks each control-plane machine's address for the API endpoint the same way (its static IP is the
-    one ``maas_lxd_vm`` made sticky).
+def _address_links(machine):
+    """``[{ip_address, mode, subnet}]`` of the machine's links that have an address, interface by interface: of a MAAS
+    machine object (``interface_set``) or of the machine as the modules return it (``interfaces``, see ``machine_view``).
     """
-    links = [link for interface in machine.get("interface_set") or [] for link in interface_links(interface)
-             if link["ip_address"]]
-    for cidr in preferred_subnets:
-        found = next((link["ip_address"] for link in links if link["subnet"] == cidr), None)
+    if "interface_set" in machine:
+        links = [link for interface in machine.get("interface_set") or [] for link in interface_links(interface)]
+    else:
+        links = [link for interface in machine.get("interfaces") or [] for link in interface.get("links") or []]
+    return [link for link in links if link.get("ip_address")]
+
+
+def preferred_address(machine, preferred_subnets=(), planned=None):
+    """The address a machine is reached at, or None without any. The one rule of the collection: the inventory's
+    ``ansible_host`` and the deploy role's address of each control-plane machine for the API endpoint (through the
+    filter ``lxdcp.maas.preferred_address``).
+
+    ``machine``: a MAAS machine object, or the machine as the modules return it (``machine_view``); None or empty when
+    there is no machine yet. In order:
+
+    1. its address on the first of ``preferred_subnets`` (CIDR strings, as MAAS names subnets) it has one on;
+    2. ``planned`` (the static IP it is given, as the deploy role's ``deploy_ip``), when the machine has that address,
+       or when there is no machine yet (check mode predicting a machine still to be created gets what the real run
+       will give it);
+    3. its static (sticky) address (the one ``maas_lxd_vm`` made sticky);
+    4. its first address.
+    """
+    machine = machine or {}
+    links = _address_links(machine)
+    for cidr in preferred_subnets or ():
+        found = next((link["ip_address"] for link in links if link.get("subnet") == cidr), None)
         if found:
             return found
-    found = next((link["ip_address"] for link in links if link["mode"] == "static"), None)
+    addresses = list(machine.get("ip_addresses") or []) or [link["ip_address"] for link in links]
+    if planned and (not machine or planned in addresses or any(link["ip_address"] == planned for link in links)):
+        return planned
+    found = next((link["ip_address"] for link in links if link.get("mode") == "static"), None)
     if found:
         return found
-    addresses = list(machine.get("ip_addresses") or []) or [link["ip_address"] for link in links]
     return addresses[0] if addresses else None
 
 

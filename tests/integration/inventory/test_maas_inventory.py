@@ -5,6 +5,7 @@ from __future__ import annotations
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import provider_id
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
 from ansible_collections.lxdcp.maas.tests.integration.inventory.conftest import DEMO_IPS, WORKER
+from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import record_ips
 
 ALL = sorted(list(DEMO_IPS) + [WORKER])
 
@@ -30,7 +31,8 @@ def test_graph_after_the_main_job_shows_cluster_role_and_zone_groups(site, inven
     assert sorted(h for z in ("zone_az1", "zone_az2", "zone_az3") for h in groups[z]) == ALL
     assert groups["zone_az1"] == [WORKER]
 
-    machines = {m["hostname"]: m for m in MaasClient(site.url, site.api_key).list_machines(tags=["lxdcp-cluster-demo"])}
+    client = MaasClient(site.url, site.api_key)
+    machines = {m["hostname"]: m for m in client.list_machines(tags=["lxdcp-cluster-demo"])}
     for name, ip in DEMO_IPS.items():
         hostvars = run.hostvars(name)
         machine = machines[name]
@@ -42,6 +44,9 @@ def test_graph_after_the_main_job_shows_cluster_role_and_zone_groups(site, inven
         assert (hostvars["maas_cores"], hostvars["maas_memory"]) == (2, 4096)
         assert (hostvars["lxdcp_cluster"], hostvars["lxdcp_role"]) == ("demo", "control-plane")
         assert name in groups["zone_" + machine["zone"]["name"]]
+    # One rule for a machine's address (filter lxdcp.maas.preferred_address): the deploy role's record holds the
+    # control plane's ansible_host.
+    assert record_ips(client, "demo-api.maas") == sorted(run.hostvars(name)["ansible_host"] for name in DEMO_IPS)
     worker = run.hostvars(WORKER)
     assert worker["lxdcp_role"] == "worker" and worker["maas_vm_host"] is None and worker["maas_lxd_vm"] is False
     assert worker["maas_provider_id"] == provider_id(machines[WORKER])

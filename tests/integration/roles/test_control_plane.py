@@ -133,6 +133,9 @@ def test_check_mode_sends_no_write(cluster, maas):
     assert run.ok, run
     assert run.writes == [], run.write_summary()
     assert machines_named(maas, DEMO_IPS) == []
+    # The machines are still to be created: each one's address for the API endpoint is the static IP the real run gives.
+    chosen = run.by_host("Choose the address of this machine for the API endpoint (first preferred subnet, else its static IP)")
+    assert {host: result["ansible_facts"]["deploy_api_ip"] for host, result in chosen.items()} == DEMO_IPS, chosen
 
 
 def test_custom_endpoint_and_port_skip_the_dns_record(cluster, maas, inventory):
