@@ -137,7 +137,7 @@ integration-live-sim: venv collection-tree
 
 # Each scenario of extensions/molecule/ is one pytest test (pytest-ansible's molecule_scenario), run side by side.
 molecule: venv collection-tree
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests/integration/test_molecule.py
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -p pytest-ansible tests/integration/test_molecule.py
 
 # meta/runtime.yml's requires_ansible, tested: one venv per ansible-core (latest patch of each supported minor)
 # with only the collection's runtime requirements; the tests listed in tests/integration/core_matrix.txt run
