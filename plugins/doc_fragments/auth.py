@@ -61,3 +61,16 @@ notes:
   - With C(-vvv) (verbosity 3 or more) a module's result also has C(maas_log), a list of the requests of the run (with
     attempt numbers and retry delays) and its decisions, without secrets; a lookup prints the same lines with C(-vvvv).
 """
+
+    # Plugins (the lookups, the inventory) read options through Ansible's config, which reads the environment only
+    # where the documentation says so: `lxdcp.maas.auth.plugin` adds to `lxdcp.maas.auth` the variables modules
+    # read themselves.
+    PLUGIN = r"""
+options:
+  url:
+    env:
+      - name: MAAS_URL
+  api_key:
+    env:
+      - name: MAAS_API_KEY
+"""

@@ -30,6 +30,7 @@ description:
     zone or pool) fail the inventory source with the reason; they never give an empty inventory.
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - lxdcp.maas.auth.plugin
   - lxdcp.maas.provider_ids
   - constructed
   - inventory_cache
@@ -39,12 +40,6 @@ options:
     type: str
     required: true
     choices: [lxdcp.maas.maas]
-  url:
-    env:
-      - name: MAAS_URL
-  api_key:
-    env:
-      - name: MAAS_API_KEY
   clusters:
     description:
       - Only the machines of these clusters. Without it, the machines of every lxdcp.maas cluster.

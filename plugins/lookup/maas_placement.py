@@ -30,6 +30,7 @@ description:
 version_added: 1.0.0
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - lxdcp.maas.auth.plugin
   - lxdcp.maas.placement
   - lxdcp.maas.lxd_hosts
 options:
@@ -40,12 +41,6 @@ options:
     type: list
     elements: str
     required: false
-  url:
-    env:
-      - name: MAAS_URL
-  api_key:
-    env:
-      - name: MAAS_API_KEY
   count:
     description:
       - Number of VMs. Defaults to the number of hostnames given as terms.

@@ -3,35 +3,22 @@ its filters, the inventory it builds, and its errors."""
 
 from __future__ import annotations
 
-import importlib
 
 import pytest
-import yaml
-from ansible import constants as C
 from ansible.errors import AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
-from ansible.utils.plugin_docs import merge_fragment
 
 from ansible_collections.lxdcp.maas.plugins.inventory import maas as plugin_module
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, BASE, SECRET, FakeMaas
+from ansible_collections.lxdcp.maas.tests.unit.plugins.plugindocs import register_options
 from ansible_collections.lxdcp.maas.tests.unit.plugins.maasdata import interface, link, machine, vm_host
 
 TAGS = ("lxdcp-managed", "lxdcp-cluster-demo")
 NAME = "lxdcp.maas.maas"
 
 
-def _register_options():
-    """What ansible's plugin loader does: merge the doc fragments and register the options."""
-    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
-    for name in doc["extends_documentation_fragment"]:
-        package = "ansible_collections.lxdcp.maas.plugins.doc_fragments." if "." in name else "ansible.plugins.doc_fragments."
-        fragment = importlib.import_module(package + name.split(".")[-1])
-        merge_fragment(doc["options"], yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["options"])
-    C.config.initialize_plugin_configuration_definitions("inventory", NAME, doc["options"])
-
-
-_register_options()
+register_options("inventory", NAME, plugin_module.DOCUMENTATION)
 
 
 def load():

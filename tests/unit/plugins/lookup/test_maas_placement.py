@@ -6,35 +6,23 @@ machines) and checks the plan, the requests sent (no write, filtered reads) and 
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import re
 import urllib.error
 
 import pytest
-import yaml
-from ansible import constants as C
 from ansible.errors import AnsibleLookupError
-from ansible.utils.plugin_docs import merge_fragment
 
 from ansible_collections.lxdcp.maas.plugins.lookup import maas_placement
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, BASE, SECRET, FakeMaas
+from ansible_collections.lxdcp.maas.tests.unit.plugins.plugindocs import register_options
 
 PLUGIN = "lxdcp.maas.maas_placement"
 GIB = 1024 ** 3
 
 
-def _register_options():
-    """What ansible's plugin loader does: merge the doc fragments and register the options."""
-    doc = yaml.safe_load(maas_placement.DOCUMENTATION)
-    for name in doc["extends_documentation_fragment"]:
-        fragment = importlib.import_module("ansible_collections.lxdcp.maas.plugins.doc_fragments." + name.split(".")[-1])
-        merge_fragment(doc["options"], yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["options"])
-    C.config.initialize_plugin_configuration_definitions("lookup", PLUGIN, doc["options"])
-
-
-_register_options()
+register_options("lookup", PLUGIN, maas_placement.DOCUMENTATION)
 
 
 # -- MAAS objects, shaped as /vm-hosts/ and /machines/ return them ------------------------------
