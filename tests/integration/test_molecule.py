@@ -2,7 +2,8 @@
 
 As ``ansible-creator`` scaffolds it for a collection: pytest-ansible finds every scenario that git tracks and gives
 one ``molecule_scenario`` per scenario (ids ``extensions-<scenario>``); the test runs ``molecule test -s <scenario>``
-in ``extensions/`` and passes when molecule does. ``make molecule`` runs this file (``pytest -n 2 -p pytest-ansible``: the plugin is off elsewhere, pyproject.toml), and
+in ``extensions/`` and passes when molecule does. ``make molecule`` runs this file (``pytest -n 2 -p pytest-ansible``:
+the plugin is off elsewhere, pyproject.toml), and
 ``make integration`` leaves it out (marker ``molecule``). The scenarios start their own maas-sim (``shared/create.yml``).
 """
 
