@@ -116,7 +116,7 @@ def test_no_usable_lxd_host_is_an_error_naming_each_host(direct, playbook, vm_ta
     run = playbook.run(vm_task(retries=1, state="deployed", **overrides))
     assert not run.ok
     message = run.result["msg"]
-    assert message.startswith("MAAS has no VM hosts (it answers 410 Gone: MAAS 4.0), so the VM is created on LXD directly; "
+    assert message.startswith("MAAS has no VM hosts (it answers 410 Gone: MAAS 4.0), so the VMs are created on LXD directly; "
                               "no LXD host can take cp-1: none of the 3 LXD host(s) can be used. lxd-az1-a: "), message
     for host, trouble in zip(HOSTS, troubles):
         assert "%s: " % host in message and trouble in message.split("%s: " % host, 1)[1], (host, trouble, message)
