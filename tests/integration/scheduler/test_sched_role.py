@@ -118,6 +118,7 @@ def install_and_check_files(target):
     config = yaml.safe_load(open(config_path, encoding="utf-8"))
     assert config["hosts"] == variables["lxd_multi_scheduler_hosts"]
     assert (config["cpu_over_commit"], config["port"], config["strategy"]) == (2.0, 8080, "least-allocated-cpu")
+    assert config["lxd_insecure_skip_verify"] is False  # verified TLS unless the role is told otherwise
     for name in ("config.yml", "secrets.env"):
         info = os.stat(os.path.join(config_dir, name))
         assert stat.S_IMODE(info.st_mode) == 0o640 and grp.getgrgid(info.st_gid).gr_name == variables["lxd_multi_scheduler_group"]
