@@ -47,9 +47,10 @@ def hold(path, op=None, method="POST"):
 # Where the controller (ansible-playbook and everything it started) dies: faults that hold the run at that point,
 # and the request the test waits for before killing.
 KILL_POINTS = {
-    # Composed, not tagged yet: the re-run adopts the untagged VM.
-    "composed-untagged": (dict(fail_next=[hold(r"/tags/")]),
-                          lambda e: e["path"].endswith("/tags/") or e["op"] == "update_nodes" and e["status"] == 503),
+    # Composed, not tagged yet: the re-run adopts the untagged VM. The first tagging of a machine is held (a tag's
+    # creation, POST /tags/, may come before any VM exists: it is no sign of a composed VM).
+    "composed-untagged": (dict(fail_next=[hold(r"/tags/", op="update_nodes")]),
+                          lambda e: e["op"] == "update_nodes" and e["status"] == 503),
     # Tagged, MAAS still commissioning it (commissioning takes 2 s in this test).
     "commissioning": ({}, lambda e: write(e, "/tags/lxdcp-managed/", "update_nodes", 200)),
     # The AUTO address unlinked, the static link not made yet: the address is free in between.
