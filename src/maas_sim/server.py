@@ -137,26 +137,26 @@ class Simulator:
     def save_faults(self) -> None:
         """Keep the fault settings in the persisted state; offline VM hosts show a power error on their host machine."""
         offline = set(self.faults["vmhost_offline"])
+
+        def follow(machine, pod):
+            """The power state of a machine whose power goes through ``pod``: "error" while it is offline."""
+            wanted = "error" if pod.name in offline else ("on" if machine.power_state == "error" else machine.power_state)
+            if machine.power_state != wanted:
+                machine.power_state = wanted
+                self.state.touch(machine)
+
         pods = {pod.id: pod for pod in self.state.all("pod")}
         for pod in pods.values():
             host = self.state.get("machine", pod.host_system_id) if pod.host_system_id else None
-            if host is None:
-                continue
-            wanted = "error" if pod.name in offline else ("on" if host.power_state == "error" else host.power_state)
-            if host.power_state != wanted:
-                host.power_state = wanted
-                self.state.touch(host)
+            if host is not None:
+                follow(host, pod)
         # MAAS queries a VM's power through its VM host's LXD API: when that host is unreachable, the query fails
         # and MAAS records the power state "error" (provisioningserver/rpc/power.py, query_all_nodes); the machine's
         # status does not change. Back online, the next query finds the VM running.
         for machine in self.state.all("machine"):
             pod = pods.get(machine.pod_id) if machine.pod_id is not None else None
-            if pod is None:
-                continue
-            wanted = "error" if pod.name in offline else ("on" if machine.power_state == "error" else machine.power_state)
-            if machine.power_state != wanted:
-                machine.power_state = wanted
-                self.state.touch(machine)
+            if pod is not None:
+                follow(machine, pod)
         self.state.meta["faults"] = self.faults.settings
         self.state.touch_meta()
         self.state.flush(self.store)
