@@ -149,13 +149,15 @@ options:
   recover:
     description:
       - What to do with an existing machine MAAS reports as failed.
-      - V(none) - fail and say what MAAS reported.
+      - Not set - fail and say what MAAS reported; with O(state=deployed) a machine in V(Failed deployment) is released
+        and deployed again (what O(state=deployed) asks for).
+      - V(none) - fail and say what MAAS reported, with every O(state) (the C(lxdcp.maas.provision) role passes it:
+        a failed machine stops the run unless C(provision_recover) says otherwise).
       - V(redeploy) - a machine in V(Failed deployment) is released and, with O(state=deployed), deployed again.
       - V(recreate) - a VM in a failed state (V(Failed commissioning), V(Failed deployment), V(Broken)...) is deleted
         and composed again (with failover). Not for bare metal.
     type: str
     choices: [none, redeploy, recreate]
-    default: none
   zones:
     aliases: [zone]
   host_tags:
@@ -556,7 +558,7 @@ ARGUMENT_SPEC = dict(
     recreate=dict(type="bool", default=False),
     preferred_vm_host=dict(type="str"),
     max_hosts=dict(type="int", default=3),
-    recover=dict(type="str", choices=["none", "redeploy", "recreate"], default="none"),
+    recover=dict(type="str", choices=["none", "redeploy", "recreate"]),
     delete_bare_metal=dict(type="bool", default=False),
 )
 

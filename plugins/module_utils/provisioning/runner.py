@@ -262,7 +262,10 @@ class VmRunner(object):
         """Fail on a machine MAAS reports as failed, unless this task's state or ``recover`` deals with it."""
         spec = self.spec
         status = status or machine.get("status_name")
-        if status not in FAILED_STATES or (spec.state in ("released", "deployed") and status in RELEASABLE):
+        if status not in FAILED_STATES:
+            return
+        # Released, or deployed again - unless the task said recover: none, which fails on every failed machine.
+        if status in RELEASABLE and (spec.state == "released" or (spec.state == "deployed" and spec.recover != "none")):
             return
         if status == FAILED_DEPLOYMENT and spec.recover == "redeploy":
             return

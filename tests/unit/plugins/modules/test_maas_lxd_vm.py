@@ -25,7 +25,7 @@ def params(**overrides):
                 disks=None, vm_host=None, zones=None, pool=None, host_tags=None, strategy="most-free", project=None,
                 interfaces=None, user_data=None, osystem=None, distro_series=None, hwe_kernel=None, tags=None,
                 domain=None, wait=True, wait_timeout=1800, recreate=False, delete_bare_metal=False,
-                preferred_vm_host=None, max_hosts=3, recover="none")
+                preferred_vm_host=None, max_hosts=3, recover=None)
     base.update(overrides)
     return base
 
@@ -1234,6 +1234,22 @@ def test_recover_redeploy_releases_a_failed_deployment(world, monkeypatch):
     result = run(world, monkeypatch, recover="redeploy", **SPEC)
     assert result["changed"] and result["machine"]["status"] == "Ready" and result["created"] is False
     assert ("POST", "machines/%s/" % machine["system_id"], "release") in writes(world)
+
+
+def test_state_deployed_deploys_a_failed_deployment_again_unless_recover_is_none(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    machine = next(m for m in world.machines.values() if m["hostname"] == "cp-1")
+    machine["status_name"] = "Failed deployment"
+    before = len(writes(world))
+    # recover: none said explicitly (the provision role does) fails on it, in check mode too, and writes nothing.
+    for check_mode in (True, False):
+        refused = run(world, monkeypatch, check_mode=check_mode, state="deployed", recover="none", **SPEC)
+        assert refused["failed"] and "is in state 'Failed deployment'" in refused["msg"] and "recover: redeploy" in refused["msg"]
+    assert len(writes(world)) == before
+    # Not set: state deployed is what is asked, so it is released and deployed again.
+    result = run(world, monkeypatch, state="deployed", **SPEC)
+    assert result["changed"] and result["actions"][0].startswith("release cp-1 after its failed deployment")
+    assert ("POST", "machines/%s/" % machine["system_id"], "deploy") in writes(world)
 
 
 def test_the_cluster_tag_goes_with_the_clusters_last_machine(world, monkeypatch):
