@@ -783,6 +783,23 @@ def test_a_new_state_is_seen_within_a_share_of_the_time_waited_and_the_cap(fake,
     assert late / seconds <= LAG + 1e-9
 
 
+def most_polls(seconds, start, cap):
+    """The requests of a wait of ``seconds``: 1 / lag at ``start`` (for start / lag seconds), then a factor (1 + lag)
+    per poll up to cap / lag seconds, then one per ``cap``; plus the first poll and the one that sees the state."""
+    ramp = math.log(cap / start) / math.log(1 + LAG)
+    return 1 / LAG + ramp + max(0, seconds - cap / LAG) / cap + 2
+
+
+@pytest.mark.parametrize("seconds", [2.0, 5.0, 60.0, 600.0])
+def test_one_machine_wait_requests_grow_with_the_log_then_linearly_with_the_time_waited(fake, seconds):
+    client = timed_client(fake)
+    fake.add("GET", "machines/abc123/", handler=deploys_after(seconds, client.sleeps))
+    waiters.wait_for_machine(client, "abc123", "Deployed", timeout=1800)
+    assert len(fake.calls) <= most_polls(seconds, waiters.MACHINE_POLL_START, waiters.MACHINE_POLL_CAP)
+    # Never closer than start, so never more than one request per start second.
+    assert len(fake.calls) <= seconds / waiters.MACHINE_POLL_START + 1
+
+
 def test_wait_delays_are_capped_and_cut_to_the_deadline(fake):
     fake.add("GET", "machines/abc123/", json=machine("Deploying", status_message="Deploying - curtin"))
     client = timed_client(fake)
@@ -870,10 +887,7 @@ def test_wait_for_machines_requests_grow_with_the_time_waited_not_with_the_machi
         assert 0 <= late <= min(waiters.CLUSTER_POLL_CAP, LAG * seconds) + 1e-9
         counts.append(polls)
     assert counts[0] == counts[1]
-    # start / lag seconds at start, then a factor (1 + lag) per poll up to cap / lag seconds, then one per cap.
-    ramp = 1 + math.log(waiters.CLUSTER_POLL_CAP / waiters.CLUSTER_POLL_START) / math.log(1 + LAG)
-    floor = waiters.CLUSTER_POLL_START / LAG / waiters.CLUSTER_POLL_START
-    assert counts[0] <= floor + ramp + max(0, seconds - waiters.CLUSTER_POLL_CAP / LAG) / waiters.CLUSTER_POLL_CAP + 2
+    assert counts[0] <= most_polls(seconds, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP)
 
 
 def test_wait_for_machines_reports_each_failure_and_stops_asking_for_it(fake):
