@@ -30,6 +30,11 @@ Before the cluster-wide waits (commit 4331a4f, this script, one run on a machine
 30 nodes 158.4 s (31.7x), re-run 20.0x, 172 polls (5.7 per machine), 2.4 s CPU per machine; 10 clusters x 3 at
 once: all 10 succeeded, no host over-committed, 2.91x the wall time and 8.93x the requests of one cluster alone,
 3.9 s CPU per VM.
+
+Waits poll MAAS with a pause that is a quarter of the time waited so far (`waiters.poll`): from 0.5 s up to 10 s
+for one machine's own wait (commissioning), from 0.25 s up to 2 s for the cluster-wide wait (deployments), so a new
+state is seen at most 25 % of the waiting time (and at most the cap) after MAAS reports it. Before that (up to commit
+4cf89a3) the pause grew from 0.5 s by 1.5: a VM Ready after 2.4 s was seen at 4.06 s, a 3 s deployment at 4.06 s.
 """
 
 from __future__ import annotations

@@ -271,7 +271,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds the whole task may wait for MAAS. Polling starts at 0.5 s and backs off to 10 s.
+      - Seconds the whole task may wait for MAAS. The pause between two polls is a quarter of the time waited so far,
+        from 0.5 s up to 10 s, so a new state is seen at most 25 % of the waiting time (and at most 10 s) after MAAS
+        reports it.
     type: int
     default: 1800
   recreate:

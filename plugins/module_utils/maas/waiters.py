@@ -1,30 +1,50 @@
 # -*- coding: utf-8 -*-
 # Copyright: lxdcp.maas contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Waiting for MAAS: polling with backoff and a deadline, and the machine waiters built on it."""
+"""Waiting for MAAS: polling with a pause relative to the time waited, a deadline, and the machine waiters built on it."""
 
 from __future__ import annotations
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasWaitError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import FAILED_STATES, machine_reason, state_text
 
-#: The longest pause between two polls of a cluster-wide wait (``wait_for_machines``): one request asks for every
-#: machine, so it can poll more often than a machine's own wait and still send fewer requests. A new state is seen
-#: at most this long (plus one request) after MAAS reports it.
+#: The pause before the next poll, as a share of the time waited so far: a state MAAS reports is seen at most this
+#: share of the waiting time later (within the waiter's cap, plus one request). The requests grow with the logarithm
+#: of the time waited until the cap, then linearly (one per cap).
+POLL_LAG = 0.25
+
+#: One machine's own wait (``wait_for_machine``, ``wait_for_machine_gone``, the provisioners' probes): the shortest and
+#: the longest pause between two polls.
+MACHINE_POLL_START = 0.5
+MACHINE_POLL_CAP = 10.0
+
+#: A cluster-wide wait (``wait_for_machines``): one request asks for every machine, so it can poll more often than a
+#: machine's own wait and still send fewer requests. A new state is seen at most ``POLL_LAG`` of the time waited, and
+#: never more than ``CLUSTER_POLL_CAP`` seconds (plus one request), after MAAS reports it.
+CLUSTER_POLL_START = 0.25
 CLUSTER_POLL_CAP = 2.0
 
 
-def poll(client, probe, timeout, what, start=0.5, factor=1.5, cap=10.0):
+def next_pause(elapsed, remaining, start=MACHINE_POLL_START, cap=MACHINE_POLL_CAP, lag=POLL_LAG):
+    """The pause before the next poll after ``elapsed`` seconds of waiting, ``remaining`` seconds before the deadline.
+
+    ``min(cap, max(start, lag * elapsed))``, cut to the deadline: never shorter than ``start`` (unless the deadline is
+    closer), never longer than ``cap`` or ``lag`` times the time waited so far (unless that is below ``start``).
+    """
+    return max(0.0, min(cap, max(start, lag * elapsed), remaining))
+
+
+def poll(client, probe, timeout, what, start=MACHINE_POLL_START, cap=MACHINE_POLL_CAP, lag=POLL_LAG):
     """Call ``probe()`` until it reports done or ``timeout`` seconds pass.
 
     ``probe`` returns ``(done, value, state)``; ``state`` is a short text for logs and the
     timeout message; it may raise to stop (for example MaasWaitError on a failed state).
-    Delays start at ``start`` seconds and grow by ``factor`` up to ``cap``; the last sleep
-    is cut to the deadline. The client gives the clock, the sleep and the log. Returns ``value``;
-    raises MaasWaitError on timeout.
+    The pause before the next call is ``lag`` times the time waited so far, at least ``start`` and
+    at most ``cap`` seconds (``next_pause``); the last pause is cut to the deadline. The client
+    gives the clock, the sleep and the log. Returns ``value``; raises MaasWaitError on timeout.
     """
-    deadline = client.clock() + timeout
-    delay = start
+    begun = client.clock()
+    deadline = begun + timeout
     polls = 0
     while True:
         polls += 1
@@ -32,17 +52,17 @@ def poll(client, probe, timeout, what, start=0.5, factor=1.5, cap=10.0):
         if done:
             client.log("%s: done after %d poll(s): %s" % (what, polls, state))
             return value
-        remaining = deadline - client.clock()
+        now = client.clock()
+        remaining = deadline - now
         if remaining <= 0:
             raise MaasWaitError(
                 "Timed out after %s s waiting for %s; last state: %s. Raise wait_timeout if MAAS is just slow, "
                 "or check the machine's events in MAAS." % (timeout, what, state),
                 state=state, timed_out=True, machine=value if isinstance(value, dict) else None,
             )
-        pause = min(delay, remaining)
+        pause = next_pause(now - begun, remaining, start=start, cap=cap, lag=lag)
         client.log("%s: %s, next check in %.2f s" % (what, state, pause))
         client.sleep(pause)
-        delay = min(cap, delay * factor)
 
 
 def wait_for_machine(client, system_id, targets, timeout, failures=FAILED_STATES, what=None):
@@ -82,7 +102,8 @@ def wait_for_machine_gone(client, system_id, timeout, hostname=None):
     return poll(client, probe, timeout, "machine %s to be deleted" % (hostname or system_id))
 
 
-def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STATES, known=None, cap=CLUSTER_POLL_CAP):
+def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STATES, known=None,
+                      start=CLUSTER_POLL_START, cap=CLUSTER_POLL_CAP):
     """Wait for several machines at once: one ``GET /machines/?id=..&id=..`` per interval for those still on their way.
 
     Returns ``(outcomes, polls)``: ``outcomes`` maps each system_id to ``{"machine", "status", "ok", "reason",
@@ -91,7 +112,8 @@ def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STAT
     again. At the deadline the machines still on their way fail with ``timed_out``. Nothing is raised for a machine:
     the caller reports each one (the MAAS client's own errors, such as authentication, still raise).
     ``known`` ({system_id: machine}) are reads made just before: the first check uses them instead of a request.
-    Delays grow from 0.5 s by 1.5 up to ``cap`` seconds (``poll``).
+    The pause between two requests is ``POLL_LAG`` of the time waited so far, from ``start`` to ``cap`` seconds
+    (``poll``).
     """
     targets = frozenset([targets]) if isinstance(targets, str) else frozenset(targets)
     wanted = " or ".join(sorted(targets))
@@ -131,7 +153,7 @@ def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STAT
     what = "%d machine(s) to become %s" % (len(pending), wanted)
     if pending:
         try:
-            poll(client, probe, timeout, what, cap=cap)
+            poll(client, probe, timeout, what, start=start, cap=cap)
         except MaasWaitError:
             for system_id in pending:
                 machine = last.get(system_id) or {}

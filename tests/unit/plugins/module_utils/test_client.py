@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import socket
 
@@ -15,6 +16,7 @@ from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import (
     API_KEY,
     BASE,
     SECRET,
+    FakeClock,
     FakeMaas,
     TLSServer,
     dropped,
@@ -713,25 +715,104 @@ def test_redaction_never_leaves_pieces_of_a_placeholder_or_a_secret(secret):
 # -- polling -----------------------------------------------------------------------------------
 
 
-def test_wait_for_machine_polls_with_growing_delays(fake):
-    statuses = iter(["New", "Commissioning", "Commissioning", "Commissioning", "Ready"])
-    fake.add("GET", "machines/abc123/", handler=lambda call: (200, machine(next(statuses))))
-    client = fake.client()
-    result = waiters.wait_for_machine(client, "abc123", "Ready", timeout=600)
-    assert result["status_name"] == "Ready"
-    assert client.sleeps == [0.5, 0.75, 1.125, 1.6875]
+LAG = waiters.POLL_LAG
+
+
+def timed_client(fake):
+    """A client whose clock is exactly the time slept (requests take no time), for the polling schedule."""
+    sleeps = []
+    return fake.client(sleeps=sleeps, clock=FakeClock(sleeps, tick=0))
+
+
+def deploys_after(seconds, sleeps, system_ids=("abc123",)):
+    """A handler for ``GET /machines/<id>/`` and ``GET /machines/?id=..``: Deploying until the fake clock reaches ``seconds``."""
+    def status():
+        return "Deployed" if sum(sleeps) >= seconds else "Deploying"
+
+    def handler(call):
+        if call.query.get("id"):
+            return 200, [machine(status(), system_id=system_id) for system_id in call.query["id"]]
+        return 200, machine(status())
+    return handler
+
+
+def expected_pauses(sleeps, start, cap):
+    """The pause the rule gives after each poll, from the time waited before it (the fake clock: the sleeps so far)."""
+    return [min(cap, max(start, LAG * sum(sleeps[:i]))) for i in range(len(sleeps))]
+
+
+@pytest.mark.parametrize("elapsed, remaining, start, cap, pause", [
+    (0.0, 600, 0.5, 10.0, 0.5),     # the first pause is start
+    (1.9, 600, 0.5, 10.0, 0.5),     # start while lag * elapsed is below it
+    (4.0, 600, 0.5, 10.0, 1.0),     # then lag * elapsed
+    (39.0, 600, 0.5, 10.0, 9.75),
+    (41.0, 600, 0.5, 10.0, 10.0),   # never above cap
+    (500.0, 600, 0.5, 10.0, 10.0),
+    (100.0, 3.0, 0.5, 10.0, 3.0),   # cut to the deadline
+    (0.0, 0.1, 0.5, 10.0, 0.1),     # even below start
+    (0.0, -1.0, 0.5, 10.0, 0.0),    # never negative
+    (0.5, 600, 0.25, 2.0, 0.25),    # the cluster-wide wait's start and cap
+    (6.0, 600, 0.25, 2.0, 1.5),
+    (60.0, 600, 0.25, 2.0, 2.0),
+])
+def test_next_pause_is_a_share_of_the_time_waited_between_start_and_cap(elapsed, remaining, start, cap, pause):
+    assert waiters.next_pause(elapsed, remaining, start=start, cap=cap) == pytest.approx(pause)
+
+
+def test_wait_for_machine_pauses_grow_with_the_time_waited(fake):
+    client = timed_client(fake)
+    fake.add("GET", "machines/abc123/", handler=deploys_after(30, client.sleeps))
+    result = waiters.wait_for_machine(client, "abc123", "Deployed", timeout=600)
+    assert result["status_name"] == "Deployed"
+    sleeps = client.sleeps
+    # Each pause is the rule's for the time waited before it.
+    assert sleeps == pytest.approx(expected_pauses(sleeps, waiters.MACHINE_POLL_START, waiters.MACHINE_POLL_CAP))
+    assert sleeps[:4] == [waiters.MACHINE_POLL_START] * 4 and sleeps[-1] > 1.5 * sleeps[4]
+    assert all(later >= earlier for earlier, later in zip(sleeps, sleeps[1:]))
+    assert len(fake.calls) == len(sleeps) + 1
+
+
+@pytest.mark.parametrize("seconds", [2.0, 2.4, 3.0, 5.0, 17.0, 60.0, 600.0])
+def test_a_new_state_is_seen_within_a_share_of_the_time_waited_and_the_cap(fake, seconds):
+    client = timed_client(fake)
+    fake.add("GET", "machines/abc123/", handler=deploys_after(seconds, client.sleeps))
+    waiters.wait_for_machine(client, "abc123", "Deployed", timeout=1800)
+    late = sum(client.sleeps) - seconds
+    assert 0 <= late <= min(waiters.MACHINE_POLL_CAP, LAG * seconds) + 1e-9
+    # The old schedule (0.5 s growing by 1.5) saw a state reported at 2.4 s at 4.06 s: 69 % late.
+    assert late / seconds <= LAG + 1e-9
+
+
+def most_polls(seconds, start, cap):
+    """The requests of a wait of ``seconds``: 1 / lag at ``start`` (for start / lag seconds), then a factor (1 + lag)
+    per poll up to cap / lag seconds, then one per ``cap``; plus the first poll and the one that sees the state."""
+    ramp = math.log(cap / start) / math.log(1 + LAG)
+    return 1 / LAG + ramp + max(0, seconds - cap / LAG) / cap + 2
+
+
+@pytest.mark.parametrize("seconds", [2.0, 5.0, 60.0, 600.0])
+def test_one_machine_wait_requests_grow_with_the_log_then_linearly_with_the_time_waited(fake, seconds):
+    client = timed_client(fake)
+    fake.add("GET", "machines/abc123/", handler=deploys_after(seconds, client.sleeps))
+    waiters.wait_for_machine(client, "abc123", "Deployed", timeout=1800)
+    assert len(fake.calls) <= most_polls(seconds, waiters.MACHINE_POLL_START, waiters.MACHINE_POLL_CAP)
+    # Never closer than start, so never more than one request per start second.
+    assert len(fake.calls) <= seconds / waiters.MACHINE_POLL_START + 1
 
 
 def test_wait_delays_are_capped_and_cut_to_the_deadline(fake):
     fake.add("GET", "machines/abc123/", json=machine("Deploying", status_message="Deploying - curtin"))
-    client = fake.client()
+    client = timed_client(fake)
     with pytest.raises(errors.MaasWaitError) as info:
-        waiters.wait_for_machine(client, "abc123", "Deployed", timeout=60)
-    assert max(client.sleeps) == 10.0
-    assert sum(client.sleeps) == pytest.approx(60, abs=0.2)
+        waiters.wait_for_machine(client, "abc123", "Deployed", timeout=90)
+    sleeps = client.sleeps
+    assert max(sleeps) == waiters.MACHINE_POLL_CAP == 10.0 and sleeps.count(10.0) >= 2
+    assert sum(sleeps) == pytest.approx(90)
+    # The last pause is cut to the deadline: shorter than the rule's.
+    assert sleeps[-1] < expected_pauses(sleeps, waiters.MACHINE_POLL_START, waiters.MACHINE_POLL_CAP)[-1]
     error = info.value
     assert error.timed_out and error.state == "Deploying (Deploying - curtin)"
-    assert "Timed out after 60 s waiting for machine abc123 to become Deployed" in str(error)
+    assert "Timed out after 90 s waiting for machine abc123 to become Deployed" in str(error)
     assert "last state: Deploying (Deploying - curtin)" in str(error)
 
 
@@ -739,7 +820,7 @@ def test_wait_stops_on_a_failed_state_with_maas_reasons(fake):
     statuses = iter(["Deploying", "Failed deployment"])
     fake.add("GET", "machines/abc123/", handler=lambda call: (200, machine(
         next(statuses), status_message="Failed deployment", error_description="curtin failed: no disk")))
-    client = fake.client()
+    client = timed_client(fake)
     with pytest.raises(errors.MaasWaitError) as info:
         waiters.wait_for_machine(client, "abc123", ["Deployed"], timeout=600)
     text = str(info.value)
@@ -751,7 +832,7 @@ def test_wait_stops_on_a_failed_state_with_maas_reasons(fake):
 def test_wait_for_machine_gone(fake):
     answers = iter([[machine("Ready")], [machine("Ready")], []])
     fake.add("GET", "machines/", handler=lambda call: (200, next(answers)))
-    client = fake.client()
+    client = timed_client(fake)
     assert waiters.wait_for_machine_gone(client, "abc123", timeout=30) is None
     assert fake.calls[0].query == {"id": ["abc123"]}
     assert len(client.sleeps) == 2
@@ -767,26 +848,46 @@ def test_wait_for_machines_asks_for_all_of_them_in_one_request_per_interval(fake
         [machine("Deployed", system_id="c3", hostname="cp-3")],
     ])
     fake.add("GET", "machines/", handler=lambda call: (200, next(rounds)))
-    client = fake.client()
+    client = timed_client(fake)
     outcomes, polls = waiters.wait_for_machines(client, ["a1", "b2", "c3"], ["Deployed"], timeout=600)
     assert polls == 4 and len(fake.calls) == 4
     # Each request asks only for the machines still on their way.
     assert [call.query["id"] for call in fake.calls] == [["a1", "b2", "c3"], ["a1", "b2", "c3"], ["b2", "c3"], ["c3"]]
     assert {s: (o["ok"], o["status"]) for s, o in outcomes.items()} == {
         "a1": (True, "Deployed"), "b2": (True, "Deployed"), "c3": (True, "Deployed")}
-    assert client.sleeps == [0.5, 0.75, 1.125]
+    assert client.sleeps == [waiters.CLUSTER_POLL_START] * 3
 
 
-def test_wait_for_machines_interval_is_capped_lower_than_one_machine_wait(fake):
+def test_wait_for_machines_interval_starts_and_is_capped_lower_than_one_machine_wait(fake):
     fake.add("GET", "machines/", json=[machine("Deploying", system_id="a1")])
-    client = fake.client()
+    client = timed_client(fake)
     outcomes, polls = waiters.wait_for_machines(client, ["a1"], "Deployed", timeout=30)
-    assert max(client.sleeps) == waiters.CLUSTER_POLL_CAP == 2.0
-    assert sum(client.sleeps) == pytest.approx(30, abs=0.2)
-    assert polls == len(fake.calls) == len(client.sleeps) + 1
+    sleeps = client.sleeps
+    assert waiters.CLUSTER_POLL_START < waiters.MACHINE_POLL_START and waiters.CLUSTER_POLL_CAP < waiters.MACHINE_POLL_CAP
+    assert sleeps[0] == waiters.CLUSTER_POLL_START == 0.25 and max(sleeps) == waiters.CLUSTER_POLL_CAP == 2.0
+    assert sleeps[:-1] == pytest.approx(expected_pauses(sleeps, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP)[:-1])
+    assert sum(sleeps) == pytest.approx(30, abs=0.2)
+    assert polls == len(fake.calls) == len(sleeps) + 1
     outcome = outcomes["a1"]
     assert outcome["timed_out"] and not outcome["ok"] and outcome["status"] == "Deploying"
     assert "Timed out after 30 s waiting for" in outcome["reason"] and "to become Deployed" in outcome["reason"]
+
+
+@pytest.mark.parametrize("seconds", [2.0, 5.0, 60.0, 600.0])
+def test_wait_for_machines_requests_grow_with_the_time_waited_not_with_the_machines(fake, seconds):
+    counts = []
+    for machines in (1, 30):
+        fake = FakeMaas()
+        client = timed_client(fake)
+        fake.add("GET", "machines/", handler=deploys_after(seconds, client.sleeps))
+        system_ids = ["m%02d" % i for i in range(machines)]
+        outcomes, polls = waiters.wait_for_machines(client, system_ids, "Deployed", timeout=1800)
+        assert all(outcome["ok"] for outcome in outcomes.values()) and len(outcomes) == machines
+        late = sum(client.sleeps) - seconds
+        assert 0 <= late <= min(waiters.CLUSTER_POLL_CAP, LAG * seconds) + 1e-9
+        counts.append(polls)
+    assert counts[0] == counts[1]
+    assert counts[0] <= most_polls(seconds, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP)
 
 
 def test_wait_for_machines_reports_each_failure_and_stops_asking_for_it(fake):

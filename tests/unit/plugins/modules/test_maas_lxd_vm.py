@@ -9,6 +9,7 @@ import re
 import pytest
 
 from ansible_collections.lxdcp.maas.plugins.module_utils import ownership
+from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import machine_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import find_drift
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec, SpecError
@@ -469,7 +470,9 @@ def test_compose_places_on_the_most_free_host_tags_and_waits(world, monkeypatch)
     assert result["placement"]["placements"][0]["host"] == "lxd-b"
     assert result["placement"]["attempts"] == [{"host": "lxd-b", "ok": True, "error": None}]
     assert result["actions"][0] == "compose cp-1 on lxd-b (2 cores, 4096 MiB, 20 GiB)"
-    assert world.fake.sleeps == [0.5, 0.75, 1.125]  # polled with backoff while MAAS commissioned it (one status step per read)
+    # Polled while MAAS commissioned it (one status step per read): every start seconds, the wait being shorter than
+    # start / lag (the pause is then lag times the time waited).
+    assert world.fake.sleeps == [waiters.MACHINE_POLL_START] * 3
 
 
 def test_second_run_sends_no_write(world, monkeypatch):
