@@ -212,12 +212,18 @@ def test_mixed_cluster_from_one_inventory(sim_factory, bind, inventory):
                     workers={"mixed-w-1": {"provision_cores": 8, "provision_memory": "32G"},
                              "mixed-w-2": {"provision_cores": 8, "provision_memory": "32G"}})
     run = runner.up(inv)
-    assert run.ok, run
+    assert run.ok, (run, run.failures())
     machines = {m["hostname"]: m for m in cluster_machines(maas, "mixed")}
     assert sorted(machines) == ["mixed-cp-1", "mixed-cp-2", "mixed-cp-3", "mixed-w-1", "mixed-w-2"]
     assert all(machines["mixed-cp-%d" % i]["pod"] for i in (1, 2, 3))
     workers = [machines["mixed-w-1"], machines["mixed-w-2"]]
     assert all(w["pod"] is None and w["status_name"] == "Deployed" for w in workers)
+    # A bare-metal worker gets an automatic address when it is deployed: it is deployed only after every VM of the play
+    # has its static IP (deployed earlier, it could take an address planned for a VM not composed yet).
+    last_link = max(i for i, r in enumerate(run.requests) if r["op"] == "link_subnet")
+    worker_paths = ["/MAAS/api/2.0/machines/%s/" % w["system_id"] for w in workers]
+    worker_deploys = [i for i, r in enumerate(run.requests) if r["op"] == "deploy" and r["path"] in worker_paths]
+    assert len(worker_deploys) == 2 and min(worker_deploys) > last_link, run.requests
     summary = run.by_host("Show the control plane and its API endpoint")["mixed-cp-1"]["msg"]
     assert provider_ids(summary) == provider_ids_of(machines, vms="maas-lxd")
     record = dns_record(maas, "mixed-api.maas")
