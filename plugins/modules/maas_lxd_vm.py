@@ -151,7 +151,7 @@ options:
       - What to do with an existing machine MAAS reports as failed.
       - Not set - fail and say what MAAS reported; with O(state=deployed) a machine in V(Failed deployment) is released
         and deployed again (what O(state=deployed) asks for).
-      - V(none) - fail and say what MAAS reported, with every O(state) (the C(lxdcp.maas.provision) role passes it:
+      - V(none) - fail and say what MAAS reported, with every O(state) (the C(lxdcp.maas.provision) role passes it -
         a failed machine stops the run unless C(provision_recover) says otherwise).
       - V(redeploy) - a machine in V(Failed deployment) is released and, with O(state=deployed), deployed again.
       - V(recreate) - a VM in a failed state (V(Failed commissioning), V(Failed deployment), V(Broken)...) is deleted
