@@ -82,7 +82,7 @@ class ClusterRunner(object):
             return os.path.join(INVENTORIES, inventory)
         return inventory
 
-    def options(self, inventory, check=False, diff=False, extra_vars=None, tags=None, limit=None):
+    def options(self, inventory, check=False, diff=False, extra_vars=None, tags=None, limit=None, skip_tags=None):
         """The ansible-playbook options of a run (see ``run``)."""
         options = ["-i", self.inventory(inventory)]
         if check:
@@ -91,6 +91,8 @@ class ClusterRunner(object):
             options.append("--diff")
         if tags:
             options += ["--tags", ",".join(tags)]
+        if skip_tags:
+            options += ["--skip-tags", ",".join(skip_tags)]
         if limit:
             options += ["--limit", ",".join(limit) if isinstance(limit, (list, tuple)) else limit]
         if extra_vars:
@@ -101,13 +103,15 @@ class ClusterRunner(object):
         """The MAAS connection of the playbooks (environment variables)."""
         return {"MAAS_URL": self.sim.url, "MAAS_API_KEY": self.sim.api_key, "ANSIBLE_PIPELINING": "true"}
 
-    def run(self, playbook, inventory, check=False, diff=False, extra_vars=None, tags=None, limit=None, timeout=600):
+    def run(self, playbook, inventory, check=False, diff=False, extra_vars=None, tags=None, limit=None, timeout=600,
+            skip_tags=None):
         """Run ``playbooks/<playbook>`` (or a playbook at an absolute path) with ``inventory``; return a ``Run``.
 
         ``extra_vars`` (a dict) are passed as one JSON ``-e``, so they keep their types; ``tags`` (a list) as
         ``--tags``, to run only those parts of the roles; ``limit`` (a host or a list) as ``--limit``.
         """
-        options = self.options(inventory, check=check, diff=diff, extra_vars=extra_vars, tags=tags, limit=limit)
+        options = self.options(inventory, check=check, diff=diff, extra_vars=extra_vars, tags=tags, limit=limit,
+                               skip_tags=skip_tags)
         return self.base.execute(os.path.join(PLAYBOOKS, playbook), options, env=self.env(), timeout=timeout, result_class=Run)
 
     def start(self, playbook, inventory, **kwargs):

@@ -101,3 +101,27 @@ def test_summary_and_dns_record_alone_then_the_teardown_in_parts(cluster, maas, 
     line = message(run, TEARDOWN_SUMMARY)
     assert line.startswith("Cluster tags: release tags-cp-") and "DNS record" not in line, line
     assert allocated(maas, nodes.values()) == []
+
+
+def test_control_plane_refuses_a_skipped_part_and_the_table_goes_with_a_variable(cluster, maas, inventory):
+    nodes = {"tagk-cp-1": "10.10.0.175"}
+    inv = inventory("tagk", nodes, **SMALL)
+    # The parts share their reads: skipping one would leave the others without them (the DNS record would be left out
+    # without a word, the deployments started without user data). Refused on localhost, before any request.
+    for skipped in ("lxdcp_summary", "lxdcp_dns", "lxdcp_deploy"):
+        run = cluster.up(inv, skip_tags=[skipped])
+        assert not run.ok
+        failure = run.failures()["localhost"]
+        assert failure.startswith("--skip-tags %s: the parts of control_plane.yml share their reads" % skipped), failure
+        assert "deploy_show_summary=false" in failure and "Nothing was changed." in failure, failure
+        assert run.requests == []
+    # The table is left out with deploy_show_summary: false; the rest of the run is whole (the DNS record too).
+    run = cluster.up(inv, extra_vars={"deploy_show_summary": False})
+    assert run.ok, run
+    assert all("skip_reason" in result for result in run.by_host(SUMMARY).values()), run.by_host(SUMMARY)
+    assert record_ips(maas, "tagk-api.maas") == ["10.10.0.175"]
+    # The teardown takes --skip-tags lxdcp_summary: everything is removed, without the closing line.
+    run = cluster.down(inv, skip_tags=["lxdcp_summary"])
+    assert run.ok, run
+    assert TEARDOWN_SUMMARY not in ran(run)
+    assert machines_named(maas, list(nodes)) == [] and record_ips(maas, "tagk-api.maas") is None
