@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.lxdcp.maas.tests.integration.modules import vm_tasks
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_machines
 
-MODULE = "lxdcp.maas.maas_lxd_vm"
 # In pool control-plane the most-free placement picks lxd-az3-b (24 cores, nothing used) first.
 VM = {"hostname": "cp-1", "cluster": "prod", "cores": 2, "memory": "4G", "pool": "control-plane"}
 FIRST_CHOICE = "lxd-az3-b"
 
 
 def vm_task(**overrides):
-    args = dict(VM)
-    args.update(overrides)
-    return {"name": "vm", MODULE: args}
+    return vm_tasks.vm_task(VM, **overrides)
 
 
 def compose_calls(run):

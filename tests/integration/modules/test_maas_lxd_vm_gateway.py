@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.lxdcp.maas.tests.integration.modules.vm_tasks import vm_task
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_machines
-
-MODULE = "lxdcp.maas.maas_lxd_vm"
-VM = {"hostname": "cp-1", "cluster": "prod", "cores": 2, "memory": "4G", "disks": [{"size": "20G"}], "pool": "control-plane"}
-
-
-def vm_task(**overrides):
-    args = dict(VM)
-    args.update(overrides)
-    return {"name": "vm %s" % args["hostname"], MODULE: args}
 
 
 def test_gateway_and_dns_servers_are_applied_once_and_predicted_in_check_mode(playbook, maas_sim):

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from ansible_collections.lxdcp.maas.tests.integration.modules.vm_tasks import vm_task
 from ansible_collections.lxdcp.maas.tests.integration.playbook_runner import sim_ips, sim_machines, sim_objects
-
-MODULE = "lxdcp.maas.maas_lxd_vm"
-VM = {"hostname": "cp-1", "cluster": "prod", "cores": 2, "memory": "4G", "disks": [{"size": "20G"}], "pool": "control-plane"}
-
-
-def vm_task(**overrides):
-    """One maas_lxd_vm task with the VM spec, changed by ``overrides``."""
-    args = dict(VM)
-    args.update(overrides)
-    return {"name": "vm %s" % args["hostname"], MODULE: args}
 
 
 def pod_used(sim, name):

@@ -16,9 +16,11 @@ import time
 import pytest
 import uvicorn
 
+from lxd_multi_scheduler.api import create_app
 from lxd_multi_scheduler.config import load_settings
 from lxd_multi_scheduler.inventory import Inventory
 from lxd_multi_scheduler.lxd import LxdError, ServerState
+from lxd_multi_scheduler.reservations import MemoryStore
 
 
 class ScriptedLxd:
@@ -115,3 +117,14 @@ def serve():
     yield start
     for served in running:
         served.stop()
+
+
+@pytest.fixture
+def start(lxd, make_settings, serve):
+    """``start(**settings) -> base URL`` of a scheduler over the scripted servers."""
+
+    def run(**overrides):
+        settings = make_settings(**overrides)
+        return serve(create_app(settings, lxd.inventory(settings), MemoryStore()))
+
+    return run

@@ -12,19 +12,7 @@ import pytest
 import requests
 
 from lxd_multi_scheduler import logs
-from lxd_multi_scheduler.api import create_app
-from lxd_multi_scheduler.reservations import MemoryStore
 
-
-@pytest.fixture
-def start(lxd, make_settings, serve):
-    """``start(**settings) -> base URL`` of a scheduler over the scripted servers."""
-
-    def run(**overrides):
-        settings = make_settings(**overrides)
-        return serve(create_app(settings, lxd.inventory(settings), MemoryStore()))
-
-    return run
 
 
 def schedule(url, body, **kwargs):

@@ -18,22 +18,12 @@ import pytest
 import requests
 
 from lxd_multi_scheduler import logs
-from lxd_multi_scheduler.api import create_app
 from lxd_multi_scheduler.config import ConfigError, load_settings
 from lxd_multi_scheduler.lxd import LxdClient
-from lxd_multi_scheduler.reservations import MemoryStore
 
 GIB = 1024 ** 3
 A, B = "https://lxd1.test:8443", "https://lxd2.test:8443"  # the conftest's servers lxd1 and lxd2
 
-
-@pytest.fixture
-def start(lxd, make_settings, serve):
-    def run(**overrides):
-        settings = make_settings(**overrides)
-        return serve(create_app(settings, lxd.inventory(settings), MemoryStore()))
-
-    return run
 
 
 def post(url, body):
