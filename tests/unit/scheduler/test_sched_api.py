@@ -14,7 +14,6 @@ import requests
 from lxd_multi_scheduler import logs
 
 
-
 def schedule(url, body, **kwargs):
     return requests.post(url + "/schedule", json=body, timeout=10, **kwargs)
 

@@ -25,7 +25,6 @@ GIB = 1024 ** 3
 A, B = "https://lxd1.test:8443", "https://lxd2.test:8443"  # the conftest's servers lxd1 and lxd2
 
 
-
 def post(url, body):
     return requests.post(url + "/schedule", json=body, timeout=10)
 
