@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    """``lxdcp.maas.attributes.info_module``: a module that only reads MAAS (used with ansible.builtin.action_common_attributes)."""
+    """``lxdcp.maas.attributes.info_module``: a module that only reads MAAS (used with ansible.builtin.action_common_attributes);
+    ``lxdcp.maas.attributes.action``: where every module's task runs (used with ansible.builtin.action_common_attributes.flow)."""
 
     DOCUMENTATION = r"""
 options: {}
@@ -24,4 +25,20 @@ attributes:
     details: The module changes nothing.
   platform:
     platforms: all
+"""
+
+    ACTION = r"""
+options: {}
+attributes:
+  action:
+    support: full
+    details:
+      - A task that runs on the controller (the local connection, as the roles' tasks delegated to localhost) runs in the
+        controller's process, without starting a module, with the same arguments, checks and result.
+      - A task on another host, with C(become), C(async) or an C(environment) runs as the module on that host.
+  async:
+    support: full
+    details: The task runs as the module.
+  bypass_host_loop:
+    support: none
 """

@@ -84,6 +84,51 @@ class TaskContext(object):
             self._warn(message)
 
 
+class MaasRun(object):
+    """One run of a module's task, wherever it runs: the context, the client and the result or the failure.
+
+    ``MaasModule`` runs it in the module's process; the modules' action plugin (``plugin_utils/action.py``) runs it in
+    the controller's process when the task runs on the controller. ``no_log_values`` is the set the result is masked
+    with: the token secret of the API key joins it when the client is built.
+    """
+
+    def __init__(self, params, client_class, no_log_values, check_mode=False, diff_mode=False, verbose=False,
+                 warn=None):
+        self.params = params
+        self.verbose = verbose
+        self._client_class = client_class
+        self._no_log_values = no_log_values
+        self.context = TaskContext(params, self._connect, check_mode=check_mode, diff_mode=diff_mode, warn=warn)
+        self.log = self.context.log
+
+    def _connect(self):
+        if MISSING_LIBRARY:
+            raise LxdcpError(missing_required_lib(MISSING_LIBRARY), exception=str(IMPORT_ERROR))
+        # The token secret alone would escape Ansible's masking of the whole api_key value.
+        self._no_log_values.add(token_secret(self.params["api_key"]))
+        return connect(self.params, logger=self.log, warn=self.context.warn, client_class=self._client_class)
+
+    def outcome(self, task, **failure_result):
+        """``(failed, result)``: what ``task(context)`` returned, or ``failure_result`` with the LxdcpError it raised."""
+        try:
+            return False, self.result(**task(self.context))
+        except LxdcpError as exc:
+            return True, self.failure(exc, **failure_result)
+
+    def result(self, **result):
+        """A successful result (with ``maas_log`` under -vvv)."""
+        if self.verbose:
+            result["maas_log"] = list(self.log.lines)
+        return result
+
+    def failure(self, exc, **result):
+        """A failed result for an LxdcpError: ``msg``, its result fields, and ``error`` (status, request) for a request's."""
+        result.update(exc.result)
+        if isinstance(exc, RequestError):
+            result.setdefault("error", exc.to_dict())
+        return self.result(msg=str(exc), **result)
+
+
 class MaasModule(object):
     """``AnsibleModule`` with the MAAS auth options, a lazily built client and ``maas_log`` in results."""
 
@@ -93,42 +138,43 @@ class MaasModule(object):
     def __init__(self, argument_spec=None, **kwargs):
         self.module = AnsibleModule(argument_spec=maas_argument_spec(**(argument_spec or {})), **kwargs)
         self.params = self.module.params
-        self.context = TaskContext(self.params, self._connect, check_mode=self.module.check_mode,
-                                   diff_mode=bool(getattr(self.module, "_diff", False)), warn=self.module.warn)
-        self.log = self.context.log
+        self._run = MaasRun(self.params, self.client_class, self.module.no_log_values,
+                            check_mode=self.module.check_mode, diff_mode=bool(getattr(self.module, "_diff", False)),
+                            verbose=getattr(self.module, "_verbosity", 0) >= LOG_VERBOSITY, warn=self.module.warn)
+        self.context = self._run.context
+        self.log = self._run.log
 
     @property
     def verbose(self):
         """Whether the play runs with -vvv or more (then results carry ``maas_log``)."""
-        return getattr(self.module, "_verbosity", 0) >= LOG_VERBOSITY
-
-    def _connect(self):
-        if MISSING_LIBRARY:
-            raise LxdcpError(missing_required_lib(MISSING_LIBRARY), exception=str(IMPORT_ERROR))
-        # The token secret alone would escape Ansible's masking of the whole api_key value.
-        self.module.no_log_values.add(token_secret(self.params["api_key"]))
-        return connect(self.params, logger=self.log, warn=self.context.warn, client_class=self.client_class)
+        return self._run.verbose
 
     def run(self, task, **failure_result):
         """``task(context)`` returns the result; an LxdcpError becomes ``fail_json`` with ``failure_result`` and its own."""
-        try:
-            result = task(self.context)
-        except LxdcpError as exc:
-            self.fail(exc, **failure_result)
-        self.exit_json(**result)
-
-    def _with_log(self, result):
-        if self.verbose:
-            result["maas_log"] = list(self.log.lines)
-        return result
+        failed, result = self._run.outcome(task, **failure_result)
+        if failed:
+            self.module.fail_json(**result)
+        self.module.exit_json(**result)
 
     def exit_json(self, **result):
         """Finish successfully (adds ``maas_log`` with -vvv)."""
-        self.module.exit_json(**self._with_log(result))
+        self.module.exit_json(**self._run.result(**result))
 
-    def fail(self, exc, **result):
-        """Fail with an LxdcpError: its message and result fields, and ``error`` (status, request) for an API client's."""
-        result.update(exc.result)
-        if isinstance(exc, RequestError):
-            result.setdefault("error", exc.to_dict())
-        self.module.fail_json(msg=str(exc), **self._with_log(result))
+
+class ModuleTask(object):
+    """A module of the collection as it is run: its ``AnsibleModule`` arguments (without the auth options), its task
+    (``task(context)`` returns the result) and the fields its failed result carries.
+
+    The module's ``main()`` runs it in the module's process; the modules' action plugin runs the same in the
+    controller's process when the task runs there.
+    """
+
+    def __init__(self, task, argument_spec, failure_result=None, **module_kwargs):
+        self.task = task
+        self.argument_spec = argument_spec
+        self.failure_result = dict(failure_result or {})
+        self.module_kwargs = module_kwargs
+
+    def main(self):
+        """The module's entry point."""
+        MaasModule(argument_spec=self.argument_spec, **self.module_kwargs).run(self.task, **self.failure_result)

@@ -35,6 +35,8 @@ author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - ansible.builtin.action_common_attributes.flow
+  - lxdcp.maas.attributes.action
 options:
   fqdn:
     description:
@@ -213,7 +215,7 @@ problems:
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.dns_records import dns_record
-from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import ModuleTask
 
 ARGUMENT_SPEC = dict(
     fqdn=dict(type="str"),
@@ -226,15 +228,20 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Run by main() here, and by the collection's action plugin in the controller's process when the task runs there.
+TASK = ModuleTask(
+    dns_record,
+    argument_spec=ARGUMENT_SPEC,
+    mutually_exclusive=[("fqdn", "name"), ("fqdn", "domain")],
+    required_one_of=[("fqdn", "name")],
+    required_together=[("name", "domain")],
+    supports_check_mode=True,
+)
+
+
 def main():
     """Entry point."""
-    MaasModule(
-        argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("fqdn", "name"), ("fqdn", "domain")],
-        required_one_of=[("fqdn", "name")],
-        required_together=[("name", "domain")],
-        supports_check_mode=True,
-    ).run(dns_record)
+    TASK.main()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ extends_documentation_fragment:
   - lxdcp.maas.lxd_hosts
   - lxdcp.maas.provider_ids
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - lxdcp.maas.attributes.action
 attributes:
   check_mode:
     support: full
@@ -517,7 +519,7 @@ capacity_restored:
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import PROVIDER_ID_ARGUMENT_SPEC
-from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import ModuleTask
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.runner import run
 
 ARGUMENT_SPEC = dict(
@@ -565,9 +567,13 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Run by main() here, and by the collection's action plugin in the controller's process when the task runs there.
+TASK = ModuleTask(run, argument_spec=ARGUMENT_SPEC, supports_check_mode=True, failure_result=dict(changed=False, machine=None))
+
+
 def main():
     """Entry point."""
-    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(run, changed=False, machine=None)
+    TASK.main()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ extends_documentation_fragment:
   - lxdcp.maas.provider_ids
   - ansible.builtin.action_common_attributes
   - lxdcp.maas.attributes.info_module
+  - ansible.builtin.action_common_attributes.flow
+  - lxdcp.maas.attributes.action
 options:
   system_id:
     description:
@@ -235,7 +237,7 @@ polls:
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import machine_info
 from ansible_collections.lxdcp.maas.plugins.module_utils.machines import PROVIDER_ID_ARGUMENT_SPEC
-from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import ModuleTask
 
 STATUSES = [
     "new", "commissioning", "failed_commissioning", "missing", "ready", "reserved", "deployed", "retired", "broken",
@@ -260,9 +262,13 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Run by main() here, and by the collection's action plugin in the controller's process when the task runs there.
+TASK = ModuleTask(machine_info, argument_spec=ARGUMENT_SPEC, supports_check_mode=True, failure_result=dict(machines=[]))
+
+
 def main():
     """Entry point."""
-    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(machine_info, machines=[])
+    TASK.main()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ author:
   - lxdcp.maas maintainers (@lxdcp)
 extends_documentation_fragment:
   - lxdcp.maas.auth
+  - ansible.builtin.action_common_attributes.flow
+  - lxdcp.maas.attributes.action
 options:
   state:
     description:
@@ -285,7 +287,7 @@ problems:
 """
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.ip_reservations import static_ip
-from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import ModuleTask
 
 ENTRY_OPTIONS = dict(
     address=dict(type="str", required=True),
@@ -306,9 +308,13 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Run by main() here, and by the collection's action plugin in the controller's process when the task runs there.
+TASK = ModuleTask(static_ip, argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+
 def main():
     """Entry point."""
-    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(static_ip)
+    TASK.main()
 
 
 if __name__ == "__main__":

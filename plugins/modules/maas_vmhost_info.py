@@ -29,6 +29,8 @@ extends_documentation_fragment:
   - lxdcp.maas.lxd_hosts
   - ansible.builtin.action_common_attributes
   - lxdcp.maas.attributes.info_module
+  - ansible.builtin.action_common_attributes.flow
+  - lxdcp.maas.attributes.action
 options:
   name:
     description:
@@ -200,7 +202,7 @@ vm_hosts:
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.info import vm_host_info
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import LXD_ARGUMENT_SPEC
-from ansible_collections.lxdcp.maas.plugins.module_utils.module import MaasModule
+from ansible_collections.lxdcp.maas.plugins.module_utils.module import ModuleTask
 
 ARGUMENT_SPEC = dict(
     LXD_ARGUMENT_SPEC,
@@ -216,9 +218,13 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Run by main() here, and by the collection's action plugin in the controller's process when the task runs there.
+TASK = ModuleTask(vm_host_info, argument_spec=ARGUMENT_SPEC, supports_check_mode=True, failure_result=dict(vm_hosts=[], via=None))
+
+
 def main():
     """Entry point."""
-    MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True).run(vm_host_info, vm_hosts=[], via=None)
+    TASK.main()
 
 
 if __name__ == "__main__":

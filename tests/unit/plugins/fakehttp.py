@@ -281,11 +281,10 @@ class ModuleExit(Exception):
         self.failed = failed
 
 
-def run_module(main, args, fake, monkeypatch, check_mode=False, diff=False, verbosity=0):
-    """Run ``main()`` of a module with ``args`` (auth added) against ``fake``; return its result dict.
+def client_factory(fake):
+    """A ``client_class`` stand-in: the MaasClient of the given settings, talking to ``fake``.
 
-    The result has ``failed`` set when the module failed. Sleeps are recorded in ``fake.sleeps``,
-    never slept.
+    Sleeps are recorded in ``fake.sleeps``, never slept.
     """
     sleeps = fake.sleeps = []
 
@@ -295,6 +294,17 @@ def run_module(main, args, fake, monkeypatch, check_mode=False, diff=False, verb
         client.session.mount("http://", fake)
         client.session.mount("https://", fake)
         return client
+
+    return factory
+
+
+def run_module(main, args, fake, monkeypatch, check_mode=False, diff=False, verbosity=0):
+    """Run ``main()`` of a module with ``args`` (auth added) against ``fake``; return its result dict.
+
+    The result has ``failed`` set when the module failed. Sleeps are recorded in ``fake.sleeps``,
+    never slept.
+    """
+    factory = client_factory(fake)
 
     def exit_json(self, **result):
         result.setdefault("changed", False)
