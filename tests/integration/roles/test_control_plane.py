@@ -134,7 +134,7 @@ def test_check_mode_sends_no_write(cluster, maas):
     assert run.writes == [], run.write_summary()
     assert machines_named(maas, DEMO_IPS) == []
     # The machines are still to be created: each one's address for the API endpoint is the static IP the real run gives.
-    chosen = run.by_host("Choose the address of this machine for the API endpoint (first preferred subnet, else its static IP)")
+    chosen = run.by_host("Keep the machine (as the deployment's wait read it last) and choose its address for the API endpoint")
     assert {host: result["ansible_facts"]["deploy_api_ip"] for host, result in chosen.items()} == DEMO_IPS, chosen
 
 
