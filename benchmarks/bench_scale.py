@@ -43,7 +43,7 @@ with a test run, medians: first run 11.37 s -> 9.81 s, its CPU 7.98 s -> 6.77 s;
 settings are now checked before provisioning, three more per-host tasks).
 
 The collection's modules run in the controller's process when their task runs there (their action plugins; every role
-task that talks to MAAS is delegated to localhost), and control_plane.yml runs four tasks fewer per machine (the deploy
+task that talks to MAAS is delegated to localhost), and control_plane.yml runs five tasks fewer per machine (the deploy
 role's `prepared` part). Against commit e3e516f, 3 pairs run alternately on a quiet machine, medians: first run
 9.29 s -> 7.52 s, its CPU 6.67 s -> 3.45 s; re-run 4.15 s -> 2.30 s. What is left of the controller's cost is Ansible's
 own per task and host: a forked worker that templates the task's arguments, and Jinja compiles every expression anew

@@ -31,6 +31,7 @@ ANSIBLE_DOCS = "https://docs.ansible.com/projects/ansible/latest/"
 ANSIBLE_LABELS = {
     "common_return_values": ("reference_appendices/common_return_values.html", "Return Values"),
     "ansible_configuration_settings": ("reference_appendices/config.html", "Ansible Configuration Settings"),
+    "action_plugins": ("plugins/action.html", "action plugin"),  # the note on each module: it has an action plugin
 }
 
 extensions = [name for name in extensions if name != "sphinx.ext.intersphinx"] + ["myst_parser"]

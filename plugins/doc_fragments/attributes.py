@@ -35,7 +35,9 @@ attributes:
     details:
       - A task that runs on the controller (the local connection, as the roles' tasks delegated to localhost) runs in the
         controller's process, without starting a module, with the same arguments, checks and result.
-      - A task on another host, with C(become), C(async) or an C(environment) runs as the module on that host.
+      - A task on another host, with C(become), C(async), an C(environment) or an C(ansible_python_interpreter) other
+        than the controller's Python, runs as the module there (so does a task when the controller's Python lacks the
+        requirements).
   async:
     support: full
     details: The task runs as the module.

@@ -6,11 +6,15 @@ delegated to another host, with become or async runs). -vvv shows which: only th
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 
 from ansible_collections.lxdcp.maas.tests.integration.modules.vm_tasks import vm_task
 
 AWAY = {"LXDCP_TEST_AWAY": "1"}
+FROM_ENV = "\"{{ lookup('ansible.builtin.env', 'LXDCP_TEST_KEY') }}\""
 
 
 def both_ways(tasks):
@@ -60,3 +64,38 @@ def test_a_deployment_here_is_the_modules(playbook):
     here, module = again.task("again here"), again.task("again module")
     assert comparable(here) == comparable(module) and here["changed"] is False and here["machine"]["status"] == "Deployed"
     assert again.writes == [] and here["machine"]["hostname"] == "where-2"
+
+
+def test_vaulted_keys_and_refused_arguments_as_the_module(playbook, tmp_path):
+    """A vaulted api_key is decrypted as for the module (ansible-core 2.17/2.18 hand it over still encrypted) and never
+    shown; a refused argument fails with the module's message, warnings and deprecations."""
+    password = tmp_path / "vault-password"
+    password.write_text("lxdcp-test\n")
+    vault = os.path.join(os.path.dirname(playbook.python), "ansible-vault")
+    encrypted = subprocess.run([vault, "encrypt_string", "--vault-password-file", str(password), "--name", "api_key",
+                                playbook.sim.api_key], capture_output=True, text=True, check=True).stdout
+    key = "\n".join("        " + line for line in encrypted.strip().splitlines())
+    tasks = []
+    for name, args in (("vaulted", "hostname: [nothing-here]\n%s" % key),
+                       ("alias and unknown", "zone: [az1]\n        zones: [az2]\n        bogus: 1\n        api_key: %s" % FROM_ENV),
+                       ("wrong type", "zone: [az1]\n        timeout: soon\n        api_key: %s" % FROM_ENV)):
+        module = "lxdcp.maas.maas_machine_info" if name == "vaulted" else "lxdcp.maas.maas_vmhost_info"
+        for where, extra in (("here", ""), ("module", "\n      environment: %s" % json.dumps(AWAY))):
+            tasks.append("    - name: %s %s\n      ignore_errors: true%s\n      %s:\n        url: %s\n        %s"
+                         % (name, where, extra, module, playbook.sim.url, args))
+    path = tmp_path / "vault-playbook.yml"
+    path.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + "\n".join(tasks) + "\n")
+    run = playbook.execute(str(path), playbook.options(verbosity=3) + ["--vault-password-file", str(password)],
+                           env={"LXDCP_TEST_KEY": playbook.sim.api_key})
+    assert run.rc == 0, run.stdout[-3000:]
+    for name in ("vaulted", "alias and unknown", "wrong type"):
+        here, module = run.task(name + " here"), run.task(name + " module")
+        assert comparable(here) == comparable(module), name
+    assert not run.task("vaulted here").get("failed") and run.task("vaulted here")["machines"] == []
+    refused = run.task("alias and unknown here")
+    assert refused["failed"] and refused["msg"].startswith("Unsupported parameters for (lxdcp.maas.maas_vmhost_info) module: bogus")
+    assert "Both option zones and its alias zone are set." in " ".join(str(w) for w in refused.get("warnings", []))
+    wrong = run.task("wrong type here")["msg"]
+    assert "'timeout' is of type" in wrong and "Ansible" not in wrong and "Unsafe" not in wrong, wrong
+    secret = playbook.sim.api_key.split(":")[-1]
+    assert playbook.sim.api_key not in run.stdout and secret not in run.stdout and secret not in repr(run.data)

@@ -3,6 +3,7 @@ masking - and the module itself wherever the task does not run on the controller
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -18,17 +19,20 @@ from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import API_KEY, 
 
 
 def run_action(plugin, args, fake, monkeypatch, transport="local", become=False, async_val=0, environment=None,
-               check_mode=False, diff=False, verbosity=0, auth=True):
+               check_mode=False, diff=False, verbosity=0, auth=True, task_vars=None, delegate_to=None):
     """Run ``plugin``'s ActionModule as the task executor would, with ``args`` (auth added) against ``fake``."""
     task_args = dict(url=BASE, api_key=API_KEY) if auth else {}
     task_args.update(args)
     task = SimpleNamespace(args=task_args, action="lxdcp.maas.%s" % plugin.__name__.rsplit(".", 1)[-1],
-                           check_mode=check_mode, diff=diff, async_val=async_val, environment=environment or [{}])
+                           check_mode=check_mode, diff=diff, async_val=async_val, environment=environment or [{}],
+                           delegate_to=delegate_to)
     connection = SimpleNamespace(transport=transport, _shell=SimpleNamespace(tmpdir=None), has_native_async=False)
-    action = plugin.ActionModule(task, connection, SimpleNamespace(become=become), loader=None, templar=None)
+    templar = SimpleNamespace(template=lambda value: value.replace("{{ ansible_playbook_python }}", sys.executable))
+    action = plugin.ActionModule(task, connection, SimpleNamespace(become=become), loader=None, templar=templar)
     monkeypatch.setattr(action, "client_class", client_factory(fake))
     monkeypatch.setattr(base.display, "verbosity", verbosity)
-    return action.run(task_vars={})
+    monkeypatch.delenv("ANSIBLE_PYTHON_INTERPRETER", raising=False)
+    return action.run(task_vars=task_vars or {})
 
 
 def vm_hosts():
@@ -74,7 +78,7 @@ def test_bad_arguments_fail_as_in_the_module_before_any_request(monkeypatch, arg
 def test_unknown_options_are_named(monkeypatch):
     result = run_action(info_action, {"bogus": "az1"}, FakeMaas(), monkeypatch)
     assert result["failed"] and result["msg"].startswith(
-        "Unsupported parameters for (maas_vmhost_info) module: bogus. Supported parameters include: api_key, ca_path")
+        "Unsupported parameters for (lxdcp.maas.maas_vmhost_info) module: bogus. Supported parameters include: api_key")
 
 
 def test_the_environment_fallbacks_are_read_here(monkeypatch):
@@ -86,9 +90,6 @@ def test_the_environment_fallbacks_are_read_here(monkeypatch):
 
 class ProbeAction(base.ModuleTaskAction):
     """An action plugin for a probe module: what the task saw, a warning, a deprecated alias."""
-
-    def _name(self):
-        return "probe"
 
 
 def probe(context):
@@ -136,7 +137,7 @@ def test_a_bug_fails_the_task_without_a_secret(monkeypatch):
         TASK = ModuleTask(lambda context: {}["no " + context.params["api_key"]], argument_spec={})
 
     result = run_action(SimpleNamespace(ActionModule=Buggy, __name__="buggy"), {}, FakeMaas(), monkeypatch)
-    assert result["failed"] and result["msg"].startswith("probe failed: KeyError: ")
+    assert result["failed"] and result["msg"].startswith("lxdcp.maas.buggy failed: KeyError: ")
     assert API_KEY not in repr(result) and SECRET not in repr(result)
 
 
@@ -154,7 +155,52 @@ def test_elsewhere_the_module_runs(monkeypatch, where):
     assert len(ran) == 1 and fake.calls == []
 
 
-def test_without_the_requirements_here_the_module_runs(monkeypatch):
+@pytest.mark.parametrize("missing", [("MISSING_LIBRARY", "requests"), ("HAS_NETADDR", False)])
+def test_without_the_requirements_here_the_module_runs(monkeypatch, missing):
     monkeypatch.setattr(NormalAction, "run", lambda self, tmp=None, task_vars=None: {"ran": "module"})
-    monkeypatch.setattr(base, "MISSING_LIBRARY", "requests")
+    monkeypatch.setattr(base, *missing)
     assert run_action(PROBE, {}, FakeMaas(), monkeypatch) == {"ran": "module"}
+
+
+def test_a_failed_validation_keeps_the_warnings_and_deprecations(monkeypatch):
+    fake = FakeMaas()
+    result = run_action(PROBE, {"zone": ["az1"], "zones": ["az2"], "fail": "maybe"}, fake, monkeypatch)
+    assert result["failed"] and "fail" in result["msg"] and fake.calls == []
+    assert result["warnings"] == ["Both option zones and its alias zone are set."]
+    assert [d["version"] for d in result["deprecations"]] == ["2.0.0"]
+
+
+def test_the_arguments_are_the_modules_json(monkeypatch):
+    """Arguments are what a module would receive: Ansible's own string types and tuples become plain JSON values."""
+
+    class Text(str):
+        pass
+
+    result = run_action(PROBE, {"zones": (Text("az1"),), "fail": Text("no")}, FakeMaas(), monkeypatch)
+    assert result["zones"] == ["az1"] and not isinstance(result["zones"][0], Text) and not result.get("failed")
+
+
+def test_the_api_key_is_masked_even_when_it_is_not_a_valid_value(monkeypatch):
+    result = run_action(PROBE, {"api_key": API_KEY, "timeout": "soon"}, FakeMaas(), monkeypatch, auth=False)
+    assert result["failed"] and API_KEY not in repr(result) and SECRET not in repr(result)
+
+
+@pytest.mark.parametrize("interpreter, here", [
+    ("{{ ansible_playbook_python }}", True),
+    (sys.executable, True),
+    ("auto_silent", True),
+    ("/opt/other/venv/bin/python", False),
+])
+def test_another_python_runs_the_module(monkeypatch, interpreter, here):
+    monkeypatch.setattr(NormalAction, "run", lambda self, tmp=None, task_vars=None: {"ran": "module"})
+    result = run_action(PROBE, {}, FakeMaas(), monkeypatch, task_vars={"ansible_python_interpreter": interpreter})
+    assert (result != {"ran": "module"}) is here
+    delegated = {"ansible_python_interpreter": sys.executable,
+                 "ansible_delegated_vars": {"localhost": {"ansible_python_interpreter": interpreter}}}
+    result = run_action(PROBE, {}, FakeMaas(), monkeypatch, task_vars=delegated, delegate_to="localhost")
+    assert (result != {"ran": "module"}) is here
+
+
+def test_same_python():
+    assert base.same_python(sys.executable, sys.executable)
+    assert not base.same_python(sys.executable, "/usr/local/bin/python-elsewhere")
