@@ -151,9 +151,11 @@ class MaasModule(object):
 
     def run(self, task, **failure_result):
         """``task(context)`` returns the result; an LxdcpError becomes ``fail_json`` with ``failure_result`` and its own."""
-        failed, result = self._run.outcome(task, **failure_result)
-        if failed:
-            self.module.fail_json(**result)
+        try:
+            result = self._run.result(**task(self.context))
+        except LxdcpError as exc:
+            # Inside the except block: with tracebacks shown (ansible-core 2.19), the failure carries the error's own.
+            self.module.fail_json(**self._run.failure(exc, **failure_result))
         self.module.exit_json(**result)
 
     def exit_json(self, **result):
