@@ -142,12 +142,6 @@ class MaasModule(object):
                             check_mode=self.module.check_mode, diff_mode=bool(getattr(self.module, "_diff", False)),
                             verbose=getattr(self.module, "_verbosity", 0) >= LOG_VERBOSITY, warn=self.module.warn)
         self.context = self._run.context
-        self.log = self._run.log
-
-    @property
-    def verbose(self):
-        """Whether the play runs with -vvv or more (then results carry ``maas_log``)."""
-        return self._run.verbose
 
     def run(self, task, **failure_result):
         """``task(context)`` returns the result; an LxdcpError becomes ``fail_json`` with ``failure_result`` and its own."""

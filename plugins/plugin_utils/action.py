@@ -96,30 +96,27 @@ class ModuleTaskAction(NormalAction):
         validation = validator.validate(args)
         no_log_values.update(validation._no_log_values)
         params = validation.validated_parameters
-        # As AnsibleModule reports them, also with a failed validation.
-        notes = {}
         warnings = ["Both option {option} and its alias {alias} are set.".format(**w) for w in validation._warnings]
-        if validation._deprecations:
-            notes["deprecations"] = [dict((k, v) for k, v in d.items() if v is not None) for d in validation._deprecations]
+        deprecations = [dict((k, v) for k, v in d.items() if v is not None) for d in validation._deprecations]
+
+        def reported(**result):
+            """``result`` with the warnings and deprecations, as AnsibleModule reports them (also on a failed validation)."""
+            result.update((key, value) for key, value in (("warnings", warnings), ("deprecations", deprecations)) if value)
+            return result
+
         if validation.error_messages:
             msg = validation.errors.msg
             if isinstance(validation.errors[0], UnsupportedError):
                 msg = "Unsupported parameters for (%s) module: %s" % (self._task.action, msg)
-            return dict(notes, failed=True, msg=msg, invocation=dict(module_args=params), **_warnings(warnings))
+            return reported(failed=True, msg=msg, invocation=dict(module_args=params))
         if self._task.check_mode and not task.module_kwargs.get("supports_check_mode"):
-            return dict(notes, skipped=True, msg="remote module (%s) does not support check mode" % self._task.action)
+            return reported(skipped=True, msg="remote module (%s) does not support check mode" % self._task.action)
         run = MaasRun(params, self.client_class, no_log_values, check_mode=bool(self._task.check_mode),
                       diff_mode=bool(self._task.diff), verbose=display.verbosity >= LOG_VERBOSITY, warn=warnings.append)
         failed, result = run.outcome(task.task, **task.failure_result)
         if failed:
             result["failed"] = True
-        result["invocation"] = dict(module_args=params)
-        result.update(notes, **_warnings(warnings))
-        return result
-
-
-def _warnings(warnings):
-    return dict(warnings=warnings) if warnings else {}
+        return reported(invocation=dict(module_args=params), **result)
 
 
 def module_args(args):
