@@ -161,7 +161,7 @@ def task_shape(run):
             shape[-1][1] += 1
         else:
             shape.append([record["task"], 1])
-    return [(name, hosts) for name, hosts in shape]
+    return [tuple(entry) for entry in shape]
 
 
 def same_shape_playbook(workdir, run):
@@ -199,7 +199,7 @@ def cluster_rows(nodes):
         again, again_wall, again_cpu = timed(lambda: cluster.up(inventory))
         check(again, "control_plane.yml again, " + label, writes=False)
         shape_path, shape = same_shape_playbook(workdir, again)
-        shaped, shape_wall, _ = timed(lambda: cluster.run(shape_path, inventory))
+        shaped, shape_wall = timed(lambda: cluster.run(shape_path, inventory))[:2]
         check(shaped, "same-shape run")
         polls = [entry for entry in first.requests if is_poll(entry)]
         rows += [
