@@ -64,6 +64,7 @@ workers. Against commit b20ec56, 7 re-runs of each alternately on a quiet machin
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import resource
 import sys
@@ -155,13 +156,7 @@ def no_task_playbook(workdir):
 
 def task_shape(run):
     """``[(task name, hosts)]`` of ``run`` in order: one entry per task, with the number of hosts it reported for."""
-    shape = []
-    for record in run.tasks:
-        if shape and shape[-1][0] == record["task"]:
-            shape[-1][1] += 1
-        else:
-            shape.append([record["task"], 1])
-    return [tuple(entry) for entry in shape]
+    return [(name, len(list(records))) for name, records in itertools.groupby(run.tasks, key=lambda record: record["task"])]
 
 
 def same_shape_playbook(workdir, run):

@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one exception the collection's domain code raises.
 
-Modules turn it into ``fail_json`` in one place (``module.MaasModule.run``); the lookup into
-``AnsibleLookupError``. ``result`` holds the fields a module returns with the failure (the machine
-as far as it is known, the actions taken, ...). The MAAS client's errors
-(``maas.errors.MaasError``) are a kind of it.
+Modules turn it into a failed result in one place (``module.MaasRun``: ``fail_json`` in the module, the failed
+result of its action plugin on the controller); the lookup into ``AnsibleLookupError``. ``result`` holds the fields
+a module returns with the failure (the machine as far as it is known, the actions taken, ...). The MAAS client's
+errors (``maas.errors.MaasError``) are a kind of it.
 """
 
 from __future__ import annotations

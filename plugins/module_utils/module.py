@@ -1,19 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: lxdcp.maas contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's module base: the auth options, the task context, and the one place failures become fail_json.
+"""The collection's module base: the auth options, the task context, and the one place failures become failed results.
 
 A module does::
 
-    def main():
-        module = MaasModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-        module.run(lambda context: SomeRunner(context).run())
+    TASK = ModuleTask(lambda context: SomeRunner(context).run(), argument_spec=ARGUMENT_SPEC,
+                      supports_check_mode=True)
 
-The runner gets a :class:`TaskContext` (parameters, check and diff mode, the client, the log and
-warnings), returns the module result, and raises :class:`LxdcpError` (carrying the result fields of
-the failure) when the task cannot be done: ``run`` turns it into ``fail_json``. With ``-vvv`` every
-result carries ``maas_log``, the requests (with attempt numbers, retry delays) and decisions of the
-run. No secret is ever logged.
+    def main():
+        TASK.main()
+
+(its action plugin runs the same ``TASK`` in the controller's process when the task runs there). The runner gets a
+:class:`TaskContext` (parameters, check and diff mode, the client, the log and warnings), returns the module result,
+and raises :class:`LxdcpError` (carrying the result fields of the failure) when the task cannot be done:
+:class:`MaasRun` turns it into the failed result (``fail_json`` in the module). With ``-vvv`` every result carries
+``maas_log``, the requests (with attempt numbers, retry delays) and decisions of the run. No secret is ever logged.
 """
 
 from __future__ import annotations
@@ -151,10 +153,6 @@ class MaasModule(object):
             # Inside the except block: with tracebacks shown (ansible-core 2.19), the failure carries the error's own.
             self.module.fail_json(**self._run.failure(exc, **failure_result))
         self.module.exit_json(**result)
-
-    def exit_json(self, **result):
-        """Finish successfully (adds ``maas_log`` with -vvv)."""
-        self.module.exit_json(**self._run.result(**result))
 
 
 class ModuleTask(object):

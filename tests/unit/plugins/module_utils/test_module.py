@@ -101,7 +101,7 @@ def test_token_secret_is_masked_by_ansible(monkeypatch):
         module = base.MaasModule(argument_spec={})
         module.context.client()
         seen.update(values=set(module.module.no_log_values))
-        module.exit_json()
+        module.module.exit_json()
 
     run_module(main, {}, fake, monkeypatch)
     assert SECRET in seen["values"] and API_KEY in seen["values"]
@@ -115,7 +115,7 @@ def test_insecure_https_warns(monkeypatch):
         module = base.MaasModule(argument_spec={})
         monkeypatch.setattr(module.context, "_warn", warnings.append)
         module.context.client()
-        module.exit_json()
+        module.module.exit_json()
 
     run_module(main, {"url": "https://maas:5443/MAAS", "validate_certs": False}, fake, monkeypatch)
     assert warnings == ["validate_certs is false: the TLS certificate of MAAS is not checked"]
