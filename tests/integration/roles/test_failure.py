@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from simharness import SimServer  # pylint: disable=import-error
 
@@ -153,6 +154,25 @@ def test_one_machine_failing_everywhere_rolls_the_others_back(cluster, maas, maa
         # The message names what the rollback removed (it did: above).
         assert "Removed what this run created (demo-cp-1, demo-cp-2), and the VM hosts got their capacity back." in message, message
 
+
+
+def test_the_roles_roll_back_in_a_play_without_any_errors_fatal(cluster, maas, maas_sim, tmp_path):
+    """The provision and deploy roles in a play that does not set any_errors_fatal: all-or-nothing still holds (the
+    roles' blocks set it), the machines made for demo-cp-1 and -2 are removed again when demo-cp-3 cannot be made."""
+    capacity = used_capacity(maas)
+    baseline = reservations(maas)
+    maas_sim.faults(commission_fail=["demo-cp-3"])
+    playbook = tmp_path / "roles.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "roles", "hosts": "control_plane", "gather_facts": False,
+                                         "roles": [{"role": "lxdcp.maas.provision"}, {"role": "lxdcp.maas.deploy"}]}],
+                                       sort_keys=False), encoding="utf-8")
+    run = cluster.run(str(playbook), "demo.yml")
+    assert not run.ok
+    assert problems_of_gone_cluster(maas, "demo", DEMO, baseline=baseline) == []
+    assert used_capacity(maas) == capacity
+    assert not [w for w in run.writes if "/machines/" in w["path"] and w["op"] == "deploy"]
+    for host in DEMO:
+        assert run.failures()[host].startswith("Cluster demo could not be completed: demo-cp-3: "), run.failures()
 
 # -- races for capacity ------------------------------------------------------------------------------------
 
