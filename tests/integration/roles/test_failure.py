@@ -174,6 +174,28 @@ def test_the_roles_roll_back_in_a_play_without_any_errors_fatal(cluster, maas, m
     for host in DEMO:
         assert run.failures()[host].startswith("Cluster demo could not be completed: demo-cp-3: "), run.failures()
 
+
+def test_a_wait_for_the_deployments_that_fails_takes_back_every_machine(cluster, maas, maas_sim):
+    """MAAS stops answering the reads of the deployments' wait (503 past the client's retries) after the three
+    deployments started: every host fails naming the wait, and the run takes back all three VMs it made (the wait is
+    one task for the play; no host leaves the play without the rollback)."""
+    capacity = used_capacity(maas)
+    baseline = reservations(maas)
+    job = cluster.start("control_plane.yml", "demo.yml")
+    deploys = []
+    job.until(lambda e: e["op"] == "deploy" and e["status"] == 200 and not deploys.append(e) and len(deploys) == 3)
+    # The wait's first read and its 5 retries (the client's default) fail; the rollback's reads are answered.
+    maas_sim.faults(fail_next=[{"count": 6, "status": 503, "method": "GET", "path": "/machines/$", "retry_after": 0}])
+    run = job.wait()
+    assert not run.ok
+    assert sorted(run.failures()) == sorted(DEMO), run.failures()
+    for host, message in run.failures().items():
+        assert message.startswith("Cluster demo could not be completed: "), (host, message)
+        assert message.count("waiting for the deployments failed: ") == 3, message
+        assert "Removed what this run created (demo-cp-1, demo-cp-2, demo-cp-3)" in message, message
+    assert problems_of_gone_cluster(maas, "demo", DEMO, baseline=baseline) == []
+    assert used_capacity(maas) == capacity
+
 # -- races for capacity ------------------------------------------------------------------------------------
 
 
