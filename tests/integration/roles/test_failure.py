@@ -155,7 +155,6 @@ def test_one_machine_failing_everywhere_rolls_the_others_back(cluster, maas, maa
         assert "Removed what this run created (demo-cp-1, demo-cp-2), and the VM hosts got their capacity back." in message, message
 
 
-
 def test_the_roles_roll_back_in_a_play_without_any_errors_fatal(cluster, maas, maas_sim, tmp_path):
     """The provision and deploy roles in a play that does not set any_errors_fatal: all-or-nothing still holds (the
     roles' blocks set it), the machines made for demo-cp-1 and -2 are removed again when demo-cp-3 cannot be made."""
