@@ -59,6 +59,16 @@ than an assert (Ansible renders an assert's message, and so every check in it, a
 task's deployment (`provision_deploy_now`) is worked out once per machine: 1063 -> 794 Jinja compiles in a re-run's
 workers. Against commit b20ec56, 7 re-runs of each alternately on a quiet machine, medians: 2.36 s -> 2.27 s
 (5.51x -> 5.29x the no-task run), CPU 3.24 s -> 3.06 s.
+
+Then the re-run lost four tasks on every host and its templates shrank (docs/design.md, "The roles: what a task
+costs"): the rollback is in the rescue of the compose and deploy blocks (two skipped "Give the run up" tasks per host
+before); the deploy steps are included only for machines that have something to do there (three per host before);
+the machines are grouped with one add_host task (group_by on every host before); the inventory check's name loads
+Ansible's filter plugins in the main process, before the workers are forked (53 of a re-run's workers loaded them,
+each on its own); the roles' shared check is the filter lxdcp.maas.setting_problems (192 -> 126 compiles); 794 -> 688
+Jinja compiles in all. Against commit 3da70ae, 9 re-runs of each alternately, medians: 2.26 s -> 1.93 s (5.24x ->
+4.49x the no-task run), CPU 3.05 s -> 2.50 s (7.09x -> 5.81x). The no-op shape of the re-run is now 24 tasks, 12 on
+every host (28 and 16 before).
 """
 
 from __future__ import annotations
