@@ -11,6 +11,8 @@ Every figure is a ratio of two runs taken in this one script, on the same machin
   deployed). "over MAAS" is the wall time of the first run less those 5 s.
 - **no task** is an `ansible-playbook` run of a play without tasks over the same hosts: Ansible's fixed cost. Its
   wall time swings with the machine's load; its CPU time (user + sys) much less, so the re-run is compared on both.
+  The re-run, the no-task run and the re-run's no-op shape (below) are run in turn, 7 times each for 3 nodes and 3
+  for 30: the table has their medians (one sample of each swung the 3-node ratio by up to 10 %).
 - **polls** are the machine reads sent while waiting for MAAS: `GET /machines/<system_id>/` and `GET /machines/`
   filtered by `id` only (from maas-sim's request log, which records the query string).
 - **CPU** is user + sys of the whole `ansible-playbook` process tree (`getrusage(RUSAGE_CHILDREN)` around the run;
@@ -77,6 +79,7 @@ import copy
 import itertools
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -98,6 +101,9 @@ WORKERS = 27
 CLUSTERS = 10
 VM_HOSTS_PER_ZONE = 20
 BULK_MACHINES = 10_000
+# The re-run, the no-task run and the no-op shape are each run this many times in turn; the table has the medians.
+ROUNDS = 7
+ROUNDS_30 = 3
 
 
 def cpu_seconds():
@@ -111,6 +117,16 @@ def timed(action):
     cpu, start = cpu_seconds(), time.perf_counter()
     result = action()
     return result, time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def medians(actions, rounds):
+    """``[(last result, median wall, median CPU)]`` of each action, run ``rounds`` times in turn (alternating, so that
+    the machine's load weighs on all of them alike)."""
+    samples = [[] for action in actions]
+    for _round in range(rounds):
+        for index, action in enumerate(actions):
+            samples[index].append(timed(action))
+    return [(runs[-1][0], statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs)) for runs in samples]
 
 
 def is_poll(entry):
@@ -186,8 +202,9 @@ def same_shape_playbook(workdir, run):
     return path, tasks
 
 
-def cluster_rows(nodes):
-    """The main job over ``nodes`` machines (3: the demo; more: 3 VMs and bare-metal workers)."""
+def cluster_rows(nodes, rounds):
+    """The main job over ``nodes`` machines (3: the demo; more: 3 VMs and bare-metal workers); the re-run, the no-task
+    run and the re-run's no-op shape as medians of ``rounds`` runs of each, in turn."""
     workers = nodes - 3
     label = "%d nodes" % nodes
     rows = []
@@ -197,14 +214,17 @@ def cluster_rows(nodes):
         maas_time = timings["commissioning"] + timings["deploying"]
         cluster = ClusterRunner(sim, workdir)
         inventory = cluster.inventory(demo_inventory(workers))
-        empty, empty_wall, empty_cpu = timed(lambda: cluster.run(no_task_playbook(workdir), inventory))
-        check(empty, "no-task run")
+        no_task = no_task_playbook(workdir)
         first, wall, cpu = timed(lambda: cluster.up(inventory))
         check(first, "control_plane.yml, " + label)
-        again, again_wall, again_cpu = timed(lambda: cluster.up(inventory))
+        again = cluster.up(inventory)
         check(again, "control_plane.yml again, " + label, writes=False)
         shape_path, shape = same_shape_playbook(workdir, again)
-        shaped, shape_wall = timed(lambda: cluster.run(shape_path, inventory))[:2]
+        (again, again_wall, again_cpu), (empty, empty_wall, empty_cpu), (shaped, shape_wall, _shape_cpu) = medians(
+            [lambda: cluster.up(inventory), lambda: cluster.run(no_task, inventory),
+             lambda: cluster.run(shape_path, inventory)], rounds)
+        check(again, "control_plane.yml again, " + label, writes=False)
+        check(empty, "no-task run")
         check(shaped, "same-shape run")
         polls = [entry for entry in first.requests if is_poll(entry)]
         rows += [
@@ -219,8 +239,8 @@ def cluster_rows(nodes):
             dict(benchmark="control_plane.yml, " + label, metric="controller CPU per machine", value=round(cpu / nodes, 3),
                  unit="s", notes="user+sys %.2f s over %d machines" % (cpu, nodes)),
             dict(benchmark="control_plane.yml again, " + label, metric="wall time", value=round(again_wall, 2), unit="s",
-                 notes="no-task run %.2f s: ratio %.2f; %d reads, 0 writes" % (
-                     empty_wall, again_wall / empty_wall, len(again.requests))),
+                 notes="no-task run %.2f s: ratio %.2f; %d reads, 0 writes; medians of %d runs" % (
+                     empty_wall, again_wall / empty_wall, len(again.requests), rounds)),
             dict(benchmark="control_plane.yml again, " + label, metric="same tasks as no-ops", value=round(shape_wall, 2),
                  unit="s", notes="%d tasks (%d on every host): %.2fx the no-task run; the re-run is %.2fx this" % (
                      len(shape), sum(1 for task in shape if "run_once" not in task), shape_wall / empty_wall,
@@ -312,12 +332,13 @@ def many_clusters_rows():
 
 def run():
     """Benchmark rows (see the module docstring)."""
-    return cluster_rows(3) + cluster_rows(3 + WORKERS) + many_clusters_rows()
+    return cluster_rows(3, ROUNDS) + cluster_rows(3 + WORKERS, ROUNDS_30) + many_clusters_rows()
 
 
 if __name__ == "__main__":
     only = sys.argv[1:]
-    parts = {"3": lambda: cluster_rows(3), "30": lambda: cluster_rows(3 + WORKERS), "many": many_clusters_rows}
+    parts = {"3": lambda: cluster_rows(3, ROUNDS), "30": lambda: cluster_rows(3 + WORKERS, ROUNDS_30),
+             "many": many_clusters_rows}
     for name in only or ["3", "30", "many"]:
         for row in parts[name]():
             print("%-42s %-28s %10s %-9s %s" % (row["benchmark"], row["metric"], row["value"], row["unit"], row["notes"]))
