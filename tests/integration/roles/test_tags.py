@@ -3,8 +3,9 @@
 Every part runs on checked inputs (the checks are tagged always) and runs the reads it needs itself: the plan for
 composing, the machines as MAAS has them for the DNS record and the summary. See docs/roles.md.
 """
-
 from __future__ import annotations
+
+import copy
 
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import allocated, dns_record, machines_named, record_ips
 
@@ -107,14 +108,28 @@ def test_control_plane_refuses_a_skipped_part_and_the_table_goes_with_a_variable
     nodes = {"tagk-cp-1": "10.10.0.175"}
     inv = inventory("tagk", nodes, **SMALL)
     # The parts share their reads: skipping one would leave the others without them (the DNS record would be left out
-    # without a word, the deployments started without user data). Refused on localhost, before any request.
-    for skipped in ("lxdcp_summary", "lxdcp_dns", "lxdcp_deploy"):
-        run = cluster.up(inv, skip_tags=[skipped])
+    # without a word, the deployments started without user data). Refused before any request, also when --limit leaves
+    # localhost (and so the playbook's first play) out.
+    for skipped, limit in (("lxdcp_summary", None), ("lxdcp_dns", None), ("lxdcp_deploy", None), ("lxdcp_dns", "tagk-cp-1")):
+        run = cluster.up(inv, skip_tags=[skipped], limit=limit)
         assert not run.ok
-        failure = run.failures()["localhost"]
-        assert failure.startswith("--skip-tags %s: the parts of control_plane.yml share their reads" % skipped), failure
-        assert "deploy_show_summary=false" in failure and "Nothing was changed." in failure, failure
+        assert list(run.failures()) == ["tagk-cp-1"], run.failures()
+        failure = run.failures()["tagk-cp-1"]
+        assert failure == (
+            "--skip-tags %s: the parts of control_plane.yml share their reads (the machines, the API endpoint, each "
+            "machine's deployment), so none can be left out. Choose the parts to run with --tags (docs/roles.md); to "
+            "leave the table out, set deploy_show_summary=false. Nothing was changed." % skipped), failure
         assert run.requests == []
+    # A wrong lxdcp_state is named in the same check.
+    wrong = copy.deepcopy(inv)
+    wrong["all"]["children"]["control_plane"]["hosts"]["tagk-cp-1"]["lxdcp_state"] = "gone"
+    run = cluster.up(wrong, skip_tags=["lxdcp_dns"])
+    assert run.failures() == {"tagk-cp-1": (
+        'tagk-cp-1: lxdcp_state "gone": lxdcp_state must be present or absent. --skip-tags lxdcp_dns: the parts of '
+        "control_plane.yml share their reads (the machines, the API endpoint, each machine's deployment), so none can "
+        "be left out. Choose the parts to run with --tags (docs/roles.md); to leave the table out, set "
+        "deploy_show_summary=false. Nothing was changed.")}, run.failures()
+    assert run.requests == []
     # The table is left out with deploy_show_summary: false; the rest of the run is whole (the DNS record too).
     run = cluster.up(inv, extra_vars={"deploy_show_summary": False})
     assert run.ok, run
