@@ -71,6 +71,17 @@ each on its own); the roles' shared check is the filter lxdcp.maas.setting_probl
 Jinja compiles in all. Against commit 3da70ae, 9 re-runs of each alternately, medians: 2.26 s -> 1.93 s (5.24x ->
 4.49x the no-task run), CPU 3.05 s -> 2.50 s (7.09x -> 5.81x). The no-op shape of the re-run is now 24 tasks, 12 on
 every host (28 and 16 before).
+
+Then what a re-run renders and loads shrank (docs/design.md, "The roles: what a task costs"): each templated value of a
+task is rendered on its own, module defaults included (about 1.5 ms of CPU per value and machine), so the roles'
+module defaults are one template per action (13 renders of every compose task became 2); a role under a play's
+`roles:` is loaded when the playbook is parsed, so control_plane.yml includes the release role, loaded only when a
+machine is marked absent; the compose task takes its VM's host from the plan itself (one task less on every host;
+22 tasks, 11 on every host); the --skip-tags refusal runs with the lxdcp_state check. Against commit 0b9111f, 11
+re-runs of each alternately on a machine loaded by other jobs (the no-task run took 0.68 s, 0.43 s on a quiet one),
+medians: 2.87 s -> 2.67 s (4.25x -> 3.96x the no-task run), CPU 3.71 s -> 3.43 s (5.51x -> 5.09x). On that loaded
+machine the ratio is lower than on a quiet one (0b9111f: 4.57x quiet, 4.03x-4.25x loaded), so the re-run is not shown
+within 4x on a quiet machine yet.
 """
 
 from __future__ import annotations
