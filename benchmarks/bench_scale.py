@@ -12,7 +12,8 @@ Every figure is a ratio of two runs taken in this one script, on the same machin
 - **no task** is an `ansible-playbook` run of a play without tasks over the same hosts: Ansible's fixed cost. Its
   wall time swings with the machine's load; its CPU time (user + sys) much less, so the re-run is compared on both.
   The re-run, the no-task run and the re-run's no-op shape (below) are run in turn, 7 times each for 3 nodes and 3
-  for 30: the table has their medians (one sample of each swung the 3-node ratio by up to 10 %).
+  for 30: the table has their medians (one sample of each swung the 3-node ratio by up to 10 %), and the lowest and
+  highest ratio of a re-run to the no-task run of the same round.
 - **polls** are the machine reads sent while waiting for MAAS: `GET /machines/<system_id>/` and `GET /machines/`
   filtered by `id` only (from maas-sim's request log, which records the query string).
 - **CPU** is user + sys of the whole `ansible-playbook` process tree (`getrusage(RUSAGE_CHILDREN)` around the run;
@@ -131,13 +132,20 @@ def timed(action):
 
 
 def medians(actions, rounds):
-    """``[(last result, median wall, median CPU)]`` of each action, run ``rounds`` times in turn (alternating, so that
-    the machine's load weighs on all of them alike)."""
+    """``[(last result, median wall, median CPU, walls)]`` of each action, run ``rounds`` times in turn (alternating, so
+    that the machine's load weighs on all of them alike); ``walls`` are the wall times of its rounds, in order."""
     samples = [[] for action in actions]
     for _round in range(rounds):
         for index, action in enumerate(actions):
             samples[index].append(timed(action))
-    return [(runs[-1][0], statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs)) for runs in samples]
+    return [(runs[-1][0], statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs), [r[1] for r in runs])
+            for runs in samples]
+
+
+def spread(numerators, denominators):
+    """The lowest and highest ratio of two actions' walls taken in the same round."""
+    ratios = [numerator / denominator for numerator, denominator in zip(numerators, denominators)]
+    return min(ratios), max(ratios)
 
 
 def is_poll(entry):
@@ -231,7 +239,8 @@ def cluster_rows(nodes, rounds):
         again = cluster.up(inventory)
         check(again, "control_plane.yml again, " + label, writes=False)
         shape_path, shape = same_shape_playbook(workdir, again)
-        (again, again_wall, again_cpu), (empty, empty_wall, empty_cpu), (shaped, shape_wall, _shape_cpu) = medians(
+        (again, again_wall, again_cpu, again_walls), (empty, empty_wall, empty_cpu, empty_walls), \
+            (shaped, shape_wall, _shape_cpu, _shape_walls) = medians(
             [lambda: cluster.up(inventory), lambda: cluster.run(no_task, inventory),
              lambda: cluster.run(shape_path, inventory)], rounds)
         check(again, "control_plane.yml again, " + label, writes=False)
@@ -250,8 +259,9 @@ def cluster_rows(nodes, rounds):
             dict(benchmark="control_plane.yml, " + label, metric="controller CPU per machine", value=round(cpu / nodes, 3),
                  unit="s", notes="user+sys %.2f s over %d machines" % (cpu, nodes)),
             dict(benchmark="control_plane.yml again, " + label, metric="wall time", value=round(again_wall, 2), unit="s",
-                 notes="no-task run %.2f s: ratio %.2f; %d reads, 0 writes; medians of %d runs" % (
-                     empty_wall, again_wall / empty_wall, len(again.requests), rounds)),
+                 notes="no-task run %.2f s: ratio %.2f (%.2f-%.2f in single rounds); %d reads, 0 writes; medians of %d "
+                       "runs" % ((empty_wall, again_wall / empty_wall) + spread(again_walls, empty_walls)
+                                 + (len(again.requests), rounds))),
             dict(benchmark="control_plane.yml again, " + label, metric="same tasks as no-ops", value=round(shape_wall, 2),
                  unit="s", notes="%d tasks (%d on every host): %.2fx the no-task run; the re-run is %.2fx this" % (
                      len(shape), sum(1 for task in shape if "run_once" not in task), shape_wall / empty_wall,
