@@ -28,7 +28,6 @@ import os
 import re
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
-from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.api import LxdClient
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import Candidates, candidate_hosts, cluster_vms, replica_counts
@@ -177,6 +176,9 @@ def connect(host, logger=None, warn=None):
     if not settings["client_cert"] or not settings["client_key"]:
         raise LxdcpError("LXD host %s has no client certificate: set lxd_client_cert and lxd_client_key, or client_cert "
                          "and client_key in its lxd_hosts entry" % host["name"])
+    # Imported here: planning over MAAS VM hosts (and the compose of a VM on one) never talks to LXD itself.
+    from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.api import LxdClient
+
     return LxdClient(logger=logger, warn=warn, **settings)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
 
@@ -16,13 +15,13 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpErro
 class Scheduler(object):
     """A client of ``POST /schedule`` of lxd-multi-scheduler; the API key is sent as a header and never shown."""
 
-    def __init__(self, url, api_key=None, validate_certs=True, ca_path=None, timeout=30, opener=open_url):
+    def __init__(self, url, api_key=None, validate_certs=True, ca_path=None, timeout=30, opener=None):
         self.url = url.rstrip("/") + "/schedule"
         self._api_key = api_key
         self.validate_certs = validate_certs
         self.ca_path = ca_path
         self.timeout = timeout
-        self._open = opener
+        self._open = opener or _open_url
         self.requests_sent = 0
 
     def __repr__(self):
@@ -57,6 +56,13 @@ class Scheduler(object):
             raise LxdcpError("cannot reach lxd-multi-scheduler at %s: %s" % (self.url, getattr(exc, "reason", exc))) from None
         except ValueError as exc:
             raise LxdcpError("lxd-multi-scheduler at %s answered something that is not JSON: %s" % (self.url, exc)) from None
+
+
+def _open_url(url, **kwargs):
+    """Ansible's ``open_url``, imported when a scheduler is asked: a plan without one (most runs) does not load it."""
+    from ansible.module_utils.urls import open_url
+
+    return open_url(url, **kwargs)
 
 
 class SchedulerRefused(LxdcpError):

@@ -32,16 +32,23 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import cluste
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.bare_metal import BareMetalProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.compose import ComposeProvisioner
-from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.direct import DirectProvisioner
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view, find_drift, predicted_view, wanted_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.journal import Journal
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.spec import Spec
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.static_ips import StaticIps, default_gateways
 
+
+def _direct(*args):
+    """The DirectProvisioner, imported when a VM is made on LXD itself: the other ways never load the LXD client."""
+    from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.direct import DirectProvisioner
+
+    return DirectProvisioner(*args)
+
+
 #: The provisioner of each way a machine comes to exist (``provisioning_mode``, and ``lxd_via`` for LXD VMs).
 PROVISIONERS = {
     "vm-host": ComposeProvisioner,
-    "direct": DirectProvisioner,
+    "direct": _direct,
     "bare-metal": BareMetalProvisioner,
 }
 
