@@ -44,8 +44,9 @@ class PlaybookError(RuntimeError):
 class PlaybookResult(object):
     """The outcome of one run: parsed callback output, exit code, and the simulator's request log."""
 
-    def __init__(self, rc, stdout, stderr, data, requests):
+    def __init__(self, rc, stdout, stderr, data, requests, elapsed=None):
         self.rc = rc
+        self.elapsed = elapsed  # wall seconds of the ansible-playbook process alone (not reading its results)
         self.stdout = stdout
         self.stderr = stderr
         self.data = data
@@ -162,8 +163,10 @@ class Playbook(object):
         environment["LXDCP_RESULTS_FILE"] = os.path.join(self.workdir, "results-%d.json" % self.count)
         command = [os.path.join(os.path.dirname(self.python), "ansible-playbook"), playbook] + list(options)
         mark = self.sim.seq()
+        started = time.perf_counter()
         done = subprocess.run(command, cwd=self.workdir, env=environment, capture_output=True, text=True,
                               timeout=timeout, check=False)
+        elapsed = time.perf_counter() - started
         requests = self.sim.requests(mark)
         try:
             with open(environment["LXDCP_RESULTS_FILE"], encoding="utf-8") as handle:
@@ -171,7 +174,7 @@ class Playbook(object):
         except (OSError, ValueError):
             raise PlaybookError("ansible-playbook (exit %d) wrote no results.\nstdout:\n%s\nstderr:\n%s"
                                 % (done.returncode, done.stdout[-3000:], done.stderr[-3000:])) from None
-        return result_class(done.returncode, done.stdout, done.stderr, data, requests)
+        return result_class(done.returncode, done.stdout, done.stderr, data, requests, elapsed=elapsed)
 
 
 # -- a run in the background, watched and killed --

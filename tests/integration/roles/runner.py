@@ -31,8 +31,8 @@ INVENTORIES = os.path.join(PLAYBOOKS, "inventory")
 class Run(PlaybookResult):
     """One ansible-playbook run over several inventory hosts: per-host stats and task results, and the MAAS requests it caused."""
 
-    def __init__(self, rc, stdout, stderr, data, requests):
-        super(Run, self).__init__(rc, stdout, stderr, data, requests)
+    def __init__(self, rc, stdout, stderr, data, requests, elapsed=None):
+        super(Run, self).__init__(rc, stdout, stderr, data, requests, elapsed=elapsed)
         self.stats = data.get("stats", {})
         self.tasks = data.get("tasks", [])
 
