@@ -3,29 +3,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Jinja2 filter over the settings the provision, deploy and release roles share: their checks, once, in Python.
 
-Documented in the sidecar file setting_problems.yml next to this one. The names are checked by the rules of
-module_utils/names.py (the modules' rules). The MAAS API key is only checked for being set: it is never part of a
-message or an error.
+Documented in the sidecar file setting_problems.yml next to this one. The checks are those of the roles' own first task
+(plugin_utils/role_inputs.py, the action lxdcp.maas.validate_role_inputs): names by the rules of module_utils/names.py
+(the modules' rules); the MAAS API key only for being set, it is never part of a message or an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-import json
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.names import valid_hostname, valid_tag
-
-MODES = ("lxd", "bare-metal")
-PROVIDER_ID_SCHEMES = ("maas-lxd", "maas")
-SETTINGS = ("cluster", "hostname", "mode", "vm_provider_id_scheme", "maas_url", "maas_api_key")
-
-
-def _text(value):
-    """A setting as the roles check it: a string (a number given in YAML, lxdcp_hostname: 101, is its digits)."""
-    return "" if value is None else str(value)
+from ansible_collections.lxdcp.maas.plugins.plugin_utils.role_inputs import SETTINGS, shared_problems
 
 
 def _failed(check, role):
@@ -60,32 +50,8 @@ def setting_problems(settings, role, checks=None, cluster_note=""):
     checks = [] if checks is None else checks
     if isinstance(checks, (str, bytes, Mapping)) or not isinstance(checks, Sequence):
         raise AnsibleFilterError("lxdcp.maas.setting_problems: checks must be a list of {ok, msg} dictionaries")
-
-    cluster = _text(settings["cluster"])
-    hostname = _text(settings["hostname"])
-    mode = settings["mode"]
-    scheme = settings["vm_provider_id_scheme"]
-    problems = []
-    if not cluster:
-        problems.append("set %s_cluster (or lxdcp_cluster) to the name of the cluster%s"
-                        % (role, "; " + cluster_note if cluster_note else ""))
-    elif not valid_tag(cluster):
-        problems.append("cluster name %s may only use letters, digits, _ and -" % json.dumps(cluster))
-    if not valid_hostname(hostname):
-        problems.append("hostname %s is not a MAAS hostname (letters, digits and -, at most 63 characters, no dots); "
-                        "set lxdcp_hostname" % json.dumps(hostname))
-    if mode not in MODES:
-        problems.append("provisioning mode %s must be lxd or bare-metal" % json.dumps(mode))
-    if scheme not in PROVIDER_ID_SCHEMES:
-        problems.append("lxdcp_vm_provider_id_scheme %s must be maas-lxd (LXD VMs' provider IDs "
-                        "maas-lxd:///<zone>/<system_id>) or maas (maas:///<zone>/<system_id>, as "
-                        "cluster-api-provider-maas writes them)" % json.dumps(scheme))
-    problems.extend(str(check["msg"]) for check in checks if _failed(check, role))
-    if not _text(settings["maas_url"]):
-        problems.append("set %s_maas_url (or lxdcp_maas_url, or the MAAS_URL environment variable)" % role)
-    if not _text(settings["maas_api_key"]):
-        problems.append("set %s_maas_api_key (or lxdcp_maas_api_key, or the MAAS_API_KEY environment variable)" % role)
-    return problems
+    return shared_problems(settings, role, [str(check["msg"]) for check in checks if _failed(check, role)],
+                           cluster_note=cluster_note)
 
 
 class FilterModule(object):

@@ -32,6 +32,26 @@ def test_an_unknown_provider_id_scheme_fails_before_any_request(cluster, maas, i
     assert machines_named(maas, ["pidx-cp-1"]) == []
 
 
+def test_arguments_of_the_wrong_type_fail_as_ansible_validates_a_role_before_any_request(cluster, maas, inventory):
+    # The roles' first task validates their argument specs (the playbooks import them with rolespec_validate: false).
+    inv = inventory("argx", {"argx-cp-1": "10.10.0.91"}, provision_cores="many", deploy_api_port="https")
+    run = cluster.up(inv)
+    assert not run.ok
+    failure = run.failures()["argx-cp-1"]
+    assert failure.startswith("Validation of arguments failed:\n") and "deploy_api_port" in failure, failure
+    assert run.requests == [] and run.writes == []
+
+    # The deploy settings are checked first (before provisioning); with them right, the provision role's.
+    inv["all"]["children"]["control_plane"]["vars"].pop("deploy_api_port")
+    run = cluster.up(inv)
+    failure = run.failures()["argx-cp-1"]
+    # Ansible's own words (they differ between ansible-core versions after the argument's name).
+    assert failure.startswith("Validation of arguments failed:\nargument 'provision_cores' is of type "), failure
+    assert "\n" not in failure.split("\n", 1)[1], failure
+    assert run.requests == [] and run.writes == []
+    assert machines_named(maas, ["argx-cp-1"]) == []
+
+
 def test_provisioning_mode_defaults_to_bare_metal(sim_factory, bind):
     sim = sim_factory(scenario=scenario_with_metal(2), timings=SimServer.FAST_TIMINGS)
     runner, maas = bind(sim)

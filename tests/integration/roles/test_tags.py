@@ -10,7 +10,7 @@ import copy
 from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import allocated, dns_record, machines_named, record_ips
 
 SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}
-CHECK = "Check the cluster, the machine, the role's settings and the MAAS connection"
+CHECK = "Check the arguments of the role and the values of this machine"
 CHECK_IPS = "Check the static IP plan against MAAS (subnets, dynamic and reserved ranges, addresses in use)"
 PLAN = "Plan the LXD VMs over zones and hosts"
 COMPOSE = "Compose the LXD VM on its planned host, or allocate the bare-metal machine, and wait until it is Ready"
