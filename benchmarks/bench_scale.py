@@ -100,6 +100,17 @@ main process first (-36 ms, no clean way to make it load them); without the inve
 loads Ansible's filters in the main process (+124 ms). What is left per machine on a re-run is Ansible's per-task
 cost and the rendering of each role's settings: leaving both shared checks out entirely saves 156 ms, 94 ms of it
 their content.
+
+Then each role's argument spec and the checks of its values became one task (the action
+`lxdcp.maas.validate_role_inputs`, docs/design.md): the playbooks import the roles with `rolespec_validate: false`, and
+the roles' first task validates the spec with Ansible's validator and then checks the values, each variable rendered
+once (19 tasks, 9 on every host); the internal lxdcp role's validate.yml, imported by each role and parsed with the
+lxdcp role every run, is gone. On a slower machine than the last rounds' (the no-task run 1.0 s, the re-run 3.5 s),
+against commit a6d5bed, 12 and 10 re-runs of each alternately, medians: 3.50 s -> 3.15 s and 3.78 s -> 3.40 s, paired
+differences -466 ms and -340 ms, CPU 4.63 s -> 3.99 s and 4.91 s -> 4.22 s; this script on that machine, one after
+the other: re-run 3.65x -> 3.26x the no-task run, first run 8.97 s -> 8.58 s. On that machine the first run is more
+than 3 s over MAAS's time (+3.58 s; the controller's CPU is about 1.5x the last rounds' for the same work: 1.58 s per
+machine against 1.20 s), where the quieter, faster machine of the last round gave +2.72 s before this change.
 """
 
 from __future__ import annotations
