@@ -10,7 +10,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.lxdcp.maas.plugins.plugin_utils.role_inputs import (
-    PROVIDER_ID_SCHEME_VAR, ROLES, argument_spec, role_problems,
+    PROVIDER_ID_SCHEME_VAR, ROLES, argument_spec, role_path, role_problems,
 )
 
 
@@ -19,15 +19,17 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("role", "entry_point"))
+    # The task's own arguments (plugins/modules/validate_role_inputs.py documents them).
+    ARGUMENT_SPEC = dict(
+        role=dict(type="str", required=True, choices=sorted(ROLES)),
+        entry_point=dict(type="str", default="main"),
+    )
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
-        role = self._task.args.get("role")
-        entry_point = self._task.args.get("entry_point", "main")
-        if role not in ROLES:
-            raise AnsibleActionFail("role must be one of %s, got %r" % (", ".join(sorted(ROLES)), role))
+        args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
+        role, entry_point = args["role"], args["entry_point"]
         spec = argument_spec(role, entry_point)
         if spec is None:
             raise AnsibleActionFail("the %s role has no entry point %r" % (role, entry_point))
@@ -37,7 +39,8 @@ class ActionModule(ActionBase):
         values = self._templar.template({name: task_vars[name] for name in names})
         arguments = {name: value for name, value in values.items() if name in spec}
         errors = ArgumentSpecValidator(spec).validate(arguments, validate_role_argument_spec=True).error_messages
-        result["validate_args_context"] = {"type": "role", "name": "lxdcp.maas." + role, "argument_spec_name": entry_point}
+        result["validate_args_context"] = {"type": "role", "name": role, "argument_spec_name": entry_point,
+                                           "path": role_path(role)}
         if errors:
             # As Ansible's own validation of a role's arguments reports them.
             result.update(failed=True, msg="Validation of arguments failed:\n%s" % "\n".join(errors),

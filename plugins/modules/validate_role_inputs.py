@@ -113,5 +113,5 @@ validate_args_context:
   description: The role and entry point validated.
   returned: always
   type: dict
-  sample: {"type": "role", "name": "lxdcp.maas.provision", "argument_spec_name": "main"}
+  sample: {"type": "role", "name": "provision", "argument_spec_name": "main", "path": "/collections/ansible_collections/lxdcp/maas/roles/provision"}
 """

@@ -4,8 +4,8 @@
 """The checks of the provision, deploy and release roles' inputs, written once: the settings the three share, and the
 checks of each role's own values that its argument spec cannot make (one value against another, a port's range).
 
-Used by the action ``lxdcp.maas.validate_role_inputs`` (the roles' first task on each machine, after their argument
-spec) and by the filter ``lxdcp.maas.setting_problems`` (the shared checks alone). Every check looks at a value as the
+Used by the action ``lxdcp.maas.validate_role_inputs`` (the roles' first task on each machine: the role's argument
+spec, then these) and by the filter ``lxdcp.maas.setting_problems`` (the shared checks alone). Every check looks at a value as the
 role's variable renders it (before the argument spec converts it), as a string where it is a name: a hostname given in
 YAML as a number (``lxdcp_hostname: 101``) passes. The MAAS API key is only checked for being set; it is never part of
 a message.
@@ -134,9 +134,18 @@ def role_problems(role, values):
     return shared_problems(settings, role, own_checks(values), cluster_note=cluster_note)
 
 
+def role_path(role):
+    """The directory of the collection's role ``role``."""
+    return os.path.join(_ROLES_DIR, role)
+
+
 def argument_spec(role, entry_point="main"):
-    """The options of a role's entry point, from the role's ``meta/argument_specs.yml`` (None when it has none)."""
-    with open(os.path.join(_ROLES_DIR, role, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+    """The options of a role's entry point, from the role's ``meta/argument_specs.yml`` (None when it has none).
+
+    Read in the worker of each machine's task (about 3 ms with libyaml): the main process does not read it for a role
+    imported with ``rolespec_validate: false``, and a worker's reads are not kept for the next task.
+    """
+    with open(os.path.join(role_path(role), "meta", "argument_specs.yml"), encoding="utf-8") as handle:
         specs = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # nosec: a safe loader
     entry = (specs.get("argument_specs") or {}).get(entry_point)
     return None if entry is None else entry.get("options") or {}

@@ -147,7 +147,9 @@ def run(plugin, args, task_vars, check_mode=False):
 def test_the_action_passes_good_values(role):
     result = run(validate_role_inputs, {"role": role}, values(role), check_mode=role == "deploy")
     assert not result.get("failed") and result["changed"] is False, result
-    assert result["validate_args_context"] == {"type": "role", "name": "lxdcp.maas." + role, "argument_spec_name": "main"}
+    context = dict(result["validate_args_context"])
+    assert os.path.realpath(context.pop("path")) == os.path.realpath(os.path.join(ROOT, "roles", role))
+    assert context == {"type": "role", "name": role, "argument_spec_name": "main"}
 
 
 @pytest.mark.parametrize("role, changes", [
@@ -192,15 +194,12 @@ def test_the_provider_id_scheme_is_checked_too():
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"role": "lxd_multi_scheduler"}, "role must be one of deploy, provision, release, got 'lxd_multi_scheduler'"),
-    ({}, "role must be one of deploy, provision, release, got None"),
+    ({"role": "lxd_multi_scheduler"}, "value of role must be one of: deploy, provision, release, got: lxd_multi_scheduler"),
+    ({}, "missing required arguments: role"),
     ({"role": "deploy", "entry_point": "teardown"}, "the deploy role has no entry point 'teardown'"),
+    ({"role": "deploy", "checks": []}, "checks. Supported parameters include: entry_point, role."),
 ])
 def test_bad_arguments_of_the_task(args, message):
-    with pytest.raises(AnsibleActionFail, match="^%s$" % message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(AnsibleActionFail) as raised:
         run(validate_role_inputs, args, values("deploy"))
-
-
-def test_unknown_options_of_the_task_are_named():
-    with pytest.raises(AnsibleActionFail, match="^Invalid options for validate: checks$"):
-        run(validate_role_inputs, {"role": "deploy", "checks": []}, values("deploy"))
+    assert message in str(raised.value)
