@@ -65,7 +65,9 @@ attributes:
   platform:
     platforms: all
 seealso:
-  - module: ansible.builtin.validate_argument_spec
+  - name: ansible.builtin.validate_argument_spec
+    description: Ansible's validation of a role's arguments, which this task makes with the same validator.
+    link: https://docs.ansible.com/ansible/latest/collections/ansible/builtin/validate_argument_spec_module.html
   - plugin: lxdcp.maas.setting_problems
     plugin_type: filter
 """
