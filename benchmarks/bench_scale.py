@@ -105,12 +105,14 @@ Then each role's argument spec and the checks of its values became one task (the
 `lxdcp.maas.validate_role_inputs`, docs/design.md): the playbooks import the roles with `rolespec_validate: false`, and
 the roles' first task validates the spec with Ansible's validator and then checks the values, each variable rendered
 once (19 tasks, 9 on every host); the internal lxdcp role's validate.yml, imported by each role and parsed with the
-lxdcp role every run, is gone. On a slower machine than the last rounds' (the no-task run 1.0 s, the re-run 3.5 s),
-against commit a6d5bed, 12 and 10 re-runs of each alternately, medians: 3.50 s -> 3.15 s and 3.78 s -> 3.40 s, paired
-differences -466 ms and -340 ms, CPU 4.63 s -> 3.99 s and 4.91 s -> 4.22 s; this script on that machine, one after
-the other: re-run 3.65x -> 3.26x the no-task run, first run 8.97 s -> 8.58 s. On that machine the first run is more
-than 3 s over MAAS's time (+3.58 s; the controller's CPU is about 1.5x the last rounds' for the same work: 1.58 s per
-machine against 1.20 s), where the quieter, faster machine of the last round gave +2.72 s before this change.
+lxdcp role every run, is gone. On a slower machine than the last rounds' (the no-task run 0.8-1.25 s, the re-run
+3.2-3.9 s; the controller's CPU about 1.4x the last rounds' for the same work: 1.6 s per machine against 1.2 s),
+against commit a6d5bed, re-runs of each alternately, medians: 3.50 s -> 3.15 s (12 rounds, paired difference
+-466 ms), 3.78 s -> 3.40 s (10 rounds, -340 ms), 3.87 s -> 3.56 s (15 rounds on an idle machine, -414 ms); CPU
+4.63 s -> 3.99 s, 4.91 s -> 4.22 s, 5.02 s -> 4.50 s. This script on that machine: re-run 3.65x (a6d5bed) against
+3.26x, 3.43x, 3.51x, 3.84x and 4.06x (this change, five runs; single rounds 2.6x-4.7x), first run 8.97 s
+(a6d5bed) against 7.98 s-8.8 s: 2.98 s-3.8 s over MAAS's time, where the faster machine of the last round gave
++2.72 s before this change.
 """
 
 from __future__ import annotations
