@@ -20,10 +20,10 @@ import re
 
 import yaml
 
+from ansible_collections.lxdcp.maas.plugins.module_utils.machines import VM_PROVIDER_ID_SCHEMES
 from ansible_collections.lxdcp.maas.plugins.module_utils.names import valid_hostname, valid_tag
 
 MODES = ("lxd", "bare-metal")
-PROVIDER_ID_SCHEMES = ("maas-lxd", "maas")
 SETTINGS = ("cluster", "hostname", "mode", "vm_provider_id_scheme", "maas_url", "maas_api_key")
 # The collection-wide setting the shared checks read besides each role's own variables.
 PROVIDER_ID_SCHEME_VAR = "lxdcp_vm_provider_id_scheme"
@@ -68,7 +68,7 @@ def shared_problems(settings, role, own=(), cluster_note=""):
                         "set lxdcp_hostname" % json.dumps(hostname))
     if mode not in MODES:
         problems.append("provisioning mode %s must be lxd or bare-metal" % json.dumps(mode))
-    if scheme not in PROVIDER_ID_SCHEMES:
+    if scheme not in VM_PROVIDER_ID_SCHEMES:
         problems.append("lxdcp_vm_provider_id_scheme %s must be maas-lxd (LXD VMs' provider IDs "
                         "maas-lxd:///<zone>/<system_id>) or maas (maas:///<zone>/<system_id>, as "
                         "cluster-api-provider-maas writes them)" % json.dumps(scheme))
