@@ -127,9 +127,9 @@ about 1.9 s of the workers' 2.4 s in a first run; the compose task alone compile
 takes the same time as 2.19.14 (medians of 4 first runs: 8.28 s and 8.35 s). Measured and not kept: the deploy and
 provision roles' description of each machine (deploy_with, provision_node, ...) set by their first task, the check of
 their inputs, instead of a set_fact task after it (two per-host tasks less before the first compose): 10 first runs of
-each alternately, medians 8.58 s -> 8.41 s, paired difference -173 ms. An action's facts are host facts, which a user's
-`inject_facts_as_vars = false` takes out of the variables (only set_fact's are not); and the gain is about a quarter of what
-the first run is over MAAS + 3 s here.
+each alternately, medians 8.58 s -> 8.41 s, paired difference -173 ms. An action's facts are host facts, which a
+user's `inject_facts_as_vars = false` takes out of the variables (only set_fact's are not); and the gain is about a
+quarter of what the first run is over MAAS + 3 s here.
 """
 
 from __future__ import annotations
