@@ -8,7 +8,8 @@ Every figure is a ratio of two runs taken in this one script, on the same machin
 - **3 nodes** is `playbooks/inventory/demo.yml` on maas-sim's default scenario; **30 nodes** is that control plane
   (3 LXD VMs) plus 27 bare-metal workers (Ready machines, 9 per zone) in group `workers`. maas-sim's transitions take
   commissioning 2 s + deploying 3 s = **5 s** (the MAAS time of the critical path: a VM is commissioned, then
-  deployed). "over MAAS" is the wall time of the first run less those 5 s.
+  deployed). "over MAAS" is the wall time of the first run less those 5 s. The first run is run 5 times for 3 nodes,
+  each on a maas-sim of its own, and the rows show the run of median wall time (once for 30 nodes).
 - **no task** is an `ansible-playbook` run of a play without tasks over the same hosts: Ansible's fixed cost. Its
   wall time swings with the machine's load; its CPU time (user + sys) much less, so the re-run is compared on both.
   The re-run, the no-task run and the re-run's no-op shape (below) are run in turn, 7 times each for 3 nodes and 3
