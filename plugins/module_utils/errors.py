@@ -11,8 +11,10 @@ errors (``maas.errors.MaasError``) are a kind of it.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
 
 _BODY_LIMIT = 600
+REDACTED = "<redacted>"
 
 
 class LxdcpError(Exception):
@@ -75,3 +77,32 @@ def short(text, limit=_BODY_LIMIT):
 def first_line(text):
     """The first line of ``text`` ('' for none)."""
     return (text or "").splitlines()[0] if text else ""
+
+
+def redact(text, secrets=()):
+    """``text`` with every literal of ``secrets`` replaced by ``<redacted>``: for answers that a message quotes."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_url(url):
+    """``url`` without its user:password@, for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if "@" in parts.netloc:
+        return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+    return url
+
+
+def shown_path(value):
+    """A file path as a message shows it; a value that is no path but PEM text (a key given inline) is not repeated."""
+    text = str(value)
+    if "\n" in text or "-----BEGIN" in text:
+        return "(PEM text, not a file path)"
+    return text

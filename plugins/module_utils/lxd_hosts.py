@@ -27,7 +27,7 @@ import json
 import os
 import re
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, redact_url
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import LxdError
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasGone
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import Candidates, candidate_hosts, cluster_vms, replica_counts
@@ -96,12 +96,13 @@ def host_entries(value, environ=None):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise LxdcpError("%s must be a list of LXD servers ({host, client_cert, client_key, ...}), got %r" % (source, value))
+        raise LxdcpError("%s must be a list of LXD servers ({host, client_cert, client_key, ...}), got a %s"
+                         % (source, type(value).__name__))
     entries = []
     for index, entry in enumerate(value):
         what = "%s[%d]" % (source, index)
         if not isinstance(entry, dict):
-            raise LxdcpError("%s must be a mapping, got %r" % (what, entry))
+            raise LxdcpError("%s must be a mapping, got a %s" % (what, type(entry).__name__))
         unknown = sorted(set(entry) - set(ENTRY_KEYS))
         if unknown:
             raise LxdcpError("%s has unknown key(s) %s (known: %s)" % (what, ", ".join(unknown), ", ".join(ENTRY_KEYS)))
@@ -109,7 +110,7 @@ def host_entries(value, environ=None):
             raise LxdcpError("%s needs host (the LXD API URL, e.g. https://10.0.0.1:8443) or name (a MAAS machine tagged as "
                              "an LXD host)" % what)
         if entry.get("host") and not str(entry["host"]).startswith("https://"):
-            raise LxdcpError("%s: host %r must be an https:// URL of the LXD API" % (what, entry["host"]))
+            raise LxdcpError("%s: host %r must be an https:// URL of the LXD API" % (what, redact_url(str(entry["host"]))))
         if entry.get("server_cert") and entry.get("ca_cert"):
             raise LxdcpError("%s: give server_cert (LXD's certificate, pinned) or ca_cert (a CA), not both" % what)
         entries.append(dict(entry, name=entry.get("name") or entry["host"]))

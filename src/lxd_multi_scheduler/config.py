@@ -56,10 +56,12 @@ def check_strategy(value: str) -> str:
 def _readable_file(value: str | None, what: str) -> str | None:
     if value is None:
         return None
+    # A key given inline (PEM text instead of a path) is not repeated in the message.
+    shown = "(PEM text, not a file path)" if "\n" in value or "-----BEGIN" in value else value
     if not os.path.isfile(value):
-        raise ValueError(f"{what} file not found: {value}")
+        raise ValueError(f"{what} file not found: {shown}")
     if not os.access(value, os.R_OK):
-        raise ValueError(f"{what} file is not readable: {value}")
+        raise ValueError(f"{what} file is not readable: {shown}")
     return value
 
 

@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
     HTTPAdapter = object
     IMPORT_ERROR = exc
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import sentence
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import redact_url, sentence, shown_path
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd.errors import (
     LxdConfigError,
     LxdConnectionError,
@@ -73,20 +73,20 @@ def normalize_url(url):
     parts = urlsplit(text)
     if parts.scheme != "https" or not parts.hostname:
         raise LxdConfigError("the LXD url %r is not an https URL; LXD's remote API is HTTPS only (core.https_address), "
-                             "for example https://lxd1.example.com:8443." % url)
+                             "for example https://lxd1.example.com:8443." % redact_url(url))
     if parts.username or parts.password or parts.query or parts.fragment:
         raise LxdConfigError("the LXD url %r must not carry credentials, a query or a fragment; LXD authenticates by "
                              "client certificate." % parts.hostname)
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise LxdConfigError("the LXD url %r has an invalid port" % url)
+        raise LxdConfigError("the LXD url %r has an invalid port" % redact_url(url))
     path = parts.path.rstrip("/")
     if path in ("/1.0", ""):
         path = ""
     else:
         raise LxdConfigError("the LXD url %r has a path (%s); give the server's address only, for example "
-                             "https://lxd1.example.com:8443." % (url, parts.path))
+                             "https://lxd1.example.com:8443." % (redact_url(url), parts.path))
     host = "[%s]" % parts.hostname if ":" in parts.hostname else parts.hostname
     return urlunsplit(("https", "%s:%d" % (host, port), path, "", ""))
 
@@ -119,7 +119,7 @@ def _require_file(path, option, hint):
     if not path:
         raise LxdConfigError("%s is missing; %s" % (option, hint))
     if not os.path.isfile(path):
-        raise LxdConfigError("%s %s does not exist or is not a file; %s" % (option, path, hint))
+        raise LxdConfigError("%s %s does not exist or is not a file; %s" % (option, shown_path(path), hint))
 
 
 class PinnedCertificateAdapter(HTTPAdapter):

@@ -9,12 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-from urllib.parse import urlsplit, urlunsplit
-
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import RequestError, sentence, short
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import REDACTED, RequestError, redact, redact_url, sentence, short
 from ansible_collections.lxdcp.maas.plugins.module_utils.retries import GaveUp
-
-REDACTED = "<redacted>"
 
 # Credentials an answer of MAAS (or a proxy) can carry back. piston, MAAS's API layer, answers a wrong
 # token secret with 401 "Authorization Error: 'Invalid signature. Expected signature base string:
@@ -24,7 +20,8 @@ REDACTED = "<redacted>"
 _SECRET_PATTERNS = (
     re.compile(r"((?:signature base string|access token):[ \t]*)[^\r\n]*?(?=['\"]?[ \t]*$)",
                re.IGNORECASE | re.MULTILINE),
-    re.compile(r"(oauth_(?:signature|token)\b\"?\s*(?:=|:|%3D)\s*\"?)&?[^\s'\",&]+", re.IGNORECASE),
+    # The second also where the header is quoted in a JSON string (oauth_token=\"...\").
+    re.compile(r"(oauth_(?:signature|token)\b\\?\"?\s*(?:=|:|%3D)\s*\\?\"?)&?[^\s'\",&\\]+", re.IGNORECASE),
 )
 
 
@@ -156,9 +153,7 @@ def redact_secrets(text, secrets=()):
     """
     if not text:
         return text
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+    text = redact(text, secrets)
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
     return text
@@ -179,17 +174,6 @@ def format_fields(fields):
 def is_vm_host_path(path):
     path = path.lstrip("/")
     return path.startswith("vm-hosts/") or path.startswith("pods/") or path.startswith("vm-cluster")
-
-
-def redact_url(url):
-    """Drop user:password@ from a URL for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" in parts.netloc:
-        return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
-    return url
 
 
 def error_from_answer(status, reason, text, method, path, op=None, location=""):

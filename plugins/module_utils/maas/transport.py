@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
     # The distribution to install: requests, or requests-oauthlib.
     MISSING_LIBRARY = (getattr(exc, "name", None) or "requests").split(".", maxsplit=1)[0].replace("_", "-")
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import sentence
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import redact_url, sentence
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     MaasConfigError,
     MaasConnectionError,
@@ -38,7 +38,6 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import (
     describe_request,
     error_from_answer,
     redact_secrets,
-    redact_url,
 )
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.retries import answer_may_have_acted
 from ansible_collections.lxdcp.maas.plugins.module_utils.retries import Retryable, Retrying, parse_retry_after, root_reason

@@ -77,6 +77,9 @@ def test_bad_settings_are_named(make_settings, change, message):
     ({"host": "http://192.0.2.1:8443"}, "hosts.0.host: must be an https:// URL"),
     ({"client_cert": "/nonexistent/c.crt"}, "hosts.0.client_cert: client_cert file not found: /nonexistent/c.crt"),
     ({"server_cert": "/nonexistent/s.crt"}, "hosts.0.server_cert: server_cert file not found"),
+    # A key given inline (its PEM text) is not repeated.
+    ({"client_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n"},
+     "hosts.0.client_key: client_key file not found: (PEM text, not a file path)"),
     ({"cpu_over_commit": -2}, "hosts.0.cpu_over_commit: Input should be greater than 0"),
     ({"zone ": "az1"}, "hosts.0.zone : unknown setting"),
 ])

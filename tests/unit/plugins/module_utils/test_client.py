@@ -687,6 +687,9 @@ def test_secrets_echoed_in_retried_answers_are_redacted_everywhere(fake):
         ("Authorization Error: 'Invalid access token: tk-token'", "Authorization Error: 'Invalid access token: <redacted>'"),
         ("oauth_signature=%26s3cr3t&oauth_token=tk&x=1", "oauth_signature=<redacted>&oauth_token=<redacted>&x=1"),
         ('{"oauth_token": "tk"}', '{"oauth_token": "<redacted>"}'),
+        # The Authorization header quoted inside a JSON string (a proxy's error page in JSON): the quotes are escaped.
+        ('{"error": "oauth_consumer_key=\\"ck\\", oauth_token=\\"tk\\", oauth_signature=\\"%26s3cr3t\\""}',
+         '{"error": "oauth_consumer_key=\\"ck\\", oauth_token=\\"<redacted>\\", oauth_signature=\\"<redacted>\\""}'),
         ("secret mine-%2Fsecret or mine-/secret", "secret <redacted> or <redacted>"),
         ("No Machine matches the given query.", "No Machine matches the given query."),
         ("", ""),

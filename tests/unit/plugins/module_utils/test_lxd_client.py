@@ -97,6 +97,19 @@ def test_certificate_files_are_checked_before_any_request(tmp_path):
     assert KEY_MARKER not in str(info.value)
     with pytest.raises(errors.LxdConfigError, match="retries must be 0 or more"):
         LxdClient(URL, cert, key, retries=-1)
+    # A key given as its PEM text instead of a path is not repeated in the message.
+    with open(key, encoding="utf-8") as handle:
+        pem = handle.read()
+    with pytest.raises(errors.LxdConfigError, match=r"client_key \(PEM text, not a file path\) does not exist") as info:
+        LxdClient(URL, cert, pem)
+    assert KEY_MARKER not in str(info.value)
+
+
+@pytest.mark.parametrize("given", ["http://admin:pw@lxd1:8443", "https://admin:pw@lxd1:99999", "https://admin:pw@lxd1:8443/x"])
+def test_a_bad_url_is_shown_without_its_credentials(given):
+    with pytest.raises(errors.LxdConfigError) as info:
+        transport.normalize_url(given)
+    assert "admin" not in str(info.value) and "pw" not in str(info.value)
 
 
 def test_fingerprint_is_the_sha256_of_the_certificate(tmp_path):

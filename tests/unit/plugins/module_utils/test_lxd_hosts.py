@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lxdcp.maas.plugins.module_utils.lxd import errors
-from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Defaults, lxd_candidates, lxd_hosts, read_host
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.lxd_hosts import Defaults, host_entries, lxd_candidates, lxd_hosts, read_host
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakehttp import FakeMaas
 from ansible_collections.lxdcp.maas.tests.unit.plugins.fakelxd import URL, error, lxd_client, sync
 
@@ -83,3 +84,18 @@ def test_a_host_that_failed_earlier_in_the_run_is_not_asked_again(tmp_path):
 def test_lxd_requests_take_the_tasks_timeout_and_retries():
     assert (Defaults.from_options({"timeout": 7, "retries": 0}).timeout, Defaults.from_options({"retries": 0}).retries) == (7, 0)
     assert (Defaults.from_options({}).timeout, Defaults.from_options({}).retries) == (30, 5)
+
+
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize("value, says", [
+    ({"host": "https://lxd1:8443", "client_key": PEM_KEY}, "lxd_hosts must be a list of LXD servers ({host, client_cert, "
+                                                           "client_key, ...}), got a dict"),
+    ([PEM_KEY], "lxd_hosts[0] must be a mapping, got a str"),
+    ([{"host": "http://admin:pw@lxd1:8443"}], "lxd_hosts[0]: host 'http://***@lxd1:8443' must be an https:// URL"),
+])
+def test_a_wrong_lxd_hosts_value_is_described_not_repeated(value, says):
+    with pytest.raises(LxdcpError) as info:
+        host_entries(value)
+    assert says in str(info.value) and "PRIVATE KEY" not in str(info.value) and "pw" not in str(info.value)
