@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import json
 
+from urllib.parse import urlsplit
+
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
-from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError
+from ansible_collections.lxdcp.maas.plugins.module_utils.errors import LxdcpError, redact
 
 
 class Scheduler(object):
-    """A client of ``POST /schedule`` of lxd-multi-scheduler; the API key is sent as a header and never shown."""
+    """A client of ``POST /schedule`` of lxd-multi-scheduler; the API key is sent as a header and never shown.
+
+    It follows no redirect (the key would go with the request to wherever the redirect points), and takes no URL with
+    credentials in it (they would be shown with the URL in messages).
+    """
 
     def __init__(self, url, api_key=None, validate_certs=True, ca_path=None, timeout=30, opener=None):
+        if urlsplit(url).username is not None or urlsplit(url).password is not None:
+            raise LxdcpError("scheduler_url must not contain credentials (user:password@); give the API key as "
+                             "scheduler_api_key.")
         self.url = url.rstrip("/") + "/schedule"
         self._api_key = api_key
         self.validate_certs = validate_certs
@@ -48,10 +57,11 @@ class Scheduler(object):
         self.requests_sent += 1
         try:
             response = self._open(self.url, data=json.dumps(body), headers=headers, method="POST",
-                                  validate_certs=self.validate_certs, ca_path=self.ca_path, timeout=self.timeout)
+                                  validate_certs=self.validate_certs, ca_path=self.ca_path, timeout=self.timeout,
+                                  follow_redirects="none")
             return json.loads(response.read())
         except HTTPError as exc:
-            raise SchedulerRefused(self.url, exc) from None
+            raise SchedulerRefused(self.url, exc, secrets=(self._api_key,)) from None
         except (URLError, OSError) as exc:
             raise LxdcpError("cannot reach lxd-multi-scheduler at %s: %s" % (self.url, getattr(exc, "reason", exc))) from None
         except ValueError as exc:
@@ -66,19 +76,22 @@ def _open_url(url, **kwargs):
 
 
 class SchedulerRefused(LxdcpError):
-    """lxd-multi-scheduler answered an error. ``summary`` says what it said (and what to do); ``details`` are its
-    per-host rejections (409 and 503 answers), which the planner lists together with MAAS's."""
+    """lxd-multi-scheduler answered an error. ``summary`` says what it said (and what to do), without the literals of
+    ``secrets`` (the API key) should the answer quote them; ``details`` are its per-host rejections (409 and 503
+    answers), which the planner lists together with MAAS's."""
 
     # Request fields this lookup needs that a scheduler older than this collection rejects as unknown.
     NEW_FIELDS = ("hosts", "max_skew")
 
-    def __init__(self, url, error):
+    def __init__(self, url, error, secrets=()):
         try:
             body = json.loads(error.read())
         except (ValueError, AttributeError, TypeError):
             body = None
         body = body if isinstance(body, dict) else {}
-        text = "%d %s" % (error.code, body.get("message") or body.get("error") or error.reason)
+        text = "%d %s" % (error.code, redact(str(body.get("message") or body.get("error") or error.reason), secrets))
+        if 300 <= error.code < 400:
+            text += "; a redirect is not followed (the API key would go with it): set scheduler_url to the scheduler's own address"
         if error.code == 401:
             text += "; check scheduler_api_key (LXD_MULTI_SCHEDULER_API_KEY)"
         if error.code == 400 and body.get("field") in self.NEW_FIELDS and "unknown field" in text:
