@@ -170,7 +170,8 @@ class Provisioner(abc.ABC):
         """Delete the cluster's tag once its last machine is gone (``state: absent``), if lxdcp.maas created it.
 
         Called after this machine was removed (and, for a VM, waited for until it was gone): of the cluster's
-        machines removed in parallel, the one removed last sees no other machine and deletes the tag.
+        machines removed in parallel, the one removed last sees no other machine and deletes the tag. Two removed at
+        the same moment can both see none: only the one whose delete finds the tag reports it.
         """
         spec = self.spec
         tag = cluster_tag(spec.cluster)
@@ -179,9 +180,8 @@ class Provisioner(abc.ABC):
             return
         if any(m["system_id"] != system_id for m in cluster_members(self.client, spec.cluster)):
             return
-        self.journal.act("delete tag %s: %s was the cluster's last machine" % (tag, spec.hostname))
-        if not self.journal.check:
-            self.client.delete_tag(tag)
+        if self.journal.check or self.client.delete_tag(tag):
+            self.journal.act("delete tag %s: %s was the cluster's last machine" % (tag, spec.hostname))
 
     def free_addresses(self, system_id, ips):
         """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.

@@ -1269,6 +1269,18 @@ def test_the_cluster_tag_goes_with_the_clusters_last_machine(world, monkeypatch)
     assert not again["changed"] and len(world.fake.find("DELETE", "tags/lxdcp-cluster-prod/")) == 1
 
 
+def test_of_two_last_machines_removed_at_once_only_the_one_whose_delete_finds_the_tag_reports_it(world, monkeypatch):
+    from ansible_collections.lxdcp.maas.plugins.module_utils.maas.api import MaasClient
+
+    run(world, monkeypatch, **SPEC)
+    # Another machine of the cluster, removed in parallel, saw no other machine either and deleted the tag first:
+    # this delete answers 404 (MaasClient.delete_tag gives False).
+    monkeypatch.setattr(MaasClient, "delete_tag", lambda client, name: False)
+    result = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent")
+    assert result["changed"] and not result.get("failed"), result.get("msg")
+    assert not [action for action in result["actions"] if action.startswith("delete tag")], result["actions"]
+
+
 def test_a_cluster_tag_lxdcp_did_not_create_is_kept(world, monkeypatch):
     world.tags.add("lxdcp-cluster-prod")  # made by hand, no ownership comment
     run(world, monkeypatch, **SPEC)
