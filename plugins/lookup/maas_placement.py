@@ -106,7 +106,8 @@ options:
         machines' hostnames, or the O(lxd_hosts) entries' C(name) - the same C(LXD_MULTI_HOSTS) list can serve both); give
         its hosts the MAAS zones as C(zone) for its zone spread. The scheduler must understand C(hosts) and C(max_skew)
         (this collection's version).
-      - O(validate_certs) and O(ca_path) apply to this connection too.
+      - O(validate_certs) and O(ca_path) apply to this connection too. A redirect is not followed (the API key would
+        go with it), and a URL with credentials (C(user:password@)) is refused; the key goes in O(scheduler_api_key).
     type: str
   scheduler_api_key:
     description:
