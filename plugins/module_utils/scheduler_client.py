@@ -22,7 +22,11 @@ class Scheduler(object):
     """
 
     def __init__(self, url, api_key=None, validate_certs=True, ca_path=None, timeout=30, opener=None):
-        if urlsplit(url).username is not None or urlsplit(url).password is not None:
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise LxdcpError("scheduler_url is not a URL: %s" % exc) from None
+        if parts.username is not None or parts.password is not None:
             raise LxdcpError("scheduler_url must not contain credentials (user:password@); give the API key as "
                              "scheduler_api_key.")
         self.url = url.rstrip("/") + "/schedule"

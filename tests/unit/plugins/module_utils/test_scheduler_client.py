@@ -88,3 +88,8 @@ def test_a_url_with_credentials_is_refused_before_any_request(url):
         Scheduler(url, api_key=KEY)
     assert str(caught.value) == ("scheduler_url must not contain credentials (user:password@); give the API key as "
                                  "scheduler_api_key.")
+
+
+def test_a_url_that_does_not_parse_is_refused_before_any_request():
+    with pytest.raises(LxdcpError, match="scheduler_url is not a URL: Invalid IPv6 URL"):
+        Scheduler("http://[::1:8080", api_key=KEY)
