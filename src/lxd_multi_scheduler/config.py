@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from lxdcp_maas_core.errors import shown_path
 from lxdcp_maas_core.placement import core as placement
 
 ENV_HOSTS = "LXD_MULTI_HOSTS"
@@ -57,11 +58,10 @@ def _readable_file(value: str | None, what: str) -> str | None:
     if value is None:
         return None
     # A key given inline (PEM text instead of a path) is not repeated in the message.
-    shown = "(PEM text, not a file path)" if "\n" in value or "-----BEGIN" in value else value
     if not os.path.isfile(value):
-        raise ValueError(f"{what} file not found: {shown}")
+        raise ValueError(f"{what} file not found: {shown_path(value)}")
     if not os.access(value, os.R_OK):
-        raise ValueError(f"{what} file is not readable: {shown}")
+        raise ValueError(f"{what} file is not readable: {shown_path(value)}")
     return value
 
 
