@@ -1,5 +1,6 @@
 """The services' wheel carries every package under src/ and the default scenario (a non-editable install works),
-and of the collection only what the scheduler imports: the placement core and the size grammar, without Ansible."""
+and of the collection only what the scheduler imports: the placement core, the size grammar and the errors' wording
+helpers, without Ansible."""
 
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ def test_the_wheel_has_every_package_and_the_scenarios(tmp_path):
             package = os.path.relpath(directory, src).replace(os.sep, "/")
             assert package + "/__init__.py" in names, package
     assert "maas_sim/scenarios/default.yml" in names
-    # plugins/module_utils/__init__.py (empty), placement/ and units.py; not common.py, client.py, ... (they import ansible).
+    # plugins/module_utils/__init__.py (empty), errors.py, placement/ and units.py; not common.py, client.py, ... (they
+    # import ansible).
     assert sorted(name for name in names if name.startswith("lxdcp_maas_core/")) == [
         "lxdcp_maas_core/__init__.py",
+        "lxdcp_maas_core/errors.py",
         "lxdcp_maas_core/placement/__init__.py",
         "lxdcp_maas_core/placement/core.py",
         "lxdcp_maas_core/placement/explain.py",
