@@ -20,9 +20,14 @@ WORKERS = 16
 
 
 def limited(lxd, **extra):
-    """Scheduler settings that give each daemon exactly ROOM cores."""
+    """Scheduler settings that give each daemon exactly ROOM cores.
+
+    Every request must be decided from a successful read: a read that times out marks its server
+    unhealthy and turns a refusal for room into one for health. The 30 s timeout (default 5 s) leaves
+    room for a 2-core CI machine running other tests besides, where one read once failed mid-storm.
+    """
     threads = lxd.daemons[0].resources()["cpu"]["total"]
-    return {"cache_ttl": 30, "cpu_over_commit": ROOM / threads, "reservation_ttl": 120, **extra}
+    return {"cache_ttl": 30, "cpu_over_commit": ROOM / threads, "reservation_ttl": 120, "lxd_timeout": 30, **extra}
 
 
 def storm(schedulers):
@@ -44,7 +49,9 @@ def assert_no_over_commit(results, hosts=2):
     reservation_ids = [body["reservation_id"] for status, body in results if status == 200]
     assert len(set(reservation_ids)) == len(reservation_ids)
     refused = [body for status, body in results if status == 409]
-    assert all(body["error"] == "no suitable node found" and {d["code"] for d in body["details"]} == {"cpu"} for body in refused)
+    not_for_room = [body for body in refused
+                    if body["error"] != "no suitable node found" or {d["code"] for d in body["details"]} != {"cpu"}]
+    assert not not_for_room, not_for_room[:2]  # the details say why (an unhealthy server's read error)
 
 
 def test_in_memory_reservations(lxd, start_scheduler):
