@@ -46,10 +46,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: No write request is sent; the result says what would be done and which host would be chosen.
+    details: >-
+      No write request is sent; the result says what would be done and which host would be chosen (in bare-metal mode,
+      which machine MAAS would allocate now: machines allocated at the same time may take it first).
   diff_mode:
     support: full
-    details: Shows the hostname, state, cores, memory, disks, VM host, zone, pool, tags and IP addresses before and after.
+    details: >-
+      Shows the hostname, state, cores, memory, disks, VM host, zone, pool, tags and IP addresses before and after. For a
+      machine still to be made, check mode shows what is known before it exists; the addresses MAAS gives it when it
+      deploys it are not.
   platform:
     platforms: all
 options:

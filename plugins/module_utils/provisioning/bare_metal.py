@@ -17,6 +17,7 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConflict
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, READY, RELEASABLE
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import cluster_members, replica_counts
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import WORKER_TAG, allocation_exclusions, half_tagged, lxdcp_tags
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Provisioner, Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
@@ -120,18 +121,17 @@ class BareMetalProvisioner(Provisioner):
                 if candidate is None:
                     refusals.append("%s: no Ready machine matches" % (zone or "any zone"))
                     continue
-                journal.act("allocate %s (%s) and name it %s" % (candidate["hostname"], candidate["system_id"], spec.hostname))
-                self.predict_tags()
-                if spec.state == "deployed":
-                    journal.act("deploy %s" % spec.hostname)
-                journal.after_state = spec.final_state()
+                # The machine MAAS would allocate now; machines allocated at the same time may take it first.
+                journal.act(self._allocated(candidate))
+                self._rename(candidate)
+                self.predict_made(diff_view(candidate))
                 return None
             try:
                 machine = self.client.allocate(constraints, verify=self._allocated_verifier())
             except MaasConflict as exc:
                 refusals.append("%s: %s" % (zone or "any zone", exc))
                 continue
-            journal.act("allocate %s (%s) in %s" % (machine["hostname"], machine["system_id"], (machine.get("zone") or {}).get("name")))
+            journal.act(self._allocated(machine))
             if is_vm(machine):
                 self._refuse_vm(machine)
             journal.extra["created"] = True
@@ -203,15 +203,25 @@ class BareMetalProvisioner(Provisioner):
                                        for i, d in enumerate(spec.disks))
         return data
 
+    @staticmethod
+    def _allocated(machine):
+        """The action of allocating ``machine``."""
+        return "allocate %s (%s) in %s" % (machine["hostname"], machine["system_id"], (machine.get("zone") or {}).get("name"))
+
     def _name_and_tag(self, machine):
         """Rename an allocated machine to the hostname and tag it; it is released again when either fails."""
-        spec = self.spec
         with self.undo_on_failure(machine["system_id"]):
-            if machine["hostname"] != spec.hostname:
-                self.journal.act("rename %s to %s" % (machine["hostname"], spec.hostname))
-                if not self.journal.check:
-                    machine = self.client.update_machine(machine["system_id"], {"hostname": spec.hostname})
-            return self.ensure_tags(machine)
+            return self.ensure_tags(self._rename(machine))
+
+    def _rename(self, machine):
+        """Give the machine the task's hostname (recorded only, in check mode); return it."""
+        spec = self.spec
+        if machine["hostname"] == spec.hostname:
+            return machine
+        self.journal.act("rename %s to %s" % (machine["hostname"], spec.hostname))
+        if self.journal.check:
+            return machine
+        return self.client.update_machine(machine["system_id"], {"hostname": spec.hostname})
 
     def _predict_allocation(self, constraints):
         """Check mode: the machine MAAS would allocate (its cheapest Ready match), read with filters only."""

@@ -62,6 +62,10 @@ class ComposeProvisioner(PlacingProvisioner):
     def _describe_make(self, host):
         return "compose %s on %s (%s)" % (self.spec.hostname, host["name"], self.spec.summary())
 
+    def _known(self, host):
+        # MAAS gives a composed VM the VM host's tags, and puts it in the VM host's pool unless compose names one.
+        return dict(tags=host.get("tags") or [], pool=self.spec.pool or (host.get("pool") or {}).get("name"))
+
     def _make(self, host, storage_pool):
         """Compose on VM host ``host`` and tag the VM; None when the host refused (it is given up)."""
         spec = self.spec

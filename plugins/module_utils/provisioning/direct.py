@@ -164,11 +164,7 @@ class DirectProvisioner(PlacingProvisioner):
                               "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
             self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
             if self.journal.check:
-                self.journal.after_state = spec.final_state()
-                self.predict_tags()
-                self.static_ips.predict()
-                if spec.state == "deployed":
-                    self.journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
+                self.predict_made()
                 return None
             self.journal.extra["created"] = True
             return self._commissioned(self._register(host, instance), host)
@@ -176,6 +172,9 @@ class DirectProvisioner(PlacingProvisioner):
 
     def _describe_make(self, host):
         return "create %s on LXD host %s (%s) and register it in MAAS" % (self.spec.hostname, host["name"], self.spec.summary())
+
+    def _known(self, host):
+        return dict(pool=self.spec.pool or host["pool"])  # the pool _register gives the machine
 
     def _make(self, host, storage_pool):
         """Create the instance on ``host`` and register it in MAAS; None when the host failed (it is given up)."""

@@ -94,10 +94,14 @@ def wanted_view(machine, drift, spec, vm_host=None):
     return after
 
 
-def predicted_view(spec, state, placement):
-    """What --diff shows as "after" for a machine that does not exist yet (``placement``: the chosen host, if any)."""
+def predicted_view(spec, state, placement, known=None):
+    """What --diff shows as "after" for a machine that does not exist yet (``placement``: the chosen host, if any).
+
+    ``known``: fields known before the machine exists (``Provisioner.predict_made``), in place of what the arguments
+    say: the size and place of the bare-metal machine MAAS would allocate, the tags and pool a VM gets from its host.
+    """
     chosen = (placement or {}).get("placements") or [{}]
-    return dict(
+    after = dict(
         hostname=spec.hostname,
         status=state,
         cores=spec.cores or DEFAULT_CORES,
@@ -106,6 +110,9 @@ def predicted_view(spec, state, placement):
         vm_host=chosen[0].get("host"),
         zone=chosen[0].get("zone"),
         pool=spec.pool,
-        tags=sorted(spec.wanted_tags),
+        tags=[],
         ip_addresses=sorted(i["ip"] for i in spec.interfaces if i["ip"]),
     )
+    after.update((key, value) for key, value in (known or {}).items() if key not in ("hostname", "status"))
+    after["tags"] = sorted((set(after["tags"]) | set(spec.wanted_tags)) - set(spec.unwanted_tags))
+    return after

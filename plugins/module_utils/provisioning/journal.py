@@ -13,7 +13,8 @@ class Journal(object):
 
     ``actions`` are the changes in order (``would ...`` in check mode); ``extra`` the result fields
     a step adds (``created`` when this run composed or allocated the machine, ``released_ips``...); ``placement`` how a VM host was chosen; ``after_state`` the
-    status the run leads to when the machine does not exist (yet) for --diff.
+    status the run leads to when the machine does not exist (yet) for --diff, ``predicted`` the fields of its --diff view
+    known before it exists (check mode).
     """
 
     def __init__(self, context, wait_timeout):
@@ -26,6 +27,7 @@ class Journal(object):
         self.extra = {"created": False}
         self.placement = None
         self.after_state = None
+        self.predicted = None
         self.deadline = time.monotonic() + wait_timeout
 
     def act(self, text):

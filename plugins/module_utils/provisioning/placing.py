@@ -59,6 +59,10 @@ class PlacingProvisioner(Provisioner):
     def _describe_make(self, host):
         """The action text of making the VM on ``host``."""
 
+    def _known(self, host):
+        """Check mode: the fields of the VM's --diff view that ``host`` decides (``Provisioner.predict_made``)."""
+        return None
+
     def create(self):
         """Choose a host, make the VM there, tag it, and return the new machine (None in check mode).
 
@@ -76,11 +80,7 @@ class PlacingProvisioner(Provisioner):
             self.static_ips.adopt_reservations()
             journal.act(self._describe_make(vm_host))
             if journal.check:
-                journal.after_state = spec.final_state()
-                self.predict_tags()
-                self.static_ips.predict()
-                if spec.state == "deployed":
-                    journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
+                self.predict_made(self._known(vm_host))
                 return None
             machine = self._make(vm_host, storage_pool)
             if machine is not None:

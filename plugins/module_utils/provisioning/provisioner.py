@@ -202,10 +202,22 @@ class Provisioner(abc.ABC):
                 released.append(ip)
         return released
 
-    def predict_tags(self):
-        """Check mode, for a machine still to be created: the tagging that would follow."""
-        for tag in self.spec.wanted_tags:
-            self.journal.act("tag %s %s" % (self.spec.hostname, tag))
+    def predict_made(self, known=None):
+        """Check mode, for a machine still to be made (its making already recorded): the tagging, the static addresses
+        and the deployment that would follow, and what --diff shows of it.
+
+        ``known``: the fields of the --diff view known before the machine exists (``drift.predicted_view``): the machine
+        MAAS would allocate, or what a VM gets from its host.
+        """
+        spec = self.spec
+        journal = self.journal
+        journal.after_state = spec.final_state()
+        journal.predicted = known
+        for tag in spec.wanted_tags:
+            journal.act("tag %s %s" % (spec.hostname, tag))
+        self.static_ips.predict()
+        if spec.state == "deployed":
+            journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
 
     @contextlib.contextmanager
     def undo_on_failure(self, system_id):

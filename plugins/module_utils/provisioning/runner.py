@@ -337,7 +337,7 @@ class VmRunner(object):
             elif self.spec.state == "absent" or journal.after_state is None:
                 after = {}
             else:
-                after = predicted_view(self.spec, journal.after_state, journal.placement)
+                after = predicted_view(self.spec, journal.after_state, journal.placement, journal.predicted)
             if any(i.get("gateway") for i in self.spec.interfaces) and after and self.spec.state != "absent":
                 after = dict(after)
                 if self.static_ips.gateways_after is not None:

@@ -46,11 +46,19 @@ def test_allocate_deploy_idempotent(bare):
     assert again.ok and again.result["changed"] is False and again.writes == [], again.write_summary()
 
 
-def test_check_mode_predicts_the_machine(bare):
+@pytest.mark.parametrize("state", ["present", "deployed"])
+def test_check_mode_predicts_the_machine(bare, state):
     _sim, playbook = bare
-    checked = playbook.run(task(zone=["az3"]), check=True)
+    checked = playbook.run(task(zone=["az3"], state=state), check=True, diff=True)
     assert checked.ok and checked.writes == []
     assert checked.result["actions"][0].startswith("would allocate node-3")
+    real = playbook.run(task(zone=["az3"], state=state), diff=True)
+    assert real.ok and real.result["machine"]["hostname"] == "cp-4"
+    assert checked.result["actions"] == ["would " + action for action in real.result["actions"]]
+    after = dict(real.result["diff"]["after"])
+    if state == "deployed":  # the address MAAS gives a bare-metal machine when it deploys it is not known before
+        assert after.pop("ip_addresses") and checked.result["diff"]["after"].pop("ip_addresses") == []
+    assert checked.result["diff"] == dict(real.result["diff"], after=after)
 
 
 def test_absent_releases_untags_and_keeps_the_record(bare):

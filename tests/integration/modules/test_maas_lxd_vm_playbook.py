@@ -40,7 +40,7 @@ def test_present_composes_once_and_the_rerun_sends_no_write(playbook, maas_sim):
         "maas:///%s/%s" % (machine["zone"], machine["system_id"])
 
 
-def test_check_mode_sends_no_write_and_predicts_the_host(playbook, maas_sim):
+def test_check_mode_sends_no_write_and_predicts_the_run(playbook, maas_sim):
     checked = playbook.run(vm_task(state="deployed"), check=True, diff=True)
     assert checked.ok and checked.result["changed"] is True
     assert checked.writes == [], checked.write_summary()
@@ -49,8 +49,13 @@ def test_check_mode_sends_no_write_and_predicts_the_host(playbook, maas_sim):
     assert checked.result["actions"][0].startswith("would compose cp-1 on %s" % predicted)
     assert checked.result["diff"]["before"] == {} and checked.result["diff"]["after"]["vm_host"] == predicted
 
-    real = playbook.run(vm_task(state="deployed"))
+    real = playbook.run(vm_task(state="deployed"), diff=True)
     assert real.ok and real.result["machine"]["vm_host"]["name"] == predicted
+    # The same steps, and the same machine: its VM host's tags and pool are the VM's (MAAS's compose gives them).
+    assert checked.result["actions"] == ["would " + action for action in real.result["actions"]]
+    after = dict(real.result["diff"]["after"])
+    assert after.pop("ip_addresses") and checked.result["diff"]["after"].pop("ip_addresses") == []  # MAAS's, at deployment
+    assert checked.result["diff"] == dict(real.result["diff"], after=after)
 
 
 def test_diff_shows_before_and_after(playbook):

@@ -984,8 +984,20 @@ def test_bare_metal_allocates_renames_and_tags(bare_world, monkeypatch):
 
 def test_bare_metal_check_mode_predicts_without_writes(bare_world, monkeypatch):
     result = run(bare_world, monkeypatch, check_mode=True, zone=["az1"], **BARE)
-    assert result["actions"][0] == "would allocate node-17 (bm1) and name it cp-4"
+    assert result["actions"][:2] == ["would allocate node-17 (bm1) in az1", "would rename node-17 to cp-4"]
     assert writes(bare_world) == []
+
+
+@pytest.mark.parametrize("state", ["present", "deployed"])
+def test_bare_metal_check_mode_diff_shows_the_machine_it_would_allocate(bare_world, monkeypatch, state):
+    """--check --diff names the machine MAAS would allocate and shows it (size, zone, pool, addresses) as the real run does."""
+    checked = run(bare_world, monkeypatch, check_mode=True, diff=True, zone=["az1"], state=state, **BARE)
+    assert writes(bare_world) == [] and not checked.get("failed"), checked.get("msg")
+    real = run(bare_world, monkeypatch, diff=True, zone=["az1"], state=state, **BARE)
+    assert real["machine"]["system_id"] == "bm1"
+    assert checked["actions"] == ["would " + action for action in real["actions"]]
+    assert checked["diff"] == real["diff"]
+    assert checked["diff"]["after"]["cores"] == 8 and checked["diff"]["after"]["memory"] == 16384
 
 
 def test_bare_metal_absent_releases_and_untags_but_keeps_the_record(bare_world, monkeypatch):
