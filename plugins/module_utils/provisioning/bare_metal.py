@@ -17,8 +17,8 @@ from ansible_collections.lxdcp.maas.plugins.module_utils.maas import waiters
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.errors import MaasConflict
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas.states import ALLOCATED, READY, RELEASABLE
 from ansible_collections.lxdcp.maas.plugins.module_utils.maas_view import cluster_members, replica_counts
-from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.ownership import WORKER_TAG, allocation_exclusions, half_tagged, lxdcp_tags
+from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.drift import diff_view
 from ansible_collections.lxdcp.maas.plugins.module_utils.provisioning.provisioner import Provisioner, Words
 from ansible_collections.lxdcp.maas.plugins.module_utils.units import maas_gb
 

@@ -217,7 +217,7 @@ class Provisioner(abc.ABC):
             journal.act("tag %s %s" % (spec.hostname, tag))
         self.static_ips.predict()
         if spec.state == "deployed":
-            journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
+            journal.act(spec.deploy_action)
 
     @contextlib.contextmanager
     def undo_on_failure(self, system_id):

@@ -303,7 +303,7 @@ class VmRunner(object):
             if not journal.check:
                 self.client.release(machine["system_id"], {"comment": "lxdcp.maas redeploy"})
                 machine = waiters.wait_for_machine(self.client, machine["system_id"], [READY], journal.remaining())
-        journal.act("deploy %s%s" % (spec.hostname, spec.distro_text))
+        journal.act(spec.deploy_action)
         if journal.check:
             return machine
         machine = self.client.deploy(machine["system_id"], spec.deploy_data())

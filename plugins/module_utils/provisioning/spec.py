@@ -242,6 +242,7 @@ class Spec(object):
         return READY
 
     @property
-    def distro_text(self):
-        """`` jammy`` for actions' texts, empty without a distro_series."""
-        return " " + self.params["distro_series"] if self.params["distro_series"] else ""
+    def deploy_action(self):
+        """The action of deploying the machine: ``deploy cp-1 jammy`` (without a distro_series: ``deploy cp-1``)."""
+        series = self.params["distro_series"]
+        return "deploy %s%s" % (self.hostname, " " + series if series else "")
