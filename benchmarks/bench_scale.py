@@ -131,6 +131,15 @@ their inputs, instead of a set_fact task after it (two per-host tasks less befor
 each alternately, medians 8.58 s -> 8.41 s, paired difference -173 ms. An action's facts are host facts, which a
 user's `inject_facts_as_vars = false` takes out of the variables (only set_fact's are not); and the gain is about a
 quarter of what the first run is over MAAS + 3 s here.
+
+Then the first task's name renders a test as well as a filter (`roles/lxdcp/tasks/inventory.yml`), so Ansible's test
+plugins are loaded once, by the main process (the clean way the list above lacked): counted with the loader timed in
+every process of a 3-node run, 21 workers loaded them in a first run (0.20 s of CPU) and 17 in a re-run (0.14 s); now
+none does. A/B against the commit before, alternately: medians of the paired differences -243 ms and +128 ms (first
+runs, 6 and 8 pairs), -246 ms and -130 ms (re-runs, 6 and 10 pairs): within the noise. This script twice after it:
+first run 8.31 s and 8.05 s, +3.31 s and +3.05 s over MAAS (medians of 5; single runs +2.89 s to +3.77 s); CPU per
+machine 1.43 s and 1.34 s against 1.84 s in the table before, most of which is the machine: its no-task run took
+0.74-0.76 s in these runs, 0.84 s then.
 """
 
 from __future__ import annotations
