@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import time
 
-# Each daemon reports this machine's CPU threads and memory; over-commit leaves room for the tests.
-CONFIG = {"cache_ttl": 1, "cpu_over_commit": 32, "lxd_timeout": 3}
+# Each daemon reports this machine's CPU threads and memory; over-commit leaves room for the tests. A stopped daemon
+# refuses the connection at once: the timeout only has to cover a slow answer of a busy CI machine.
+CONFIG = {"cache_ttl": 1, "cpu_over_commit": 32, "lxd_timeout": 30}
 
 
 def wait_for(probe, until=bool, timeout=15.0, interval=0.2):
