@@ -164,7 +164,7 @@ class DirectProvisioner(PlacingProvisioner):
                               "MAAS; registering it" % (spec.hostname, spec.hostname, host["name"]))
             self.journal.act("register %s (LXD instance on %s) in MAAS" % (spec.hostname, host["name"]))
             if self.journal.check:
-                self.predict_made()
+                self.predict_made(self._known(host))
                 return None
             self.journal.extra["created"] = True
             return self._commissioned(self._register(host, instance), host)
@@ -174,7 +174,8 @@ class DirectProvisioner(PlacingProvisioner):
         return "create %s on LXD host %s (%s) and register it in MAAS" % (self.spec.hostname, host["name"], self.spec.summary())
 
     def _known(self, host):
-        return dict(pool=self.spec.pool or host["pool"])  # the pool _register gives the machine
+        # Where _register puts the machine (the placement says the same for a VM still to be created).
+        return dict(vm_host=host["name"], zone=host["zone"], pool=self.spec.pool or host["pool"])
 
     def _make(self, host, storage_pool):
         """Create the instance on ``host`` and register it in MAAS; None when the host failed (it is given up)."""

@@ -113,10 +113,10 @@ def test_controller_killed_then_one_rerun_completes_without_duplicates(direct, p
     direct.sim.clear_faults()
 
     mark = direct.mark()
-    checked = playbook.run(task, check=True)
+    checked = playbook.run(task, check=True, diff=True)
     assert checked.ok and checked.result["changed"] is True, checked.result.get("msg")
     assert checked.writes == [] and direct.lxd_writes(mark) == []
-    rerun = playbook.run(task)
+    rerun = playbook.run(task, diff=True)
     assert rerun.ok, rerun.result.get("msg")
     system_id, host = assert_one_deployed_vm(direct, maas, rerun.result)
     # No second instance; MAAS's certificate of the machine registered by the re-run is trusted by the re-run.
@@ -126,6 +126,7 @@ def test_controller_killed_then_one_rerun_completes_without_duplicates(direct, p
     if point == "created-not-registered":
         assert found == host and rerun.result["created"] is True and len(creates) == 1
         assert rerun.result["actions"][0] == "register cp-1 (LXD instance on %s) in MAAS" % host
+        assert checked.result["diff"] == rerun.result["diff"]  # the instance's host, zone and pool, before it is registered
         assert ("cp-1: LXD instance cp-1 on %s is what an interrupted run left before registering it in MAAS; registering it"
                 % host) in rerun.result["warnings"]
     else:
