@@ -38,10 +38,11 @@ Before the cluster-wide waits (commit 4331a4f, this script, one run on a machine
 once: all 10 succeeded, no host over-committed, 2.91x the wall time and 8.93x the requests of one cluster alone,
 3.9 s CPU per VM.
 
-Waits poll MAAS with a pause that is a quarter of the time waited so far (`waiters.poll`): from 0.5 s up to 10 s
-for one machine's own wait (commissioning), from 0.25 s up to 2 s for the cluster-wide wait (deployments), so a new
-state is seen at most 25 % of the waiting time (and at most the cap) after MAAS reports it. Before that (up to commit
-4cf89a3) the pause grew from 0.5 s by 1.5: a VM Ready after 2.4 s was seen at 4.06 s, a 3 s deployment at 4.06 s.
+Waits poll MAAS with a pause that is a share of the time waited so far (`waiters.poll`): a quarter, from 0.5 s up to
+10 s, for one machine's own wait (commissioning); a tenth, from 0.25 s up to 2 s, for the cluster-wide wait
+(deployments), so a new state is seen at most 25 % and 10 % of the waiting time (and at most the cap) after MAAS
+reports it. Before that (up to commit 4cf89a3) the pause grew from 0.5 s by 1.5: a VM Ready after 2.4 s was seen at
+4.06 s, a 3 s deployment at 4.06 s.
 
 In `control_plane.yml` the deployment of each VM with a static IP starts in its own compose task as soon as the VM is
 Ready (`provision_deploy`), not after the play's last VM is Ready and the tasks between the two roles. Against commit

@@ -91,8 +91,9 @@ options:
       - Wait until each machine that matches the filters has one of these status names (as MAAS reports them in
         C(status_name), for example V(Ready), V(Allocated), V(Deployed)), then return the machines as they are then.
       - Needs O(system_id), O(hostname) or O(provider_id). The machines are polled together, one request per interval for those still
-        on their way. The interval is a quarter of the time waited so far, from 0.25 s up to 2 s, so a new state is
-        seen at most 25 % of the waiting time, and at most 2 s (and one request), after MAAS reports it.
+        on their way. The interval is a tenth of the time waited so far, from 0.25 s up to 2 s, so a new state is
+        seen at most 10 % of the waiting time (0.25 s in the first 2.5 s), and at most 2 s (and one request), after
+        MAAS reports it.
       - A machine that reaches a failed state (V(Failed deployment), V(Failed commissioning), V(Broken), ...), is
         deleted, or is still on its way after O(wait_timeout) seconds makes the task fail, with every such machine,
         its state and MAAS's reason in the message; RV(waits) has the outcome of each machine.

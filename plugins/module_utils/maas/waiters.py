@@ -19,10 +19,13 @@ MACHINE_POLL_START = 0.5
 MACHINE_POLL_CAP = 10.0
 
 #: A cluster-wide wait (``wait_for_machines``): one request asks for every machine, so it can poll more often than a
-#: machine's own wait and still send fewer requests. A new state is seen at most ``POLL_LAG`` of the time waited, and
-#: never more than ``CLUSTER_POLL_CAP`` seconds (plus one request), after MAAS reports it.
+#: machine's own wait and still send fewer requests. A new state is seen at most ``CLUSTER_POLL_LAG`` of the time
+#: waited, and never more than ``CLUSTER_POLL_CAP`` seconds (plus one request), after MAAS reports it. The smaller
+#: share costs requests only in the first ``CLUSTER_POLL_CAP / CLUSTER_POLL_LAG`` seconds (one request more every
+#: ``CLUSTER_POLL_CAP`` seconds at most); after that the cap spaces the requests either way.
 CLUSTER_POLL_START = 0.25
 CLUSTER_POLL_CAP = 2.0
+CLUSTER_POLL_LAG = 0.1
 
 
 def next_pause(elapsed, remaining, start=MACHINE_POLL_START, cap=MACHINE_POLL_CAP, lag=POLL_LAG):
@@ -103,7 +106,7 @@ def wait_for_machine_gone(client, system_id, timeout, hostname=None):
 
 
 def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STATES, known=None,
-                      start=CLUSTER_POLL_START, cap=CLUSTER_POLL_CAP):
+                      start=CLUSTER_POLL_START, cap=CLUSTER_POLL_CAP, lag=CLUSTER_POLL_LAG):
     """Wait for several machines at once: one ``GET /machines/?id=..&id=..`` per interval for those still on their way.
 
     Returns ``(outcomes, polls)``: ``outcomes`` maps each system_id to ``{"machine", "status", "ok", "reason",
@@ -112,7 +115,7 @@ def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STAT
     again. At the deadline the machines still on their way fail with ``timed_out``. Nothing is raised for a machine:
     the caller reports each one (the MAAS client's own errors, such as authentication, still raise).
     ``known`` ({system_id: machine}) are reads made just before: the first check uses them instead of a request.
-    The pause between two requests is ``POLL_LAG`` of the time waited so far, from ``start`` to ``cap`` seconds
+    The pause between two requests is ``lag`` times the time waited so far, from ``start`` to ``cap`` seconds
     (``poll``).
     """
     targets = frozenset([targets]) if isinstance(targets, str) else frozenset(targets)
@@ -153,7 +156,7 @@ def wait_for_machines(client, system_ids, targets, timeout, failures=FAILED_STAT
     what = "%d machine(s) to become %s" % (len(pending), wanted)
     if pending:
         try:
-            poll(client, probe, timeout, what, start=start, cap=cap)
+            poll(client, probe, timeout, what, start=start, cap=cap, lag=lag)
         except MaasWaitError:
             for system_id in pending:
                 machine = last.get(system_id) or {}

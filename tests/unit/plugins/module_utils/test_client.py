@@ -739,9 +739,9 @@ def deploys_after(seconds, sleeps, system_ids=("abc123",)):
     return handler
 
 
-def expected_pauses(sleeps, start, cap):
+def expected_pauses(sleeps, start, cap, lag=LAG):
     """The pause the rule gives after each poll, from the time waited before it (the fake clock: the sleeps so far)."""
-    return [min(cap, max(start, LAG * sum(sleeps[:i]))) for i in range(len(sleeps))]
+    return [min(cap, max(start, lag * sum(sleeps[:i]))) for i in range(len(sleeps))]
 
 
 @pytest.mark.parametrize("elapsed, remaining, start, cap, pause", [
@@ -754,12 +754,21 @@ def expected_pauses(sleeps, start, cap):
     (100.0, 3.0, 0.5, 10.0, 3.0),   # cut to the deadline
     (0.0, 0.1, 0.5, 10.0, 0.1),     # even below start
     (0.0, -1.0, 0.5, 10.0, 0.0),    # never negative
-    (0.5, 600, 0.25, 2.0, 0.25),    # the cluster-wide wait's start and cap
-    (6.0, 600, 0.25, 2.0, 1.5),
-    (60.0, 600, 0.25, 2.0, 2.0),
 ])
 def test_next_pause_is_a_share_of_the_time_waited_between_start_and_cap(elapsed, remaining, start, cap, pause):
     assert waiters.next_pause(elapsed, remaining, start=start, cap=cap) == pytest.approx(pause)
+
+
+@pytest.mark.parametrize("elapsed, pause", [
+    (0.5, 0.25),    # the cluster-wide wait's start
+    (2.4, 0.25),    # start while a tenth of the time waited is below it
+    (6.0, 0.6),     # then a tenth of it
+    (19.0, 1.9),
+    (60.0, 2.0),    # never above its cap
+])
+def test_the_cluster_wide_pause_is_a_tenth_of_the_time_waited(elapsed, pause):
+    assert waiters.next_pause(elapsed, 600, start=waiters.CLUSTER_POLL_START, cap=waiters.CLUSTER_POLL_CAP,
+                              lag=waiters.CLUSTER_POLL_LAG) == pytest.approx(pause)
 
 
 def test_wait_for_machine_pauses_grow_with_the_time_waited(fake):
@@ -786,11 +795,11 @@ def test_a_new_state_is_seen_within_a_share_of_the_time_waited_and_the_cap(fake,
     assert late / seconds <= LAG + 1e-9
 
 
-def most_polls(seconds, start, cap):
+def most_polls(seconds, start, cap, lag=LAG):
     """The requests of a wait of ``seconds``: 1 / lag at ``start`` (for start / lag seconds), then a factor (1 + lag)
     per poll up to cap / lag seconds, then one per ``cap``; plus the first poll and the one that sees the state."""
-    ramp = math.log(cap / start) / math.log(1 + LAG)
-    return 1 / LAG + ramp + max(0, seconds - cap / LAG) / cap + 2
+    ramp = math.log(cap / start) / math.log(1 + lag)
+    return 1 / lag + ramp + max(0, seconds - cap / lag) / cap + 2
 
 
 @pytest.mark.parametrize("seconds", [2.0, 5.0, 60.0, 600.0])
@@ -867,8 +876,10 @@ def test_wait_for_machines_interval_starts_and_is_capped_lower_than_one_machine_
     outcomes, polls = waiters.wait_for_machines(client, ["a1"], "Deployed", timeout=30)
     sleeps = client.sleeps
     assert waiters.CLUSTER_POLL_START < waiters.MACHINE_POLL_START and waiters.CLUSTER_POLL_CAP < waiters.MACHINE_POLL_CAP
+    assert waiters.CLUSTER_POLL_LAG < waiters.POLL_LAG
     assert sleeps[0] == waiters.CLUSTER_POLL_START == 0.25 and max(sleeps) == waiters.CLUSTER_POLL_CAP == 2.0
-    assert sleeps[:-1] == pytest.approx(expected_pauses(sleeps, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP)[:-1])
+    assert sleeps[:-1] == pytest.approx(expected_pauses(
+        sleeps, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP, waiters.CLUSTER_POLL_LAG)[:-1])
     assert sum(sleeps) == pytest.approx(30, abs=0.2)
     assert polls == len(fake.calls) == len(sleeps) + 1
     outcome = outcomes["a1"]
@@ -887,10 +898,10 @@ def test_wait_for_machines_requests_grow_with_the_time_waited_not_with_the_machi
         outcomes, polls = waiters.wait_for_machines(client, system_ids, "Deployed", timeout=1800)
         assert all(outcome["ok"] for outcome in outcomes.values()) and len(outcomes) == machines
         late = sum(client.sleeps) - seconds
-        assert 0 <= late <= min(waiters.CLUSTER_POLL_CAP, LAG * seconds) + 1e-9
+        assert 0 <= late <= min(waiters.CLUSTER_POLL_CAP, max(waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_LAG * seconds)) + 1e-9
         counts.append(polls)
     assert counts[0] == counts[1]
-    assert counts[0] <= most_polls(seconds, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP)
+    assert counts[0] <= most_polls(seconds, waiters.CLUSTER_POLL_START, waiters.CLUSTER_POLL_CAP, waiters.CLUSTER_POLL_LAG)
 
 
 def test_wait_for_machines_reports_each_failure_and_stops_asking_for_it(fake):
