@@ -294,6 +294,16 @@ options:
       - With O(state=absent) in V(bare-metal) mode, also delete the machine record from MAAS.
     type: bool
     default: false
+  removed_with:
+    description:
+      - With O(state=absent) and O(cluster), the hostnames of the cluster's other machines that this run removes too
+        (the release role passes the play's machines).
+      - Check mode only uses it. The real run deletes the cluster's tag with the cluster's last machine, whichever is
+        removed last; check mode removes nothing, so without this list each of several machines removed together
+        still sees the others and none predicts the deletion. With it, when the cluster has no machine left but these,
+        the one whose hostname sorts last predicts it, and the run's predictions hold the deletion exactly once.
+    type: list
+    elements: str
 notes:
   - Static IPs. MAAS offers two ways. Compose's C(interfaces=eth0:ip=X) attaches the VM to the right network and
     gives it X at once, but as an AUTO address that MAAS releases when the machine is released, so a
@@ -569,6 +579,7 @@ ARGUMENT_SPEC = dict(
     max_hosts=dict(type="int", default=3),
     recover=dict(type="str", choices=["none", "redeploy", "recreate"]),
     delete_bare_metal=dict(type="bool", default=False),
+    removed_with=dict(type="list", elements="str"),
 )
 
 

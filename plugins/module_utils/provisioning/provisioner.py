@@ -171,17 +171,26 @@ class Provisioner(abc.ABC):
 
         Called after this machine was removed (and, for a VM, waited for until it was gone): of the cluster's
         machines removed in parallel, the one removed last sees no other machine and deletes the tag. Two removed at
-        the same moment can both see none: only the one whose delete finds the tag reports it.
+        the same moment can both see none: only the one whose delete finds the tag reports it. Check mode removes
+        nothing: the others still there that this run removes too (``removed_with``) count as gone, and of those the
+        machine whose hostname sorts last predicts the deletion (one prediction for the run, as one deletion).
         """
         spec = self.spec
         tag = cluster_tag(spec.cluster)
         found = self.client.get_tag(tag)
         if found is None or found.get("comment") != OWNERSHIP_COMMENT:
             return
-        if any(m["system_id"] != system_id for m in cluster_members(self.client, spec.cluster)):
+        others = [m for m in cluster_members(self.client, spec.cluster) if m["system_id"] != system_id]
+        if others and not (self.journal.check and system_id and self._predicts_for(others)):
             return
         if self.journal.check or self.client.delete_tag(tag):
-            self.journal.act("delete tag %s: %s was the cluster's last machine" % (tag, spec.hostname))
+            self.journal.act("delete tag %s with the cluster's last machine" % tag)
+
+    def _predicts_for(self, others):
+        """In check mode: whether this machine predicts the cluster tag's deletion for the ``others`` still listed,
+        all removed in this run too (``removed_with``), this machine's hostname sorting after theirs."""
+        together = frozenset(self.spec.removed_with)
+        return all(m.get("hostname") in together and m.get("hostname") < self.spec.hostname for m in others)
 
     def free_addresses(self, system_id, ips):
         """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.

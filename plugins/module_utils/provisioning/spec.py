@@ -62,6 +62,7 @@ class Spec(object):
         self.preferred_vm_host = params["preferred_vm_host"]
         self.max_hosts = params["max_hosts"]
         self.recover = params["recover"]
+        self.removed_with = tuple(dict.fromkeys(params.get("removed_with") or ()))
         self.lxd_via = params.get("lxd_via") or "auto"
         self.vm_provider_id_scheme = params.get("vm_provider_id_scheme") or DEFAULT_VM_PROVIDER_ID_SCHEME
         self._validate()
@@ -83,6 +84,7 @@ class Spec(object):
             self.disks = self._disks(params["disks"])
         problems = [cluster_error(self.cluster)] if self.cluster is not None else []
         problems += [tag_error(tag) for tag in self.tags + list(self.host_tags)]
+        problems += ["removed_with: " + hostname_error(name) for name in self.removed_with if hostname_error(name)]
         problem = next((text for text in problems if text), None)
         if problem:
             raise SpecError(problem)
@@ -188,6 +190,9 @@ class Spec(object):
             raise SpecError("max_hosts must be at least 1, got %d" % params["max_hosts"])
         if params["osystem"] and not params["distro_series"]:
             raise SpecError("osystem needs distro_series (MAAS deploys '<osystem>/<distro_series>')")
+        if self.removed_with and (self.state != "absent" or not self.cluster):
+            raise SpecError("removed_with names the cluster's machines removed in the same run: it needs state: absent "
+                            "and cluster")
 
     # -- derived values --------------------------------------------------------------------
 

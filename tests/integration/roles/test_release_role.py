@@ -15,6 +15,7 @@ from ansible_collections.lxdcp.maas.tests.integration.roles.maas_state import dn
 
 SMALL = {"provision_cores": 1, "provision_memory": "2G", "provision_disk_size": "10G"}
 DELETE_RECORD = "Take the play's machines out of the API endpoint's DNS record (delete it when no address is left)"
+REMOVE = "Release and delete the machine (bare metal is released; deleted only with release_delete_bare_metal)"
 
 
 def summary(run):
@@ -32,9 +33,14 @@ def test_the_role_deletes_the_record_before_the_machines_and_says_so(cluster, ma
     assert run.ok and run.writes == [], run.write_summary()
     assert summary(run).endswith("DNS record k8s-rel.maas would be removed (10.10.0.71, 10.10.0.72).")
     assert record_ips(maas, "k8s-rel.maas") == ["10.10.0.71", "10.10.0.72"]
+    predicted = sorted(action[len("would "):] for result in run.by_host(REMOVE).values() for action in result["actions"])
 
     run = cluster.down(inv)
     assert run.ok, run
+    # The check run predicted every action of the removals, the cluster tag's deletion with them (once: the machine
+    # removed last deletes it; in check mode, with the play's machines passed as removed_with, the one sorting last).
+    done = sorted(action for result in run.by_host(REMOVE).values() for action in result["actions"])
+    assert predicted == done and done.count("delete tag lxdcp-cluster-rel with the cluster's last machine") == 1, done
     assert [result["action"] for result in run.by_host(DELETE_RECORD).values()] == ["delete"]
     assert record_ips(maas, "k8s-rel.maas") is None and machines_named(maas, ["rel-cp-1", "rel-cp-2"]) == []
     assert summary(run).endswith("DNS record k8s-rel.maas removed (10.10.0.71, 10.10.0.72).")

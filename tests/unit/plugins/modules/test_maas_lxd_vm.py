@@ -1023,7 +1023,7 @@ def test_bare_metal_absent_finishes_an_interrupted_untagging(bare_world, monkeyp
     assert failed["failed"] and bare_world.machines["bm2"]["tag_names"] == ["lxdcp-cluster-prod"]
     result = run(bare_world, monkeypatch, state="absent", **BARE)
     assert result["changed"] is True and result["actions"] == [
-        "untag cp-4 lxdcp-cluster-prod", "delete tag lxdcp-cluster-prod: cp-4 was the cluster's last machine"], result.get("msg")
+        "untag cp-4 lxdcp-cluster-prod", "delete tag lxdcp-cluster-prod with the cluster's last machine"], result.get("msg")
     assert bare_world.machines["bm2"]["tag_names"] == []
 
 
@@ -1273,12 +1273,56 @@ def test_the_cluster_tag_goes_with_the_clusters_last_machine(world, monkeypatch)
     first = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent")
     assert first["changed"] and "lxdcp-cluster-prod" in world.tags
     check = run(world, monkeypatch, check_mode=True, hostname="cp-2", cluster="prod", state="absent")
-    assert "would delete tag lxdcp-cluster-prod: cp-2 was the cluster's last machine" in check["actions"]
+    assert "would delete tag lxdcp-cluster-prod with the cluster's last machine" in check["actions"]
     last = run(world, monkeypatch, hostname="cp-2", cluster="prod", state="absent")
-    assert "delete tag lxdcp-cluster-prod: cp-2 was the cluster's last machine" in last["actions"]
+    assert "delete tag lxdcp-cluster-prod with the cluster's last machine" in last["actions"]
     assert "lxdcp-cluster-prod" not in world.tags and "lxdcp-managed" in world.tags
     again = run(world, monkeypatch, hostname="cp-2", cluster="prod", state="absent")
     assert not again["changed"] and len(world.fake.find("DELETE", "tags/lxdcp-cluster-prod/")) == 1
+
+
+def test_check_mode_predicts_the_cluster_tag_deletion_once_for_machines_removed_together(world, monkeypatch):
+    for name in ("cp-1", "cp-2", "cp-3"):
+        run(world, monkeypatch, **spec(hostname=name))
+    before = len(world.fake.writes())
+
+    def check(hostname, removed_with):
+        result = run(world, monkeypatch, check_mode=True, hostname=hostname, cluster="prod", state="absent",
+                     removed_with=removed_with)
+        assert result["changed"] and not result.get("failed"), result.get("msg")
+        return [a for a in result["actions"] if "tag lxdcp-cluster-prod with" in a]
+
+    deletion = ["would delete tag lxdcp-cluster-prod with the cluster's last machine"]
+    # All three removed together: only cp-3 (sorting last) predicts it, as the real run deletes it once.
+    assert [check(name, [n for n in ("cp-1", "cp-2", "cp-3") if n != name]) for name in ("cp-1", "cp-2", "cp-3")] == [
+        [], [], deletion]
+    # cp-3 stays: no machine predicts it. Without removed_with, each still sees the others.
+    assert check("cp-2", ["cp-1"]) == [] and check("cp-1", ["cp-2"]) == []
+    assert check("cp-3", []) == []
+    assert len(world.fake.writes()) == before  # check mode: no write
+
+    # The real runs, one after the other: the last one deletes it, with the action predicted.
+    results = [run(world, monkeypatch, hostname=name, cluster="prod", state="absent",
+                   removed_with=[n for n in ("cp-1", "cp-2", "cp-3") if n != name]) for name in ("cp-2", "cp-3", "cp-1")]
+    assert [[a for a in r["actions"] if "tag lxdcp-cluster-prod with" in a] for r in results] == [
+        [], [], ["delete tag lxdcp-cluster-prod with the cluster's last machine"]]
+    assert "lxdcp-cluster-prod" not in world.tags
+
+
+@pytest.mark.parametrize("args, error", [
+    (dict(state="present", cluster="prod"), "removed_with names the cluster's machines removed in the same run: it needs state: absent and cluster"),
+    (dict(state="absent"), "it needs state: absent and cluster"),
+])
+def test_removed_with_needs_a_removal_of_a_clusters_machine(world, monkeypatch, args, error):
+    result = run(world, monkeypatch, hostname="cp-1", removed_with=["cp-2"], **args)
+    assert result["failed"] and error in result["msg"], result
+    assert world.fake.calls == []  # refused before any request
+
+
+def test_removed_with_refuses_a_name_that_is_no_hostname(world, monkeypatch):
+    result = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent", removed_with=["cp_2"])
+    assert result["failed"] and result["msg"].startswith("removed_with: "), result
+    assert world.fake.calls == []  # refused before any request
 
 
 def test_of_two_last_machines_removed_at_once_only_the_one_whose_delete_finds_the_tag_reports_it(world, monkeypatch):
