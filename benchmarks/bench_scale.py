@@ -143,7 +143,7 @@ machine 1.43 s and 1.34 s against 1.84 s in the table before, most of which is t
 0.74-0.76 s in these runs, 0.84 s then.
 
 Then the cluster-wide wait's pause became a tenth of the time waited (a quarter before; still from 0.25 s up to 2 s):
-a 3 s deployment was seen 0.3-0.6 s after maas-sim's transition, now at most 0.27 s after it, for two requests more
+a 3 s deployment was seen 0.3-0.6 s after maas-sim's transition, now at most 0.275 s after it, for two requests more
 in a 3-node run (the extra requests of a long wait are all in its first 20 s: 323 against 311 for a state reported
 after 600 s). Against commit 6c0eed9, first runs of each alternately: medians of the paired differences -375 ms and
 -217 ms (8 and 10 pairs), medians 7.87 s -> 7.41 s and 8.33 s -> 8.01 s. This script after it: first run 7.99 s,
@@ -151,7 +151,9 @@ after 600 s). Against commit 6c0eed9, first runs of each alternately: medians of
 +2.83 s. Left over MAAS's 5 s in a first run of 7.8 s: about 0.7 s for Ansible to start, 1.1 s of tasks before the
 first compose (0.26 s of it the main process importing the collection's modules, requests and netaddr when it meets
 the first of the collection's MAAS actions: Ansible's linear strategy loads each task's action plugin in the main
-process), up to 0.27 s to see the last deployment, 0.5 s of tasks after the wait and 0.2 s to exit.
+process), up to 0.275 s to see the last deployment, 0.5 s of tasks after the wait and 0.2 s to exit. The 10-cluster
+run's wall time (30.4 s here, 25.3 s in the table before) has ranged from 23.7 s to 35.7 s in the last eleven
+tables with the machine's load; its requests and the checks of the hosts are the firm figures.
 """
 
 from __future__ import annotations

@@ -296,14 +296,25 @@ options:
     default: false
   removed_with:
     description:
-      - With O(state=absent) and O(cluster), the hostnames of the cluster's other machines that this run removes too
-        (the release role passes the play's machines).
-      - Check mode only uses it. The real run deletes the cluster's tag with the cluster's last machine, whichever is
-        removed last; check mode removes nothing, so without this list each of several machines removed together
-        still sees the others and none predicts the deletion. With it, when the cluster has no machine left but these,
-        the one whose hostname sorts last predicts it, and the run's predictions hold the deletion exactly once.
+      - With O(state=absent) and O(cluster), the hostnames of the other tasks of this run that remove the cluster's
+        machines too (the release role passes those of the play's machines it removes).
+      - Check mode only uses it, with O(wait) (the cluster's tag is deleted after the machine is gone). The real run
+        deletes the cluster's tag with the cluster's last machine, whichever is removed last; check mode removes
+        nothing, so without this list each of several machines removed together still sees the others and none
+        predicts the deletion. With it, when the cluster has no machine left but these, one task predicts it: the
+        task of the cluster's machine whose hostname sorts last (plain string order), or, when the cluster has no
+        machine at all, the task whose hostname sorts after all of these. The run's predictions then hold the deletion
+        once, as the real run makes it once.
     type: list
     elements: str
+  keep_cluster_tag:
+    description:
+      - With O(state=absent) and O(cluster), leave the cluster's tag even when this is the cluster's last machine: for
+        a run that adds machines to the cluster in another task (C(playbooks/control_plane.yml) removes the nodes
+        marked C(lxdcp_state=absent) after composing the new ones). The real run would keep the tag anyway once the
+        new machines carry it; check mode does not make them, and would otherwise predict its deletion.
+    type: bool
+    default: false
 notes:
   - Static IPs. MAAS offers two ways. Compose's C(interfaces=eth0:ip=X) attaches the VM to the right network and
     gives it X at once, but as an AUTO address that MAAS releases when the machine is released, so a
@@ -580,6 +591,7 @@ ARGUMENT_SPEC = dict(
     recover=dict(type="str", choices=["none", "redeploy", "recreate"]),
     delete_bare_metal=dict(type="bool", default=False),
     removed_with=dict(type="list", elements="str"),
+    keep_cluster_tag=dict(type="bool", default=False),
 )
 
 

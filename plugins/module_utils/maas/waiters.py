@@ -21,8 +21,8 @@ MACHINE_POLL_CAP = 10.0
 #: A cluster-wide wait (``wait_for_machines``): one request asks for every machine, so it can poll more often than a
 #: machine's own wait and still send fewer requests. A new state is seen at most ``CLUSTER_POLL_LAG`` of the time
 #: waited, and never more than ``CLUSTER_POLL_CAP`` seconds (plus one request), after MAAS reports it. The smaller
-#: share costs requests only in the first ``CLUSTER_POLL_CAP / CLUSTER_POLL_LAG`` seconds (one request more every
-#: ``CLUSTER_POLL_CAP`` seconds at most); after that the cap spaces the requests either way.
+#: share costs requests only in the first ``CLUSTER_POLL_CAP / CLUSTER_POLL_LAG`` seconds (12 more than with
+#: ``POLL_LAG`` by then); after that the cap spaces the requests either way.
 CLUSTER_POLL_START = 0.25
 CLUSTER_POLL_CAP = 2.0
 CLUSTER_POLL_LAG = 0.1

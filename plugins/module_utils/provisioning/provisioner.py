@@ -172,25 +172,35 @@ class Provisioner(abc.ABC):
         Called after this machine was removed (and, for a VM, waited for until it was gone): of the cluster's
         machines removed in parallel, the one removed last sees no other machine and deletes the tag. Two removed at
         the same moment can both see none: only the one whose delete finds the tag reports it. Check mode removes
-        nothing: the others still there that this run removes too (``removed_with``) count as gone, and of those the
-        machine whose hostname sorts last predicts the deletion (one prediction for the run, as one deletion).
+        nothing, so it predicts instead (``_predicts_deletion``).
         """
         spec = self.spec
         tag = cluster_tag(spec.cluster)
         found = self.client.get_tag(tag)
         if found is None or found.get("comment") != OWNERSHIP_COMMENT:
             return
-        others = [m for m in cluster_members(self.client, spec.cluster) if m["system_id"] != system_id]
-        if others and not (self.journal.check and system_id and self._predicts_for(others)):
+        members = cluster_members(self.client, spec.cluster)
+        if self.journal.check:
+            if not self._predicts_deletion(members, system_id):
+                return
+        elif any(m["system_id"] != system_id for m in members):
             return
         if self.journal.check or self.client.delete_tag(tag):
             self.journal.act("delete tag %s with the cluster's last machine" % tag)
 
-    def _predicts_for(self, others):
-        """In check mode: whether this machine predicts the cluster tag's deletion for the ``others`` still listed,
-        all removed in this run too (``removed_with``), this machine's hostname sorting after theirs."""
+    def _predicts_deletion(self, members, system_id):
+        """Check mode: whether this task predicts the cluster tag's deletion, once for the run as the run deletes it
+        once. The machines this run removes too (``removed_with``, the other tasks that run) count as gone; when
+        that leaves none of the cluster's machines, one task predicts it: of the cluster's machines, the one whose
+        hostname sorts last (a task whose machine is not the cluster's leaves it to them); with no machine of the
+        cluster left at all, the task whose hostname sorts after every name in ``removed_with``."""
         together = frozenset(self.spec.removed_with)
-        return all(m.get("hostname") in together and m.get("hostname") < self.spec.hostname for m in others)
+        others = [m.get("hostname") for m in members if m["system_id"] != system_id]
+        if any(name not in together for name in others):
+            return False  # a machine of the cluster stays
+        if members and system_id not in set(m["system_id"] for m in members):
+            return False  # one of the cluster's machines predicts it
+        return all(name < self.spec.hostname for name in (others if members else together))
 
     def free_addresses(self, system_id, ips):
         """Release the API user's reservations of the deleted VM's addresses that nothing uses; return them.

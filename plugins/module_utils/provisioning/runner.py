@@ -229,7 +229,7 @@ class VmRunner(object):
                 self.refuse(machine, hint)
             self.check_kind(machine)
             left = provisioner.remove(machine, "state=absent")
-        if self.spec.cluster and self.spec.wait:
+        if self.spec.cluster and self.spec.wait and not self.spec.keep_cluster_tag:
             provisioner.drop_cluster_tag(machine["system_id"] if machine else None)
         return left
 

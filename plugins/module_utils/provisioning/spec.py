@@ -63,6 +63,7 @@ class Spec(object):
         self.max_hosts = params["max_hosts"]
         self.recover = params["recover"]
         self.removed_with = tuple(dict.fromkeys(params.get("removed_with") or ()))
+        self.keep_cluster_tag = bool(params.get("keep_cluster_tag"))
         self.lxd_via = params.get("lxd_via") or "auto"
         self.vm_provider_id_scheme = params.get("vm_provider_id_scheme") or DEFAULT_VM_PROVIDER_ID_SCHEME
         self._validate()
@@ -190,9 +191,10 @@ class Spec(object):
             raise SpecError("max_hosts must be at least 1, got %d" % params["max_hosts"])
         if params["osystem"] and not params["distro_series"]:
             raise SpecError("osystem needs distro_series (MAAS deploys '<osystem>/<distro_series>')")
-        if self.removed_with and (self.state != "absent" or not self.cluster):
-            raise SpecError("removed_with names the cluster's machines removed in the same run: it needs state: absent "
-                            "and cluster")
+        for name in ("removed_with", "keep_cluster_tag"):
+            if params.get(name) and (self.state != "absent" or not self.cluster):
+                raise SpecError("%s is about the cluster's tag when its machines are removed: it needs state: absent and "
+                                "cluster" % name)
 
     # -- derived values --------------------------------------------------------------------
 

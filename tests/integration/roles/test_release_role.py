@@ -137,3 +137,25 @@ def test_a_machine_lxdcp_did_not_create_is_refused_before_any_change(cluster, ma
                                        "changed; check the inventory (lxdcp_cluster, lxdcp_hostname)." % machine["system_id"]}
     assert run.writes == [], run.write_summary()
     assert machine["status_name"] == "Deployed" and record_ips(maas, "db-api.maas") == ["10.10.0.50"]
+
+
+def test_replacing_every_node_keeps_the_cluster_tag_and_check_mode_says_so(cluster, maas, inventory):
+    # rep-cp-1 marked absent and rep-cp-2 new in one control_plane.yml run: the new node is composed first and carries
+    # the cluster's tag. Check mode composes nothing, so without release_keep_cluster_tag it predicted the deletion.
+    inv = inventory("rep", {"rep-cp-1": "10.10.0.75"}, **SMALL)
+    assert cluster.up(inv).ok
+    inv = inventory("rep", {"rep-cp-1": "10.10.0.75", "rep-cp-2": "10.10.0.76"}, **SMALL)
+    inv["all"]["children"]["control_plane"]["hosts"]["rep-cp-1"]["lxdcp_state"] = "absent"
+
+    check = cluster.up(inv, check=True)
+    assert check.ok and check.writes == [], check.write_summary()
+    predicted = [a for result in check.by_host(REMOVE).values() for a in result["actions"]]
+    assert predicted and not [a for a in predicted if "lxdcp-cluster-rep" in a], predicted
+
+    run = cluster.up(inv)
+    assert run.ok, run
+    done = [a for result in run.by_host(REMOVE).values() for a in result["actions"]]
+    assert sorted(a[len("would "):] for a in predicted) == sorted(done), (predicted, done)
+    assert sum(check.changed.values()) == sum(run.changed.values()), (check.changed, run.changed)
+    assert maas.get_tag("lxdcp-cluster-rep") and machines_named(maas, ["rep-cp-1"]) == []
+    assert [m["hostname"] for m in machines_named(maas, ["rep-cp-2"])] == ["rep-cp-2"]

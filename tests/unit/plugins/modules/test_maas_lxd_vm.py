@@ -1309,14 +1309,63 @@ def test_check_mode_predicts_the_cluster_tag_deletion_once_for_machines_removed_
     assert "lxdcp-cluster-prod" not in world.tags
 
 
-@pytest.mark.parametrize("args, error", [
-    (dict(state="present", cluster="prod"), "removed_with names the cluster's machines removed in the same run: it needs state: absent and cluster"),
-    (dict(state="absent"), "it needs state: absent and cluster"),
-])
-def test_removed_with_needs_a_removal_of_a_clusters_machine(world, monkeypatch, args, error):
-    result = run(world, monkeypatch, hostname="cp-1", removed_with=["cp-2"], **args)
-    assert result["failed"] and error in result["msg"], result
+@pytest.mark.parametrize("option", [dict(removed_with=["cp-2"]), dict(keep_cluster_tag=True)])
+@pytest.mark.parametrize("args", [dict(state="present", cluster="prod"), dict(state="absent")])
+def test_the_cluster_tag_options_need_a_removal_of_a_clusters_machine(world, monkeypatch, option, args):
+    result = run(world, monkeypatch, hostname="cp-1", **dict(args, **option))
+    name = next(iter(option))
+    assert result["failed"] and result["msg"].startswith(
+        "%s is about the cluster's tag when its machines are removed: it needs state: absent and cluster" % name), result
     assert world.fake.calls == []  # refused before any request
+
+
+def tag_predictions(world, monkeypatch, removals, check_mode=True, **args):
+    """{hostname: the actions about the cluster tag} of each task in ``removals`` ({hostname: removed_with})."""
+    predicted = {}
+    for hostname, removed_with in removals.items():
+        result = run(world, monkeypatch, check_mode=check_mode, hostname=hostname, cluster="prod", state="absent",
+                     removed_with=removed_with, **args)
+        assert not result.get("failed"), result.get("msg")
+        predicted[hostname] = [a for a in result.get("actions", []) if "tag lxdcp-cluster-prod with" in a]
+    return predicted
+
+
+def test_a_machine_that_is_not_the_clusters_leaves_the_prediction_to_its_machines(world, monkeypatch):
+    # wk-1: a bare-metal machine an interrupted teardown released and untagged (its task runs and removes nothing).
+    for name in ("cp-1", "cp-2"):
+        run(world, monkeypatch, **spec(hostname=name))
+    world.add_machine(data.machine("wk1", "wk-1", cores=8, memory=16384, zone_name="az1", zone_id=1))
+    removals = {"cp-1": ["cp-2", "wk-1"], "cp-2": ["cp-1", "wk-1"], "wk-1": ["cp-1", "cp-2"]}
+    deletion = ["would delete tag lxdcp-cluster-prod with the cluster's last machine"]
+    assert tag_predictions(world, monkeypatch, {"cp-1": removals["cp-1"], "cp-2": removals["cp-2"]}) == {
+        "cp-1": [], "cp-2": deletion}
+    result = run(world, monkeypatch, check_mode=True, hostname="wk-1", cluster="prod", state="absent",
+                 provisioning_mode="bare-metal", removed_with=removals["wk-1"])
+    assert not result.get("failed") and not [a for a in result.get("actions", []) if "lxdcp-cluster-prod with" in a], result
+
+
+def test_with_no_machine_of_the_cluster_left_the_task_sorting_last_predicts_the_tag_deletion(world, monkeypatch):
+    # The tag an interrupted teardown left behind, and no machine of the cluster at all (lxd_via direct runs every
+    # task of the play): one prediction, as the real run deletes it once.
+    run(world, monkeypatch, **SPEC)
+    run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent", keep_cluster_tag=True)
+    assert "lxdcp-cluster-prod" in world.tags
+    removals = {"cp-1": ["cp-2", "cp-3"], "cp-2": ["cp-1", "cp-3"], "cp-3": ["cp-1", "cp-2"]}
+    assert tag_predictions(world, monkeypatch, removals) == {
+        "cp-1": [], "cp-2": [], "cp-3": ["would delete tag lxdcp-cluster-prod with the cluster's last machine"]}
+    done = tag_predictions(world, monkeypatch, removals, check_mode=False)
+    assert sum(done.values(), []) == ["delete tag lxdcp-cluster-prod with the cluster's last machine"]
+    assert "lxdcp-cluster-prod" not in world.tags
+
+
+def test_keep_cluster_tag_keeps_it_with_the_last_machine_in_check_mode_and_the_real_run(world, monkeypatch):
+    run(world, monkeypatch, **SPEC)
+    assert tag_predictions(world, monkeypatch, {"cp-1": []}, keep_cluster_tag=True) == {"cp-1": []}
+    assert tag_predictions(world, monkeypatch, {"cp-1": []}) == {
+        "cp-1": ["would delete tag lxdcp-cluster-prod with the cluster's last machine"]}
+    result = run(world, monkeypatch, hostname="cp-1", cluster="prod", state="absent", keep_cluster_tag=True)
+    assert result["changed"] and "lxdcp-cluster-prod" in world.tags
+    assert not world.fake.find("DELETE", "tags/lxdcp-cluster-prod/")
 
 
 def test_removed_with_refuses_a_name_that_is_no_hostname(world, monkeypatch):
