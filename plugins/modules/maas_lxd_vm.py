@@ -301,7 +301,7 @@ options:
       - Check mode only uses it, with O(wait) (the cluster's tag is deleted after the machine is gone). The real run
         deletes the cluster's tag with the cluster's last machine, whichever is removed last; check mode removes
         nothing, so without this list each of several machines removed together still sees the others and none
-        predicts the deletion. With it, when the cluster has no machine left but these, one task predicts it: the
+        predicts the deletion. With it, when the cluster has no machine left but these, one task predicts it, the
         task of the cluster's machine whose hostname sorts last (plain string order), or, when the cluster has no
         machine at all, the task whose hostname sorts after all of these. The run's predictions then hold the deletion
         once, as the real run makes it once.
@@ -309,7 +309,7 @@ options:
     elements: str
   keep_cluster_tag:
     description:
-      - With O(state=absent) and O(cluster), leave the cluster's tag even when this is the cluster's last machine: for
+      - With O(state=absent) and O(cluster), leave the cluster's tag even when this is the cluster's last machine, for
         a run that adds machines to the cluster in another task (C(playbooks/control_plane.yml) removes the nodes
         marked C(lxdcp_state=absent) after composing the new ones). The real run would keep the tag anyway once the
         new machines carry it; check mode does not make them, and would otherwise predict its deletion.
