@@ -297,22 +297,18 @@ options:
   removed_with:
     description:
       - With O(state=absent) and O(cluster), the hostnames of the other tasks of this run that remove the cluster's
-        machines too (the release role passes those of the play's machines it removes).
-      - Check mode only uses it, with O(wait) (the cluster's tag is deleted after the machine is gone). The real run
-        deletes the cluster's tag with the cluster's last machine, whichever is removed last; check mode removes
-        nothing, so without this list each of several machines removed together still sees the others and none
-        predicts the deletion. With it, when the cluster has no machine left but these, one task predicts it, the
-        task of the cluster's machine whose hostname sorts last (plain string order), or, when the cluster has no
-        machine at all, the task whose hostname sorts after all of these. The run's predictions then hold the deletion
-        once, as the real run makes it once.
+        machines (the release role passes them). Used by check mode only, with O(wait).
+      - The real run deletes the cluster's tag with the cluster's last machine, whichever is removed last. Check mode
+        removes nothing; with this list, when the cluster has no machine left but these, one task predicts the
+        deletion, the task of the cluster's machine whose hostname sorts last (plain string order), or with no machine
+        of the cluster at all, the task whose hostname sorts after all of these.
     type: list
     elements: str
   keep_cluster_tag:
     description:
-      - With O(state=absent) and O(cluster), leave the cluster's tag even when this is the cluster's last machine, for
-        a run that adds machines to the cluster in another task (C(playbooks/control_plane.yml) removes the nodes
-        marked C(lxdcp_state=absent) after composing the new ones). The real run would keep the tag anyway once the
-        new machines carry it; check mode does not make them, and would otherwise predict its deletion.
+      - With O(state=absent) and O(cluster), leave the cluster's tag even with the cluster's last machine, for a run
+        that adds machines to the cluster in other tasks (C(playbooks/control_plane.yml) with nodes marked
+        C(lxdcp_state=absent)), as check mode does not make those and would otherwise predict the tag's deletion.
     type: bool
     default: false
 notes:

@@ -85,7 +85,7 @@ class Spec(object):
             self.disks = self._disks(params["disks"])
         problems = [cluster_error(self.cluster)] if self.cluster is not None else []
         problems += [tag_error(tag) for tag in self.tags + list(self.host_tags)]
-        problems += ["removed_with: " + hostname_error(name) for name in self.removed_with if hostname_error(name)]
+        problems += ["removed_with: " + text for text in map(hostname_error, self.removed_with) if text]
         problem = next((text for text in problems if text), None)
         if problem:
             raise SpecError(problem)
